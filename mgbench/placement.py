@@ -1,0 +1,283 @@
+"""What runs where: read device placement op by op from a traced training step.
+
+Two layers: :func:`trace_train_step` (TensorFlow) turns a model's traced ``train_step`` into plain
+:class:`OpInfo` records, and :func:`analyse` (pure) resolves each op's device the way TF's placer
+does and gives it a role. The rules, in order:
+
+1. an op that reads or writes a resource variable runs on the variable's device;
+2. an op with a requested device (``tf.device``) runs there;
+3. an op colocated with another op (``tf.gradients`` does this) runs where that op runs;
+4. anything else is *unplaced* and lands on the default device (GPU:0 when a GPU exists).
+
+Ops inside nested function bodies (a ``While`` loop's body) count as their calling op.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tabulate import tabulate
+
+from mgbench import devices
+from mgbench.devices import short_name
+
+SPLIT_SCOPE = "mgbench_split"
+MERGE_SCOPE = "mgbench_merge"
+_REPLICA_RE = re.compile(r"^replica_(\d+)$")
+_RESOURCE_WRITE_RE = re.compile(
+    r"^(Assign(Add|Sub)?VariableOp|ResourceApply\w+|ResourceScatter\w+)$"
+)
+_AGGREGATE_TYPES = frozenset({"AddN", "AccumulateNV2", "AddV2"})
+# tf.gradients names its ops "gradients/...", tf.GradientTape "gradient_tape/...".
+_BACKWARD_SCOPES = frozenset({"gradients", "gradient_tape"})
+
+ROLES = (
+    "slice",
+    "forward",
+    "merge",
+    "loss",
+    "backward",
+    "grad_aggregate",
+    "update",
+    "variable_read",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One graph op as TensorFlow described it, before any placement is resolved."""
+
+    name: str
+    type: str
+    requested_device: str = ""
+    colocated_with: str | None = None
+    inputs: tuple[str, ...] = ()
+    captured_device: str | None = None  # set for placeholders holding a captured resource
+
+
+@dataclass(frozen=True)
+class PlacedOp:
+    name: str
+    type: str
+    role: str
+    device: str
+    placed_by: str  # "resource", "requested", "colocated" or "default"
+
+
+@dataclass(frozen=True)
+class PlacementReport:
+    ops: tuple[PlacedOp, ...]
+    replica_devices: tuple[str, ...]
+    default_device: str
+    variable_devices: tuple[str, ...] = field(default=())
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """device -> role -> number of ops."""
+        table: dict[str, Counter[str]] = defaultdict(Counter)
+        for op in self.ops:
+            table[op.device][op.role] += 1
+        return {device: dict(roles) for device, roles in sorted(table.items())}
+
+    def devices_for(self, role: str) -> list[str]:
+        return sorted({op.device for op in self.ops if op.role == role})
+
+    def ops_for(self, role: str) -> list[PlacedOp]:
+        return [op for op in self.ops if op.role == role]
+
+    def replica_of(self, op: PlacedOp) -> int | None:
+        return replica_index(op.name)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready digest that every benchmark record carries."""
+        unplaced = Counter(op.role for op in self.ops if op.placed_by == "default")
+        return {
+            "replica_devices": list(self.replica_devices),
+            "default_device": self.default_device,
+            "variable_devices": list(self.variable_devices),
+            "ops_per_device": self.counts(),
+            "slice_devices": self.devices_for("slice"),
+            "merge_devices": self.devices_for("merge"),
+            "grad_aggregate_devices": self.devices_for("grad_aggregate"),
+            "update_devices": self.devices_for("update"),
+            "unplaced_ops": dict(sorted(unplaced.items())),
+        }
+
+
+def replica_index(op_name: str) -> int | None:
+    for part in op_name.split("/"):
+        match = _REPLICA_RE.match(part)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
+    parts = op.name.split("/")
+    if op.type == "ReadVariableOp":
+        return "variable_read"
+    if _RESOURCE_WRITE_RE.match(op.type):
+        return "update" if any(i in writable for i in op.inputs) else "other"
+    if parts[0] in _BACKWARD_SCOPES:
+        if op.type in _AGGREGATE_TYPES:
+            sources = {replica_index(i) for i in op.inputs} - {None}
+            if len(sources) > 1:
+                return "grad_aggregate"
+        return "backward"
+    if SPLIT_SCOPE in parts:
+        return "slice"
+    if MERGE_SCOPE in parts:
+        return "merge"
+    if replica_index(op.name) is not None:
+        return "forward"
+    if parts[0] == "compile_loss":
+        return "loss"
+    if model_scope and re.fullmatch(rf"{re.escape(model_scope)}(_\d+)?", parts[0]):
+        return "forward"  # an unwrapped model: its own ops are its forward pass
+    return "other"
+
+
+def analyse(
+    ops: Iterable[OpInfo],
+    *,
+    replica_devices: Iterable[str],
+    default_device: str,
+    writable_captures: Iterable[str] = (),
+    variable_devices: Iterable[str] = (),
+    model_scope: str | None = None,
+) -> PlacementReport:
+    """Resolve every op's device and role; pure, so it is tested on synthetic graphs."""
+    op_list = list(ops)
+    by_name = {op.name: op for op in op_list}
+    writable = set(writable_captures)
+    resolved: dict[str, tuple[str, str]] = {}
+    default = short_name(default_device)
+
+    def resolve(name: str, seen: frozenset[str] = frozenset()) -> tuple[str, str]:
+        if name in resolved:
+            return resolved[name]
+        op = by_name.get(name)
+        if op is None or name in seen:
+            return default, "default"
+        seen = seen | {name}
+        resource_devices = [
+            by_name[i].captured_device
+            for i in op.inputs
+            if i in by_name and by_name[i].captured_device
+        ]
+        if op.captured_device:
+            result = short_name(op.captured_device), "resource"
+        elif resource_devices and op.type != "Placeholder":
+            result = short_name(resource_devices[0]), "resource"
+        elif op.requested_device:
+            result = short_name(op.requested_device), "requested"
+        elif op.colocated_with and op.colocated_with != name:
+            result = resolve(op.colocated_with, seen)[0], "colocated"
+        else:
+            result = default, "default"
+        resolved[name] = result
+        return result
+
+    placed = []
+    for op in op_list:
+        if op.type in ("Placeholder", "NoOp"):
+            continue
+        device, how = resolve(op.name)
+        placed.append(PlacedOp(op.name, op.type, _role(op, writable, model_scope), device, how))
+    return PlacementReport(
+        ops=tuple(placed),
+        replica_devices=tuple(short_name(d) for d in replica_devices),
+        default_device=default,
+        variable_devices=tuple(sorted({short_name(d) for d in variable_devices})),
+    )
+
+
+def format_placement(report: PlacementReport, title: str | None = None) -> str:
+    """A plain-text table: op counts per device and role, then where each stage runs."""
+    counts = report.counts()
+    shown_roles = [r for r in ROLES if any(r in c for c in counts.values())]
+    rows = []
+    for device, roles in counts.items():
+        label = device
+        if device in report.replica_devices:
+            label += f" (replica {report.replica_devices.index(device)})"
+        if device == report.default_device:
+            label += " [default]"
+        rows.append([label, *[roles.get(r, 0) for r in shown_roles]])
+    table = tabulate(rows, headers=["device", *shown_roles], tablefmt="github")
+    summary = report.summary()
+    lines = [title] if title else []
+    lines.append(table)
+    lines.append("")
+    for stage, key in (
+        ("input slicing", "slice_devices"),
+        ("output merge", "merge_devices"),
+        ("gradient aggregation", "grad_aggregate_devices"),
+        ("variable updates", "update_devices"),
+    ):
+        lines.append(f"{stage:22s}: {', '.join(summary[key]) or '-'}")
+    lines.append(f"{'weights live on':22s}: {', '.join(report.variable_devices) or '-'}")
+    unplaced = summary["unplaced_ops"]
+    if unplaced:
+        detail = ", ".join(f"{role} {n}" for role, n in unplaced.items())
+        lines.append(f"{'unplaced (-> default)':22s}: {detail}")
+    return "\n".join(lines)
+
+
+# -- TensorFlow side ---------------------------------------------------------------------------
+
+
+def graph_ops(graph: Any) -> list[OpInfo]:
+    """Plain records of a FuncGraph's ops, with captured resource handles' devices attached."""
+    captured = {}
+    for external, internal in graph.captures:
+        device = getattr(external, "device", "")
+        if device and external.dtype.name == "resource":
+            captured[internal.op.name] = device
+    infos = []
+    for op in graph.get_operations():
+        groups = [g.decode() for g in op.colocation_groups()]
+        target = groups[0].removeprefix("loc:@") if groups else None
+        infos.append(
+            OpInfo(
+                name=op.name,
+                type=op.type,
+                requested_device=op.device,
+                colocated_with=None if target == op.name else target,
+                inputs=tuple(t.op.name for t in op.inputs),
+                captured_device=captured.get(op.name),
+            )
+        )
+    return infos
+
+
+def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
+    """Trace ``model.train_step`` on one batch (nothing runs) and report its placement."""
+    from mgbench import _lazy
+
+    tf = _lazy.tensorflow()
+    data = tf.nest.map_structure(tf.convert_to_tensor, (x, y) if y is not None else (x,))
+    model._symbolic_build(data_batch=data)
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    graph = tf.function(model.train_step).get_concrete_function(data).graph
+    metric_handles = {id(v.value.handle) for v in model.metrics_variables}
+    writable = [
+        internal.op.name
+        for external, internal in graph.captures
+        if external.dtype.name == "resource" and id(external) not in metric_handles
+    ]
+    default = devices.default_device()
+    replicas = getattr(model, "replica_devices", None)
+    return analyse(
+        graph_ops(graph),
+        replica_devices=replicas or (default,),
+        default_device=default,
+        writable_captures=writable,
+        variable_devices=[v.value.device for v in model.trainable_variables],
+        model_scope=None if replicas else model.name,
+    )

@@ -1,0 +1,36 @@
+"""Build each strategy here and report its placement (`mgbench placement`)."""
+
+from __future__ import annotations
+
+from mgbench import models, placement, strategies
+
+
+def placement_tables(
+    replicas: int,
+    *,
+    model: str = "TinyCNN",
+    image_size: int = 32,
+    classes: int = 10,
+    batch_per_replica: int = 4,
+    strategy_names: tuple[str, ...] = ("inplace", "concat"),
+) -> str:
+    """Placement tables of ``strategy_names`` for one model; devices must be prepared already."""
+    from mgbench import _lazy
+
+    keras = _lazy.keras()
+    factory = models.model_factory(model)
+    shape = models.input_shape(image_size)
+    sections = []
+    for name in strategy_names:
+        count = 1 if name == "single" else replicas
+        built = strategies.build(name, lambda: factory(input_shape=shape, classes=classes), count)
+        built.model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        x, y = models.synthetic_batch(image_size, classes, batch_per_replica * count)
+        report = placement.trace_train_step(built.model, x, y)
+        sections.append(
+            placement.format_placement(report, f"## {name}: {model}, {count} replica(s)")
+        )
+    return "\n\n".join(sections)

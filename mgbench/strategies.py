@@ -1,0 +1,62 @@
+"""Strategy name -> a trainable Keras model over N replicas.
+
+``single``: the bare template; it runs on the default device (GPU:0 with GPUs, else the host).
+``inplace``: :class:`~mgbench.wrappers.MultiGpuModel`.
+``concat``: :class:`~mgbench.wrappers.ParallelModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mgbench import _lazy, devices
+
+STRATEGIES = ("single", "inplace", "concat")
+WEIGHTS_DEVICES = {"cpu": devices.HOST_DEVICE, "gpu0": None}
+
+
+@dataclass(frozen=True)
+class Built:
+    model: Any
+    replica_devices: tuple[str, ...]
+    weights_device: str
+
+
+def weights_device_name(weights: str) -> str:
+    """``cpu`` -> the host; ``gpu0`` -> the first replica device (GPU:0 on a GPU machine)."""
+    if weights == "cpu":
+        return devices.HOST_DEVICE
+    if weights == "gpu0":
+        return devices.replica_devices(1)[0]
+    raise ValueError(f"weights device must be 'cpu' or 'gpu0', got {weights!r}")
+
+
+def build(
+    strategy: str,
+    make_template: Callable[[], Any],
+    replicas: int,
+    *,
+    weights: str = "cpu",
+    input_device: str | None = None,
+) -> Built:
+    """Build ``strategy`` over ``replicas`` devices, the template's weights on ``weights``."""
+    tf = _lazy.tensorflow()
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    if strategy == "single" and replicas != 1:
+        raise ValueError(f"strategy 'single' runs on one device, got replicas={replicas}")
+    weights_device = weights_device_name(weights)
+    with tf.device(weights_device):
+        template = make_template()
+    if strategy == "single":
+        return Built(template, (devices.default_device(),), weights_device)
+    from mgbench.wrappers import MultiGpuModel, ParallelModel
+
+    replica_names = devices.replica_devices(replicas, minimum=2)
+    if strategy == "inplace":
+        model = MultiGpuModel(template, replicas, devices=replica_names, input_device=input_device)
+    else:
+        model = ParallelModel(template, replicas, devices=replica_names)
+    return Built(model, tuple(replica_names), weights_device)
