@@ -15,3 +15,10 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session
+def overhead(session: nox.Session) -> None:
+    """Prints mgbench's timing overhead against a bare tf.function loop (target <= 1.03)."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/overhead.py", *session.posargs)

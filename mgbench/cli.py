@@ -29,11 +29,46 @@ def _placement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mgbench import hardware, launcher, suite
+
+    cpu_only = {"auto": None, "cpu": True, "default": False}[args.profile]
+    if cpu_only is None:
+        cpu_only = hardware.gpu_count() == 0 and not args.virtual_gpus
+    loaded = suite.load_suite(args.suite, cpu_only=cpu_only)
+    if args.output:
+        output = Path(args.output)
+    elif args.resume:
+        output = launcher.latest_output(loaded)
+    else:
+        output = launcher.default_output(loaded)
+    options = launcher.DeviceOptions(args.virtual_gpus, args.virtual_gpu_memory_mb)
+    return launcher.run_suite(loaded, output, resume=args.resume, options=options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgbench", description="Benchmark data-parallel multi-GPU training wrappers for Keras."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    run_cmd = commands.add_parser("run", help="run a suite file: one process per cell and repeat")
+    run_cmd.add_argument("suite", help="a suite TOML file, e.g. suites/imagenet.toml")
+    run_cmd.add_argument("--output", help="run folder (default results/<suite>/<time>-<host>)")
+    run_cmd.add_argument(
+        "--resume", action="store_true", help="continue a run without redoing recorded cells"
+    )
+    run_cmd.add_argument(
+        "--profile",
+        choices=["auto", "default", "cpu"],
+        default="auto",
+        help="'auto' applies the suite's [cpu] profile when no GPU is found",
+    )
+    run_cmd.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
+    run_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)
+    run_cmd.set_defaults(handler=_run)
 
     devices_cmd = commands.add_parser(
         "devices", help="print the GPUs, NVML and simulation mgbench sees"
@@ -64,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mgbench: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        print(f"mgbench: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

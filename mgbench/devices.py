@@ -91,6 +91,13 @@ def prepare(replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int 
     return "cpu-simulation"
 
 
+def virtual_gpus_active() -> bool:
+    """True when the first GPU is split into logical GPUs (by :func:`simulate`)."""
+    tf = _lazy.tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    return bool(gpus) and bool(tf.config.get_logical_device_configuration(gpus[0]))
+
+
 def default_device() -> str:
     """Where TF's placer puts an op with no device: GPU:0 when a GPU exists, else the host."""
     tf = _lazy.tensorflow()

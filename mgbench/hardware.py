@@ -79,6 +79,20 @@ def open_nvml() -> Nvml:
     return RealNvml()
 
 
+def gpu_count() -> int:
+    """GPUs visible to this process, found without starting TensorFlow (0 without NVML)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return 0
+    try:
+        count = open_nvml().device_count()
+    except NvmlUnavailable:
+        return 0
+    if visible:
+        return min(count, len([v for v in visible.split(",") if v.strip()]))
+    return count
+
+
 def describe_devices() -> str:
     """What ``mgbench devices`` prints: GPUs as TF and NVML see them, and how runs will simulate."""
     from mgbench import _lazy

@@ -76,7 +76,13 @@ def model_factory(name: str) -> Callable[..., Any]:
         application = getattr(keras.applications, name)
 
         def build(input_shape: tuple[int, ...], classes: int) -> Any:
-            return application(weights=None, input_shape=input_shape, classes=classes)
+            # Logits out, like the tiny models, so every model shares one from_logits loss.
+            return application(
+                weights=None,
+                input_shape=input_shape,
+                classes=classes,
+                classifier_activation=None,
+            )
 
         return build
     if is_factory(name):

@@ -3,17 +3,21 @@
 ``single``: the bare template; it runs on the default device (GPU:0 with GPUs, else the host).
 ``inplace``: :class:`~mgbench.wrappers.MultiGpuModel`.
 ``concat``: :class:`~mgbench.wrappers.ParallelModel`.
+``mirrored``: ``tf.distribute.MirroredStrategy``, NCCL on real GPUs; virtual GPUs and CPUs get a
+reduction that works there (NCCL refuses virtual GPUs). Its variables are mirrored on every
+replica, so the ``weights`` setting does not apply to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from mgbench import _lazy, devices
 
-STRATEGIES = ("single", "inplace", "concat")
+STRATEGIES = ("single", "inplace", "concat", "mirrored")
 WEIGHTS_DEVICES = {"cpu": devices.HOST_DEVICE, "gpu0": None}
 
 
@@ -22,6 +26,10 @@ class Built:
     model: Any
     replica_devices: tuple[str, ...]
     weights_device: str
+    distribution: Any = None  # the tf.distribute strategy to compile under, if any
+
+    def scope(self) -> Any:
+        return self.distribution.scope() if self.distribution is not None else nullcontext()
 
 
 def weights_device_name(weights: str) -> str:
@@ -31,6 +39,16 @@ def weights_device_name(weights: str) -> str:
     if weights == "gpu0":
         return devices.replica_devices(1)[0]
     raise ValueError(f"weights device must be 'cpu' or 'gpu0', got {weights!r}")
+
+
+def cross_device_ops() -> Any:
+    """NCCL (TF's default) on real GPUs; a copy-based all-reduce where NCCL cannot run."""
+    tf = _lazy.tensorflow()
+    if not tf.config.list_logical_devices("GPU"):
+        return tf.distribute.ReductionToOneDevice(reduce_to_device=devices.HOST_DEVICE)
+    if devices.virtual_gpus_active():
+        return tf.distribute.HierarchicalCopyAllReduce()
+    return None
 
 
 def build(
@@ -47,6 +65,14 @@ def build(
         raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     if strategy == "single" and replicas != 1:
         raise ValueError(f"strategy 'single' runs on one device, got replicas={replicas}")
+    if strategy == "mirrored":
+        replica_names = devices.replica_devices(replicas, minimum=2)
+        distribution = tf.distribute.MirroredStrategy(
+            devices=replica_names, cross_device_ops=cross_device_ops()
+        )
+        with distribution.scope():
+            template = make_template()
+        return Built(template, tuple(replica_names), "mirrored", distribution)
     weights_device = weights_device_name(weights)
     with tf.device(weights_device):
         template = make_template()

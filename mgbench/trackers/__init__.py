@@ -1,0 +1,1 @@
+"""Measurement trackers: step timing and memory sampling, hardware behind interfaces."""

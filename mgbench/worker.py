@@ -1,0 +1,242 @@
+"""Runs ONE cell in this (fresh) process and writes its record: ``python -m mgbench.worker``.
+
+Device simulation happens first, before TensorFlow starts; then the strategy is built, its
+placement traced, and the real training loop (``fit`` over a tf.data pipeline) timed step by
+step while memory is sampled. A cell that cannot run here (more replicas than devices) is
+recorded as skipped with its reason; an exception becomes a failed record with its last lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mgbench.suite import Cell
+
+TF_PEAK_CPU_REASON = "TF allocator statistics exist only for GPUs (CPU simulation)"
+
+
+class CellSkipped(Exception):
+    """This cell cannot run on this machine; the message is the recorded reason."""
+
+
+def _check_runnable(cell: Cell, virtual_gpus: int) -> None:
+    from mgbench import _lazy
+
+    tf = _lazy.tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and cell.replicas > (virtual_gpus or len(gpus)):
+        raise CellSkipped(
+            f"{cell.replicas} replicas asked for, but this machine has "
+            f"{virtual_gpus or len(gpus)} {'virtual ' if virtual_gpus else ''}GPU(s)"
+        )
+
+
+def _open_nvml() -> tuple[Any, str | None]:
+    from mgbench import _lazy, hardware
+
+    if not _lazy.tensorflow().config.list_physical_devices("GPU"):
+        return None, "no GPU: CPU simulation"
+    try:
+        return hardware.open_nvml(), None
+    except hardware.NvmlUnavailable as reason:
+        return None, str(reason)
+
+
+def _dataset(cell: Cell, replica_devices: tuple[str, ...], distributed: bool) -> Any:
+    from mgbench import _lazy, models
+
+    tf = _lazy.tensorflow()
+    images, labels = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
+    with tf.device("/device:CPU:0"):
+        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    if cell.input == "device" and not distributed:
+        # Synthetic tensors delivered onto the first replica, as tf_cnn_benchmarks does.
+        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(replica_devices[0]))
+    return dataset
+
+
+def _tf_peaks() -> tuple[dict[str, int] | None, str | None]:
+    from mgbench import _lazy, devices
+
+    tf = _lazy.tensorflow()
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if not gpus:
+        return None, TF_PEAK_CPU_REASON
+    peaks = {}
+    for name in gpus:
+        peaks[devices.short_name(name)] = int(tf.config.experimental.get_memory_info(name)["peak"])
+    return peaks, None
+
+
+def _reset_tf_peaks() -> None:
+    from mgbench import _lazy
+
+    tf = _lazy.tensorflow()
+    for device in tf.config.list_logical_devices("GPU"):
+        tf.config.experimental.reset_memory_stats(device.name)
+
+
+def _placement(cell: Cell, built: Any, x: Any, y: Any) -> tuple[dict[str, Any] | None, str | None]:
+    from mgbench import placement
+
+    if not cell.placement:
+        return None, "placement tracing turned off in the suite"
+    if built.distribution is not None:
+        return None, "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+    return placement.trace_train_step(built.model, x, y).summary(), None
+
+
+def run_cell(
+    cell: Cell, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+) -> dict[str, Any]:
+    """Measure one cell in this process; returns the worker's part of the record."""
+    import psutil
+
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    phase_started = time.monotonic()
+    phases_s: dict[str, float] = {}
+
+    def phase_done(name: str) -> None:
+        nonlocal phase_started
+        now = time.monotonic()
+        phases_s[name] = now - phase_started
+        phase_started = now
+
+    from mgbench import devices
+
+    mode = devices.prepare(
+        cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+    )
+    _check_runnable(cell, virtual_gpus)
+    from mgbench import _lazy, models, results, strategies
+    from mgbench.trackers.memory import MemorySampler
+    from mgbench.trackers.timing import StepTimer
+
+    keras = _lazy.keras()
+    if cell.dtype != "float32":
+        keras.mixed_precision.set_global_policy(cell.dtype)
+    nvml, nvml_reason = _open_nvml()
+    phase_done("tensorflow_and_devices")
+    factory = models.model_factory(cell.model)
+    shape = models.input_shape(cell.image_size)
+    input_device = None
+    if cell.input == "device" and cell.strategy == "inplace":
+        input_device = devices.replica_devices(cell.replicas)[0]
+    built = strategies.build(
+        cell.strategy,
+        lambda: factory(input_shape=shape, classes=cell.classes),
+        cell.replicas,
+        weights=cell.weights,
+        input_device=input_device,
+    )
+    with built.scope():
+        built.model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=False,
+        )
+    phase_done("build_and_compile")
+    x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
+    placement_summary, placement_reason = _placement(cell, built, x, y)
+    phase_done("placement_trace")
+
+    process = psutil.Process()
+    gpu_indices = range(nvml.device_count()) if nvml is not None else ()
+    if nvml is not None and devices.virtual_gpus_active():
+        gpu_indices = range(1)
+    sampler = MemorySampler(nvml, list(gpu_indices), os.getpid(), lambda: process.memory_info().rss)
+    first_timed_at: list[float] = []
+
+    def timed_start() -> None:
+        first_timed_at.append(time.time())
+        _reset_tf_peaks()
+        sampler.start()
+
+    timer = StepTimer(
+        warmup_steps=cell.warmup_steps,
+        timed_steps=cell.timed_steps,
+        images_per_step=cell.global_batch,
+        on_timed_start=timed_start,
+        on_timed_end=sampler.stop,
+    )
+
+    class StepTimes(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            timer.begin(batch)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            # Reading the loss waits for the step's device work: the sync that ends the step.
+            timer.end(batch, sync=lambda: float(logs["loss"]))
+
+    dataset = _dataset(cell, built.replica_devices, built.distribution is not None)
+    built.model.fit(
+        dataset,
+        epochs=1,
+        steps_per_epoch=timer.total_steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[StepTimes()],
+    )
+    timing = timer.result().to_dict()
+    timing["process_to_first_timed_step_s"] = first_timed_at[0] - process.create_time()
+    phase_done("fit")
+    timing["phases_s"] = phases_s
+    tf_peaks, tf_reason = _tf_peaks()
+    return {
+        "device_mode": mode,
+        "jit_compile": bool(built.model.jit_compile),
+        "replica_devices": [devices.short_name(d) for d in built.replica_devices],
+        "weights_device": devices.short_name(built.weights_device)
+        if built.weights_device != "mirrored"
+        else "mirrored",
+        "timing": timing,
+        "memory": {
+            "tf_peak_bytes": tf_peaks,
+            "tf_peak_reason": tf_reason,
+            "nvml": sampler.nvml_result() if nvml is not None else None,
+            "nvml_reason": nvml_reason,
+            "host_rss_peak_bytes": sampler.host_rss_peak_bytes,
+            "sample_period_s": sampler.period_s,
+            "samples": sampler.samples,
+        },
+        "placement": placement_summary,
+        "placement_reason": placement_reason,
+        "environment": results.tf_environment(nvml),
+    }
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mgbench.worker SPEC.json OUT.json``: SPEC holds the cell and device options."""
+    spec_path, out_path = argv if argv is not None else sys.argv[1:]
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    cell = Cell.from_dict(spec["cell"])
+    out: dict[str, Any]
+    code = 0
+    try:
+        out = {"status": "ok", **run_cell(cell, **spec.get("devices", {}))}
+    except CellSkipped as reason:
+        out = {"status": "skipped", "reason": str(reason)}
+    except Exception as error:  # a failed cell is data, not a crash of the suite
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        out = {
+            "status": "failed",
+            "reason": f"{type(error).__name__}: {first_line}"[:500],
+            "error_tail": _tail(traceback.format_exc()),
+        }
+        code = 1
+    Path(out_path).write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
