@@ -48,6 +48,46 @@ def _run(args: argparse.Namespace) -> int:
     return launcher.run_suite(loaded, output, resume=args.resume, options=options)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from mgbench import commands
+
+    text, written = commands.report_run(
+        args.run,
+        fmt=args.format,
+        claim_pct=commands.parse_claim(args.claim),
+        alpha=args.alpha,
+        min_effect_pct=args.min_effect,
+        allow_mixed=args.allow_mixed,
+        with_plots=not args.no_plots,
+    )
+    print(text)
+    print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mgbench import commands
+
+    print(
+        commands.compare_runs(
+            args.before,
+            args.after,
+            fmt=args.format,
+            alpha=args.alpha,
+            min_effect_pct=args.min_effect,
+        )
+    )
+    return 0
+
+
+def _add_significance(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["md", "csv", "latex", "html", "json"], default="md")
+    parser.add_argument("--alpha", type=float, default=0.05, help="U-test significance level")
+    parser.add_argument(
+        "--min-effect", type=float, default=2.0, help="smallest change in %% that counts"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgbench", description="Benchmark data-parallel multi-GPU training wrappers for Keras."
@@ -69,6 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
     run_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)
     run_cmd.set_defaults(handler=_run)
+
+    report_cmd = commands.add_parser(
+        "report", help="statistics, verdicts on the claim, memory and plots for a run"
+    )
+    report_cmd.add_argument("run", help="a run folder or its results.jsonl")
+    _add_significance(report_cmd)
+    report_cmd.add_argument("--claim", default="5:12", help="claimed speed-up range in %%")
+    report_cmd.add_argument(
+        "--allow-mixed", action="store_true", help="merge results from different machines"
+    )
+    report_cmd.add_argument("--no-plots", action="store_true")
+    report_cmd.set_defaults(handler=_report)
+
+    compare_cmd = commands.add_parser("compare", help="cell by cell: AFTER against BEFORE")
+    compare_cmd.add_argument("before")
+    compare_cmd.add_argument("after")
+    _add_significance(compare_cmd)
+    compare_cmd.set_defaults(handler=_compare)
 
     devices_cmd = commands.add_parser(
         "devices", help="print the GPUs, NVML and simulation mgbench sees"

@@ -79,6 +79,19 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def locate(path: str | Path) -> tuple[Path, Path]:
+    """(run folder, results file) for a run folder or a results file."""
+    path = Path(path)
+    if path.is_dir():
+        results_path = path / RESULTS_FILE
+        if not results_path.exists():
+            raise ResultsError(f"{path}: no {RESULTS_FILE} in this folder; is it a run folder?")
+        return path, results_path
+    if not path.exists():
+        raise ResultsError(f"{path}: no such run folder or results file")
+    return path.parent, path
+
+
 def finished_keys(records: Iterable[dict[str, Any]]) -> set[tuple[str, int]]:
     return {(r["cell_id"], r["repeat"]) for r in records}
 
