@@ -80,6 +80,30 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from mgbench import commands
+
+    path = commands.export_run(args.run, fmt=args.format, output=args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from mgbench import commands
+
+    text, code = commands.gate(
+        args.first,
+        args.second,
+        ratio=args.ratio,
+        minimum=args.min,
+        max_slowdown_pct=commands.parse_percent(args.max_slowdown),
+        max_memory_growth_pct=commands.parse_percent(args.max_memory_growth),
+        alpha=args.alpha,
+    )
+    print(text)
+    return code
+
+
 def _add_significance(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["md", "csv", "latex", "html", "json"], default="md")
     parser.add_argument("--alpha", type=float, default=0.05, help="U-test significance level")
@@ -127,6 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("after")
     _add_significance(compare_cmd)
     compare_cmd.set_defaults(handler=_compare)
+
+    export_cmd = commands.add_parser("export", help="write a run in another tool's format")
+    export_cmd.add_argument("run")
+    export_cmd.add_argument("--format", choices=["pytest-benchmark"], default="pytest-benchmark")
+    export_cmd.add_argument("--output", required=True, help="file to write")
+    export_cmd.set_defaults(handler=_export)
+
+    gate_cmd = commands.add_parser(
+        "gate",
+        help="fail on a significant slowdown or memory growth (BASELINE NEW), "
+        "or on a slow strategy ratio inside one run (RUN --ratio A/B)",
+    )
+    gate_cmd.add_argument("first", metavar="BASELINE|RUN")
+    gate_cmd.add_argument("second", metavar="NEW", nargs="?")
+    gate_cmd.add_argument("--max-slowdown", default="5%")
+    gate_cmd.add_argument("--max-memory-growth", default="5%")
+    gate_cmd.add_argument("--alpha", type=float, default=0.01)
+    gate_cmd.add_argument("--ratio", help="A/B strategies inside one run, e.g. inplace/concat")
+    gate_cmd.add_argument("--min", type=float, default=0.97, help="smallest allowed A/B ratio")
+    gate_cmd.set_defaults(handler=_gate)
 
     devices_cmd = commands.add_parser(
         "devices", help="print the GPUs, NVML and simulation mgbench sees"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mgbench import analysis, plots, report, results
@@ -71,3 +72,73 @@ def compare_runs(
         min_effect_pct=min_effect_pct,
     )
     return report.render(built, fmt)
+
+
+def parse_percent(text: str) -> float:
+    """``"5%"`` or ``"5"`` -> 5.0."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError as error:
+        raise ValueError(f"expected a percentage like 5%, got {text!r}") from error
+    if value < 0:
+        raise ValueError(f"expected a percentage >= 0, got {text!r}")
+    return value
+
+
+def export_run(run: str | Path, *, fmt: str, output: str | Path) -> Path:
+    from mgbench import export
+
+    if fmt not in export.FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(export.FORMATS)}")
+    _, results_path = results.locate(run)
+    document = export.to_pytest_benchmark(results.read_records(results_path))
+    output = Path(output)
+    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return output
+
+
+def gate(
+    first: str | Path,
+    second: str | Path | None,
+    *,
+    ratio: str | None,
+    minimum: float,
+    max_slowdown_pct: float,
+    max_memory_growth_pct: float,
+    alpha: float,
+) -> tuple[str, int]:
+    """The gate's report and exit code: 1 when any line fails."""
+    from mgbench import gate as gates
+
+    first_records = results.read_records(results.locate(first)[1])
+    if ratio is not None:
+        if second is not None:
+            raise ValueError("--ratio gates one run; give one RUN, not two")
+        numerator, sep, denominator = ratio.partition("/")
+        if not sep or not numerator or not denominator:
+            raise ValueError(f"--ratio expects A/B, like inplace/concat; got {ratio!r}")
+        lines = gates.gate_ratio(
+            first_records, numerator, denominator, minimum=minimum, alpha=alpha
+        )
+        header = f"ratio gate {ratio} >= {minimum:g} (alpha {alpha:g}) on {first}"
+    else:
+        if second is None:
+            raise ValueError("gate needs BASELINE and NEW runs, or one RUN with --ratio A/B")
+        new_records = results.read_records(results.locate(second)[1])
+        lines = gates.gate_runs(
+            first_records,
+            new_records,
+            max_slowdown_pct=max_slowdown_pct,
+            max_memory_growth_pct=max_memory_growth_pct,
+            alpha=alpha,
+        )
+        header = (
+            f"gate {second} against {first}: slowdown <= {max_slowdown_pct:g}%, "
+            f"memory growth <= {max_memory_growth_pct:g}% (alpha {alpha:g})"
+        )
+        if analysis.identities(first_records) != analysis.identities(new_records):
+            header += "\nWARNING: the runs come from different machines or versions"
+    failed = [line for line in lines if not line.passed]
+    body = [f"{'PASS' if line.passed else 'FAIL'}  {line.subject}: {line.reason}" for line in lines]
+    verdict = f"{len(failed)} of {len(lines)} checks failed" if failed else "all checks passed"
+    return "\n".join([header, *body, verdict]), 1 if failed else 0

@@ -91,6 +91,21 @@ def prepare(replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int 
     return "cpu-simulation"
 
 
+def already_configured() -> bool:
+    """True when this process's devices were set up already (simulated, split or grown).
+
+    Reading the configuration does not start the TF runtime, so this is safe to ask first.
+    """
+    tf = _lazy.tensorflow()
+    if tf.config.get_logical_device_configuration(tf.config.list_physical_devices("CPU")[0]):
+        return True
+    return any(
+        tf.config.get_logical_device_configuration(gpu)
+        or tf.config.experimental.get_memory_growth(gpu)
+        for gpu in tf.config.list_physical_devices("GPU")
+    )
+
+
 def virtual_gpus_active() -> bool:
     """True when the first GPU is split into logical GPUs (by :func:`simulate`)."""
     tf = _lazy.tensorflow()

@@ -100,6 +100,25 @@ def input_shape(image_size: int) -> tuple[int, int, int]:
     return (image_size, image_size, 3)
 
 
+def synthetic_dataset(
+    image_size: int,
+    classes: int,
+    global_batch: int,
+    *,
+    input: str = "host",
+    first_replica: str | None = None,
+) -> Any:
+    """One synthetic batch repeated forever, in host memory (``input="host"``, a tf.data
+    pipeline, what the claim is about) or prefetched onto ``first_replica`` (``"device"``)."""
+    tf = _lazy.tensorflow()
+    images, labels = synthetic_batch(image_size, classes, global_batch)
+    with tf.device("/device:CPU:0"):
+        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    if input == "device" and first_replica is not None:
+        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(first_replica))
+    return dataset
+
+
 def synthetic_batch(image_size: int, classes: int, batch: int, seed: int = 0) -> tuple[Any, Any]:
     """Random images and integer labels as numpy arrays (host memory)."""
     import numpy as np

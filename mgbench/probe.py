@@ -15,18 +15,11 @@ def placement_tables(
     strategy_names: tuple[str, ...] = ("inplace", "concat"),
 ) -> str:
     """Placement tables of ``strategy_names`` for one model; devices must be prepared already."""
-    from mgbench import _lazy
-
-    keras = _lazy.keras()
-    factory = models.model_factory(model)
-    shape = models.input_shape(image_size)
     sections = []
     for name in strategy_names:
         count = 1 if name == "single" else replicas
-        built = strategies.build(name, lambda: factory(input_shape=shape, classes=classes), count)
-        built.model.compile(
-            optimizer=keras.optimizers.SGD(0.01),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        built = strategies.build_compiled(
+            name, model, image_size=image_size, classes=classes, replicas=count
         )
         x, y = models.synthetic_batch(image_size, classes, batch_per_replica * count)
         report = placement.trace_train_step(built.model, x, y)

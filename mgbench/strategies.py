@@ -41,6 +41,39 @@ def weights_device_name(weights: str) -> str:
     raise ValueError(f"weights device must be 'cpu' or 'gpu0', got {weights!r}")
 
 
+def build_compiled(
+    strategy: str,
+    model: str,
+    *,
+    image_size: int,
+    classes: int,
+    replicas: int,
+    weights: str = "cpu",
+    input_device: str | None = None,
+) -> Built:
+    """Build ``strategy`` over a named benchmark model and compile it the way every cell is:
+    SGD, sparse categorical cross-entropy on logits, XLA off (placement must survive)."""
+    from mgbench import models
+
+    keras = _lazy.keras()
+    factory = models.model_factory(model)
+    shape = models.input_shape(image_size)
+    built = build(
+        strategy,
+        lambda: factory(input_shape=shape, classes=classes),
+        replicas,
+        weights=weights,
+        input_device=input_device,
+    )
+    with built.scope():
+        built.model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=False,
+        )
+    return built
+
+
 def cross_device_ops() -> Any:
     """NCCL (TF's default) on real GPUs; a copy-based all-reduce where NCCL cannot run."""
     tf = _lazy.tensorflow()

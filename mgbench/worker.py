@@ -48,19 +48,6 @@ def _open_nvml() -> tuple[Any, str | None]:
         return None, str(reason)
 
 
-def _dataset(cell: Cell, replica_devices: tuple[str, ...], distributed: bool) -> Any:
-    from mgbench import _lazy, models
-
-    tf = _lazy.tensorflow()
-    images, labels = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
-    with tf.device("/device:CPU:0"):
-        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    if cell.input == "device" and not distributed:
-        # Synthetic tensors delivered onto the first replica, as tf_cnn_benchmarks does.
-        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(replica_devices[0]))
-    return dataset
-
-
 def _tf_peaks() -> tuple[dict[str, int] | None, str | None]:
     from mgbench import _lazy, devices
 
@@ -123,24 +110,18 @@ def run_cell(
         keras.mixed_precision.set_global_policy(cell.dtype)
     nvml, nvml_reason = _open_nvml()
     phase_done("tensorflow_and_devices")
-    factory = models.model_factory(cell.model)
-    shape = models.input_shape(cell.image_size)
     input_device = None
     if cell.input == "device" and cell.strategy == "inplace":
         input_device = devices.replica_devices(cell.replicas)[0]
-    built = strategies.build(
+    built = strategies.build_compiled(
         cell.strategy,
-        lambda: factory(input_shape=shape, classes=cell.classes),
-        cell.replicas,
+        cell.model,
+        image_size=cell.image_size,
+        classes=cell.classes,
+        replicas=cell.replicas,
         weights=cell.weights,
         input_device=input_device,
     )
-    with built.scope():
-        built.model.compile(
-            optimizer=keras.optimizers.SGD(learning_rate=0.01),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=False,
-        )
     phase_done("build_and_compile")
     x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
     placement_summary, placement_reason = _placement(cell, built, x, y)
@@ -174,7 +155,14 @@ def run_cell(
             # Reading the loss waits for the step's device work: the sync that ends the step.
             timer.end(batch, sync=lambda: float(logs["loss"]))
 
-    dataset = _dataset(cell, built.replica_devices, built.distribution is not None)
+    dataset = models.synthetic_dataset(
+        cell.image_size,
+        cell.classes,
+        cell.global_batch,
+        input=cell.input,
+        # MirroredStrategy distributes the pipeline onto its replicas itself.
+        first_replica=None if built.distribution is not None else built.replica_devices[0],
+    )
     built.model.fit(
         dataset,
         epochs=1,

@@ -115,3 +115,12 @@ def test_memory_growth_is_on_for_whole_gpus_and_left_off_for_split_ones(fake_gpu
     fake = fake_gpus(["gpu0", "gpu1"], split=["gpu0"])
     devices.enable_memory_growth()
     assert fake.growth == {"gpu1": True}
+
+
+def test_in_process_cells_keep_a_simulation_made_before_them():
+    """The gate fixture must not shrink the session's simulation (it once re-simulated 2)."""
+    from mgbench import inprocess
+
+    assert devices.already_configured()
+    inprocess.ensure_devices(2)
+    assert len(devices.available_replica_devices()) == SIMULATED_REPLICAS

@@ -1,0 +1,103 @@
+"""Export a run for other tools: a pytest-benchmark JSON file that ``pytest-benchmark compare``
+reads (one benchmark per cell, the per-step times of all its processes as data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from mgbench import analysis
+
+FORMATS = ("pytest-benchmark",)
+
+
+def _machine_info(record: dict[str, Any]) -> dict[str, Any]:
+    env = record.get("environment") or {}
+    return {
+        "node": env.get("host"),
+        "processor": env.get("cpu"),
+        "machine": (env.get("platform") or "").split("-")[-1] or None,
+        "python_compiler": None,
+        "python_implementation": "CPython",
+        "python_implementation_version": env.get("python"),
+        "python_version": env.get("python"),
+        "python_build": None,
+        "release": None,
+        "system": env.get("platform"),
+        "cpu": {"brand_raw": env.get("cpu"), "count": env.get("cpu_count")},
+        "mgbench": {
+            "device_mode": record.get("device_mode"),
+            "gpus": [g.get("name") for g in env.get("gpus", [])],
+            "tensorflow": env.get("tensorflow"),
+            "keras": env.get("keras"),
+            "cuda_build": env.get("cuda_build"),
+            "driver": env.get("driver"),
+        },
+    }
+
+
+def _commit_info(record: dict[str, Any]) -> dict[str, Any]:
+    env = record.get("environment") or {}
+    return {
+        "id": env.get("git_commit"),
+        "time": None,
+        "author_time": None,
+        "dirty": env.get("git_dirty"),
+        "project": "mgbench",
+        "branch": None,
+    }
+
+
+def to_pytest_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document pytest-benchmark saves, built from mgbench records."""
+    from pytest_benchmark import __version__ as pytest_benchmark_version
+    from pytest_benchmark.stats import Stats
+
+    analysis.check_not_mixed(records, allow_mixed=False)
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        raise ValueError("no successful cell runs to export")
+    benchmarks = []
+    for cell in analysis.cell_results(records):
+        if not cell.processes:
+            continue
+        stats = Stats()
+        for process in cell.processes:
+            for step in process.step_s:
+                stats.update(step)
+        c = cell.cell
+        benchmarks.append(
+            {
+                "group": f"{c['model']}-{c['image_size']}px-b{c['batch_per_replica']}",
+                "name": cell.cell_id,
+                "fullname": f"mgbench::{ok[0].get('suite')}::{cell.cell_id}",
+                "params": dict(c),
+                "param": cell.cell_id,
+                "extra_info": {
+                    "images_per_s": cell.images_per_s,
+                    "images_per_s_ci95": list(cell.ci) if cell.ci else None,
+                    "strategy": c["strategy"],
+                    "replicas": c["replicas"],
+                    "processes": len(cell.processes),
+                    "device_mode": cell.records[0].get("device_mode"),
+                    "memory": cell.records[0].get("memory"),
+                },
+                "options": {
+                    "disable_gc": False,
+                    "timer": "perf_counter",
+                    "min_rounds": len(stats.data),
+                    "max_time": 0.0,
+                    "min_time": 0.0,
+                    "warmup": False,
+                },
+                "stats": {**stats.as_dict(), "data": list(stats.data), "iterations": 1},
+            }
+        )
+    return {
+        "machine_info": _machine_info(ok[0]),
+        "commit_info": _commit_info(ok[0]),
+        "benchmarks": benchmarks,
+        "datetime": ok[0].get("started_at") or dt.datetime.now(dt.UTC).isoformat(),
+        "version": pytest_benchmark_version,
+    }
