@@ -18,6 +18,18 @@ def tensorflow() -> ModuleType:
     return tf
 
 
+def tf_keras() -> ModuleType:
+    """Keras 2 (the ``tf_keras`` package), for the graph-mode fidelity backend."""
+    tensorflow()
+    try:
+        import tf_keras as module
+    except ImportError as error:
+        raise RuntimeError(
+            "the tf_keras backend needs the tf-keras package: pip install 'tf-keras>=2.21,<2.22'"
+        ) from error
+    return module
+
+
 def keras() -> ModuleType:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     tensorflow()

@@ -13,7 +13,7 @@ from typing import Any
 
 from mgbench import stats
 
-GroupKey = tuple[str, int, int, int]  # model, image size, batch per replica, replicas
+GroupKey = tuple[str, int, int, int, str]  # model, image size, batch/replica, replicas, backend
 
 
 class MixedResultsError(ValueError):
@@ -88,7 +88,13 @@ class CellResult:
     @property
     def key(self) -> GroupKey:
         c = self.cell
-        return (c["model"], c["image_size"], c["batch_per_replica"], c["replicas"])
+        return (
+            c["model"],
+            c["image_size"],
+            c["batch_per_replica"],
+            c["replicas"],
+            c.get("backend", "keras3"),
+        )
 
     @property
     def strategy(self) -> str:
@@ -188,7 +194,8 @@ def _by_key_and_strategy(cells: Sequence[CellResult]) -> dict[GroupKey, dict[str
 
 def single_baseline(cells: Sequence[CellResult], key: GroupKey) -> CellResult | None:
     for cell in cells:
-        if cell.strategy == "single" and cell.key[:3] == key[:3] and cell.processes:
+        same = cell.key[:3] == key[:3] and cell.key[4] == key[4]
+        if cell.strategy == "single" and same and cell.processes:
             return cell
     return None
 

@@ -109,7 +109,8 @@ def gate_ratio(
         top, bottom = strategies.get(numerator), strategies.get(denominator)
         if top is None or bottom is None:
             continue
-        subject = f"{key[0]}-{key[1]}px-b{key[2]}-x{key[3]} {numerator}/{denominator}"
+        backend = "" if key[4] == "keras3" else f"-{key[4]}"
+        subject = f"{key[0]}-{key[1]}px-b{key[2]}-x{key[3]}{backend} {numerator}/{denominator}"
         if not top.processes or not bottom.processes:
             lines.append(GateLine(subject, False, "a strategy has no successful run"))
             continue

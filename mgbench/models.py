@@ -25,6 +25,7 @@ APPLICATIONS = (
     "EfficientNetB0",
 )
 TINY = ("TinyCNN", "TinyMLP")
+BACKENDS = ("keras3", "tf_keras")
 
 # keras.applications refuse images smaller than these (their documented minimums).
 MIN_IMAGE_SIZE = {
@@ -48,8 +49,16 @@ def known_model(name: str) -> bool:
     return name in APPLICATIONS or name in TINY or is_factory(name)
 
 
-def _tiny_cnn(input_shape: tuple[int, ...], classes: int) -> Any:
-    keras = _lazy.keras()
+def keras_module(backend: str) -> Any:
+    """Keras 3 (``keras3``) or Keras 2 as ``tf_keras`` (``tf_keras``, the fidelity backend)."""
+    if backend == "keras3":
+        return _lazy.keras()
+    if backend == "tf_keras":
+        return _lazy.tf_keras()
+    raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+
+
+def _tiny_cnn(input_shape: tuple[int, ...], classes: int, keras: Any) -> Any:
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
     x = keras.layers.Conv2D(16, 3, strides=2, activation="relu")(x)
@@ -57,22 +66,21 @@ def _tiny_cnn(input_shape: tuple[int, ...], classes: int) -> Any:
     return keras.Model(inputs, keras.layers.Dense(classes)(x), name="TinyCNN")
 
 
-def _tiny_mlp(input_shape: tuple[int, ...], classes: int) -> Any:
-    keras = _lazy.keras()
+def _tiny_mlp(input_shape: tuple[int, ...], classes: int, keras: Any) -> Any:
     inputs = keras.Input(input_shape)
     x = keras.layers.Flatten()(inputs)
     x = keras.layers.Dense(32, activation="relu")(x)
     return keras.Model(inputs, keras.layers.Dense(classes)(x), name="TinyMLP")
 
 
-def model_factory(name: str) -> Callable[..., Any]:
+def model_factory(name: str, backend: str = "keras3") -> Callable[..., Any]:
     """``factory(input_shape=..., classes=...)`` for a model name; ValueError if unknown."""
-    if name == "TinyCNN":
-        return _tiny_cnn
-    if name == "TinyMLP":
-        return _tiny_mlp
+    if name in TINY:
+        keras = keras_module(backend)
+        tiny = _tiny_cnn if name == "TinyCNN" else _tiny_mlp
+        return lambda input_shape, classes: tiny(input_shape, classes, keras)
     if name in APPLICATIONS:
-        keras = _lazy.keras()
+        keras = keras_module(backend)
         application = getattr(keras.applications, name)
 
         def build(input_shape: tuple[int, ...], classes: int) -> Any:

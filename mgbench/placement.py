@@ -27,12 +27,12 @@ from mgbench.devices import short_name
 
 SPLIT_SCOPE = "mgbench_split"
 MERGE_SCOPE = "mgbench_merge"
-_REPLICA_RE = re.compile(r"^replica_(\d+)$")
+_REPLICA_RE = re.compile(r"^replica_(\d+)(?:_\d+)?$")  # TF uniquifies reused scopes: _1
 _RESOURCE_WRITE_RE = re.compile(
     r"^(Assign(Add|Sub)?VariableOp|ResourceApply\w+|ResourceScatter\w+)$"
 )
 _AGGREGATE_TYPES = frozenset({"AddN", "AccumulateNV2", "AddV2"})
-# tf.gradients names its ops "gradients/...", tf.GradientTape "gradient_tape/...".
+# tf.gradients names its ops ".../gradients/...", tf.GradientTape "gradient_tape/...".
 _BACKWARD_SCOPES = frozenset({"gradients", "gradient_tape"})
 
 ROLES = (
@@ -122,21 +122,21 @@ def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
         return "variable_read"
     if _RESOURCE_WRITE_RE.match(op.type):
         return "update" if any(i in writable for i in op.inputs) else "other"
-    if parts[0] in _BACKWARD_SCOPES:
+    if _BACKWARD_SCOPES.intersection(parts):
         if op.type in _AGGREGATE_TYPES:
             sources = {replica_index(i) for i in op.inputs} - {None}
             if len(sources) > 1:
                 return "grad_aggregate"
         return "backward"
-    if SPLIT_SCOPE in parts:
+    if any(part.startswith(SPLIT_SCOPE) for part in parts):
         return "slice"
-    if MERGE_SCOPE in parts:
+    if any(part.startswith(MERGE_SCOPE) for part in parts):
         return "merge"
     if replica_index(op.name) is not None:
         return "forward"
-    if parts[0] == "compile_loss":
+    if parts[0] in ("compile_loss", "loss"):  # Keras 3, Keras 2
         return "loss"
-    if model_scope and re.fullmatch(rf"{re.escape(model_scope)}(_\d+)?", parts[0]):
+    if model_scope and re.fullmatch(model_scope, parts[0]):
         return "forward"  # an unwrapped model: its own ops are its forward pass
     return "other"
 
@@ -150,7 +150,11 @@ def analyse(
     variable_devices: Iterable[str] = (),
     model_scope: str | None = None,
 ) -> PlacementReport:
-    """Resolve every op's device and role; pure, so it is tested on synthetic graphs."""
+    """Resolve every op's device and role; pure, so it is tested on synthetic graphs.
+
+    ``model_scope``: a regex for the first name-scope component of an unwrapped model's forward
+    ops (a wrapper's forward ops are found by their ``replica_N`` scopes instead).
+    """
     op_list = list(ops)
     by_name = {op.name: op for op in op_list}
     writable = set(writable_captures)
@@ -279,5 +283,6 @@ def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
         default_device=default,
         writable_captures=writable,
         variable_devices=[v.value.device for v in model.trainable_variables],
-        model_scope=None if replicas else model.name,
+        # Keras 3 runs an unwrapped model's ops under its (uniquified) name scope.
+        model_scope=None if replicas else rf"{re.escape(model.name)}(_\d+)?",
     )

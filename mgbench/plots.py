@@ -38,12 +38,14 @@ def throughput_plots(
 ) -> list[Path]:
     """One plot per model, image size and batch: images/s against replicas, per strategy."""
     plt = _pyplot()
-    groups: dict[tuple[str, int, int], list[analysis.CellResult]] = {}
+    groups: dict[tuple[str, int, int, str], list[analysis.CellResult]] = {}
     for cell in cells:
         if cell.images_per_s is not None:
-            groups.setdefault(cell.key[:3], []).append(cell)
+            groups.setdefault((*cell.key[:3], cell.key[4]), []).append(cell)
     written = []
-    for (model, size, batch), group in groups.items():
+    for (model, size, batch, backend), group in groups.items():
+        label = "" if backend == "keras3" else f" ({backend})"
+        suffix = () if backend == "keras3" else (backend,)
         figure, axes = plt.subplots(figsize=(6, 4))
         for strategy in STRATEGY_ORDER:
             points = sorted(
@@ -60,14 +62,14 @@ def throughput_plots(
             axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=4, label=strategy)
         axes.set_xlabel("replicas")
         axes.set_ylabel("images/s (mean over processes, 95% CI)")
-        axes.set_title(f"{model} {size}px, batch {batch}/replica")
+        axes.set_title(f"{model} {size}px, batch {batch}/replica{label}")
         axes.set_xticks(sorted({c.cell["replicas"] for c in group}))
         axes.set_ylim(bottom=0)
         _legend_below(axes)
         if caption:
             figure.text(0.01, 0.01, caption, fontsize=7, color="firebrick")
         figure.tight_layout(rect=(0, 0.04 if caption else 0, 1, 1))
-        path = folder / f"throughput-{_slug(model, f'{size}px', f'b{batch}')}.png"
+        path = folder / f"throughput-{_slug(model, f'{size}px', f'b{batch}', *suffix)}.png"
         figure.savefig(path, dpi=120)
         plt.close(figure)
         written.append(path)
@@ -78,12 +80,14 @@ def memory_plots(cells: Sequence[analysis.CellResult], folder: Path) -> list[Pat
     """Per model and replica count: TF peak per device, one bar per strategy (GPU runs only)."""
     plt = _pyplot()
     rows = [r for r in analysis.memory_rows(cells) if r.tf_peak_bytes]
-    groups: dict[tuple[str, int, int, int], list[analysis.MemoryRow]] = {}
+    groups: dict[analysis.GroupKey, list[analysis.MemoryRow]] = {}
     for row in rows:
         if row.cell.strategy != "single":
             groups.setdefault(row.cell.key, []).append(row)
     written = []
-    for (model, size, batch, replicas), group in groups.items():
+    for (model, size, batch, replicas, backend), group in groups.items():
+        label = "" if backend == "keras3" else f" ({backend})"
+        suffix = () if backend == "keras3" else (backend,)
         devices = sorted({d for r in group for d in r.tf_peak_bytes})
         figure, axes = plt.subplots(figsize=(6, 4))
         width = 0.8 / len(group)
@@ -93,10 +97,11 @@ def memory_plots(cells: Sequence[analysis.CellResult], folder: Path) -> list[Pat
             axes.bar(xs, heights, width=width, label=row.cell.strategy)
         axes.set_xticks([i + 0.4 - width / 2 for i in range(len(devices))], devices)
         axes.set_ylabel("TF allocator peak (MiB)")
-        axes.set_title(f"{model} {size}px, batch {batch}/replica, {replicas} replicas")
+        axes.set_title(f"{model} {size}px, batch {batch}/replica, {replicas} replicas{label}")
         _legend_below(axes)
         figure.tight_layout()
-        path = folder / f"memory-{_slug(model, f'{size}px', f'b{batch}', f'x{replicas}')}.png"
+        name = _slug(model, f"{size}px", f"b{batch}", f"x{replicas}", *suffix)
+        path = folder / f"memory-{name}.png"
         figure.savefig(path, dpi=120)
         plt.close(figure)
         written.append(path)

@@ -92,7 +92,12 @@ def is_cpu_simulation(records: Iterable[dict[str, Any]]) -> bool:
 
 
 def _cell_columns(cell: dict[str, Any]) -> list[Any]:
-    return [cell["model"], cell["image_size"], cell["batch_per_replica"]]
+    return [
+        cell["model"],
+        cell.get("backend", "keras3"),
+        cell["image_size"],
+        cell["batch_per_replica"],
+    ]
 
 
 def _devices(values: dict[str, int]) -> str:
@@ -126,6 +131,7 @@ def summary_table(records: Sequence[dict[str, Any]]) -> str:
         )
     headers = [
         "model",
+        "backend",
         "px",
         "batch/replica",
         "strategy",
@@ -197,7 +203,8 @@ def _claim_section(cells, claim_pct, alpha, min_effect_pct, seed) -> Section:
         c = row.comparison
         rows.append(
             [
-                *row.key,
+                *_cell_columns(row.inplace.cell),
+                row.key[3],
                 _rate(row.inplace.images_per_s),
                 _rate(row.concat.images_per_s),
                 _pct(c.change_pct),
@@ -210,6 +217,7 @@ def _claim_section(cells, claim_pct, alpha, min_effect_pct, seed) -> Section:
         "In-place split against concat split (the claim)",
         [
             "model",
+            "backend",
             "px",
             "batch/replica",
             "replicas",
@@ -249,6 +257,7 @@ def _cells_section(cells: Sequence[analysis.CellResult]) -> Section:
         "Throughput per cell (images/s; processes are the unit of replication)",
         [
             "model",
+            "backend",
             "px",
             "batch/replica",
             "strategy",
@@ -284,6 +293,7 @@ def _scaling_section(cells: Sequence[analysis.CellResult]) -> Section:
         "Scaling against one device and against MirroredStrategy",
         [
             "model",
+            "backend",
             "px",
             "batch/replica",
             "strategy",
@@ -327,6 +337,7 @@ def _memory_section(cells: Sequence[analysis.CellResult]) -> Section:
         "Peak memory per device (MiB; max over processes, never summed across devices)",
         [
             "model",
+            "backend",
             "px",
             "batch/replica",
             "strategy",
@@ -355,6 +366,7 @@ def _placement_section(cells: Sequence[analysis.CellResult]) -> Section:
                     cell.strategy,
                     cell.cell["replicas"],
                     cell.cell["model"],
+                    cell.cell.get("backend", "keras3"),
                     record.get("placement_reason") or "n/a",
                     "",
                     "",
@@ -369,6 +381,7 @@ def _placement_section(cells: Sequence[analysis.CellResult]) -> Section:
                 cell.strategy,
                 cell.cell["replicas"],
                 cell.cell["model"],
+                cell.cell.get("backend", "keras3"),
                 ", ".join(summary["slice_devices"]) or "-",
                 ", ".join(summary["merge_devices"]) or "-",
                 ", ".join(summary["grad_aggregate_devices"]) or "-",
@@ -382,6 +395,7 @@ def _placement_section(cells: Sequence[analysis.CellResult]) -> Section:
             "strategy",
             "replicas",
             "model",
+            "backend",
             "input slicing",
             "merge",
             "gradient aggregation",
@@ -441,6 +455,7 @@ def build_comparison(
         "After against before (images/s)",
         [
             "model",
+            "backend",
             "px",
             "batch/replica",
             "strategy",

@@ -155,9 +155,16 @@ def tf_environment(nvml: Any | None) -> dict[str, Any]:
         for index, gpu in enumerate(gpus):
             if index < nvml.device_count():
                 gpu["memory_bytes"] = nvml.memory_total_bytes(index)
+    try:
+        import tf_keras
+
+        tf_keras_version = tf_keras.__version__
+    except ImportError:
+        tf_keras_version = None
     return {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "tf_keras": tf_keras_version,
         "cuda_build": build.get("cuda_version"),
         "cudnn_build": build.get("cudnn_version"),
         "gpus": gpus,

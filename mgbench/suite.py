@@ -17,6 +17,7 @@ from typing import Any
 from mgbench import models
 
 STRATEGIES = ("single", "inplace", "concat", "mirrored")
+BACKENDS = ("keras3", "tf_keras")
 INPUTS = ("host", "device")
 WEIGHTS = ("cpu", "gpu0")
 DTYPES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -47,6 +48,7 @@ class Settings:
     dtype: str = "float32"
     timeout_s: float = 900.0
     placement: bool = True
+    backend: tuple[str, ...] = ("keras3",)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,14 @@ class Cell:
     dtype: str
     timeout_s: float
     placement: bool
+    backend: str = "keras3"
 
     @property
     def cell_id(self) -> str:
+        suffix = "" if self.backend == "keras3" else f"-{self.backend}"
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
-            f"-{self.strategy}-x{self.replicas}"
+            f"-{self.strategy}-x{self.replicas}{suffix}"
         )
 
     @property
@@ -83,7 +87,8 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 @dataclass(frozen=True)
@@ -96,19 +101,20 @@ class Suite:
     profile: str  # "default" or "cpu"
 
     def groups(self) -> list[list[Cell]]:
-        """Cells compared with each other (one model, image size, batch and replica count).
+        """Cells compared with each other (one backend, model, image size, batch, replicas).
 
         ``single`` runs on one device, so it joins only the first replica count's group.
         """
         out: list[list[Cell]] = []
         seen: set[Cell] = set()
         s = self.settings
-        for entry in self.models:
+        for backend, entry in ((b, e) for e in self.models for b in s.backend):
             for batch in entry.batch_per_replica:
                 for replicas in s.replicas:
                     group = []
                     for strategy in s.strategies:
                         cell = Cell(
+                            backend=backend,
                             model=entry.name,
                             image_size=entry.image_size,
                             classes=entry.classes,
@@ -160,6 +166,7 @@ _SETTING_TYPES: dict[str, Any] = {
     "dtype": DTYPES,
     "timeout_s": "pos_number",
     "placement": "bool",
+    "backend": "backends",
 }
 _SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
@@ -206,6 +213,11 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
         for item in items:
             if isinstance(item, bool) or not isinstance(item, int) or item < 1:
                 raise fail("integers >= 1")
+        return tuple(dict.fromkeys(items))
+    if kind == "backends":
+        items = value if isinstance(value, list) else [value]
+        if not items or any(i not in BACKENDS for i in items):
+            raise fail(f"{' or '.join(repr(b) for b in BACKENDS)}, or a list of them")
         return tuple(dict.fromkeys(items))
     if kind == "strategies":
         items = value if isinstance(value, list) else [value]

@@ -70,13 +70,42 @@ def _reset_tf_peaks() -> None:
 
 
 def _placement(cell: Cell, built: Any, x: Any, y: Any) -> tuple[dict[str, Any] | None, str | None]:
-    from mgbench import placement
-
     if not cell.placement:
         return None, "placement tracing turned off in the suite"
     if built.distribution is not None:
         return None, "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+    if cell.backend == "tf_keras":
+        from mgbench.legacy import placement as legacy_placement
+
+        return legacy_placement.trace_train_step(built.model).summary(), None
+    from mgbench import placement
+
     return placement.trace_train_step(built.model, x, y).summary(), None
+
+
+def _build(cell: Cell, input_device: str | None) -> Any:
+    from mgbench import strategies
+
+    if cell.backend == "tf_keras":
+        from mgbench.legacy.build import build_compiled
+
+        return build_compiled(
+            cell.strategy,
+            cell.model,
+            image_size=cell.image_size,
+            classes=cell.classes,
+            replicas=cell.replicas,
+            weights=cell.weights,
+        )
+    return strategies.build_compiled(
+        cell.strategy,
+        cell.model,
+        image_size=cell.image_size,
+        classes=cell.classes,
+        replicas=cell.replicas,
+        weights=cell.weights,
+        input_device=input_device,
+    )
 
 
 def run_cell(
@@ -95,17 +124,20 @@ def run_cell(
         phases_s[name] = now - phase_started
         phase_started = now
 
-    from mgbench import devices
+    from mgbench import _lazy, devices
 
+    if cell.backend == "tf_keras":
+        # TF1 graph mode, as in 2018; it must be switched on before any TF op exists.
+        _lazy.tensorflow().compat.v1.disable_eager_execution()
     mode = devices.prepare(
         cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     )
     _check_runnable(cell, virtual_gpus)
-    from mgbench import _lazy, models, results, strategies
+    from mgbench import models, results
     from mgbench.trackers.memory import MemorySampler
     from mgbench.trackers.timing import StepTimer
 
-    keras = _lazy.keras()
+    keras = models.keras_module(cell.backend)
     if cell.dtype != "float32":
         keras.mixed_precision.set_global_policy(cell.dtype)
     nvml, nvml_reason = _open_nvml()
@@ -113,15 +145,7 @@ def run_cell(
     input_device = None
     if cell.input == "device" and cell.strategy == "inplace":
         input_device = devices.replica_devices(cell.replicas)[0]
-    built = strategies.build_compiled(
-        cell.strategy,
-        cell.model,
-        image_size=cell.image_size,
-        classes=cell.classes,
-        replicas=cell.replicas,
-        weights=cell.weights,
-        input_device=input_device,
-    )
+    built = _build(cell, input_device)
     phase_done("build_and_compile")
     x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
     placement_summary, placement_reason = _placement(cell, built, x, y)
@@ -195,6 +219,7 @@ def run_cell(
         },
         "placement": placement_summary,
         "placement_reason": placement_reason,
+        "backend": cell.backend,
         "environment": results.tf_environment(nvml),
     }
 

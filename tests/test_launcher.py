@@ -81,7 +81,8 @@ def test_every_cell_run_is_recorded_in_interleaved_order(tmp_path):
     assert first["environment"]["host"]
     assert (tmp_path / "run" / "suite.json").exists() and (tmp_path / "run" / "run.json").exists()
     summary = (tmp_path / "run" / "summary.md").read_text()
-    assert "| TinyMLP | 8    | 4               | inplace    | 2          | 2/2" in summary
+    row = "| TinyMLP | keras3    | 8    | 4               | inplace    | 2          | 2/2"
+    assert row in summary
     assert lines[0] == "[1/6] TinyMLP 8px b4 single x1 · repeat 1/2"
     assert lines[2] == "[2/6] TinyMLP 8px b4 inplace x2 · repeat 1/2 · ETA 0m12s"
 

@@ -103,7 +103,8 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     text = commands.compare_runs(run, run)
-    assert "| TinyCNN | 32   | 16              | inplace    | 2          | 179.1" in text
+    row = "| TinyCNN | keras3    | 32   | 16              | inplace    | 2          | 179.1"
+    assert row in text
     assert text.count("no detectable difference") == 4
 
     missing = subprocess.run(

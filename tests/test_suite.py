@@ -69,6 +69,17 @@ def test_repeats_are_interleaved_within_each_compared_group():
     assert len(suite.runs()) == 2 * len(suite.cells())
 
 
+def test_both_backends_make_separate_cells_side_by_side():
+    suite = parse_suite(
+        GOOD.replace("repeats = 2", 'repeats = 2\nbackend = ["keras3", "tf_keras"]'), "b.toml"
+    )
+    ids = [c.cell_id for c in suite.cells()]
+    assert "ResNet50-224px-b96-inplace-x2" in ids
+    assert "ResNet50-224px-b96-inplace-x2-tf_keras" in ids
+    assert len(ids) == 2 * 15
+    assert {c.backend for c in suite.cells()} == {"keras3", "tf_keras"}
+
+
 def test_cpu_profile_overrides_and_merges_entries():
     suite = parse_suite(GOOD, "demo.toml", cpu_only=True)
     assert suite.profile == "cpu"
@@ -144,6 +155,10 @@ BAD = [
     ),
     ("[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\ngpu=1", r"\[cpu\] gpu: unknown key"),
     ("[suite\nname='x'", r"not valid TOML"),
+    (
+        "[suite]\nbackend = 'jax'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] backend: expected 'keras3' or 'tf_keras'",
+    ),
 ]
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from mgbench import _lazy, devices
+from mgbench.outputs import unique_output_names
 
 keras = _lazy.keras()
 tf = _lazy.tensorflow()
@@ -29,19 +29,6 @@ REPLICA_SCOPE = "replica_{index}"
 SPLIT_SCOPE = "mgbench_split"
 MERGE_SCOPE = "mgbench_merge"
 REPLICA_SCOPE_RE = re.compile(r"^replica_(\d+)$")
-
-
-def unique_output_names(names: Sequence[str]) -> list[str]:
-    """Suffix repeated names ``_1``, ``_2``... (a Siamese template reuses one output layer)."""
-    totals = Counter(names)
-    seen: Counter[str] = Counter()
-    unique = []
-    for name in names:
-        if totals[name] > 1:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        unique.append(name)
-    return unique
 
 
 def resolve_replica_devices(
