@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mgbench import _lazy, models
-    from mgbench.trackers.timing import StepTimer
+    from mgbench.trackers.timing import StepTimer, keras_callback
 
     tf = _lazy.tensorflow()
     keras = _lazy.keras()
@@ -41,20 +41,13 @@ def main() -> None:
     def mgbench_round() -> float:
         timer = StepTimer(args.warmup_steps, args.timed_steps, args.batch)
 
-        class StepTimes(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                timer.begin(batch)
-
-            def on_train_batch_end(self, batch, logs=None):
-                timer.end(batch, sync=lambda: float(logs["loss"]))
-
         model.fit(
             dataset,
             epochs=1,
             steps_per_epoch=timer.total_steps,
             verbose=0,
             shuffle=False,
-            callbacks=[StepTimes()],
+            callbacks=[keras_callback(timer, keras)],
         )
         return timer.result().images_per_s
 

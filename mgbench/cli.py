@@ -15,17 +15,18 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _placement(args: argparse.Namespace) -> int:
-    from mgbench import devices, probe
+    from mgbench import probe
 
-    mode = devices.prepare(
-        args.replicas,
-        virtual_gpus=args.virtual_gpus,
-        virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+    print(
+        probe.placement_tables(
+            args.replicas,
+            model=args.model,
+            image_size=args.image_size,
+            backend=args.backend,
+            virtual_gpus=args.virtual_gpus,
+            virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+        )
     )
-    print(f"devices: {mode}")
-    if mode == "cpu-simulation":
-        print("CPU simulation: host and default device are both CPU:0, so the two splits coincide.")
-    print(probe.placement_tables(args.replicas, model=args.model, image_size=args.image_size))
     return 0
 
 
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument("--replicas", type=int, default=2)
     placement_cmd.add_argument("--model", default="TinyCNN")
     placement_cmd.add_argument("--image-size", type=int, default=32)
+    placement_cmd.add_argument("--backend", choices=["keras3", "tf_keras"], default="keras3")
     placement_cmd.add_argument(
         "--virtual-gpus", type=int, default=0, help="split the first GPU in N"
     )

@@ -31,6 +31,9 @@ _REPLICA_RE = re.compile(r"^replica_(\d+)(?:_\d+)?$")  # TF uniquifies reused sc
 _RESOURCE_WRITE_RE = re.compile(
     r"^(Assign(Add|Sub)?VariableOp|ResourceApply\w+|ResourceScatter\w+)$"
 )
+# Keras 3 computes the loss under "compile_loss", Keras 2 under "loss" (uniquified in a shared
+# graph: "loss_1").
+_LOSS_SCOPE_RE = re.compile(r"^(compile_loss|loss)(?:_\d+)?$")
 _AGGREGATE_TYPES = frozenset({"AddN", "AccumulateNV2", "AddV2"})
 # tf.gradients names its ops ".../gradients/...", tf.GradientTape "gradient_tape/...".
 _BACKWARD_SCOPES = frozenset({"gradients", "gradient_tape"})
@@ -134,7 +137,7 @@ def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
         return "merge"
     if replica_index(op.name) is not None:
         return "forward"
-    if parts[0] in ("compile_loss", "loss"):  # Keras 3, Keras 2
+    if _LOSS_SCOPE_RE.match(parts[0]):
         return "loss"
     if model_scope and re.fullmatch(model_scope, parts[0]):
         return "forward"  # an unwrapped model: its own ops are its forward pass

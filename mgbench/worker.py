@@ -86,25 +86,20 @@ def _placement(cell: Cell, built: Any, x: Any, y: Any) -> tuple[dict[str, Any] |
 def _build(cell: Cell, input_device: str | None) -> Any:
     from mgbench import strategies
 
+    options: dict[str, Any] = {"input_device": input_device}
+    build_compiled = strategies.build_compiled
     if cell.backend == "tf_keras":
         from mgbench.legacy.build import build_compiled
 
-        return build_compiled(
-            cell.strategy,
-            cell.model,
-            image_size=cell.image_size,
-            classes=cell.classes,
-            replicas=cell.replicas,
-            weights=cell.weights,
-        )
-    return strategies.build_compiled(
+        options = {}  # the original in-place split slices wherever its input lives
+    return build_compiled(
         cell.strategy,
         cell.model,
         image_size=cell.image_size,
         classes=cell.classes,
         replicas=cell.replicas,
         weights=cell.weights,
-        input_device=input_device,
+        **options,
     )
 
 
@@ -135,7 +130,7 @@ def run_cell(
     _check_runnable(cell, virtual_gpus)
     from mgbench import models, results
     from mgbench.trackers.memory import MemorySampler
-    from mgbench.trackers.timing import StepTimer
+    from mgbench.trackers.timing import StepTimer, keras_callback
 
     keras = models.keras_module(cell.backend)
     if cell.dtype != "float32":
@@ -171,14 +166,6 @@ def run_cell(
         on_timed_end=sampler.stop,
     )
 
-    class StepTimes(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            timer.begin(batch)
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            # Reading the loss waits for the step's device work: the sync that ends the step.
-            timer.end(batch, sync=lambda: float(logs["loss"]))
-
     dataset = models.synthetic_dataset(
         cell.image_size,
         cell.classes,
@@ -193,7 +180,7 @@ def run_cell(
         steps_per_epoch=timer.total_steps,
         verbose=0,
         shuffle=False,
-        callbacks=[StepTimes()],
+        callbacks=[keras_callback(timer, keras)],
     )
     timing = timer.result().to_dict()
     timing["process_to_first_timed_step_s"] = first_timed_at[0] - process.create_time()

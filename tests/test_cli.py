@@ -32,10 +32,17 @@ def test_placement_command_prints_both_wrappers_on_simulated_replicas():
     result = run("placement", "--replicas", "2")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "devices: cpu-simulation" in out
-    assert "## inplace: TinyCNN, 2 replica(s)" in out
-    assert "## concat: TinyCNN, 2 replica(s)" in out
+    assert "devices: cpu-simulation; backend: keras3" in out
+    assert "## inplace (keras3): TinyCNN, 2 replica(s)" in out
+    assert "## concat (keras3): TinyCNN, 2 replica(s)" in out
     assert out.count("| CPU:2 (replica 1)") == 2
+
+
+def test_placement_command_on_the_graph_mode_backend():
+    result = run("placement", "--replicas", "2", "--backend", "tf_keras")
+    assert result.returncode == 0, result.stderr
+    assert "## inplace (tf_keras): TinyCNN, 2 replica(s)" in result.stdout
+    assert result.stdout.count("gradient aggregation  : CPU:0") == 2
 
 
 def test_a_bad_replica_count_is_a_clean_error():

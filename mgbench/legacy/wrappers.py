@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mgbench import _lazy
-from mgbench.outputs import unique_output_names
+from mgbench.outputs import TemplateOwnsWeights, unique_output_names
 
 REPLICA_SCOPE = "replica_{index}"
 SPLIT_NAME = "mgbench_split"
@@ -67,7 +67,7 @@ def _merge(keras: Any, per_replica: list[list[Any]], names: list[str]) -> list[A
 
 
 def _wrapper_class(keras: Any) -> type:
-    class LegacyParallelModel(keras.Model):
+    class LegacyParallelModel(TemplateOwnsWeights, keras.Model):
         """A functional model over the replicas; the template owns the only weights."""
 
         def __init__(self, template: Any, inputs: Any, outputs: Any, devices: Sequence[str]):
@@ -84,15 +84,6 @@ def _wrapper_class(keras: Any) -> type:
                 )
             super().compile(optimizer, *args, **kwargs)
 
-        def save(self, *args: Any, **kwargs: Any) -> Any:
-            return self.inner_model.save(*args, **kwargs)
-
-        def save_weights(self, *args: Any, **kwargs: Any) -> Any:
-            return self.inner_model.save_weights(*args, **kwargs)
-
-        def load_weights(self, *args: Any, **kwargs: Any) -> Any:
-            return self.inner_model.load_weights(*args, **kwargs)
-
     return LegacyParallelModel
 
 
@@ -101,34 +92,45 @@ def _check(devices: Sequence[str]) -> None:
         raise ValueError(f"a data-parallel wrapper needs at least 2 replica devices, got {devices}")
 
 
-def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
-    """The in-place split over ``devices`` (build ``template`` under the weights' device)."""
+def _replicate(template: Any, devices: Sequence[str], replica_inputs: Any) -> Any:
+    """Call the template once per replica device on ``replica_inputs(i)``; merge on the host."""
     _check(devices)
     tf = _lazy.tensorflow()
     keras = _lazy.tf_keras()
-    parts = len(devices)
     per_output: list[list[Any]] = [[] for _ in template.outputs]
     for i, device in enumerate(devices):
         with tf.device(device), tf.name_scope(REPLICA_SCOPE.format(index=i)):
-            inputs = []
-            for k, x in enumerate(template.inputs):
-                # The seed's in-place split: cut the slice where the input lives.
-                with tf.device(x.device):
-                    inputs.append(
-                        keras.layers.Lambda(
-                            _get_slice,
-                            output_shape=tuple(x.shape[1:]),
-                            arguments={"i": i, "parts": parts},
-                            name=f"{SPLIT_NAME}_{i}_{k}",
-                        )(x)
-                    )
+            inputs = replica_inputs(i)
             outputs = template(inputs if len(inputs) > 1 else inputs[0])
             outputs = outputs if isinstance(outputs, list) else [outputs]
             for o, output in enumerate(outputs):
                 per_output[o].append(output)
-    names = unique_output_names(list(template.output_names))
-    merged = _merge(keras, per_output, names)
+    merged = _merge(keras, per_output, unique_output_names(list(template.output_names)))
     return _wrapper_class(keras)(template, template.inputs, merged, devices)
+
+
+def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
+    """The in-place split over ``devices`` (build ``template`` under the weights' device)."""
+    tf = _lazy.tensorflow()
+    keras = _lazy.tf_keras()
+    parts = len(devices)
+
+    def slices(i: int) -> list[Any]:
+        inputs = []
+        for k, x in enumerate(template.inputs):
+            # The seed's in-place split: cut the slice where the input lives.
+            with tf.device(x.device):
+                inputs.append(
+                    keras.layers.Lambda(
+                        _get_slice,
+                        output_shape=tuple(x.shape[1:]),
+                        arguments={"i": i, "parts": parts},
+                        name=f"{SPLIT_NAME}_{i}_{k}",
+                    )(x)
+                )
+        return inputs
+
+    return _replicate(template, devices, slices)
 
 
 def parallel_model(template: Any, devices: Sequence[str]) -> Any:
@@ -136,24 +138,17 @@ def parallel_model(template: Any, devices: Sequence[str]) -> Any:
     _check(devices)
     tf = _lazy.tensorflow()
     keras = _lazy.tf_keras()
-    parts = len(devices)
     with tf.name_scope(SPLIT_NAME):  # a name for the audit; deliberately no device
-        pieces = {x.name: tf.split(x, parts) for x in template.inputs}
-    per_output: list[list[Any]] = [[] for _ in template.outputs]
-    for i, device in enumerate(devices):
-        with tf.device(device), tf.name_scope(REPLICA_SCOPE.format(index=i)):
-            inputs = [
-                keras.layers.Lambda(
-                    lambda s, name=x.name, i=i: pieces[name][i],
-                    output_shape=tuple(x.shape[1:]),
-                    name=f"tower_input_{i}_{k}",
-                )(x)
-                for k, x in enumerate(template.inputs)
-            ]
-            outputs = template(inputs if len(inputs) > 1 else inputs[0])
-            outputs = outputs if isinstance(outputs, list) else [outputs]
-            for o, output in enumerate(outputs):
-                per_output[o].append(output)
-    names = unique_output_names(list(template.output_names))
-    merged = _merge(keras, per_output, names)
-    return _wrapper_class(keras)(template, template.inputs, merged, devices)
+        pieces = {x.name: tf.split(x, len(devices)) for x in template.inputs}
+
+    def towers(i: int) -> list[Any]:
+        return [
+            keras.layers.Lambda(
+                lambda s, name=x.name, i=i: pieces[name][i],
+                output_shape=tuple(x.shape[1:]),
+                name=f"tower_input_{i}_{k}",
+            )(x)
+            for k, x in enumerate(template.inputs)
+        ]
+
+    return _replicate(template, devices, towers)

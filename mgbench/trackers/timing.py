@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mgbench.hardware import Clock, monotonic
 
@@ -81,3 +82,17 @@ class StepTimer:
             timed_wall_s=self._ends[self.total_steps - 1] - self._begins[first],
             images_per_step=self.images_per_step,
         )
+
+
+def keras_callback(timer: StepTimer, keras: Any) -> Any:
+    """A Keras callback (Keras 3 or tf_keras) that feeds ``timer`` from ``fit``."""
+
+    class StepTimes(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            timer.begin(batch)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            # Reading the loss waits for the step's device work: the sync that ends the step.
+            timer.end(batch, sync=lambda: float(logs["loss"]))
+
+    return StepTimes()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mgbench import _lazy, devices
-from mgbench.outputs import unique_output_names
+from mgbench.outputs import TemplateOwnsWeights, unique_output_names
 
 keras = _lazy.keras()
 tf = _lazy.tensorflow()
@@ -67,7 +67,7 @@ def resolve_replica_devices(
     return [available[i] for i in ids]
 
 
-class ReplicatedModel(keras.Model):
+class ReplicatedModel(TemplateOwnsWeights, keras.Model):
     """A data-parallel view of one template model; the template's weights are the only weights.
 
     Subclasses define how the batch is cut (:meth:`split_inputs`); everything else is shared.
@@ -176,17 +176,6 @@ class ReplicatedModel(keras.Model):
         if value is True:
             warnings.warn(f"{self.wrapper_name}: XLA stays off (jit_compile=False)", stacklevel=2)
         self._jit_compile = False
-
-    # -- the template owns the weights -------------------------------------------------------
-
-    def save(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner_model.save(*args, **kwargs)
-
-    def save_weights(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner_model.save_weights(*args, **kwargs)
-
-    def load_weights(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner_model.load_weights(*args, **kwargs)
 
     def summary(self, *args: Any, **kwargs: Any) -> None:
         print_fn = kwargs.get("print_fn") or print
