@@ -38,7 +38,10 @@ def _run(args: argparse.Namespace) -> int:
     cpu_only = {"auto": None, "cpu": True, "default": False}[args.profile]
     if cpu_only is None:
         cpu_only = hardware.gpu_count() == 0 and not args.virtual_gpus
-    loaded = suite.load_suite(args.suite, cpu_only=cpu_only)
+    loaded = suite.load_suite(args.suite, cpu_only=cpu_only).select(
+        models=args.models.split(",") if args.models else None,
+        replicas=args.replicas,
+    )
     if args.output:
         output = Path(args.output)
     elif args.resume:
@@ -113,6 +116,13 @@ def _add_significance(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected integers like 2,4, got {text!r}") from error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgbench", description="Benchmark data-parallel multi-GPU training wrappers for Keras."
@@ -130,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "default", "cpu"],
         default="auto",
         help="'auto' applies the suite's [cpu] profile when no GPU is found",
+    )
+    run_cmd.add_argument("--models", help="only these models, comma-separated (e.g. ResNet50)")
+    run_cmd.add_argument(
+        "--replicas", type=_int_list, help="only these replica counts, comma-separated"
     )
     run_cmd.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
     run_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,31 @@ class Suite:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def select(
+        self, *, models: Sequence[str] | None = None, replicas: Sequence[int] | None = None
+    ) -> Suite:
+        """Only these models and replica counts (``mgbench run --models/--replicas``)."""
+        entries = self.models
+        settings = self.settings
+        if models:
+            known = {e.name for e in self.models}
+            unknown = [m for m in models if m not in known]
+            if unknown:
+                raise SuiteError(
+                    f"--models: {unknown[0]!r} is not in {self.path} "
+                    f"(this profile has {', '.join(sorted(known))})"
+                )
+            entries = tuple(e for e in entries if e.name in models)
+        if replicas:
+            missing = [r for r in replicas if r not in settings.replicas]
+            if missing:
+                raise SuiteError(
+                    f"--replicas: {missing[0]} is not among the suite's replica counts "
+                    f"{list(settings.replicas)}"
+                )
+            settings = dataclasses.replace(settings, replicas=tuple(replicas))
+        return dataclasses.replace(self, models=entries, settings=settings)
 
 
 # -- validation --------------------------------------------------------------------------------

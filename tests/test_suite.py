@@ -192,3 +192,18 @@ def test_cli_exits_2_with_one_message_and_no_traceback(tmp_path):
     )
     assert missing.returncode == 2
     assert "cannot read the suite file" in missing.stderr
+
+
+def test_select_keeps_chosen_models_and_replica_counts():
+    suite = parse_suite(GOOD, "demo.toml").select(models=["TinyCNN"], replicas=[4])
+    assert [c.cell_id for c in suite.cells()] == [
+        "TinyCNN-32px-b8-single-x1",
+        "TinyCNN-32px-b8-inplace-x4",
+        "TinyCNN-32px-b8-concat-x4",
+    ]
+    with pytest.raises(SuiteError, match=r"--models: 'VGG16' is not in demo\.toml"):
+        parse_suite(GOOD, "demo.toml").select(models=["VGG16"])
+    with pytest.raises(
+        SuiteError, match=r"--replicas: 8 is not among the suite's replica counts \[2, 4\]"
+    ):
+        parse_suite(GOOD, "demo.toml").select(replicas=[8])
