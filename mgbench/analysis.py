@@ -81,6 +81,7 @@ class CellResult:
     ci: tuple[float, float] | None
     per_process: stats.Summary | None  # of each process's images/s
     per_step: stats.Summary | None  # of per-step throughputs, all processes pooled
+    step_time: stats.Summary | None  # of per-step seconds, pooled (p90 = the slow tail)
     first_step_s: float | None  # median over processes
     step_samples: int
     records: tuple[dict[str, Any], ...] = field(repr=False, default=())
@@ -124,25 +125,26 @@ def cell_results(records: Sequence[dict[str, Any]], *, seed: int = 0) -> list[Ce
                 ci=stats.throughput_ci(processes, seed=seed),
                 per_process=stats.describe(rates),
                 per_step=stats.describe(step_rates),
+                step_time=stats.describe([s for p in processes for s in p.step_s]),
                 first_step_s=stats.median([r["timing"]["first_step_s"] for r in ok]),
                 step_samples=len(step_rates),
                 records=tuple(ok),
             )
         else:
             result = CellResult(
-                cell_id,
-                group[0]["cell"],
-                len(group),
-                0,
-                statuses,
-                (),
-                None,
-                None,
-                None,
-                None,
-                None,
-                0,
-                (),
+                cell_id=cell_id,
+                cell=group[0]["cell"],
+                runs=len(group),
+                ok=0,
+                statuses=statuses,
+                processes=(),
+                images_per_s=None,
+                ci=None,
+                per_process=None,
+                per_step=None,
+                step_time=None,
+                first_step_s=None,
+                step_samples=0,
             )
         out.append(result)
     return out
@@ -289,6 +291,7 @@ def weak_result_notes(cells: Sequence[CellResult]) -> list[str]:
         if cell.step_samples < stats.MIN_STEP_SAMPLES or len(cell.processes) < stats.MIN_PROCESSES:
             notes.append(
                 f"{cell.cell_id}: only {len(cell.processes)} process(es) and "
-                f"{cell.step_samples} step samples; too few for a firm interval"
+                f"{cell.step_samples} step samples; fewer than {stats.MIN_PROCESSES} processes "
+                "cannot show a significant difference"
             )
     return notes

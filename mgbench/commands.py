@@ -125,6 +125,8 @@ def gate(
         if second is None:
             raise ValueError("gate needs BASELINE and NEW runs, or one RUN with --ratio A/B")
         new_records = results.read_records(results.locate(second)[1])
+        if not any(r["status"] == "ok" for r in new_records):
+            raise ValueError(f"{second}: the new run has no successful cell run to gate")
         lines = gates.gate_runs(
             first_records,
             new_records,

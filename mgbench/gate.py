@@ -61,10 +61,18 @@ def gate_runs(
     old_memory = {r.cell.cell_id: r for r in analysis.memory_rows(list(old_cells.values()))}
     new_memory = {r.cell.cell_id: r for r in analysis.memory_rows(new_cells)}
     lines = []
+    new_ids = {cell.cell_id for cell in new_cells}
+    for cell_id, base in old_cells.items():
+        if base.processes and cell_id not in new_ids:
+            lines.append(GateLine(cell_id, False, "in the baseline but missing from the new run"))
     for cell in new_cells:
         base = old_cells.get(cell.cell_id)
-        if base is None or not base.processes or not cell.processes:
-            lines.append(GateLine(cell.cell_id, True, "not in both runs with successes; skipped"))
+        if not cell.processes:
+            reason = f"no successful run in the new run ({', '.join(cell.statuses)})"
+            lines.append(GateLine(cell.cell_id, base is None or not base.processes, reason))
+            continue
+        if base is None or not base.processes:
+            lines.append(GateLine(cell.cell_id, True, "not in the baseline (or no success there)"))
             continue
         comparison = stats.compare(
             cell.processes, base.processes, alpha=alpha, min_effect_pct=max_slowdown_pct
@@ -72,8 +80,12 @@ def gate_runs(
         lines.append(_speed_line(cell.cell_id, comparison, max_slowdown_pct, "images/s"))
         before = _memory_metrics(old_memory[cell.cell_id])
         after = _memory_metrics(new_memory[cell.cell_id])
+        for metric in sorted(set(before) ^ set(after)):
+            lines.append(GateLine(cell.cell_id, True, f"{metric}: in one run only, not compared"))
         for metric in sorted(set(before) & set(after)):
-            growth = (after[metric] / before[metric] - 1) * 100 if before[metric] else 0.0
+            if not before[metric]:
+                continue  # a zero baseline (nothing read) says nothing about growth
+            growth = (after[metric] / before[metric] - 1) * 100
             passed = growth <= max_memory_growth_pct
             verdict = "" if passed else f": grew more than {max_memory_growth_pct:g}%"
             lines.append(

@@ -70,7 +70,7 @@ class RealNvml:
             if process.pid == pid:
                 used = process.usedGpuMemory
                 return None if used is None else int(used)
-        return 0
+        return None  # not listed: no context yet, or a PID namespace hides it
 
 
 def open_nvml() -> Nvml:

@@ -96,7 +96,10 @@ def spawn_worker(cell: Cell, options: DeviceOptions, log_path: Path) -> WorkerRe
                 raise
         wall = time.monotonic() - started
         if out_path.exists():
-            payload = json.loads(out_path.read_text(encoding="utf-8"))
+            try:
+                payload = json.loads(out_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                payload = {"status": "failed", "reason": f"unreadable worker output: {error}"}
             if payload.get("status") == "failed" and not payload.get("error_tail"):
                 payload["error_tail"] = _tail(log_path)
             return WorkerResult(payload, wall)

@@ -26,11 +26,16 @@ class TemplateOwnsWeights:
 def unique_output_names(names: Sequence[str]) -> list[str]:
     """Suffix repeated names ``_1``, ``_2``... (a Siamese template reuses one output layer)."""
     totals = Counter(names)
+    taken = set(names)
     seen: Counter[str] = Counter()
     unique = []
     for name in names:
         if totals[name] > 1:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
+            candidate = name
+            while candidate in taken:
+                seen[name] += 1
+                candidate = f"{name}_{seen[name]}"
+            taken.add(candidate)
+            name = candidate
         unique.append(name)
     return unique

@@ -7,6 +7,7 @@ CSV, LaTeX, HTML or JSON, so every format shows the same numbers.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -249,7 +250,7 @@ def _cells_section(cells: Sequence[analysis.CellResult]) -> Section:
                 _rate(pp.median) if pp else "n/a",
                 f"{pp.mean:,.1f} ± {pp.stdev:,.1f}" if pp else "n/a",
                 f"{ps.cv:.1%}" if ps else "n/a",
-                _rate(ps.p90) if ps else "n/a",
+                f"{cell.step_time.p90 * 1000:,.1f}" if cell.step_time else "n/a",
                 "n/a" if cell.first_step_s is None else f"{cell.first_step_s:.2f}",
                 len(cell.processes),
                 cell.step_samples,
@@ -270,7 +271,7 @@ def _cells_section(cells: Sequence[analysis.CellResult]) -> Section:
             "median (proc)",
             "mean ± sd (proc)",
             "CV (step)",
-            "p90 (step)",
+            "p90 step ms",
             "first step s",
             "processes",
             "steps",
@@ -488,12 +489,13 @@ def render(report: Report, fmt: str) -> str:
     tablefmt = {"md": "github", "latex": "latex_booktabs", "html": "html"}[fmt]
     heading = {"md": "# {}", "latex": "\\section*{{{}}}", "html": "<h1>{}</h1>"}[fmt]
     sub = {"md": "## {}", "latex": "\\subsection*{{{}}}", "html": "<h2>{}</h2>"}[fmt]
+    text = {"md": str, "latex": _latex_text, "html": html.escape}[fmt]
     para = {"md": "{}", "latex": "{}", "html": "<p>{}</p>"}[fmt]
-    out = [heading.format(report.title), ""]
+    out = [heading.format(text(report.title)), ""]
     for line in report.preamble:
-        out += [para.format(line), ""]
+        out += [para.format(text(line)), ""]
     for section in report.sections:
-        out += [sub.format(section.title), ""]
+        out += [sub.format(text(section.title)), ""]
         if section.rows:
             out.append(
                 tabulate(
@@ -504,16 +506,33 @@ def render(report: Report, fmt: str) -> str:
         elif not section.notes:
             out += [para.format("(nothing to show)"), ""]
         bullet = "- {}" if fmt == "md" else para
-        out += [bullet.format(note) for note in section.notes]
+        out += [bullet.format(text(note)) for note in section.notes]
         if section.notes:
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
+_LATEX_SPECIAL = {c: "\\" + c for c in "%&_#$"}
+
+
+def _latex_text(value: str) -> str:
+    """Prose for LaTeX: escape what would comment out or break a line (tables escape their own)."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in value).replace("**", "")
+
+
 def _render_csv(report: Report) -> str:
+    """One CSV: note rows first (machine, caveats, warnings), then each table's rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    for line in report.preamble:
+        writer.writerow(["note", line])
     for section in report.sections:
+        for note in section.notes:
+            writer.writerow(["note", f"{section.title}: {note}"])
+    buffer.write("\n")
+    for section in report.sections:
+        if not section.rows:
+            continue
         writer.writerow(["table", *section.headers])
         for row in section.rows:
             writer.writerow([section.title, *row])

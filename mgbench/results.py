@@ -46,8 +46,18 @@ def base_record(cell: dict[str, Any], cell_id: str, repeat: int, status: str) ->
     }
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a crash left unfinished, so the next record starts on its own line."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 def append_record(path: Path, record: dict[str, Any]) -> None:
     line = json.dumps(record, sort_keys=True, allow_nan=False)
+    if Path(path).exists():
+        _drop_torn_tail(Path(path))
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()

@@ -336,7 +336,18 @@ def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> 
     cpu_entries = _cpu_entries(where, cpu, entries)
     if cpu_only and cpu:
         settings, entries, profile = cpu_settings, cpu_entries, "cpu"
-    return Suite(name, path, description, settings, tuple(entries), profile)
+    suite = Suite(name, path, description, settings, tuple(entries), profile)
+    seen: set[str] = set()
+    for cell in suite.cells():
+        if cell.cell_id in seen:
+            raise where.error(
+                "models",
+                None,
+                f"two entries make the same cell {cell.cell_id!r} (they differ only in classes); "
+                "results would merge: keep one",
+            )
+        seen.add(cell.cell_id)
+    return suite
 
 
 def _cpu_entries(

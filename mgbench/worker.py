@@ -203,6 +203,7 @@ def run_cell(
             "host_rss_peak_bytes": sampler.host_rss_peak_bytes,
             "sample_period_s": sampler.period_s,
             "samples": sampler.samples,
+            "sampler_error": sampler.error,
         },
         "placement": placement_summary,
         "placement_reason": placement_reason,
@@ -234,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             "error_tail": _tail(traceback.format_exc()),
         }
         code = 1
-    Path(out_path).write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
+    partial = Path(f"{out_path}.partial")
+    partial.write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
+    os.replace(partial, out_path)  # the launcher never reads half a record
     return code
 
 

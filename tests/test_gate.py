@@ -20,7 +20,7 @@ def run_records(seed: int, *, slow: dict[str, float] | None = None, grow: float 
     """Synthetic records (see tests/data); ``slow`` scales a strategy's step times."""
     rng = np.random.default_rng(seed)
     out = []
-    for repeat in range(3):
+    for repeat in range(5):
         for strategy in ("single", "inplace", "concat", "mirrored"):
             r = record(strategy, repeat, rng)
             factor = (slow or {}).get(strategy, 1.0)
@@ -120,7 +120,7 @@ def test_pytest_benchmark_compare_reads_the_export(tmp_path):
     document = json.loads(path.read_text())
     bench = {b["name"]: b for b in document["benchmarks"]}
     inplace = bench["TinyCNN-32px-b16-inplace-x2"]
-    assert inplace["stats"]["rounds"] == 30 and len(inplace["stats"]["data"]) == 30
+    assert inplace["stats"]["rounds"] == 50 and len(inplace["stats"]["data"]) == 50
     assert inplace["stats"]["median"] == pytest.approx(float(np.median(inplace["stats"]["data"])))
     assert inplace["extra_info"]["strategy"] == "inplace"
     assert document["machine_info"]["node"] == "synthetic-host"
@@ -148,3 +148,17 @@ def test_export_needs_a_success(tmp_path):
     failed = [{**r, "status": "failed"} for r in run_records(1)]
     with pytest.raises(ValueError, match="no successful cell runs"):
         export.to_pytest_benchmark(failed)
+
+
+def test_a_new_run_whose_cells_failed_or_vanished_fails_the_gate():
+    base = run_records(1)
+    new = [
+        {**r, "status": "failed"} if r["cell"]["strategy"] == "inplace" else r
+        for r in run_records(2)
+        if r["cell"]["strategy"] != "mirrored"
+    ]
+    failed = {line.subject: line.reason for line in gate.gate_runs(base, new) if not line.passed}
+    assert failed == {
+        "TinyCNN-32px-b16-mirrored-x2": "in the baseline but missing from the new run",
+        "TinyCNN-32px-b16-inplace-x2": "no successful run in the new run (failed)",
+    }

@@ -63,3 +63,13 @@ def test_host_environment_names_the_machine_and_commit():
     assert env["memory_bytes"] > 0
     assert env["mgbench"] == "0.1.0"
     assert set(env) >= {"git_commit", "git_dirty", "python", "platform"}
+
+
+def test_appending_after_a_torn_line_keeps_the_file_readable(tmp_path):
+    path = tmp_path / "results.jsonl"
+    results.append_record(path, record("a", 0))
+    with open(path, "a") as handle:
+        handle.write('{"schema_version": 1, "cell_id": "b", "rep')  # a crash mid-write
+    results.append_record(path, record("b", 0))
+    results.append_record(path, record("c", 0))
+    assert [r["cell_id"] for r in results.read_records(path)] == ["a", "b", "c"]

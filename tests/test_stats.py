@@ -58,7 +58,7 @@ def test_an_8_percent_speedup_with_low_noise_is_within_the_claim():
     result = stats.compare(processes(216, noise=0.01, seed=1), processes(200, noise=0.01, seed=2))
     assert result.change_pct == pytest.approx(8.0, abs=0.3)
     assert 7.0 < result.ci_pct[0] < result.ci_pct[1] < 9.0
-    assert result.p_value < 1e-10
+    assert result.p_value == pytest.approx(2 / 252)  # 5 vs 5 processes: the smallest possible
     assert stats.claim_verdict(result, (5, 12)) == "faster, within the claimed 5-12%"
 
 
@@ -97,3 +97,21 @@ def test_noise_hides_a_real_shift():
     )
     assert result.ci_pct[0] < 0 < result.ci_pct[1]
     assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
+
+
+def test_the_process_is_the_unit_of_significance():
+    """Two processes a side can never be significant, however many steps they hold."""
+    result = stats.compare(
+        processes(240, noise=0.01, n_processes=2, steps=500, seed=1),
+        processes(200, noise=0.01, n_processes=2, steps=500, seed=2),
+    )
+    assert result.change_pct == pytest.approx(20, abs=0.5)
+    assert result.p_value == pytest.approx(1 / 3)
+    assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
+
+
+@pytest.mark.parametrize(("alpha", "effect"), [(0, 2), (1, 2), (0.05, -1)])
+def test_bad_significance_settings_are_refused(alpha, effect):
+    sample = processes(200, noise=0.05)
+    with pytest.raises(ValueError, match=r"alpha|minimum effect"):
+        stats.compare(sample, sample, alpha=alpha, min_effect_pct=effect)

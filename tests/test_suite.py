@@ -207,3 +207,11 @@ def test_select_keeps_chosen_models_and_replica_counts():
         SuiteError, match=r"--replicas: 8 is not among the suite's replica counts \[2, 4\]"
     ):
         parse_suite(GOOD, "demo.toml").select(replicas=[8])
+
+
+def test_entries_that_would_merge_into_one_cell_are_refused():
+    text = (
+        "[suite]\n[[models]]\nname='TinyCNN'\nclasses=10\n[[models]]\nname='TinyCNN'\nclasses=5\n"
+    )
+    with pytest.raises(SuiteError, match=r"\[models\]: two entries make the same cell"):
+        parse_suite(text, "dup.toml")

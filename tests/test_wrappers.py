@@ -266,3 +266,18 @@ def test_summary_shows_the_wrapper_and_the_template():
     text = "\n".join(lines)
     assert "MultiGpuModel over 2 replicas: CPU:1, CPU:2; merge on CPU:0" in text
     assert "Total params" in text
+
+
+def test_concat_split_accepts_a_last_batch_that_divides():
+    x, y = arrays((100, 4), (100, 3))  # batches of 32, 32, 32 and 4: all even
+    model = ParallelModel(templates.mlp(), 2)
+    model.compile(optimizer=sgd(), loss="mse")
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_unique_output_names_never_collide_with_existing_ones():
+    from mgbench.outputs import unique_output_names
+
+    assert unique_output_names(["out", "out", "out_1"]) == ["out_2", "out_3", "out_1"]
+    assert unique_output_names(["a", "b"]) == ["a", "b"]

@@ -42,12 +42,15 @@ def build_compiled(
             # tf.distribute reduces gradients itself; Keras 2's optimizer_v1 is not allowed here.
             template.compile(optimizer=keras.optimizers.legacy.SGD(0.01), loss=loss)
         return Built(template, tuple(replica_names), "mirrored", distribution)
+    if strategy == "single":
+        # In graph mode a construction-time device scope places every op, not just the
+        # variables: the bare model is built unscoped, so it runs on the default device.
+        template = factory(input_shape=shape, classes=classes)
+        template.compile(optimizer=wrappers.colocating_sgd(0.01), loss=loss)
+        return Built(template, (devices.default_device(),), devices.default_device())
     weights_device = weights_device_name(weights)
     with tf.device(weights_device):
         template = factory(input_shape=shape, classes=classes)
-    if strategy == "single":
-        template.compile(optimizer=wrappers.colocating_sgd(0.01), loss=loss)
-        return Built(template, (devices.default_device(),), weights_device)
     replica_names = devices.replica_devices(replicas, minimum=2)
     build: Any = {"inplace": wrappers.multi_gpu_model, "concat": wrappers.parallel_model}[strategy]
     model_ = build(template, replica_names)

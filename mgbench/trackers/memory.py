@@ -39,6 +39,7 @@ class MemorySampler:
     read_rss_bytes: Callable[[], int]
     period_s: float = DEFAULT_PERIOD_S
     samples: int = 0
+    error: str | None = None
     host_rss_peak_bytes: int = 0
     gpus: dict[int, GpuPeak] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -67,8 +68,11 @@ class MemorySampler:
             )
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.period_s):
-            self.sample()
+        try:
+            while not self._stop.wait(self.period_s):
+                self.sample()
+        except Exception as error:  # a dead sampler must say so, not leave stale peaks
+            self.error = f"{type(error).__name__}: {error}"
 
     def start(self) -> None:
         self.sample()

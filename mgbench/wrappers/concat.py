@@ -75,7 +75,7 @@ class ParallelModel(ReplicatedModel):
             return
         batch_size = batch_size or 32  # Keras' default for arrays
         self.check_batch_size(min(batch_size, samples))
-        if samples > batch_size and samples % batch_size:
+        if samples > batch_size and (samples % batch_size) % self.gpu_count:
             raise ValueError(
                 f"ParallelModel: {samples} samples in batches of {batch_size} leave a last batch "
                 f"of {samples % batch_size}, not divisible by gpu_count={self.gpu_count}"

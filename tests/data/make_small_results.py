@@ -108,7 +108,7 @@ def main() -> None:
     rng = np.random.default_rng(2018)
     lines = [
         json.dumps(record(strategy, repeat, rng), sort_keys=True)
-        for repeat in range(3)
+        for repeat in range(5)
         for strategy in RATES
     ]
     Path(__file__).with_name("small_results.jsonl").write_text("\n".join(lines) + "\n")
