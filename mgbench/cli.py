@@ -41,6 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     loaded = suite.load_suite(args.suite, cpu_only=cpu_only).select(
         models=args.models.split(",") if args.models else None,
         replicas=args.replicas,
+        repeats=args.repeats,
     )
     if args.output:
         output = Path(args.output)
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--models", help="only these models, comma-separated (e.g. ResNet50)")
     run_cmd.add_argument(
         "--replicas", type=_int_list, help="only these replica counts, comma-separated"
+    )
+    run_cmd.add_argument(
+        "--repeats", type=int, help="processes per cell (>= 4 for a U test to reach p < 0.05)"
     )
     run_cmd.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
     run_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)

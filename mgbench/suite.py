@@ -152,9 +152,14 @@ class Suite:
         return dataclasses.asdict(self)
 
     def select(
-        self, *, models: Sequence[str] | None = None, replicas: Sequence[int] | None = None
+        self,
+        *,
+        models: Sequence[str] | None = None,
+        replicas: Sequence[int] | None = None,
+        repeats: int | None = None,
     ) -> Suite:
-        """Only these models and replica counts (``mgbench run --models/--replicas``)."""
+        """Only these models and replica counts, and another repeat count
+        (``mgbench run --models/--replicas/--repeats``)."""
         entries = self.models
         settings = self.settings
         if models:
@@ -174,6 +179,10 @@ class Suite:
                     f"{list(settings.replicas)}"
                 )
             settings = dataclasses.replace(settings, replicas=tuple(replicas))
+        if repeats is not None:
+            if repeats < 1:
+                raise SuiteError(f"--repeats: expected an integer >= 1, got {repeats}")
+            settings = dataclasses.replace(settings, repeats=repeats)
         return dataclasses.replace(self, models=entries, settings=settings)
 
 

@@ -201,6 +201,9 @@ def test_select_keeps_chosen_models_and_replica_counts():
         "TinyCNN-32px-b8-inplace-x4",
         "TinyCNN-32px-b8-concat-x4",
     ]
+    assert parse_suite(GOOD, "demo.toml").select(repeats=5).settings.repeats == 5
+    with pytest.raises(SuiteError, match="--repeats: expected an integer >= 1, got 0"):
+        parse_suite(GOOD, "demo.toml").select(repeats=0)
     with pytest.raises(SuiteError, match=r"--models: 'VGG16' is not in demo\.toml"):
         parse_suite(GOOD, "demo.toml").select(models=["VGG16"])
     with pytest.raises(
