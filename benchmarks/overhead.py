@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mgbench import _lazy, models
-    from mgbench.trackers.timing import StepTimer, keras_callback
+    from mgbench.trackers.timing import StepTimer, timed_fit
 
     tf = _lazy.tensorflow()
     keras = _lazy.keras()
@@ -41,15 +41,7 @@ def main() -> None:
     def mgbench_round() -> float:
         timer = StepTimer(args.warmup_steps, args.timed_steps, args.batch)
 
-        model.fit(
-            dataset,
-            epochs=1,
-            steps_per_epoch=timer.total_steps,
-            verbose=0,
-            shuffle=False,
-            callbacks=[keras_callback(timer, keras)],
-        )
-        return timer.result().images_per_s
+        return timed_fit(model, dataset, timer, keras).images_per_s
 
     optimizer = keras.optimizers.SGD(0.01)
 

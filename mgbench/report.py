@@ -92,6 +92,9 @@ def is_cpu_simulation(records: Iterable[dict[str, Any]]) -> bool:
     return any(r.get("device_mode") == "cpu-simulation" for r in records)
 
 
+CELL_HEADERS = ("model", "backend", "px", "batch/replica")  # what _cell_columns returns
+
+
 def _cell_columns(cell: dict[str, Any]) -> list[Any]:
     return [
         cell["model"],
@@ -131,10 +134,7 @@ def summary_table(records: Sequence[dict[str, Any]]) -> str:
             ]
         )
     headers = [
-        "model",
-        "backend",
-        "px",
-        "batch/replica",
+        *CELL_HEADERS,
         "strategy",
         "replicas",
         "runs ok",
@@ -219,10 +219,7 @@ def _claim_section(cells, claim_pct, alpha, min_effect_pct, seed, cpu_simulation
     return Section(
         "In-place split against concat split (the claim)",
         [
-            "model",
-            "backend",
-            "px",
-            "batch/replica",
+            *CELL_HEADERS,
             "replicas",
             "inplace img/s",
             "concat img/s",
@@ -259,10 +256,7 @@ def _cells_section(cells: Sequence[analysis.CellResult]) -> Section:
     return Section(
         "Throughput per cell (images/s; processes are the unit of replication)",
         [
-            "model",
-            "backend",
-            "px",
-            "batch/replica",
+            *CELL_HEADERS,
             "strategy",
             "replicas",
             "runs ok",
@@ -295,10 +289,7 @@ def _scaling_section(cells: Sequence[analysis.CellResult]) -> Section:
     return Section(
         "Scaling against one device and against MirroredStrategy",
         [
-            "model",
-            "backend",
-            "px",
-            "batch/replica",
+            *CELL_HEADERS,
             "strategy",
             "replicas",
             "img/s",
@@ -339,10 +330,7 @@ def _memory_section(cells: Sequence[analysis.CellResult]) -> Section:
     return Section(
         "Peak memory per device (MiB; max over processes, never summed across devices)",
         [
-            "model",
-            "backend",
-            "px",
-            "batch/replica",
+            *CELL_HEADERS,
             "strategy",
             "replicas",
             "TF peak first device",
@@ -457,10 +445,7 @@ def build_comparison(
     section = Section(
         "After against before (images/s)",
         [
-            "model",
-            "backend",
-            "px",
-            "batch/replica",
+            *CELL_HEADERS,
             "strategy",
             "replicas",
             "before img/s",

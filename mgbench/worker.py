@@ -130,7 +130,7 @@ def run_cell(
     _check_runnable(cell, virtual_gpus)
     from mgbench import models, results
     from mgbench.trackers.memory import MemorySampler
-    from mgbench.trackers.timing import StepTimer, keras_callback
+    from mgbench.trackers.timing import StepTimer, timed_fit
 
     keras = models.keras_module(cell.backend)
     if cell.dtype != "float32":
@@ -174,15 +174,7 @@ def run_cell(
         # MirroredStrategy distributes the pipeline onto its replicas itself.
         first_replica=None if built.distribution is not None else built.replica_devices[0],
     )
-    built.model.fit(
-        dataset,
-        epochs=1,
-        steps_per_epoch=timer.total_steps,
-        verbose=0,
-        shuffle=False,
-        callbacks=[keras_callback(timer, keras)],
-    )
-    timing = timer.result().to_dict()
+    timing = timed_fit(built.model, dataset, timer, keras).to_dict()
     timing["process_to_first_timed_step_s"] = first_timed_at[0] - process.create_time()
     phase_done("fit")
     timing["phases_s"] = phases_s

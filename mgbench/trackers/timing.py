@@ -96,3 +96,16 @@ def keras_callback(timer: StepTimer, keras: Any) -> Any:
             timer.end(batch, sync=lambda: float(logs["loss"]))
 
     return StepTimes()
+
+
+def timed_fit(model: Any, dataset: Any, timer: StepTimer, keras: Any) -> StepTiming:
+    """Train ``timer.total_steps`` steps with ``fit`` (the real loop), timing every step."""
+    model.fit(
+        dataset,
+        epochs=1,
+        steps_per_epoch=timer.total_steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[keras_callback(timer, keras)],
+    )
+    return timer.result()
