@@ -66,14 +66,6 @@ class Report:
     sections: list[Section]
 
 
-def by_cell(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Records grouped by cell, in first-seen order."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        groups.setdefault(record["cell_id"], []).append(record)
-    return groups
-
-
 def machine_label(records: Sequence[dict[str, Any]]) -> str:
     labels = []
     for record in records:
