@@ -1,4 +1,6 @@
-"""Command-line interface: argument parsing only; each command calls one function elsewhere."""
+"""Command-line interface: argument parsing only. Each command's work lives in
+``mgbench.commands.<name>``, imported only when that command runs (``import mgbench`` stays light).
+"""
 
 from __future__ import annotations
 
@@ -6,60 +8,81 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-
-def _devices(args: argparse.Namespace) -> int:
-    from mgbench import hardware
-
-    print(hardware.describe_devices())
-    return 0
+REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 
 
-def _placement(args: argparse.Namespace) -> int:
-    from mgbench import probe
+# -- value parsers: turn a flag's text into a value or a clean usage error ---------------------
 
-    print(
-        probe.placement_tables(
-            args.replicas,
-            model=args.model,
-            image_size=args.image_size,
-            backend=args.backend,
-            virtual_gpus=args.virtual_gpus,
-            virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
-        )
-    )
-    return 0
+
+def claim_range(text: str) -> tuple[float, float]:
+    """``"5:12"`` -> (5.0, 12.0)."""
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--claim expects LOW:HIGH in percent, like 5:12; got {text!r}"
+        ) from error
+    if not 0 <= low < high:
+        raise argparse.ArgumentTypeError(f"--claim expects 0 <= LOW < HIGH, got {text!r}")
+    return low, high
+
+
+def percent(text: str) -> float:
+    """``"5%"`` or ``"5"`` -> 5.0."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a percentage like 5%, got {text!r}") from error
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text!r}")
+    return value
+
+
+def strategy_ratio(text: str) -> tuple[str, str]:
+    """``"inplace/concat"`` -> ("inplace", "concat")."""
+    numerator, sep, denominator = text.partition("/")
+    if not sep or not numerator or not denominator:
+        raise argparse.ArgumentTypeError(f"--ratio expects A/B, like inplace/concat; got {text!r}")
+    return numerator, denominator
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected integers like 2,4, got {text!r}") from error
+
+
+def name_list(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
+
+
+# -- handlers: hand parsed values to the command modules ---------------------------------------
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from mgbench.commands.run import run_command
 
-    from mgbench import hardware, launcher, suite
-
-    cpu_only = {"auto": None, "cpu": True, "default": False}[args.profile]
-    if cpu_only is None:
-        cpu_only = hardware.gpu_count() == 0 and not args.virtual_gpus
-    loaded = suite.load_suite(args.suite, cpu_only=cpu_only).select(
-        models=args.models.split(",") if args.models else None,
+    return run_command(
+        args.suite,
+        output=args.output,
+        resume=args.resume,
+        profile=args.profile,
+        models=args.models,
         replicas=args.replicas,
         repeats=args.repeats,
+        virtual_gpus=args.virtual_gpus,
+        virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
     )
-    if args.output:
-        output = Path(args.output)
-    elif args.resume:
-        output = launcher.latest_output(loaded)
-    else:
-        output = launcher.default_output(loaded)
-    options = launcher.DeviceOptions(args.virtual_gpus, args.virtual_gpu_memory_mb)
-    return launcher.run_suite(loaded, output, resume=args.resume, options=options)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mgbench import commands
+    from mgbench.commands.report import report_run
 
-    text, written = commands.report_run(
+    text, written = report_run(
         args.run,
         fmt=args.format,
-        claim_pct=commands.parse_claim(args.claim),
+        claim_pct=args.claim,
         alpha=args.alpha,
         min_effect_pct=args.min_effect,
         allow_mixed=args.allow_mixed,
@@ -71,10 +94,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from mgbench import commands
+    from mgbench.commands.compare import compare_runs
 
     print(
-        commands.compare_runs(
+        compare_runs(
             args.before,
             args.after,
             fmt=args.format,
@@ -86,42 +109,65 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from mgbench import commands
+    from mgbench.commands.export import export_run
 
-    path = commands.export_run(args.run, fmt=args.format, output=args.output)
+    path = export_run(args.run, fmt=args.format, output=args.output)
     print(f"wrote {path}")
     return 0
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from mgbench import commands
+    from mgbench.commands.gate import gate_command
 
-    text, code = commands.gate(
+    text, code = gate_command(
         args.first,
         args.second,
         ratio=args.ratio,
         minimum=args.min,
-        max_slowdown_pct=commands.parse_percent(args.max_slowdown),
-        max_memory_growth_pct=commands.parse_percent(args.max_memory_growth),
+        max_slowdown_pct=args.max_slowdown,
+        max_memory_growth_pct=args.max_memory_growth,
         alpha=args.alpha,
     )
     print(text)
     return code
 
 
+def _devices(args: argparse.Namespace) -> int:
+    from mgbench.commands.devices import devices_command
+
+    return devices_command()
+
+
+def _placement(args: argparse.Namespace) -> int:
+    from mgbench.commands.placement import placement_tables
+
+    print(
+        placement_tables(
+            args.replicas,
+            model=args.model,
+            image_size=args.image_size,
+            backend=args.backend,
+            virtual_gpus=args.virtual_gpus,
+            virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+        )
+    )
+    return 0
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
 def _add_significance(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["md", "csv", "latex", "html", "json"], default="md")
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="md")
     parser.add_argument("--alpha", type=float, default=0.05, help="U-test significance level")
     parser.add_argument(
         "--min-effect", type=float, default=2.0, help="smallest change in %% that counts"
     )
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected integers like 2,4, got {text!r}") from error
+def _add_virtual_gpus(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
+    parser.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,15 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="'auto' applies the suite's [cpu] profile when no GPU is found",
     )
-    run_cmd.add_argument("--models", help="only these models, comma-separated (e.g. ResNet50)")
     run_cmd.add_argument(
-        "--replicas", type=_int_list, help="only these replica counts, comma-separated"
+        "--models", type=name_list, help="only these models, comma-separated (e.g. ResNet50)"
+    )
+    run_cmd.add_argument(
+        "--replicas", type=int_list, help="only these replica counts, comma-separated"
     )
     run_cmd.add_argument(
         "--repeats", type=int, help="processes per cell (>= 4 for a U test to reach p < 0.05)"
     )
-    run_cmd.add_argument("--virtual-gpus", type=int, default=0, help="split the first GPU in N")
-    run_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)
+    _add_virtual_gpus(run_cmd)
     run_cmd.set_defaults(handler=_run)
 
     report_cmd = commands.add_parser(
@@ -158,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_cmd.add_argument("run", help="a run folder or its results.jsonl")
     _add_significance(report_cmd)
-    report_cmd.add_argument("--claim", default="5:12", help="claimed speed-up range in %%")
+    report_cmd.add_argument(
+        "--claim", type=claim_range, default=(5.0, 12.0), help="claimed speed-up range in %%"
+    )
     report_cmd.add_argument(
         "--allow-mixed", action="store_true", help="merge results from different machines"
     )
@@ -184,10 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gate_cmd.add_argument("first", metavar="BASELINE|RUN")
     gate_cmd.add_argument("second", metavar="NEW", nargs="?")
-    gate_cmd.add_argument("--max-slowdown", default="5%")
-    gate_cmd.add_argument("--max-memory-growth", default="5%")
+    gate_cmd.add_argument("--max-slowdown", type=percent, default=5.0)
+    gate_cmd.add_argument("--max-memory-growth", type=percent, default=5.0)
     gate_cmd.add_argument("--alpha", type=float, default=0.01)
-    gate_cmd.add_argument("--ratio", help="A/B strategies inside one run, e.g. inplace/concat")
+    gate_cmd.add_argument(
+        "--ratio", type=strategy_ratio, help="A/B strategies inside one run, e.g. inplace/concat"
+    )
     gate_cmd.add_argument("--min", type=float, default=0.97, help="smallest allowed A/B ratio")
     gate_cmd.set_defaults(handler=_gate)
 
@@ -203,10 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument("--model", default="TinyCNN")
     placement_cmd.add_argument("--image-size", type=int, default=32)
     placement_cmd.add_argument("--backend", choices=["keras3", "tf_keras"], default="keras3")
-    placement_cmd.add_argument(
-        "--virtual-gpus", type=int, default=0, help="split the first GPU in N"
-    )
-    placement_cmd.add_argument("--virtual-gpu-memory-mb", type=int, default=4096)
+    _add_virtual_gpus(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
     return parser
 
@@ -215,15 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, OSError) as error:
         print(f"mgbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mgbench: interrupted", file=sys.stderr)
         return 130
-    except OSError as error:
-        print(f"mgbench: error: {error}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from mgbench import _lazy
+from mgbench.platform import lazy
 
 HOST_DEVICE = "/device:CPU:0"
 
@@ -41,7 +41,7 @@ def simulate(n: int, kind: str = "cpu", memory_limit_mb: int | None = None) -> l
         raise ValueError(f"simulate: n must be a positive integer, got {n!r}")
     if kind not in ("cpu", "gpu"):
         raise ValueError(f"simulate: kind must be 'cpu' or 'gpu', got {kind!r}")
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     if kind == "cpu":
         physical = tf.config.list_physical_devices("CPU")[0]
         configs = [tf.config.LogicalDeviceConfiguration() for _ in range(n + 1)]
@@ -78,7 +78,7 @@ def prepare(replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int 
     ``virtual_gpus`` parts. ``"cpu-simulation"``: no GPU, so ``replicas`` logical CPUs beside the
     host (at least one, so ``single`` also runs off the host's own device slot).
     """
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     if tf.config.list_physical_devices("GPU"):
         if virtual_gpus:
             simulate(virtual_gpus, kind="gpu", memory_limit_mb=virtual_gpu_memory_mb)
@@ -96,7 +96,7 @@ def already_configured() -> bool:
 
     Reading the configuration does not start the TF runtime, so this is safe to ask first.
     """
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     if tf.config.get_logical_device_configuration(tf.config.list_physical_devices("CPU")[0]):
         return True
     return any(
@@ -108,14 +108,14 @@ def already_configured() -> bool:
 
 def virtual_gpus_active() -> bool:
     """True when the first GPU is split into logical GPUs (by :func:`simulate`)."""
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     gpus = tf.config.list_physical_devices("GPU")
     return bool(gpus) and bool(tf.config.get_logical_device_configuration(gpus[0]))
 
 
 def default_device() -> str:
     """Where TF's placer puts an op with no device: GPU:0 when a GPU exists, else the host."""
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     return "/device:GPU:0" if tf.config.list_logical_devices("GPU") else HOST_DEVICE
 
 
@@ -124,7 +124,7 @@ def enable_memory_growth() -> None:
 
     Virtual GPUs (a memory limit) exclude memory growth, so this skips GPUs that are split.
     """
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     for gpu in tf.config.list_physical_devices("GPU"):
         if tf.config.get_logical_device_configuration(gpu):
             continue
@@ -133,7 +133,7 @@ def enable_memory_growth() -> None:
 
 def available_replica_devices() -> list[str]:
     """Every device a replica may use: all GPUs, else every logical CPU except the host."""
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     if gpus:
         return gpus
@@ -142,7 +142,7 @@ def available_replica_devices() -> list[str]:
 
 def expected_replica_name(index: int) -> str:
     """The short name replica ``index`` gets here: ``GPU:i`` with GPUs, else ``CPU:i+1``."""
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     return f"GPU:{index}" if tf.config.list_logical_devices("GPU") else f"CPU:{index + 1}"
 
 
@@ -167,7 +167,7 @@ def replica_devices(n: int, *, minimum: int = 1) -> list[str]:
 
 def check_devices_exist(devices: Sequence[str], *, purpose: str) -> list[str]:
     """Canonical names of ``devices``; a ValueError lists expected and available devices."""
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     logical = {short_name(d.name): d.name for d in tf.config.list_logical_devices()}
     missing = [d for d in devices if short_name(d) not in logical]
     if missing:

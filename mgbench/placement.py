@@ -264,9 +264,9 @@ def graph_ops(graph: Any) -> list[OpInfo]:
 
 def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
     """Trace ``model.train_step`` on one batch (nothing runs) and report its placement."""
-    from mgbench import _lazy
+    from mgbench.platform import lazy
 
-    tf = _lazy.tensorflow()
+    tf = lazy.tensorflow()
     data = tf.nest.map_structure(tf.convert_to_tensor, (x, y) if y is not None else (x,))
     model._symbolic_build(data_batch=data)
     if model.optimizer is not None and not model.optimizer.built:

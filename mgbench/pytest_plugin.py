@@ -38,7 +38,7 @@ def mgbench_cell(benchmark: Any, request: pytest.FixtureRequest) -> Callable[...
         rounds: int = 30,
         warmup_rounds: int = 5,
     ) -> Any:
-        from mgbench.inprocess import build_cell
+        from mgbench.execution.inprocess import build_cell
 
         cell = build_cell(
             model,

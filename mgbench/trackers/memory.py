@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mgbench.hardware import Nvml
+from mgbench.platform.hardware import Nvml
 
 DEFAULT_PERIOD_S = 0.02  # the issue asks for <= 50 ms
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mgbench.hardware import Clock, monotonic
+from mgbench.platform.hardware import Clock, monotonic
 
 
 @dataclass(frozen=True)

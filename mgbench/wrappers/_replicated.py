@@ -18,11 +18,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from mgbench import _lazy, devices
-from mgbench.outputs import TemplateOwnsWeights, unique_output_names
+from mgbench import devices
+from mgbench.platform import lazy
+from mgbench.wrappers.template import TemplateOwnsWeights, unique_output_names
 
-keras = _lazy.keras()
-tf = _lazy.tensorflow()
+keras = lazy.keras()
+tf = lazy.tensorflow()
 from keras.src.losses.loss import unscale_loss_for_distribution  # noqa: E402
 
 REPLICA_SCOPE = "replica_{index}"

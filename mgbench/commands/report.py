@@ -1,0 +1,44 @@
+"""``mgbench report``: statistics, claim verdicts, memory and plots for one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mgbench import analysis
+from mgbench.present import plots, report
+from mgbench.records import store
+
+
+def report_run(
+    run: str | Path,
+    *,
+    fmt: str = "md",
+    claim_pct: tuple[float, float] = (5.0, 12.0),
+    alpha: float = 0.05,
+    min_effect_pct: float = 2.0,
+    allow_mixed: bool = False,
+    with_plots: bool = True,
+) -> tuple[str, list[Path]]:
+    """The report's text, and the files written beside the run (the report and its plots)."""
+    folder, results_path = store.locate(run)
+    records = store.read_records(results_path)
+    if not records:
+        raise store.ResultsError(f"{results_path}: no records yet")
+    built = report.build_report(
+        records,
+        title=f"mgbench report: {folder.name}",
+        claim_pct=claim_pct,
+        alpha=alpha,
+        min_effect_pct=min_effect_pct,
+        allow_mixed=allow_mixed,
+    )
+    text = report.render(built, fmt)
+    out = folder / f"report.{fmt}"
+    out.write_text(text, encoding="utf-8")
+    written = [out]
+    if with_plots:
+        cells = analysis.cell_results(records)
+        caption = "CPU simulation: not a speed test" if report.is_cpu_simulation(records) else ""
+        written += plots.throughput_plots(cells, folder, caption=caption)
+        written += plots.memory_plots(cells, folder)
+    return text, written

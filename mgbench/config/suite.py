@@ -1,0 +1,404 @@
+"""Suite files: TOML -> a validated, frozen :class:`Suite`, expanded into :class:`Cell` s.
+
+A suite file has a ``[suite]`` table of run settings, one ``[[models]]`` table per model entry,
+and an optional ``[cpu]`` table of overrides that applies by itself when no GPU is found. Every
+problem is a :class:`SuiteError` naming the file, the table and key, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mgbench.platform import models
+
+STRATEGIES = ("single", "inplace", "concat", "mirrored")
+BACKENDS = ("keras3", "tf_keras")
+INPUTS = ("host", "device")
+WEIGHTS = ("cpu", "gpu0")
+DTYPES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class SuiteError(ValueError):
+    """A suite file is wrong; the message names the file, the table and key, and the problem."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    image_size: int
+    classes: int
+    batch_per_replica: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    strategies: tuple[str, ...] = ("single", "inplace", "concat", "mirrored")
+    replicas: tuple[int, ...] = (2,)
+    batch_per_replica: tuple[int, ...] = (32,)
+    warmup_steps: int = 5
+    timed_steps: int = 30
+    repeats: int = 3
+    input: str = "host"
+    weights: str = "cpu"
+    dtype: str = "float32"
+    timeout_s: float = 900.0
+    placement: bool = True
+    backend: tuple[str, ...] = ("keras3",)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured configuration; each repeat of it runs in its own process."""
+
+    model: str
+    image_size: int
+    classes: int
+    batch_per_replica: int
+    strategy: str
+    replicas: int
+    warmup_steps: int
+    timed_steps: int
+    input: str
+    weights: str
+    dtype: str
+    timeout_s: float
+    placement: bool
+    backend: str = "keras3"
+
+    @property
+    def cell_id(self) -> str:
+        suffix = "" if self.backend == "keras3" else f"-{self.backend}"
+        return (
+            f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
+            f"-{self.strategy}-x{self.replicas}{suffix}"
+        )
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_per_replica * self.replicas
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cell:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    description: str
+    settings: Settings
+    models: tuple[ModelEntry, ...]
+    profile: str  # "default" or "cpu"
+
+    def groups(self) -> list[list[Cell]]:
+        """Cells compared with each other (one backend, model, image size, batch, replicas).
+
+        ``single`` runs on one device, so it joins only the first replica count's group.
+        """
+        out: list[list[Cell]] = []
+        seen: set[Cell] = set()
+        s = self.settings
+        for backend, entry in ((b, e) for e in self.models for b in s.backend):
+            for batch in entry.batch_per_replica:
+                for replicas in s.replicas:
+                    group = []
+                    for strategy in s.strategies:
+                        cell = Cell(
+                            backend=backend,
+                            model=entry.name,
+                            image_size=entry.image_size,
+                            classes=entry.classes,
+                            batch_per_replica=batch,
+                            strategy=strategy,
+                            replicas=1 if strategy == "single" else replicas,
+                            warmup_steps=s.warmup_steps,
+                            timed_steps=s.timed_steps,
+                            input=s.input,
+                            weights=s.weights,
+                            dtype=s.dtype,
+                            timeout_s=s.timeout_s,
+                            placement=s.placement,
+                        )
+                        if cell not in seen:
+                            seen.add(cell)
+                            group.append(cell)
+                    if group:
+                        out.append(group)
+        return out
+
+    def cells(self) -> list[Cell]:
+        return [cell for group in self.groups() for cell in group]
+
+    def runs(self) -> list[tuple[Cell, int]]:
+        """(cell, repeat) in execution order: per group A B C A B C..., so drift cancels."""
+        return [
+            (cell, repeat)
+            for group in self.groups()
+            for repeat in range(self.settings.repeats)
+            for cell in group
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def select(
+        self,
+        *,
+        models: Sequence[str] | None = None,
+        replicas: Sequence[int] | None = None,
+        repeats: int | None = None,
+    ) -> Suite:
+        """Only these models and replica counts, and another repeat count
+        (``mgbench run --models/--replicas/--repeats``)."""
+        entries = self.models
+        settings = self.settings
+        if models:
+            known = {e.name for e in self.models}
+            unknown = [m for m in models if m not in known]
+            if unknown:
+                raise SuiteError(
+                    f"--models: {unknown[0]!r} is not in {self.path} "
+                    f"(this profile has {', '.join(sorted(known))})"
+                )
+            entries = tuple(e for e in entries if e.name in models)
+        if replicas:
+            missing = [r for r in replicas if r not in settings.replicas]
+            if missing:
+                raise SuiteError(
+                    f"--replicas: {missing[0]} is not among the suite's replica counts "
+                    f"{list(settings.replicas)}"
+                )
+            settings = dataclasses.replace(settings, replicas=tuple(replicas))
+        if repeats is not None:
+            if repeats < 1:
+                raise SuiteError(f"--repeats: expected an integer >= 1, got {repeats}")
+            settings = dataclasses.replace(settings, repeats=repeats)
+        return dataclasses.replace(self, models=entries, settings=settings)
+
+
+# -- validation --------------------------------------------------------------------------------
+
+_SETTING_TYPES: dict[str, Any] = {
+    "strategies": "strategies",
+    "replicas": "int_list",
+    "batch_per_replica": "int_list",
+    "warmup_steps": "nonneg_int",
+    "timed_steps": "pos_int",
+    "repeats": "pos_int",
+    "input": INPUTS,
+    "weights": WEIGHTS,
+    "dtype": DTYPES,
+    "timeout_s": "pos_number",
+    "placement": "bool",
+    "backend": "backends",
+}
+_SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
+_MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
+_CPU_KEYS = {*_SETTING_TYPES, "models", "image_size", "classes"}
+
+
+class _Where:
+    def __init__(self, path: str):
+        self.path = path
+
+    def error(self, table: str, key: str | None, problem: str) -> SuiteError:
+        where = f"[{table}]" + (f" {key}" if key else "")
+        return SuiteError(f"{self.path}: {where}: {problem}")
+
+
+def _check_keys(where: _Where, table: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise where.error(table, key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
+    def fail(expected: str) -> SuiteError:
+        return where.error(table, key, f"expected {expected}, got {value!r}")
+
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if kind in ("pos_int", "nonneg_int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("an integer")
+        if value < (1 if kind == "pos_int" else 0):
+            raise fail("an integer >= 1" if kind == "pos_int" else "an integer >= 0")
+        return value
+    if kind == "pos_number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise fail("a number > 0")
+        return float(value)
+    if kind == "int_list":
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise fail("a non-empty list of integers >= 1")
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise fail("integers >= 1")
+        return tuple(dict.fromkeys(items))
+    if kind == "backends":
+        items = value if isinstance(value, list) else [value]
+        if not items or any(i not in BACKENDS for i in items):
+            raise fail(f"{' or '.join(repr(b) for b in BACKENDS)}, or a list of them")
+        return tuple(dict.fromkeys(items))
+    if kind == "strategies":
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(i, str) for i in items):
+            raise fail(f"a list of strategy names ({', '.join(STRATEGIES)})")
+        unknown = [i for i in items if i not in STRATEGIES]
+        if unknown:
+            raise where.error(
+                table, key, f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}"
+            )
+        return tuple(dict.fromkeys(items))
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise fail(f"one of {', '.join(repr(k) for k in kind)}")
+        return value
+    raise AssertionError(kind)
+
+
+def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings) -> Settings:
+    changes = {
+        key: _value(where, table, key, data[key], kind)
+        for key, kind in _SETTING_TYPES.items()
+        if key in data
+    }
+    settings = dataclasses.replace(base, **changes)
+    if "replicas" in changes or table == "suite":
+        multi = [s for s in settings.strategies if s != "single"]
+        if multi and all(r < 2 for r in settings.replicas):
+            raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
+    return settings
+
+
+def _model_entry(where: _Where, index: int, data: Any, defaults: Settings) -> ModelEntry:
+    table = f"models.{index}"
+    if not isinstance(data, dict):
+        raise where.error(table, None, "expected a table ([[models]])")
+    _check_keys(where, table, data, _MODEL_KEYS)
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise where.error(table, "name", "a model name is required")
+    if not models.known_model(name):
+        raise where.error(
+            table,
+            "name",
+            f"unknown model {name!r}; known: {', '.join(models.APPLICATIONS + models.TINY)}, "
+            "or 'module:function' for your own factory",
+        )
+    size = _value(where, table, "image_size", data.get("image_size", 224), "pos_int")
+    minimum = models.MIN_IMAGE_SIZE.get(name, 1)
+    if size < minimum:
+        raise where.error(table, "image_size", f"{name} needs images of at least {minimum}px")
+    classes = _value(where, table, "classes", data.get("classes", 1000), "pos_int")
+    batch = (
+        _value(where, table, "batch_per_replica", data["batch_per_replica"], "int_list")
+        if "batch_per_replica" in data
+        else defaults.batch_per_replica
+    )
+    return ModelEntry(name, size, classes, batch)
+
+
+def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> Suite:
+    """Validate a suite's TOML text; ``cpu_only`` applies its ``[cpu]`` profile."""
+    where = _Where(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SuiteError(f"{path}: not valid TOML: {error}") from error
+    _check_keys(where, "top level", data, {"suite", "models", "cpu"})
+    table = data.get("suite")
+    if not isinstance(table, dict):
+        raise where.error("suite", None, "a [suite] table is required")
+    _check_keys(where, "suite", table, _SUITE_KEYS)
+    name = table.get("name", Path(path).stem)
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise where.error("suite", "name", f"expected letters, digits, '-' or '_', got {name!r}")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise where.error("suite", "description", "expected a string")
+    settings = _settings(where, "suite", table, Settings())
+    raw_models = data.get("models")
+    if not isinstance(raw_models, list) or not raw_models:
+        raise where.error("models", None, "at least one [[models]] table is required")
+    entries = [_model_entry(where, i, m, settings) for i, m in enumerate(raw_models)]
+
+    profile = "default"
+    cpu = data.get("cpu", {})
+    if not isinstance(cpu, dict):
+        raise where.error("cpu", None, "expected a table")
+    _check_keys(where, "cpu", cpu, _CPU_KEYS)
+    cpu_settings = _settings(where, "cpu", cpu, settings)
+    cpu_entries = _cpu_entries(where, cpu, entries)
+    if cpu_only and cpu:
+        settings, entries, profile = cpu_settings, cpu_entries, "cpu"
+    suite = Suite(name, path, description, settings, tuple(entries), profile)
+    seen: set[str] = set()
+    for cell in suite.cells():
+        if cell.cell_id in seen:
+            raise where.error(
+                "models",
+                None,
+                f"two entries make the same cell {cell.cell_id!r} (they differ only in classes); "
+                "results would merge: keep one",
+            )
+        seen.add(cell.cell_id)
+    return suite
+
+
+def _cpu_entries(
+    where: _Where, cpu: Mapping[str, Any], entries: list[ModelEntry]
+) -> list[ModelEntry]:
+    chosen = entries
+    if "models" in cpu:
+        names = cpu["models"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
+            raise where.error("cpu", "models", f"expected a list of model names, got {names!r}")
+        missing = [n for n in names if n not in {e.name for e in entries}]
+        if missing:
+            raise where.error(
+                "cpu", "models", f"{missing[0]!r} is not among the suite's [[models]]"
+            )
+        chosen = [e for e in entries if e.name in names]
+    changes: dict[str, Any] = {}
+    if "image_size" in cpu:
+        changes["image_size"] = _value(where, "cpu", "image_size", cpu["image_size"], "pos_int")
+    if "classes" in cpu:
+        changes["classes"] = _value(where, "cpu", "classes", cpu["classes"], "pos_int")
+    if "batch_per_replica" in cpu:
+        changes["batch_per_replica"] = _value(
+            where, "cpu", "batch_per_replica", cpu["batch_per_replica"], "int_list"
+        )
+    result = []
+    for entry in chosen:
+        entry = dataclasses.replace(entry, **changes)
+        minimum = models.MIN_IMAGE_SIZE.get(entry.name, 1)
+        if entry.image_size < minimum:
+            raise where.error(
+                "cpu", "image_size", f"{entry.name} needs images of at least {minimum}px"
+            )
+        if entry not in result:
+            result.append(entry)
+    return result
+
+
+def load_suite(path: str | Path, *, cpu_only: bool = False) -> Suite:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SuiteError(f"{path}: cannot read the suite file: {error.strerror}") from error
+    return parse_suite(text, str(path), cpu_only=cpu_only)

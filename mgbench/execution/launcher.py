@@ -1,0 +1,251 @@
+"""Runs a suite: one fresh worker process per (cell, repeat), with timeouts, resume and progress.
+
+Records are appended the moment each cell ends, so Ctrl-C or a crash keeps every finished cell,
+and ``--resume`` continues without redoing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mgbench.config.suite import Cell, Suite
+from mgbench.present import report
+from mgbench.records import store
+
+STDERR_TAIL_LINES = 20
+
+
+class RunError(ValueError):
+    """The run cannot start or resume; the message says why."""
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    virtual_gpus: int = 0
+    virtual_gpu_memory_mb: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "virtual_gpus": self.virtual_gpus,
+            "virtual_gpu_memory_mb": self.virtual_gpu_memory_mb,
+        }
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    payload: dict[str, Any]  # the worker's part of the record, with at least "status"
+    wall_s: float
+
+
+Spawner = Callable[[Cell, DeviceOptions, Path], WorkerResult]
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def spawn_worker(cell: Cell, options: DeviceOptions, log_path: Path) -> WorkerResult:
+    """Run the worker module for one cell; kill its process group on timeout."""
+    env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mgbench-") as scratch:
+        spec_path = Path(scratch, "spec.json")
+        out_path = Path(scratch, "out.json")
+        spec = {"cell": cell.to_dict(), "devices": options.to_dict()}
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        with open(log_path, "w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mgbench.execution.worker", str(spec_path), str(out_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # its own process group, so a timeout kills it all
+            )
+            try:
+                returncode = process.wait(timeout=cell.timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                return WorkerResult(
+                    {
+                        "status": "timeout",
+                        "reason": f"exceeded the cell timeout of {cell.timeout_s:g} s",
+                        "error_tail": _tail(log_path),
+                    },
+                    time.monotonic() - started,
+                )
+            except BaseException:
+                _kill_group(process)
+                raise
+        wall = time.monotonic() - started
+        if out_path.exists():
+            try:
+                payload = json.loads(out_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                payload = {"status": "failed", "reason": f"unreadable worker output: {error}"}
+            if payload.get("status") == "failed" and not payload.get("error_tail"):
+                payload["error_tail"] = _tail(log_path)
+            return WorkerResult(payload, wall)
+    reason = f"worker exited with code {returncode} before writing a record"
+    if returncode < 0:
+        reason = f"worker killed by signal {signal.Signals(-returncode).name}"
+    return WorkerResult({"status": "failed", "reason": reason, "error_tail": _tail(log_path)}, wall)
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def default_output(suite: Suite, root: Path = Path("results")) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / suite.name / f"{stamp}-{socket.gethostname()}"
+
+
+def latest_output(suite: Suite, root: Path = Path("results")) -> Path:
+    """The newest run folder of this suite on this host, for ``--resume`` without ``--output``."""
+    host = socket.gethostname()
+    candidates = sorted(p for p in (root / suite.name).glob(f"*-{host}") if p.is_dir())
+    if not candidates:
+        raise RunError(
+            f"--resume: no earlier run of suite {suite.name!r} under {root / suite.name}"
+        )
+    return candidates[-1]
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+@dataclass
+class Progress:
+    """Which cell, how many are left, and an ETA from the mean duration of finished cells."""
+
+    total: int
+    emit: Callable[[str], None]
+    durations: list[float]
+
+    def starting(self, index: int, cell: Cell, repeat: int, repeats: int) -> None:
+        remaining = self.total - index
+        eta = ""
+        if self.durations:
+            eta = (
+                f" · ETA {_format_duration(remaining * sum(self.durations) / len(self.durations))}"
+            )
+        label = f"{cell.model} {cell.image_size}px b{cell.batch_per_replica} {cell.strategy}"
+        self.emit(
+            f"[{index + 1:>{len(str(self.total))}}/{self.total}] {label} x{cell.replicas} "
+            f"· repeat {repeat + 1}/{repeats}{eta}"
+        )
+
+    def finished(self, record: dict[str, Any], wall_s: float) -> None:
+        self.durations.append(wall_s)
+        status = record["status"]
+        detail = record.get("reason") or ""
+        if status == "ok":
+            detail = f"{record['timing']['images_per_s']:,.1f} img/s"
+        self.emit(f"      {status}: {detail} ({wall_s:.1f} s)")
+
+
+def _prepare_folder(suite: Suite, output: Path, resume: bool, host_env: dict[str, Any]) -> None:
+    suite_file = output / "suite.json"
+    resolved = {"suite": suite.to_dict(), "cells": [c.to_dict() for c in suite.cells()]}
+    if resume:
+        if not suite_file.exists():
+            raise RunError(f"--resume: {output} holds no earlier run (no suite.json)")
+        earlier = json.loads(suite_file.read_text(encoding="utf-8"))
+        if earlier.get("cells") != resolved["cells"]:
+            raise RunError(
+                f"--resume: the suite's cells differ from the run in {output}; "
+                "start a new run instead (drop --resume)"
+            )
+        return
+    if (output / store.RESULTS_FILE).exists():
+        raise RunError(f"{output} already holds results; pass --resume to continue that run")
+    output.mkdir(parents=True, exist_ok=True)
+    suite_file.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
+    run_info = {"started_at": store.now_iso(), "argv": sys.argv, "environment": host_env}
+    (output / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+
+
+def run_suite(
+    suite: Suite,
+    output: Path,
+    *,
+    resume: bool = False,
+    options: DeviceOptions = DeviceOptions(),
+    spawn: Spawner = spawn_worker,
+    emit: Callable[[str], None] = print,
+) -> int:
+    """Run every (cell, repeat) not yet recorded in ``output``; returns the exit code."""
+    host_env = store.host_environment()
+    _prepare_folder(suite, output, resume, host_env)
+    results_path = output / store.RESULTS_FILE
+    logs = output / "logs"
+    logs.mkdir(exist_ok=True)
+    done = store.finished_keys(store.read_records(results_path)) if results_path.exists() else set()
+    todo = [(cell, repeat) for cell, repeat in suite.runs() if (cell.cell_id, repeat) not in done]
+    if done:
+        emit(f"resuming {output}: {len(done)} cell run(s) already recorded, {len(todo)} to go")
+    if suite.profile == "cpu":
+        emit("no GPU found: the suite's [cpu] profile applies (CPU simulation, not a speed test)")
+    progress = Progress(len(todo), emit, [])
+    try:
+        for index, (cell, repeat) in enumerate(todo):
+            progress.starting(index, cell, repeat, suite.settings.repeats)
+            started_at = store.now_iso()
+            outcome = spawn(cell, options, logs / f"{cell.cell_id}-r{repeat}.log")
+            record = store.base_record(
+                cell.to_dict(), cell.cell_id, repeat, outcome.payload["status"]
+            )
+            record.update(outcome.payload)
+            worker_env = record.pop("environment", None) or {}
+            record.update(
+                suite=suite.name,
+                profile=suite.profile,
+                run_id=output.name,
+                started_at=started_at,
+                wall_s=outcome.wall_s,
+                environment={**host_env, **worker_env},
+            )
+            store.append_record(results_path, record)
+            progress.finished(record, outcome.wall_s)
+    except KeyboardInterrupt:
+        emit(
+            f"\ninterrupted: every finished cell is kept in {results_path}; continue with "
+            f"`mgbench run {suite.path} --resume --output {output}`"
+        )
+        raise
+    records = store.read_records(results_path)
+    table = report.summary_table(records)
+    (output / "summary.md").write_text(table + "\n", encoding="utf-8")
+    emit("")
+    emit(table)
+    emit(f"\nresults: {results_path}")
+    failed = [r for r in records if r["status"] in ("failed", "timeout")]
+    if failed:
+        emit(f"{len(failed)} cell run(s) failed; see their records and {logs}")
+        return 1
+    return 0

@@ -1,0 +1,155 @@
+"""Keras 2 graph-mode wrappers, re-implemented after the originals (DESIGN §1).
+
+* :func:`multi_gpu_model` (the in-place split, Keras 2.2.4 ``multi_gpu_model`` as reworked in
+  the seed): per replica a ``Lambda`` slice built under ``tf.device(x.device)``, where ``x`` is
+  the template's input, which lives on the weights' device because the template is built there;
+  the last replica takes the remainder.
+* :func:`parallel_model` (Matterport's concat split): one ``tf.split`` per input with no device
+  scope (the default device: GPU:0 with GPUs), towers take their piece through a ``Lambda``.
+
+Both merge on the host (concatenate, or average scalars), de-duplicate output names, and send
+save/load to the template. In graph mode, device scopes at construction place the ops, and
+gradients are colocated with their forward ops only through Keras 2's original optimizers
+(``optimizer_v1``, via ``K.gradients``): :func:`colocating_sgd`; others are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mgbench.platform import lazy
+from mgbench.wrappers.template import TemplateOwnsWeights, unique_output_names
+
+REPLICA_SCOPE = "replica_{index}"
+SPLIT_NAME = "mgbench_split"
+MERGE_SCOPE = "mgbench_merge"
+HOST = "/cpu:0"
+
+
+def colocating_sgd(learning_rate: float = 0.01) -> Any:
+    """Keras 2's original SGD, whose gradients go through ``K.gradients`` (colocated)."""
+    from tf_keras.src.optimizers import optimizer_v1
+
+    return optimizer_v1.SGD(lr=learning_rate)
+
+
+def _is_colocating(optimizer: Any) -> bool:
+    from tf_keras.src.optimizers import optimizer_v1
+
+    return isinstance(optimizer, optimizer_v1.Optimizer)
+
+
+def _get_slice(data: Any, i: int, parts: int) -> Any:
+    tf = lazy.tensorflow()
+    shape = tf.shape(data)
+    batch = shape[:1]
+    step = batch // parts
+    size = batch - step * i if i == parts - 1 else step
+    size = tf.concat([size, shape[1:]], axis=0)
+    start = tf.concat([step * i, shape[1:] * 0], axis=0)
+    return tf.slice(data, start, size)
+
+
+def _merge(keras: Any, per_replica: list[list[Any]], names: list[str]) -> list[Any]:
+    tf = lazy.tensorflow()
+    merged = []
+    with tf.device(HOST), tf.name_scope(MERGE_SCOPE):
+        for name, outputs in zip(names, per_replica, strict=True):
+            if keras.backend.int_shape(outputs[0]) == ():
+                count = len(outputs)
+                merged.append(
+                    keras.layers.Lambda(lambda o, n=count: tf.add_n(o) / n, name=name)(outputs)
+                )
+            else:
+                merged.append(keras.layers.Concatenate(axis=0, name=name)(outputs))
+    return merged
+
+
+def _wrapper_class(keras: Any) -> type:
+    class LegacyParallelModel(TemplateOwnsWeights, keras.Model):
+        """A functional model over the replicas; the template owns the only weights."""
+
+        def __init__(self, template: Any, inputs: Any, outputs: Any, devices: Sequence[str]):
+            super().__init__(inputs=inputs, outputs=outputs)
+            self.inner_model = template
+            self.replica_devices = tuple(devices)
+
+        def compile(self, optimizer: Any = None, *args: Any, **kwargs: Any) -> None:
+            if not _is_colocating(optimizer):
+                raise ValueError(
+                    f"the tf_keras wrappers need a Keras 2 optimizer_v1 optimizer (got "
+                    f"{optimizer!r}): only those compute gradients with K.gradients, colocated "
+                    "with each replica's forward ops. Use "
+                    "mgbench.wrappers.graph_mode.colocating_sgd()."
+                )
+            super().compile(optimizer, *args, **kwargs)
+
+    return LegacyParallelModel
+
+
+def _check(devices: Sequence[str]) -> None:
+    if len(devices) < 2:
+        raise ValueError(f"a data-parallel wrapper needs at least 2 replica devices, got {devices}")
+
+
+def _replicate(template: Any, devices: Sequence[str], replica_inputs: Any) -> Any:
+    """Call the template once per replica device on ``replica_inputs(i)``; merge on the host."""
+    _check(devices)
+    tf = lazy.tensorflow()
+    keras = lazy.tf_keras()
+    per_output: list[list[Any]] = [[] for _ in template.outputs]
+    for i, device in enumerate(devices):
+        with tf.device(device), tf.name_scope(REPLICA_SCOPE.format(index=i)):
+            inputs = replica_inputs(i)
+            outputs = template(inputs if len(inputs) > 1 else inputs[0])
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            for o, output in enumerate(outputs):
+                per_output[o].append(output)
+    merged = _merge(keras, per_output, unique_output_names(list(template.output_names)))
+    return _wrapper_class(keras)(template, template.inputs, merged, devices)
+
+
+def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
+    """The in-place split over ``devices`` (build ``template`` under the weights' device)."""
+    tf = lazy.tensorflow()
+    keras = lazy.tf_keras()
+    parts = len(devices)
+
+    def slices(i: int) -> list[Any]:
+        inputs = []
+        for k, x in enumerate(template.inputs):
+            # The seed's in-place split: cut the slice where the input lives.
+            with tf.device(x.device):
+                inputs.append(
+                    keras.layers.Lambda(
+                        _get_slice,
+                        output_shape=tuple(x.shape[1:]),
+                        arguments={"i": i, "parts": parts},
+                        name=f"{SPLIT_NAME}_{i}_{k}",
+                    )(x)
+                )
+        return inputs
+
+    return _replicate(template, devices, slices)
+
+
+def parallel_model(template: Any, devices: Sequence[str]) -> Any:
+    """Matterport's concat split: one ``tf.split`` per input, no device scope."""
+    _check(devices)
+    tf = lazy.tensorflow()
+    keras = lazy.tf_keras()
+    with tf.name_scope(SPLIT_NAME):  # a name for the audit; deliberately no device
+        pieces = {x.name: tf.split(x, len(devices)) for x in template.inputs}
+
+    def towers(i: int) -> list[Any]:
+        return [
+            keras.layers.Lambda(
+                lambda s, name=x.name, i=i: pieces[name][i],
+                output_shape=tuple(x.shape[1:]),
+                name=f"tower_input_{i}_{k}",
+            )(x)
+            for k, x in enumerate(template.inputs)
+        ]
+
+    return _replicate(template, devices, towers)

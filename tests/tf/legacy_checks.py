@@ -1,0 +1,133 @@
+"""Checks of the tf_keras (graph-mode) wrappers, run in a fresh process by test_legacy.py.
+
+Graph mode is process-wide and must start before any TF op, so these cannot share the eager
+test process. Prints one JSON object of measured facts; the test asserts on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+tf.compat.v1.disable_eager_execution()
+
+from mgbench import devices  # noqa: E402
+
+devices.simulate(3)
+
+import tf_keras as keras  # noqa: E402
+
+from mgbench.backends.tf_keras import placement  # noqa: E402
+from mgbench.wrappers import graph_mode as wrappers  # noqa: E402
+
+REPLICAS = ["/device:CPU:1", "/device:CPU:2", "/device:CPU:3"]
+
+
+def template(seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    with tf.device("/cpu:0"):
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(8, activation="tanh")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3, name="out")(hidden))
+
+
+def batches(size: int):
+    rng = np.random.default_rng(size)
+    return [
+        (
+            rng.standard_normal((size, 4)).astype("float32"),
+            rng.standard_normal((size, 3)).astype("float32"),
+        )
+        for _ in range(3)
+    ]
+
+
+def equivalence(build, replicas: int, size: int) -> float:
+    """Largest weight difference to the bare template after 3 SGD steps from equal weights."""
+    inner, reference = template(), template(1)
+    reference.set_weights(inner.get_weights())
+    model = build(inner, REPLICAS[:replicas])
+    model.compile(optimizer=wrappers.colocating_sgd(0.1), loss="mse")
+    reference.compile(optimizer=wrappers.colocating_sgd(0.1), loss="mse")
+    for x, y in batches(size):
+        model.train_on_batch(x, y)
+        reference.train_on_batch(x, y)
+    moved = max(
+        float(np.abs(a - b).max())
+        for a, b in zip(inner.get_weights(), template().get_weights(), strict=True)
+    )
+    assert moved > 1e-3, "training must move the weights"
+    return max(
+        float(np.abs(a - b).max())
+        for a, b in zip(inner.get_weights(), reference.get_weights(), strict=True)
+    )
+
+
+def devices_by_replica(report, role: str) -> dict[str, list[str]]:
+    found: dict[int, set[str]] = {}
+    for op in report.ops_for(role):
+        index = report.replica_of(op)
+        if index is not None:
+            found.setdefault(index, set()).add(op.device)
+    return {str(i): sorted(d) for i, d in sorted(found.items())}
+
+
+def audit(report) -> dict:
+    return {
+        "forward": devices_by_replica(report, "forward"),
+        "backward": devices_by_replica(report, "backward"),
+        "slice": sorted({(op.device, op.placed_by) for op in report.ops_for("slice")}),
+        "grad_aggregate": report.devices_for("grad_aggregate"),
+        "update": report.devices_for("update"),
+        "merge": report.devices_for("merge"),
+        "backward_unplaced": sum(op.placed_by == "default" for op in report.ops_for("backward")),
+        "backward_total": len(report.ops_for("backward")),
+    }
+
+
+def main() -> None:
+    out: dict = {"equivalence": {}, "placement": {}}
+    for name, build in (("inplace", wrappers.multi_gpu_model), ("concat", wrappers.parallel_model)):
+        for replicas in (2, 3):
+            out["equivalence"][f"{name}-x{replicas}"] = equivalence(build, replicas, 6)
+        model = build(template(), REPLICAS[:2])
+        model.compile(optimizer=wrappers.colocating_sgd(), loss="mse")
+        out["placement"][name] = audit(placement.trace_train_step(model))
+    out["equivalence"]["inplace-x3-uneven7"] = equivalence(wrappers.multi_gpu_model, 3, 7)
+    out["equivalence"]["inplace-x3-tiny2"] = equivalence(wrappers.multi_gpu_model, 3, 2)
+
+    # The trap: Keras 2's 'sgd' string builds an optimizer whose gradients are not colocated.
+    refused = build = wrappers.multi_gpu_model(template(), REPLICAS[:2])
+    try:
+        refused.compile(optimizer="sgd", loss="mse")
+        out["sgd_string_refused"] = False
+    except ValueError as error:
+        out["sgd_string_refused"] = "optimizer_v1" in str(error)
+    super(type(build), build).compile(optimizer="sgd", loss="mse")  # bypass the refusal
+    out["placement"]["inplace_sgd_string"] = audit(placement.trace_train_step(build))
+    bare = template()
+    bare.compile(optimizer="sgd", loss="mse")
+    out["placement"]["single_sgd_string"] = audit(placement.trace_train_step(bare))
+    bare = template()
+    bare.compile(optimizer=wrappers.colocating_sgd(), loss="mse")
+    out["placement"]["single_colocating"] = audit(placement.trace_train_step(bare))
+
+    # Save through the wrapper, load into a fresh template: same predictions.
+    model = wrappers.multi_gpu_model(template(), REPLICAS[:2])
+    x, _ = batches(6)[0]
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"mgbench-legacy-{os.getpid()}.h5")
+    model.save_weights(path)
+    fresh = template(5)
+    fresh.load_weights(path)
+    os.remove(path)
+    out["save_load_max_diff"] = float(np.abs(fresh.predict(x) - model.predict(x)).max())
+    print("MGBENCH_JSON " + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

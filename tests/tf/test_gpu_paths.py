@@ -1,0 +1,96 @@
+"""GPU-only paths, checked on the CPU against fakes: what they would configure and record."""
+
+from __future__ import annotations
+
+import pytest
+
+from mgbench import devices
+from mgbench.backends import keras3 as strategies
+from mgbench.config.suite import Cell
+from mgbench.execution import worker
+from mgbench.platform import lazy
+
+tf = lazy.tensorflow()
+
+
+def cell(replicas: int) -> Cell:
+    return Cell(
+        model="TinyCNN",
+        image_size=32,
+        classes=10,
+        batch_per_replica=8,
+        strategy="inplace",
+        replicas=replicas,
+        warmup_steps=1,
+        timed_steps=2,
+        input="host",
+        weights="cpu",
+        dtype="float32",
+        timeout_s=60.0,
+        placement=True,
+    )
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """Two physical GPUs and, as TF would list them, their logical devices."""
+    physical = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(2)]
+    logical = [tf.config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(2)]
+    real_physical = tf.config.list_physical_devices
+    real_logical = tf.config.list_logical_devices
+    monkeypatch.setattr(
+        tf.config,
+        "list_physical_devices",
+        lambda kind=None: physical if kind == "GPU" else real_physical(kind),
+    )
+    monkeypatch.setattr(
+        tf.config,
+        "list_logical_devices",
+        lambda kind=None: logical if kind == "GPU" else real_logical(kind),
+    )
+    return physical
+
+
+def test_cpu_mirrored_reduces_to_the_host():
+    ops = strategies.cross_device_ops()
+    assert isinstance(ops, tf.distribute.ReductionToOneDevice)
+    assert ops.reduce_to_device == devices.HOST_DEVICE
+
+
+def test_real_gpus_keep_nccl_and_virtual_gpus_avoid_it(fake_gpus, monkeypatch):
+    monkeypatch.setattr(devices, "virtual_gpus_active", lambda: False)
+    assert strategies.cross_device_ops() is None  # MirroredStrategy's default: NCCL
+    monkeypatch.setattr(devices, "virtual_gpus_active", lambda: True)
+    assert isinstance(strategies.cross_device_ops(), tf.distribute.HierarchicalCopyAllReduce)
+
+
+def test_more_replicas_than_gpus_is_a_skip_with_its_reason(fake_gpus):
+    with pytest.raises(
+        worker.CellSkipped, match="4 replicas asked for, but this machine has 2 GPU"
+    ):
+        worker._check_runnable(cell(4), virtual_gpus=0)
+    worker._check_runnable(cell(2), virtual_gpus=0)
+    worker._check_runnable(cell(4), virtual_gpus=4)
+    with pytest.raises(worker.CellSkipped, match="has 4 virtual GPU"):
+        worker._check_runnable(cell(8), virtual_gpus=4)
+
+
+def test_tf_allocator_peaks_are_read_per_gpu(fake_gpus, monkeypatch):
+    peaks = {"/device:GPU:0": 3 * 2**30, "/device:GPU:1": 2**30}
+    monkeypatch.setattr(
+        tf.config.experimental, "get_memory_info", lambda name: {"current": 0, "peak": peaks[name]}
+    )
+    assert worker._tf_peaks() == ({"GPU:0": 3 * 2**30, "GPU:1": 2**30}, None)
+
+
+def test_without_gpus_tf_peaks_are_null_with_a_reason():
+    assert worker._tf_peaks() == (None, worker.TF_PEAK_CPU_REASON)
+
+
+def test_real_gpus_get_memory_growth_not_simulation(fake_gpus, monkeypatch):
+    calls = []
+    monkeypatch.setattr(devices, "enable_memory_growth", lambda: calls.append("growth"))
+    monkeypatch.setattr(devices, "simulate", lambda *a, **k: calls.append(("simulate", a, k)))
+    assert devices.prepare(2) == "gpu"
+    assert devices.prepare(4, virtual_gpus=4, virtual_gpu_memory_mb=1000) == "virtual-gpu"
+    assert calls == ["growth", ("simulate", (4,), {"kind": "gpu", "memory_limit_mb": 1000})]

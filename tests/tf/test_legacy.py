@@ -1,0 +1,113 @@
+"""The tf_keras graph-mode backend: equivalence, placement read from the graph, the 'sgd' trap,
+and a smoke run through the real runner. Graph mode needs its own processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgbench.config.suite import parse_suite
+from mgbench.execution.launcher import run_suite
+from mgbench.records import store
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def checks():
+    result = subprocess.run(
+        [sys.executable, str(HERE / "legacy_checks.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("MGBENCH_JSON "))
+    return json.loads(line.removeprefix("MGBENCH_JSON "))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "inplace-x2",
+        "inplace-x3",
+        "concat-x2",
+        "concat-x3",
+        "inplace-x3-uneven7",
+        "inplace-x3-tiny2",
+    ],
+)
+def test_graph_mode_wrappers_train_like_the_bare_template(checks, case):
+    assert checks["equivalence"][case] < 1e-6
+
+
+@pytest.mark.parametrize("wrapper", ["inplace", "concat"])
+def test_each_replica_forward_and_backward_on_its_own_device(checks, wrapper):
+    audit = checks["placement"][wrapper]
+    assert audit["forward"] == {"0": ["CPU:1"], "1": ["CPU:2"]}
+    assert audit["backward"] == {"0": ["CPU:1"], "1": ["CPU:2"]}
+    assert audit["grad_aggregate"] == ["CPU:0"]
+    assert audit["update"] == ["CPU:0"] and audit["merge"] == ["CPU:0"]
+    assert audit["backward_unplaced"] == 0 < audit["backward_total"]
+
+
+def test_slicing_follows_each_original(checks):
+    assert checks["placement"]["inplace"]["slice"] == [["CPU:0", "requested"]]  # on x.device
+    assert checks["placement"]["concat"]["slice"] == [["CPU:0", "default"]]  # no device scope
+
+
+def test_the_sgd_string_trap_is_refused_and_caught(checks):
+    assert checks["sgd_string_refused"] is True
+    trapped = checks["placement"]["inplace_sgd_string"]
+    assert trapped["backward"] == {"0": ["CPU:0"], "1": ["CPU:0"]}  # every replica's on one device
+    assert trapped["backward_unplaced"] > 0
+    assert checks["placement"]["single_sgd_string"]["backward_unplaced"] > 0
+    assert checks["placement"]["single_colocating"]["backward_unplaced"] == 0
+
+
+def test_save_through_the_wrapper_load_into_a_fresh_template(checks):
+    assert checks["save_load_max_diff"] < 1e-6
+
+
+def test_smoke_run_on_the_tf_keras_backend(tmp_path):
+    suite = parse_suite(
+        """
+[suite]
+name = "legacy"
+strategies = ["single", "inplace", "concat", "mirrored"]
+backend = "tf_keras"
+replicas = [2]
+batch_per_replica = 4
+warmup_steps = 1
+timed_steps = 3
+repeats = 1
+timeout_s = 240
+[[models]]
+name = "TinyMLP"
+image_size = 8
+classes = 5
+""",
+        "legacy.toml",
+    )
+    assert run_suite(suite, tmp_path / "run", emit=lambda _: None) == 0
+    records = store.read_records(tmp_path / "run" / "results.jsonl")
+    assert [r["cell_id"] for r in records] == [
+        "TinyMLP-8px-b4-single-x1-tf_keras",
+        "TinyMLP-8px-b4-inplace-x2-tf_keras",
+        "TinyMLP-8px-b4-concat-x2-tf_keras",
+        "TinyMLP-8px-b4-mirrored-x2-tf_keras",
+    ]
+    for record in records:
+        assert record["status"] == "ok"
+        assert record["backend"] == "tf_keras" == record["cell"]["backend"]
+        assert record["environment"]["tf_keras"].startswith("2.21")
+        assert len(record["timing"]["step_s"]) == 3
+    inplace = records[1]["placement"]
+    assert set(inplace["ops_per_device"]) == {"CPU:0", "CPU:1", "CPU:2"}
+    assert inplace["slice_devices"] == ["CPU:0"] and inplace["grad_aggregate_devices"] == ["CPU:0"]
+    assert records[2]["placement"]["unplaced_ops"]["slice"] > 0  # Matterport's split

@@ -1,0 +1,133 @@
+"""End to end on the CPU: real workers on simulated devices, records checked field by field."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mgbench.config.suite import parse_suite
+from mgbench.execution.launcher import run_suite
+from mgbench.records import store
+
+HERE = Path(__file__).resolve().parent
+
+SMOKE = """
+[suite]
+name = "e2e"
+strategies = ["single", "inplace", "concat", "mirrored"]
+replicas = [2]
+batch_per_replica = 4
+warmup_steps = 1
+timed_steps = 8
+repeats = 5
+timeout_s = 240
+[[models]]
+name = "TinyMLP"
+image_size = 8
+classes = 5
+"""
+
+
+@pytest.fixture(scope="module")
+def smoke_records(tmp_path_factory):
+    # CI keeps this run (MGBENCH_E2E_RUN) and gates the in-place/concat ratio on it.
+    kept = os.environ.get("MGBENCH_E2E_RUN")
+    output = Path(kept) if kept else tmp_path_factory.mktemp("e2e") / "run"
+    if kept and output.exists():
+        shutil.rmtree(output)
+    lines: list[str] = []
+    code = run_suite(parse_suite(SMOKE, "e2e.toml", cpu_only=True), output, emit=lines.append)
+    return code, store.read_records(output / "results.jsonl"), output, lines
+
+
+def test_smoke_run_succeeds_with_one_record_per_cell(smoke_records):
+    code, records, output, lines = smoke_records
+    assert code == 0, "\n".join(lines)
+    strategies = ["single", "inplace", "concat", "mirrored"]
+    # Interleaved: each repeat runs every strategy before the next repeat starts. Five processes
+    # a side let CI's ratio gate reach significance (four is the least for p < 0.05).
+    assert [r["cell"]["strategy"] for r in records] == strategies * 5
+    assert [r["repeat"] for r in records] == [k for k in range(5) for _ in strategies]
+    assert all(r["status"] == "ok" for r in records)
+    assert (output / "summary.md").read_text().count("| TinyMLP |") == 4
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_records_are_complete_and_consistent(smoke_records, index):
+    record = smoke_records[1][index]
+    cell = record["cell"]
+    timing = record["timing"]
+    assert record["device_mode"] == "cpu-simulation"
+    assert record["jit_compile"] is False
+    assert len(timing["step_s"]) == cell["timed_steps"] == 8
+    assert len(timing["warmup_step_s"]) == cell["warmup_steps"] == 1
+    assert all(t > 0 for t in [*timing["step_s"], timing["first_step_s"], timing["timed_wall_s"]])
+    assert timing["timed_wall_s"] >= sum(timing["step_s"])
+    assert timing["images_per_step"] == cell["batch_per_replica"] * cell["replicas"]
+    assert timing["images_per_s"] == pytest.approx(
+        timing["images_per_step"] * 8 / timing["timed_wall_s"], rel=1e-9
+    )
+    assert 0 < timing["process_to_first_timed_step_s"] < record["wall_s"]
+    memory = record["memory"]
+    assert memory["tf_peak_bytes"] is None and "only for GPUs" in memory["tf_peak_reason"]
+    assert memory["nvml"] is None and memory["nvml_reason"] == "no GPU: CPU simulation"
+    assert memory["host_rss_peak_bytes"] > 50 * 2**20
+    assert memory["samples"] >= 2
+    env = record["environment"]
+    assert env["tensorflow"].startswith("2.21") and env["keras"].startswith("3.")
+    assert env["host"] and env["mgbench"] and "git_commit" in env
+    if cell["strategy"] == "mirrored":
+        assert record["placement"] is None and "MirroredStrategy" in record["placement_reason"]
+    else:
+        placement = record["placement"]
+        assert placement["variable_devices"] == ["CPU:0"]
+        assert placement["update_devices"] == ["CPU:0"]
+    if cell["strategy"] in ("inplace", "concat"):
+        assert record["replica_devices"] == ["CPU:1", "CPU:2"]
+        assert set(record["placement"]["ops_per_device"]) == {"CPU:0", "CPU:1", "CPU:2"}
+        assert record["placement"]["slice_devices"] == ["CPU:0"]
+
+
+def test_a_raising_cell_and_a_hanging_cell_are_recorded_and_the_suite_goes_on(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    suite = parse_suite(
+        """
+[suite]
+name = "broken"
+strategies = ["inplace"]
+replicas = [2]
+batch_per_replica = 2
+warmup_steps = 0
+timed_steps = 2
+repeats = 1
+timeout_s = 30
+[[models]]
+name = "factories:explode"
+image_size = 8
+classes = 2
+[[models]]
+name = "factories:hang"
+image_size = 8
+classes = 2
+[[models]]
+name = "TinyMLP"
+image_size = 8
+classes = 2
+""",
+        "broken.toml",
+    )
+    code = run_suite(suite, tmp_path / "run", emit=lambda _: None)
+    assert code == 1
+    failed, hung, fine = store.read_records(tmp_path / "run" / "results.jsonl")
+    assert failed["status"] == "failed"
+    assert failed["reason"] == "RuntimeError: this factory always fails"
+    assert "factories.py" in failed["error_tail"]
+    assert hung["status"] == "timeout"
+    assert hung["reason"] == "exceeded the cell timeout of 30 s"
+    assert hung["wall_s"] < 60
+    assert fine["status"] == "ok"

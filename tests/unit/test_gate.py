@@ -1,0 +1,168 @@
+"""Gates: pass on two samples of one distribution, fail on injected slowdowns and memory growth;
+the pytest-benchmark export is read by pytest-benchmark itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from data.make_small_results import record
+
+from mgbench.analysis import gates
+from mgbench.commands.export import export_run
+from mgbench.commands.gate import gate_command
+from mgbench.present import export
+from mgbench.records import store
+
+MIB = 2**20
+
+
+def run_records(seed: int, *, slow: dict[str, float] | None = None, grow: float = 1.0):
+    """Synthetic records (see tests/data); ``slow`` scales a strategy's step times."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for repeat in range(5):
+        for strategy in ("single", "inplace", "concat", "mirrored"):
+            r = record(strategy, repeat, rng)
+            factor = (slow or {}).get(strategy, 1.0)
+            timing = r["timing"]
+            timing["step_s"] = [s * factor for s in timing["step_s"]]
+            timing["timed_wall_s"] *= factor
+            timing["images_per_s"] /= factor
+            r["memory"]["tf_peak_bytes"] = {
+                d: int(v * grow) for d, v in r["memory"]["tf_peak_bytes"].items()
+            }
+            out.append(r)
+    return out
+
+
+def test_two_samples_of_one_distribution_pass():
+    lines = gates.gate_runs(run_records(1), run_records(2))
+    assert lines and all(line.passed for line in lines)
+    assert {line.subject for line in lines} == {
+        "TinyCNN-32px-b16-single-x1",
+        "TinyCNN-32px-b16-inplace-x2",
+        "TinyCNN-32px-b16-concat-x2",
+        "TinyCNN-32px-b16-mirrored-x2",
+    }
+
+
+def test_an_injected_20_percent_slowdown_fails():
+    lines = gates.gate_runs(run_records(1), run_records(2, slow={"concat": 1.25}))
+    failed = [line for line in lines if not line.passed]
+    assert [line.subject for line in failed] == ["TinyCNN-32px-b16-concat-x2"]
+    assert "images/s -20." in failed[0].reason
+    assert "significantly slower (p < 0.01) by more than 5%" in failed[0].reason
+
+
+def test_an_injected_memory_growth_fails():
+    lines = gates.gate_runs(run_records(1), run_records(2, grow=1.10))
+    failed = [line for line in lines if not line.passed]
+    assert failed and all("TF peak GPU:" in line.reason for line in failed)
+    assert "700.0 -> 770.0 MiB (+10.0%): grew more than 5%" in " ".join(f.reason for f in failed)
+    assert all(line.passed for line in lines if "images/s" in line.reason)
+
+
+def test_ratio_gate_inside_one_run():
+    records = run_records(1)  # inplace is ~8% faster than concat in the synthetic data
+    assert all(line.passed for line in gates.gate_ratio(records, "inplace", "concat"))
+    slow = run_records(1, slow={"inplace": 1.3})
+    (line,) = gates.gate_ratio(slow, "inplace", "concat", minimum=0.97)
+    assert not line.passed
+    assert line.subject == "TinyCNN-32px-b16-x2 inplace/concat"
+    with pytest.raises(ValueError, match="no cell pairs inplace/horovod"):
+        gates.gate_ratio(records, "inplace", "horovod")
+
+
+def write_run(folder, records):
+    folder.mkdir()
+    for r in records:
+        store.append_record(folder / "results.jsonl", r)
+    return folder
+
+
+def test_gate_command_exit_codes(tmp_path):
+    base = write_run(tmp_path / "base", run_records(1))
+    same = write_run(tmp_path / "same", run_records(2))
+    slow = write_run(tmp_path / "slow", run_records(2, slow={"inplace": 1.25}))
+    text, code = gate_command(
+        base,
+        same,
+        ratio=None,
+        minimum=0.97,
+        max_slowdown_pct=5,
+        max_memory_growth_pct=5,
+        alpha=0.01,
+    )
+    assert code == 0 and text.endswith("all checks passed")
+    text, code = gate_command(
+        base,
+        slow,
+        ratio=None,
+        minimum=0.97,
+        max_slowdown_pct=5,
+        max_memory_growth_pct=5,
+        alpha=0.01,
+    )
+    assert code == 1 and "FAIL  TinyCNN-32px-b16-inplace-x2: images/s" in text
+    bad = subprocess.run(
+        [sys.executable, "-m", "mgbench.cli", "gate", str(base), "--ratio", "inplace"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "--ratio expects A/B" in bad.stderr
+
+
+def test_pytest_benchmark_compare_reads_the_export(tmp_path):
+    run = write_run(tmp_path / "run", run_records(1))
+    path = export_run(run, fmt="pytest-benchmark", output=tmp_path / "export.json")
+    document = json.loads(path.read_text())
+    bench = {b["name"]: b for b in document["benchmarks"]}
+    inplace = bench["TinyCNN-32px-b16-inplace-x2"]
+    assert inplace["stats"]["rounds"] == 50 and len(inplace["stats"]["data"]) == 50
+    assert inplace["stats"]["median"] == pytest.approx(float(np.median(inplace["stats"]["data"])))
+    assert inplace["extra_info"]["strategy"] == "inplace"
+    assert document["machine_info"]["node"] == "synthetic-host"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in bench:
+        assert name in result.stdout
+    assert "Failed to load" not in result.stderr
+
+
+def test_export_refuses_mixed_machines():
+    records = run_records(1)
+    records[0]["environment"]["host"] = "elsewhere"
+    with pytest.raises(ValueError, match="different machines"):
+        export.to_pytest_benchmark(records)
+
+
+def test_export_needs_a_success(tmp_path):
+    failed = [{**r, "status": "failed"} for r in run_records(1)]
+    with pytest.raises(ValueError, match="no successful cell runs"):
+        export.to_pytest_benchmark(failed)
+
+
+def test_a_new_run_whose_cells_failed_or_vanished_fails_the_gate():
+    base = run_records(1)
+    new = [
+        {**r, "status": "failed"} if r["cell"]["strategy"] == "inplace" else r
+        for r in run_records(2)
+        if r["cell"]["strategy"] != "mirrored"
+    ]
+    failed = {line.subject: line.reason for line in gates.gate_runs(base, new) if not line.passed}
+    assert failed == {
+        "TinyCNN-32px-b16-mirrored-x2": "in the baseline but missing from the new run",
+        "TinyCNN-32px-b16-inplace-x2": "no successful run in the new run (failed)",
+    }

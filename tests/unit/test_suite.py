@@ -1,0 +1,220 @@
+"""Suite files: expansion into cells, interleaving, the cpu profile, and every kind of bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgbench.config.suite import SuiteError, load_suite, parse_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """
+[suite]
+name = "demo"
+strategies = ["single", "inplace", "concat"]
+replicas = [2, 4]
+batch_per_replica = 8
+repeats = 2
+
+[[models]]
+name = "ResNet50"
+image_size = 224
+classes = 1000
+batch_per_replica = [96, 8]
+
+[[models]]
+name = "TinyCNN"
+image_size = 32
+
+[cpu]
+models = ["ResNet50"]
+image_size = 32
+batch_per_replica = 4
+replicas = [2]
+repeats = 1
+"""
+
+
+def test_cells_cover_the_matrix_and_single_runs_once_per_model_and_batch():
+    suite = parse_suite(GOOD, "demo.toml")
+    ids = [c.cell_id for c in suite.cells()]
+    assert ids[:5] == [
+        "ResNet50-224px-b96-single-x1",
+        "ResNet50-224px-b96-inplace-x2",
+        "ResNet50-224px-b96-concat-x2",
+        "ResNet50-224px-b96-inplace-x4",
+        "ResNet50-224px-b96-concat-x4",
+    ]
+    assert len(ids) == len(set(ids)) == 3 * 5  # (ResNet50 x2 batches + TinyCNN) x (1 + 2x2)
+    tiny = [c for c in suite.cells() if c.model == "TinyCNN"]
+    assert {c.batch_per_replica for c in tiny} == {8}  # the suite default
+    assert tiny[0].classes == 1000 and tiny[0].timed_steps == 30
+
+
+def test_repeats_are_interleaved_within_each_compared_group():
+    suite = parse_suite(GOOD, "demo.toml")
+    runs = [(c.cell_id, r) for c, r in suite.runs()[:6]]
+    assert runs == [
+        ("ResNet50-224px-b96-single-x1", 0),
+        ("ResNet50-224px-b96-inplace-x2", 0),
+        ("ResNet50-224px-b96-concat-x2", 0),
+        ("ResNet50-224px-b96-single-x1", 1),
+        ("ResNet50-224px-b96-inplace-x2", 1),
+        ("ResNet50-224px-b96-concat-x2", 1),
+    ]
+    assert len(suite.runs()) == 2 * len(suite.cells())
+
+
+def test_both_backends_make_separate_cells_side_by_side():
+    suite = parse_suite(
+        GOOD.replace("repeats = 2", 'repeats = 2\nbackend = ["keras3", "tf_keras"]'), "b.toml"
+    )
+    ids = [c.cell_id for c in suite.cells()]
+    assert "ResNet50-224px-b96-inplace-x2" in ids
+    assert "ResNet50-224px-b96-inplace-x2-tf_keras" in ids
+    assert len(ids) == 2 * 15
+    assert {c.backend for c in suite.cells()} == {"keras3", "tf_keras"}
+
+
+def test_cpu_profile_overrides_and_merges_entries():
+    suite = parse_suite(GOOD, "demo.toml", cpu_only=True)
+    assert suite.profile == "cpu"
+    assert [c.cell_id for c in suite.cells()] == [
+        "ResNet50-32px-b4-single-x1",
+        "ResNet50-32px-b4-inplace-x2",
+        "ResNet50-32px-b4-concat-x2",
+    ]
+    assert suite.settings.repeats == 1
+    assert parse_suite(GOOD, "demo.toml").profile == "default"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("cpu_only", [False, True])
+def test_shipped_suites_are_valid(path, cpu_only):
+    suite = load_suite(path, cpu_only=cpu_only)
+    assert suite.cells()
+    assert {c.strategy for c in suite.cells()} == {"single", "inplace", "concat", "mirrored"}
+
+
+def test_imagenet_suite_holds_the_pr_settings():
+    cells = load_suite(ROOT / "suites" / "imagenet.toml").cells()
+    settings = {(c.model, c.image_size, c.batch_per_replica) for c in cells if c.replicas == 4}
+    for model in ("ResNet50", "InceptionV3"):
+        assert {(model, 224, 96), (model, 299, 64), (model, 224, 8)} <= settings
+    assert {c.replicas for c in cells} == {1, 2, 4, 8}
+
+
+BAD = [
+    (
+        "[suite]\nname='x'\ntimed_step = 3\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] timed_step: unknown key",
+    ),
+    (
+        "[suite]\ntimed_steps = 'ten'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] timed_steps: expected an integer, got 'ten'",
+    ),
+    (
+        "[suite]\nrepeats = 0\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] repeats: expected an integer >= 1, got 0",
+    ),
+    (
+        "[suite]\nstrategies = ['inplace', 'horovod']\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] strategies: unknown strategy 'horovod'",
+    ),
+    (
+        "[suite]\nreplicas = [1]\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] replicas: multi-device strategies need a count >= 2",
+    ),
+    (
+        "[suite]\ninput = 'disk'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] input: expected one of 'host', 'device', got 'disk'",
+    ),
+    (
+        "[suite]\ntimeout_s = -5\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] timeout_s: expected a number > 0",
+    ),
+    ("[suite]\n[[models]]\nname='ResNet5O'", r"\[models.0\] name: unknown model 'ResNet5O'"),
+    (
+        "[suite]\n[[models]]\nname='InceptionV3'\nimage_size=32",
+        r"\[models.0\] image_size: InceptionV3 needs images of at least 75px",
+    ),
+    (
+        "[suite]\n[[models]]\nname='TinyCNN'\nbatch_per_replica=[]",
+        r"\[models.0\] batch_per_replica: expected a non-empty list",
+    ),
+    ("[suite]\n[[models]]\nname='TinyCNN'\ncolour='red'", r"\[models.0\] colour: unknown key"),
+    ("[suite]\nname='x'", r"\[models\]: at least one \[\[models\]\] table is required"),
+    ("[[models]]\nname='TinyCNN'", r"\[suite\]: a \[suite\] table is required"),
+    (
+        "[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\nmodels=['VGG16']",
+        r"\[cpu\] models: 'VGG16' is not among",
+    ),
+    ("[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\ngpu=1", r"\[cpu\] gpu: unknown key"),
+    ("[suite\nname='x'", r"not valid TOML"),
+    (
+        "[suite]\nbackend = 'jax'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] backend: expected 'keras3' or 'tf_keras'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m for _, m in BAD])
+def test_malformed_suites_name_the_file_table_and_key(text, message):
+    with pytest.raises(SuiteError, match=message) as error:
+        parse_suite(text, "bad.toml")
+    assert str(error.value).startswith("bad.toml: ")
+
+
+def test_cli_exits_2_with_one_message_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[suite]\nwarmup_steps = -1\n[[models]]\nname = 'TinyCNN'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mgbench.cli", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"mgbench: error: {bad}: [suite] warmup_steps: expected an integer >= 0, got -1"
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "mgbench.cli", "run", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert "cannot read the suite file" in missing.stderr
+
+
+def test_select_keeps_chosen_models_and_replica_counts():
+    suite = parse_suite(GOOD, "demo.toml").select(models=["TinyCNN"], replicas=[4])
+    assert [c.cell_id for c in suite.cells()] == [
+        "TinyCNN-32px-b8-single-x1",
+        "TinyCNN-32px-b8-inplace-x4",
+        "TinyCNN-32px-b8-concat-x4",
+    ]
+    assert parse_suite(GOOD, "demo.toml").select(repeats=5).settings.repeats == 5
+    with pytest.raises(SuiteError, match="--repeats: expected an integer >= 1, got 0"):
+        parse_suite(GOOD, "demo.toml").select(repeats=0)
+    with pytest.raises(SuiteError, match=r"--models: 'VGG16' is not in demo\.toml"):
+        parse_suite(GOOD, "demo.toml").select(models=["VGG16"])
+    with pytest.raises(
+        SuiteError, match=r"--replicas: 8 is not among the suite's replica counts \[2, 4\]"
+    ):
+        parse_suite(GOOD, "demo.toml").select(replicas=[8])
+
+
+def test_entries_that_would_merge_into_one_cell_are_refused():
+    text = (
+        "[suite]\n[[models]]\nname='TinyCNN'\nclasses=10\n[[models]]\nname='TinyCNN'\nclasses=5\n"
+    )
+    with pytest.raises(SuiteError, match=r"\[models\]: two entries make the same cell"):
+        parse_suite(text, "dup.toml")

@@ -1,0 +1,137 @@
+"""Timing and memory trackers against a fake clock and a fake NVML: exact known answers."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeClock, FakeNvml
+
+from mgbench.platform import hardware
+from mgbench.trackers.memory import MemorySampler
+from mgbench.trackers.timing import StepTimer
+
+
+def drive(timer: StepTimer, clock: FakeClock, durations: list[float], gap: float = 0.0):
+    for step, duration in enumerate(durations):
+        timer.begin(step)
+        clock.advance(duration)
+        timer.end(step)
+        clock.advance(gap)
+
+
+def test_step_timer_separates_first_warmup_and_timed_steps():
+    clock = FakeClock()
+    timer = StepTimer(warmup_steps=2, timed_steps=3, images_per_step=64, clock=clock)
+    drive(timer, clock, [5.0, 0.5, 0.4, 0.2, 0.3, 0.25], gap=0.01)
+    timing = timer.result()
+    assert timing.first_step_s == pytest.approx(5.0)
+    assert timing.warmup_step_s == pytest.approx((0.5, 0.4))
+    assert timing.step_s == pytest.approx((0.2, 0.3, 0.25))
+    assert timing.timed_wall_s == pytest.approx(0.2 + 0.3 + 0.25 + 2 * 0.01)
+    assert timing.images_per_s == pytest.approx(3 * 64 / 0.77)
+    record = timing.to_dict()
+    assert record["images_per_s"] == pytest.approx(249.350649, rel=1e-6)
+    assert record["step_s"] == pytest.approx([0.2, 0.3, 0.25])
+
+
+def test_the_sync_runs_before_the_end_time_is_taken():
+    clock = FakeClock()
+    timer = StepTimer(warmup_steps=0, timed_steps=1, images_per_step=1, clock=clock)
+    for step in range(2):
+        timer.begin(step)
+        timer.end(step, sync=lambda: clock.advance(0.75))  # device work finishing in the sync
+    assert timer.result().step_s == pytest.approx((0.75,))
+
+
+def test_hooks_bracket_exactly_the_timed_steps():
+    clock = FakeClock()
+    events = []
+    timer = StepTimer(
+        warmup_steps=1,
+        timed_steps=2,
+        images_per_step=1,
+        clock=clock,
+        on_timed_start=lambda: events.append(("start", len(timer._begins))),
+        on_timed_end=lambda: events.append(("end", len(timer._ends))),
+    )
+    drive(timer, clock, [1, 1, 1, 1])
+    assert events == [("start", 2), ("end", 4)]
+
+
+def test_out_of_order_and_unfinished_steps_are_errors():
+    clock = FakeClock()
+    timer = StepTimer(warmup_steps=0, timed_steps=2, images_per_step=1, clock=clock)
+    with pytest.raises(RuntimeError, match="step 1 began out of order"):
+        timer.begin(1)
+    drive(timer, clock, [1.0, 1.0])
+    with pytest.raises(RuntimeError, match="only 2 of 3 steps finished"):
+        timer.result()
+
+
+def test_sampler_keeps_per_gpu_peaks_of_process_and_device():
+    nvml = FakeNvml(
+        {
+            0: {"process": [100, 900, 300], "device": [1000, 5000, 2000]},
+            1: {"process": [50, 60, 40], "device": [700, 600, 800]},
+        },
+        pid=42,
+    )
+    rss = iter([10, 30, 20])
+    sampler = MemorySampler(nvml, [0, 1], 42, lambda: next(rss))
+    for _ in range(3):
+        sampler.sample()
+    assert sampler.samples == 3
+    assert sampler.host_rss_peak_bytes == 30
+    assert sampler.nvml_result() == {
+        "0": {
+            "name": "Fake GPU 0",
+            "total_bytes": 80 * 2**30,
+            "process_peak_bytes": 900,
+            "device_used_peak_bytes": 5000,
+        },
+        "1": {
+            "name": "Fake GPU 1",
+            "total_bytes": 80 * 2**30,
+            "process_peak_bytes": 60,
+            "device_used_peak_bytes": 800,
+        },
+    }
+
+
+def test_sampler_ignores_unreadable_process_memory():
+    nvml = FakeNvml({0: {"process": [None, 400, None], "device": [1, 2, 3]}}, pid=7)
+    sampler = MemorySampler(nvml, [0], 7, lambda: 1)
+    for _ in range(3):
+        sampler.sample()
+    assert sampler.nvml_result()["0"]["process_peak_bytes"] == 400
+
+
+def test_sampler_without_nvml_still_reads_host_memory():
+    sampler = MemorySampler(None, [], 1, lambda: 123)
+    sampler.start()
+    sampler.stop()
+    assert sampler.samples >= 2  # one at start, one at stop, any in between
+    assert sampler.host_rss_peak_bytes == 123
+    assert sampler.nvml_result() == {}
+
+
+@pytest.mark.parametrize("period", [0, 0.051, -1])
+def test_sampler_period_must_be_at_most_50_ms(period):
+    with pytest.raises(ValueError, match=r"sampling period must be in \(0, 0.05\]"):
+        MemorySampler(None, [], 1, lambda: 0, period_s=period)
+
+
+def test_missing_nvml_is_a_reason_not_a_crash(monkeypatch):
+    import pynvml
+
+    def broken():
+        raise pynvml.NVMLError_LibraryNotFound()
+
+    monkeypatch.setattr(pynvml, "nvmlInit", broken)
+    with pytest.raises(hardware.NvmlUnavailable, match="NVML could not start"):
+        hardware.open_nvml()
+    assert hardware.gpu_count() == 0
+
+
+def test_hidden_gpus_count_as_none(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert hardware.gpu_count() == 0
