@@ -25,11 +25,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from mgbench import _lazy, models
+    from mgbench.platform import lazy, models
     from mgbench.trackers.timing import StepTimer, timed_fit
 
-    tf = _lazy.tensorflow()
-    keras = _lazy.keras()
+    tf = lazy.tensorflow()
+    keras = lazy.keras()
     model = models.model_factory(args.model)(
         input_shape=models.input_shape(args.image_size), classes=10
     )
