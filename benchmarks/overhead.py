@@ -30,7 +30,7 @@ def main() -> None:
 
     tf = lazy.tensorflow()
     keras = lazy.keras()
-    model = models.model_factory(args.model)(
+    model = models.model_factory(args.model, keras)(
         input_shape=models.input_shape(args.image_size), classes=10
     )
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -24,10 +24,8 @@ from tabulate import tabulate
 
 from mgbench import devices
 from mgbench.devices import short_name
+from mgbench.wrappers.scopes import MERGE_SCOPE, SPLIT_SCOPE, replica_index
 
-SPLIT_SCOPE = "mgbench_split"
-MERGE_SCOPE = "mgbench_merge"
-_REPLICA_RE = re.compile(r"^replica_(\d+)(?:_\d+)?$")  # TF uniquifies reused scopes: _1
 _RESOURCE_WRITE_RE = re.compile(
     r"^(Assign(Add|Sub)?VariableOp|ResourceApply\w+|ResourceScatter\w+)$"
 )
@@ -109,14 +107,6 @@ class PlacementReport:
             "update_devices": self.devices_for("update"),
             "unplaced_ops": dict(sorted(unplaced.items())),
         }
-
-
-def replica_index(op_name: str) -> int | None:
-    for part in op_name.split("/"):
-        match = _REPLICA_RE.match(part)
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
@@ -245,21 +235,24 @@ def graph_ops(graph: Any) -> list[OpInfo]:
         device = getattr(external, "device", "")
         if device and external.dtype.name == "resource":
             captured[internal.op.name] = device
-    infos = []
-    for op in graph.get_operations():
-        groups = [g.decode() for g in op.colocation_groups()]
-        target = groups[0].removeprefix("loc:@") if groups else None
-        infos.append(
-            OpInfo(
-                name=op.name,
-                type=op.type,
-                requested_device=op.device,
-                colocated_with=None if target == op.name else target,
-                inputs=tuple(t.op.name for t in op.inputs),
-                captured_device=captured.get(op.name),
-            )
-        )
-    return infos
+    return [op_info(op, captured_device=captured.get(op.name)) for op in graph.get_operations()]
+
+
+def op_info(op: Any, *, captured_device: str | None = None, as_type: str | None = None) -> OpInfo:
+    """A plain record of one TF graph op (eager ``FuncGraph`` or TF1 graph alike).
+
+    ``as_type`` overrides the op's own type (a TF1 variable op stands in for a captured handle).
+    """
+    groups = [g.decode() for g in op.colocation_groups()]
+    target = groups[0].removeprefix("loc:@") if groups else None
+    return OpInfo(
+        name=op.name,
+        type=as_type or op.type,
+        requested_device=op.device,
+        colocated_with=None if target == op.name else target,
+        inputs=tuple(t.op.name for t in op.inputs),
+        captured_device=captured_device,
+    )
 
 
 def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:

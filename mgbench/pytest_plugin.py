@@ -37,6 +37,7 @@ def mgbench_cell(benchmark: Any, request: pytest.FixtureRequest) -> Callable[...
         classes: int = 10,
         rounds: int = 30,
         warmup_rounds: int = 5,
+        backend: str = "keras3",
     ) -> Any:
         from mgbench.execution.inprocess import build_cell
 
@@ -47,6 +48,7 @@ def mgbench_cell(benchmark: Any, request: pytest.FixtureRequest) -> Callable[...
             batch_per_replica=batch_per_replica,
             image_size=image_size,
             classes=classes,
+            backend=backend,
         )
         cell.step()  # the first step traces: keep it out of the warm-up budget too
         benchmark.extra_info.update(cell.info())

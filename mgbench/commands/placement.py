@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mgbench import devices, placement
-from mgbench.backends import keras3 as strategies
-from mgbench.platform import lazy, models
+from mgbench import backends, placement
+from mgbench.backends.base import BuildSpec
+from mgbench.platform import models
 
 CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
 
@@ -22,30 +22,28 @@ def placement_tables(
     virtual_gpu_memory_mb: int = 0,
 ) -> str:
     """Prepare this fresh process's devices, build each strategy, and return its placement."""
-    if backend == "tf_keras":
-        lazy.tensorflow().compat.v1.disable_eager_execution()  # before any TF op exists
-    mode = devices.prepare(
+    chosen = backends.get(backend)
+    mode = chosen.prepare_process(
         replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
-    )
+    ).mode
     sections = [f"devices: {mode}; backend: {backend}"]
     if mode == "cpu-simulation":
         sections.append(CPU_NOTE)
     for name in strategy_names:
         count = 1 if name == "single" else replicas
-        if backend == "tf_keras":
-            from mgbench.backends.tf_keras import build
-            from mgbench.backends.tf_keras import placement as legacy_placement
-
-            built = build.build_compiled(
-                name, model, image_size=image_size, classes=classes, replicas=count
-            )
-            report = legacy_placement.trace_train_step(built.model)
-        else:
-            built = strategies.build_compiled(
-                name, model, image_size=image_size, classes=classes, replicas=count
-            )
-            x, y = models.synthetic_batch(image_size, classes, batch_per_replica * count)
-            report = placement.trace_train_step(built.model, x, y)
+        spec = BuildSpec(
+            model=model,
+            image_size=image_size,
+            classes=classes,
+            strategy=name,
+            replicas=count,
+            batch_per_replica=batch_per_replica,
+        )
+        built = chosen.build_compiled(spec)
+        x, y = models.synthetic_batch(image_size, classes, spec.global_batch)
+        report, reason = chosen.trace_placement(built, x, y)
         title = f"## {name} ({backend}): {model}, {count} replica(s)"
-        sections.append(placement.format_placement(report, title))
+        sections.append(
+            placement.format_placement(report, title) if report else f"{title}\n{reason}"
+        )
     return "\n\n".join(sections)

@@ -1,35 +1,27 @@
 """One cell built in this process, for pytest-benchmark gates: a training step to call.
 
-Unlike the runner (one fresh process per cell), a test session shares one TensorFlow runtime, so
-devices are prepared once, before TF starts, with room for the largest replica count; if the
-runtime already started, whatever devices exist are used.
+Unlike the runner (one fresh process per cell), a test session shares one framework runtime, so
+devices are prepared once, before the runtime starts, with room for the largest replica count;
+if the runtime already started, whatever devices exist are used.
 """
 
 from __future__ import annotations
 
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mgbench import devices
-from mgbench.backends import keras3 as strategies
-from mgbench.platform import lazy, models
+from mgbench import backends
+from mgbench.backends.base import Backend, BuildSpec, Built
 
 _prepared: dict[str, str] = {}
 
 
-def ensure_devices(replicas: int) -> str:
+def ensure_devices(replicas: int, backend: str = "keras3") -> str:
     """Prepare devices once per process; returns the device mode."""
     if "mode" not in _prepared:
-        if not devices.already_configured():
-            try:
-                _prepared["mode"] = devices.prepare(replicas)
-                return _prepared["mode"]
-            except RuntimeError:
-                pass  # the TF runtime started before us: use the devices it has
-        tf = lazy.tensorflow()
-        gpu = bool(tf.config.list_logical_devices("GPU"))
-        _prepared["mode"] = "gpu (configured elsewhere)" if gpu else "cpu-simulation"
+        _prepared["mode"] = backends.get(backend).prepare_shared_process(replicas).mode
     return _prepared["mode"]
 
 
@@ -41,8 +33,9 @@ class InProcessCell:
     batch_per_replica: int
     image_size: int
     device_mode: str
-    built: Any = field(repr=False)
-    iterator: Any = field(repr=False)
+    built: Built = field(repr=False)
+    backend: Backend = field(repr=False)
+    run_step: Callable[[], float] = field(repr=False)
 
     @property
     def images_per_step(self) -> int:
@@ -50,7 +43,7 @@ class InProcessCell:
 
     def step(self) -> float:
         """One training step, synced by reading its loss."""
-        return float(self.built.model.train_function(self.iterator)["loss"])
+        return self.run_step()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -65,16 +58,11 @@ class InProcessCell:
         }
 
     def memory(self) -> dict[str, Any]:
-        """Peak memory so far: TF's allocator per GPU (None without GPUs), and the process RSS."""
-        tf = lazy.tensorflow()
-        gpus = tf.config.list_logical_devices("GPU")
-        peaks = {
-            devices.short_name(d.name): int(tf.config.experimental.get_memory_info(d.name)["peak"])
-            for d in gpus
-        }
+        """Peak memory so far: the framework's per GPU (None without GPUs), and the process RSS."""
+        peaks, _ = self.backend.memory_peaks()
         # ru_maxrss is KiB on Linux: the lifetime peak of this (shared) test process.
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        return {"tf_peak_bytes": peaks or None, "process_rss_peak_bytes": rss}
+        return {"tf_peak_bytes": peaks, "process_rss_peak_bytes": rss}
 
 
 def build_cell(
@@ -85,20 +73,28 @@ def build_cell(
     batch_per_replica: int = 16,
     image_size: int = 32,
     classes: int = 10,
+    backend: str = "keras3",
 ) -> InProcessCell:
     count = 1 if strategy == "single" else replicas
-    mode = ensure_devices(max(count, 2))
-    tf = lazy.tensorflow()
-    built = strategies.build_compiled(
-        strategy, model, image_size=image_size, classes=classes, replicas=count
+    mode = ensure_devices(max(count, 2), backend)
+    chosen = backends.get(backend)
+    spec = BuildSpec(
+        model=model,
+        image_size=image_size,
+        classes=classes,
+        strategy=strategy,
+        replicas=count,
+        batch_per_replica=batch_per_replica,
     )
-    global_batch = batch_per_replica * count
-    dataset = models.synthetic_dataset(image_size, classes, global_batch)
-    if built.distribution is not None:
-        dataset = built.distribution.experimental_distribute_dataset(dataset)
-    x, y = models.synthetic_batch(image_size, classes, global_batch)
-    built.model._symbolic_build(data_batch=(tf.constant(x), tf.constant(y)))
-    built.model.make_train_function()
+    built = chosen.build_compiled(spec)
     return InProcessCell(
-        model, strategy, count, batch_per_replica, image_size, mode, built, iter(dataset)
+        model,
+        strategy,
+        count,
+        batch_per_replica,
+        image_size,
+        mode,
+        built,
+        chosen,
+        chosen.step_function(spec, built),
     )

@@ -2,10 +2,12 @@
 
 ``python -m mgbench.execution.worker SPEC.json OUT.json``.
 
-Device simulation happens first, before TensorFlow starts; then the strategy is built, its
-placement traced, and the real training loop (``fit`` over a tf.data pipeline) timed step by
-step while memory is sampled. A cell that cannot run here (more replicas than devices) is
-recorded as skipped with its reason; an exception becomes a failed record with its last lines.
+The cell's backend (:func:`mgbench.backends.get`) does all the framework's work: it sets up the
+devices first, before the framework starts; then it builds the strategy, traces its placement and
+runs the real training loop (``fit`` over a tf.data pipeline), timed step by step while memory is
+sampled. This module imports no framework. A cell that cannot run here (more replicas than
+devices) is recorded as skipped with its reason; an exception becomes a failed record with its
+last lines.
 """
 
 from __future__ import annotations
@@ -18,31 +20,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from mgbench import backends
+from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
 
-TF_PEAK_CPU_REASON = "TF allocator statistics exist only for GPUs (CPU simulation)"
+__all__ = ["CellSkipped", "main", "run_cell"]
 
 
-class CellSkipped(Exception):
-    """This cell cannot run on this machine; the message is the recorded reason."""
+def _open_nvml(setup: DeviceSetup) -> tuple[Any, str | None]:
+    from mgbench.platform import hardware
 
-
-def _check_runnable(cell: Cell, virtual_gpus: int) -> None:
-    from mgbench.platform import lazy
-
-    tf = lazy.tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus and cell.replicas > (virtual_gpus or len(gpus)):
-        raise CellSkipped(
-            f"{cell.replicas} replicas asked for, but this machine has "
-            f"{virtual_gpus or len(gpus)} {'virtual ' if virtual_gpus else ''}GPU(s)"
-        )
-
-
-def _open_nvml() -> tuple[Any, str | None]:
-    from mgbench.platform import hardware, lazy
-
-    if not lazy.tensorflow().config.list_physical_devices("GPU"):
+    if not setup.has_gpus:
         return None, "no GPU: CPU simulation"
     try:
         return hardware.open_nvml(), None
@@ -50,60 +38,13 @@ def _open_nvml() -> tuple[Any, str | None]:
         return None, str(reason)
 
 
-def _tf_peaks() -> tuple[dict[str, int] | None, str | None]:
-    from mgbench import devices
-    from mgbench.platform import lazy
-
-    tf = lazy.tensorflow()
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    if not gpus:
-        return None, TF_PEAK_CPU_REASON
-    peaks = {}
-    for name in gpus:
-        peaks[devices.short_name(name)] = int(tf.config.experimental.get_memory_info(name)["peak"])
-    return peaks, None
-
-
-def _reset_tf_peaks() -> None:
-    from mgbench.platform import lazy
-
-    tf = lazy.tensorflow()
-    for device in tf.config.list_logical_devices("GPU"):
-        tf.config.experimental.reset_memory_stats(device.name)
-
-
-def _placement(cell: Cell, built: Any, x: Any, y: Any) -> tuple[dict[str, Any] | None, str | None]:
+def _placement(
+    cell: Cell, backend: Backend, built: Any, x: Any, y: Any
+) -> tuple[dict[str, Any] | None, str | None]:
     if not cell.placement:
         return None, "placement tracing turned off in the suite"
-    if built.distribution is not None:
-        return None, "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
-    if cell.backend == "tf_keras":
-        from mgbench.backends.tf_keras import placement as legacy_placement
-
-        return legacy_placement.trace_train_step(built.model).summary(), None
-    from mgbench import placement
-
-    return placement.trace_train_step(built.model, x, y).summary(), None
-
-
-def _build(cell: Cell, input_device: str | None) -> Any:
-    from mgbench.backends import keras3 as strategies
-
-    options: dict[str, Any] = {"input_device": input_device}
-    build_compiled = strategies.build_compiled
-    if cell.backend == "tf_keras":
-        from mgbench.backends.tf_keras.build import build_compiled
-
-        options = {}  # the original in-place split slices wherever its input lives
-    return build_compiled(
-        cell.strategy,
-        cell.model,
-        image_size=cell.image_size,
-        classes=cell.classes,
-        replicas=cell.replicas,
-        weights=cell.weights,
-        **options,
-    )
+    report, reason = backend.trace_placement(built, x, y)
+    return (report.summary() if report is not None else None), reason
 
 
 def run_cell(
@@ -123,44 +64,33 @@ def run_cell(
         phase_started = now
 
     from mgbench import devices
-    from mgbench.platform import lazy
+    from mgbench.platform import models
+    from mgbench.trackers.memory import MemorySampler
+    from mgbench.trackers.timing import StepTimer
 
-    if cell.backend == "tf_keras":
-        # TF1 graph mode, as in 2018; it must be switched on before any TF op exists.
-        lazy.tensorflow().compat.v1.disable_eager_execution()
-    mode = devices.prepare(
+    backend = backends.get(cell.backend)
+    setup = backend.prepare_process(
         cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     )
-    _check_runnable(cell, virtual_gpus)
-    from mgbench.platform import models
-    from mgbench.records import store
-    from mgbench.trackers.memory import MemorySampler
-    from mgbench.trackers.timing import StepTimer, timed_fit
-
-    keras = models.keras_module(cell.backend)
-    if cell.dtype != "float32":
-        keras.mixed_precision.set_global_policy(cell.dtype)
-    nvml, nvml_reason = _open_nvml()
+    backend.check_runnable(cell, virtual_gpus)
+    nvml, nvml_reason = _open_nvml(setup)
     phase_done("tensorflow_and_devices")
-    input_device = None
-    if cell.input == "device" and cell.strategy == "inplace":
-        input_device = devices.replica_devices(cell.replicas)[0]
-    built = _build(cell, input_device)
+    built = backend.build_compiled(cell)
     phase_done("build_and_compile")
     x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
-    placement_summary, placement_reason = _placement(cell, built, x, y)
+    placement_summary, placement_reason = _placement(cell, backend, built, x, y)
     phase_done("placement_trace")
 
     process = psutil.Process()
     gpu_indices = range(nvml.device_count()) if nvml is not None else ()
-    if nvml is not None and devices.virtual_gpus_active():
+    if nvml is not None and setup.split_first_gpu:
         gpu_indices = range(1)
     sampler = MemorySampler(nvml, list(gpu_indices), os.getpid(), lambda: process.memory_info().rss)
     first_timed_at: list[float] = []
 
     def timed_start() -> None:
         first_timed_at.append(time.time())
-        _reset_tf_peaks()
+        backend.reset_memory_peaks()
         sampler.start()
 
     timer = StepTimer(
@@ -170,31 +100,22 @@ def run_cell(
         on_timed_start=timed_start,
         on_timed_end=sampler.stop,
     )
-
-    dataset = models.synthetic_dataset(
-        cell.image_size,
-        cell.classes,
-        cell.global_batch,
-        input=cell.input,
-        # MirroredStrategy distributes the pipeline onto its replicas itself.
-        first_replica=None if built.distribution is not None else built.replica_devices[0],
-    )
-    timing = timed_fit(built.model, dataset, timer, keras).to_dict()
+    timing = backend.fit_timed(built, backend.dataset(cell, built), timer).to_dict()
     timing["process_to_first_timed_step_s"] = first_timed_at[0] - process.create_time()
     phase_done("fit")
     timing["phases_s"] = phases_s
-    tf_peaks, tf_reason = _tf_peaks()
+    framework_peaks, framework_peak_reason = backend.memory_peaks()
     return {
-        "device_mode": mode,
+        "device_mode": setup.mode,
         "jit_compile": bool(built.model.jit_compile),
         "replica_devices": [devices.short_name(d) for d in built.replica_devices],
         "weights_device": devices.short_name(built.weights_device)
-        if built.weights_device != "mirrored"
-        else "mirrored",
+        if built.weights_device != MIRRORED_WEIGHTS
+        else MIRRORED_WEIGHTS,
         "timing": timing,
         "memory": {
-            "tf_peak_bytes": tf_peaks,
-            "tf_peak_reason": tf_reason,
+            "tf_peak_bytes": framework_peaks,
+            "tf_peak_reason": framework_peak_reason,
             "nvml": sampler.nvml_result() if nvml is not None else None,
             "nvml_reason": nvml_reason,
             "host_rss_peak_bytes": sampler.host_rss_peak_bytes,
@@ -205,7 +126,7 @@ def run_cell(
         "placement": placement_summary,
         "placement_reason": placement_reason,
         "backend": cell.backend,
-        "environment": store.tf_environment(nvml),
+        "environment": backend.environment(nvml),
     }
 
 

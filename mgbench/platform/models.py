@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from mgbench.platform import lazy
@@ -25,7 +26,6 @@ APPLICATIONS = (
     "EfficientNetB0",
 )
 TINY = ("TinyCNN", "TinyMLP")
-BACKENDS = ("keras3", "tf_keras")
 
 # keras.applications refuse images smaller than these (their documented minimums).
 MIN_IMAGE_SIZE = {
@@ -49,15 +49,6 @@ def known_model(name: str) -> bool:
     return name in APPLICATIONS or name in TINY or is_factory(name)
 
 
-def keras_module(backend: str) -> Any:
-    """Keras 3 (``keras3``) or Keras 2 as ``tf_keras`` (``tf_keras``, the fidelity backend)."""
-    if backend == "keras3":
-        return lazy.keras()
-    if backend == "tf_keras":
-        return lazy.tf_keras()
-    raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-
-
 def _tiny_cnn(input_shape: tuple[int, ...], classes: int, keras: Any) -> Any:
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
@@ -73,14 +64,16 @@ def _tiny_mlp(input_shape: tuple[int, ...], classes: int, keras: Any) -> Any:
     return keras.Model(inputs, keras.layers.Dense(classes)(x), name="TinyMLP")
 
 
-def model_factory(name: str, backend: str = "keras3") -> Callable[..., Any]:
-    """``factory(input_shape=..., classes=...)`` for a model name; ValueError if unknown."""
+def model_factory(name: str, keras: ModuleType) -> Callable[..., Any]:
+    """``factory(input_shape=..., classes=...)`` for a model name; ValueError if unknown.
+
+    ``keras`` is the backend's Keras module (Keras 3, or Keras 2 as ``tf_keras``): the named
+    models are built with it; a user's ``module:function`` factory brings its own.
+    """
     if name in TINY:
-        keras = keras_module(backend)
         tiny = _tiny_cnn if name == "TinyCNN" else _tiny_mlp
         return lambda input_shape, classes: tiny(input_shape, classes, keras)
     if name in APPLICATIONS:
-        keras = keras_module(backend)
         application = getattr(keras.applications, name)
 
         def build(input_shape: tuple[int, ...], classes: int) -> Any:

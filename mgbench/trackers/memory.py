@@ -1,7 +1,8 @@
 """Memory during the timed steps: NVML per physical GPU and host RSS, sampled in a thread.
 
-TF's allocator peaks (exact, per logical GPU) are read by the worker directly; this module
-covers what only sampling can see. Missing NVML is a reason, never a crash.
+The framework's allocator peaks (exact, per logical GPU) come from the backend
+(``Backend.memory_peaks``); this module covers what only sampling can see. Missing NVML is a
+reason, never a crash.
 """
 
 from __future__ import annotations

@@ -57,9 +57,17 @@ class StepTimer:
     def first_timed_step(self) -> int:
         return 1 + self.warmup_steps
 
+    @property
+    def steps_begun(self) -> int:
+        return len(self._begins)
+
+    @property
+    def steps_ended(self) -> int:
+        return len(self._ends)
+
     def begin(self, step: int) -> None:
-        if step != len(self._begins):
-            raise RuntimeError(f"step {step} began out of order (expected {len(self._begins)})")
+        if step != self.steps_begun:
+            raise RuntimeError(f"step {step} began out of order (expected {self.steps_begun})")
         if step == self.first_timed_step and self.on_timed_start:
             self.on_timed_start()
         self._begins.append(self.clock())

@@ -13,23 +13,18 @@ Three facts of TF 2.21 / Keras 3 (DESIGN §2) shape this class:
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from mgbench import devices
 from mgbench.platform import lazy
+from mgbench.wrappers.scopes import MERGE_SCOPE, replica_scope
 from mgbench.wrappers.template import TemplateOwnsWeights, unique_output_names
 
 keras = lazy.keras()
 tf = lazy.tensorflow()
 from keras.src.losses.loss import unscale_loss_for_distribution  # noqa: E402
-
-REPLICA_SCOPE = "replica_{index}"
-SPLIT_SCOPE = "mgbench_split"
-MERGE_SCOPE = "mgbench_merge"
-REPLICA_SCOPE_RE = re.compile(r"^replica_(\d+)$")
 
 
 def resolve_replica_devices(
@@ -104,7 +99,7 @@ class ReplicatedModel(TemplateOwnsWeights, keras.Model):
         replica_outputs = []
         output_structure = None
         for index, device in enumerate(self.replica_devices):
-            with tf.device(device), tf.name_scope(REPLICA_SCOPE.format(index=index)):
+            with tf.device(device), tf.name_scope(replica_scope(index)):
                 replica_inputs = tf.nest.pack_sequence_as(inputs, slices[index])
                 outputs = self.inner_model(replica_inputs, training=training)
             output_structure = outputs
@@ -177,6 +172,9 @@ class ReplicatedModel(TemplateOwnsWeights, keras.Model):
         if value is True:
             warnings.warn(f"{self.wrapper_name}: XLA stays off (jit_compile=False)", stacklevel=2)
         self._jit_compile = False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"replicas": [devices.short_name(d) for d in self.replica_devices]}
 
     def summary(self, *args: Any, **kwargs: Any) -> None:
         print_fn = kwargs.get("print_fn") or print

@@ -10,13 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mgbench import devices
-from mgbench.wrappers._replicated import (
-    SPLIT_SCOPE,
-    ReplicatedModel,
-    resolve_replica_devices,
-    tf,
-)
+from mgbench.wrappers._replicated import ReplicatedModel, resolve_replica_devices, tf
+from mgbench.wrappers.scopes import SPLIT_SCOPE
 
 
 class ParallelModel(ReplicatedModel):
@@ -96,9 +91,6 @@ class ParallelModel(ReplicatedModel):
     def predict(self, x: Any, batch_size: int | None = None, **kwargs: Any) -> Any:
         self._check_array_batches(x, batch_size)
         return super().predict(x, batch_size=batch_size, **kwargs)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"replicas": [devices.short_name(d) for d in self.replica_devices]}
 
 
 def _leading_dimension(x: Any) -> int | None:

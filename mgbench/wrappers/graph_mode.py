@@ -18,13 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mgbench.devices import HOST_DEVICE
 from mgbench.platform import lazy
+from mgbench.wrappers.scopes import MERGE_SCOPE, SPLIT_SCOPE, replica_scope
 from mgbench.wrappers.template import TemplateOwnsWeights, unique_output_names
-
-REPLICA_SCOPE = "replica_{index}"
-SPLIT_NAME = "mgbench_split"
-MERGE_SCOPE = "mgbench_merge"
-HOST = "/cpu:0"
 
 
 def colocating_sgd(learning_rate: float = 0.01) -> Any:
@@ -54,7 +51,7 @@ def _get_slice(data: Any, i: int, parts: int) -> Any:
 def _merge(keras: Any, per_replica: list[list[Any]], names: list[str]) -> list[Any]:
     tf = lazy.tensorflow()
     merged = []
-    with tf.device(HOST), tf.name_scope(MERGE_SCOPE):
+    with tf.device(HOST_DEVICE), tf.name_scope(MERGE_SCOPE):
         for name, outputs in zip(names, per_replica, strict=True):
             if keras.backend.int_shape(outputs[0]) == ():
                 count = len(outputs)
@@ -100,7 +97,7 @@ def _replicate(template: Any, devices: Sequence[str], replica_inputs: Any) -> An
     keras = lazy.tf_keras()
     per_output: list[list[Any]] = [[] for _ in template.outputs]
     for i, device in enumerate(devices):
-        with tf.device(device), tf.name_scope(REPLICA_SCOPE.format(index=i)):
+        with tf.device(device), tf.name_scope(replica_scope(i)):
             inputs = replica_inputs(i)
             outputs = template(inputs if len(inputs) > 1 else inputs[0])
             outputs = outputs if isinstance(outputs, list) else [outputs]
@@ -126,7 +123,7 @@ def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
                         _get_slice,
                         output_shape=tuple(x.shape[1:]),
                         arguments={"i": i, "parts": parts},
-                        name=f"{SPLIT_NAME}_{i}_{k}",
+                        name=f"{SPLIT_SCOPE}_{i}_{k}",
                     )(x)
                 )
         return inputs
@@ -139,7 +136,7 @@ def parallel_model(template: Any, devices: Sequence[str]) -> Any:
     _check(devices)
     tf = lazy.tensorflow()
     keras = lazy.tf_keras()
-    with tf.name_scope(SPLIT_NAME):  # a name for the audit; deliberately no device
+    with tf.name_scope(SPLIT_SCOPE):  # a name for the audit; deliberately no device
         pieces = {x.name: tf.split(x, len(devices)) for x in template.inputs}
 
     def towers(i: int) -> list[Any]:

@@ -11,13 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mgbench import devices
-from mgbench.wrappers._replicated import (
-    SPLIT_SCOPE,
-    ReplicatedModel,
-    resolve_replica_devices,
-    tf,
-)
+from mgbench.wrappers._replicated import ReplicatedModel, resolve_replica_devices, tf
+from mgbench.wrappers.scopes import SPLIT_SCOPE
 
 
 class MultiGpuModel(ReplicatedModel):
@@ -52,6 +47,3 @@ class MultiGpuModel(ReplicatedModel):
                     stop = batch if index == parts - 1 else step * (index + 1)
                     per_replica[index].append(x[step * index : stop])
         return per_replica
-
-    def get_config(self) -> dict[str, Any]:
-        return {"replicas": [devices.short_name(d) for d in self.replica_devices]}

@@ -6,6 +6,7 @@ test process. Prints one JSON object of measured facts; the test asserts on them
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -22,7 +23,9 @@ devices.simulate(3)
 
 import tf_keras as keras  # noqa: E402
 
-from mgbench.backends.tf_keras import placement  # noqa: E402
+from mgbench import backends  # noqa: E402
+from mgbench.backends.base import BuildSpec  # noqa: E402
+from mgbench.backends.tf_keras import trace_train_step  # noqa: E402
 from mgbench.wrappers import graph_mode as wrappers  # noqa: E402
 
 REPLICAS = ["/device:CPU:1", "/device:CPU:2", "/device:CPU:3"]
@@ -90,6 +93,33 @@ def audit(report) -> dict:
     }
 
 
+def pair_over_one_template() -> dict:
+    """build_many: both wrappers over one template, each trains it, each placed as if alone."""
+    backend = backends.get("tf_keras")
+    spec = BuildSpec(model="TinyMLP", image_size=8, classes=5, replicas=2, batch_per_replica=4)
+    pair = backend.build_many(spec, ("inplace", "concat"))
+    template = pair[0].model.inner_model
+    x = np.random.default_rng(0).standard_normal((8, 8, 8, 3)).astype("float32")
+    y = np.arange(8, dtype="int32") % 5
+    out: dict = {
+        "same_template": all(b.model.inner_model is template for b in pair),
+        "same_replicas": pair[0].replica_devices == pair[1].replica_devices,
+        "trained": {},
+        "placement_as_alone": {},
+    }
+    for built in pair:
+        before = template.get_weights()
+        built.model.train_on_batch(x, y)
+        moved = max(
+            float(np.abs(a - b).max()) for a, b in zip(template.get_weights(), before, strict=True)
+        )
+        out["trained"][built.strategy] = moved > 1e-6
+        alone = backend.build_compiled(dataclasses.replace(spec, strategy=built.strategy))
+        got, want = (audit(trace_train_step(b.model)) for b in (built, alone))
+        out["placement_as_alone"][built.strategy] = got == want
+    return out
+
+
 def main() -> None:
     out: dict = {"equivalence": {}, "placement": {}}
     for name, build in (("inplace", wrappers.multi_gpu_model), ("concat", wrappers.parallel_model)):
@@ -97,7 +127,7 @@ def main() -> None:
             out["equivalence"][f"{name}-x{replicas}"] = equivalence(build, replicas, 6)
         model = build(template(), REPLICAS[:2])
         model.compile(optimizer=wrappers.colocating_sgd(), loss="mse")
-        out["placement"][name] = audit(placement.trace_train_step(model))
+        out["placement"][name] = audit(trace_train_step(model))
     out["equivalence"]["inplace-x3-uneven7"] = equivalence(wrappers.multi_gpu_model, 3, 7)
     out["equivalence"]["inplace-x3-tiny2"] = equivalence(wrappers.multi_gpu_model, 3, 2)
 
@@ -109,13 +139,13 @@ def main() -> None:
     except ValueError as error:
         out["sgd_string_refused"] = "optimizer_v1" in str(error)
     super(type(build), build).compile(optimizer="sgd", loss="mse")  # bypass the refusal
-    out["placement"]["inplace_sgd_string"] = audit(placement.trace_train_step(build))
+    out["placement"]["inplace_sgd_string"] = audit(trace_train_step(build))
     bare = template()
     bare.compile(optimizer="sgd", loss="mse")
-    out["placement"]["single_sgd_string"] = audit(placement.trace_train_step(bare))
+    out["placement"]["single_sgd_string"] = audit(trace_train_step(bare))
     bare = template()
     bare.compile(optimizer=wrappers.colocating_sgd(), loss="mse")
-    out["placement"]["single_colocating"] = audit(placement.trace_train_step(bare))
+    out["placement"]["single_colocating"] = audit(trace_train_step(bare))
 
     # Save through the wrapper, load into a fresh template: same predictions.
     model = wrappers.multi_gpu_model(template(), REPLICAS[:2])
@@ -126,6 +156,7 @@ def main() -> None:
     fresh.load_weights(path)
     os.remove(path)
     out["save_load_max_diff"] = float(np.abs(fresh.predict(x) - model.predict(x)).max())
+    out["pair"] = pair_over_one_template()
     print("MGBENCH_JSON " + json.dumps(out))
 
 

@@ -6,21 +6,13 @@ import subprocess
 import sys
 
 
-def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mgbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def test_import_mgbench_is_light():
     code = (
         "import sys, mgbench, mgbench.cli, mgbench.devices, mgbench.placement;"
-        "import mgbench.platform.hardware;"
-        "heavy = [m for m in ('tensorflow', 'keras', 'pynvml') if m in sys.modules];"
+        "import mgbench.platform.hardware, mgbench.wrappers, mgbench.wrappers.scopes;"
+        "import mgbench.backends, mgbench.execution.worker, mgbench.commands.placement;"
+        "[mgbench.backends.get(name) for name in mgbench.backends.names()];"
+        "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras', 'pynvml') if m in sys.modules];"
         "print(heavy)"
     )
     result = subprocess.run(
@@ -29,25 +21,25 @@ def test_import_mgbench_is_light():
     assert result.stdout.strip() == "[]"
 
 
-def test_placement_command_prints_both_wrappers_on_simulated_replicas():
-    result = run("placement", "--replicas", "2")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+def test_placement_command_prints_both_wrappers_on_simulated_replicas(run_cli_process):
+    result = run_cli_process("placement", "--replicas", "2")
+    assert result.code == 0, result.err
+    out = result.out
     assert "devices: cpu-simulation; backend: keras3" in out
     assert "## inplace (keras3): TinyCNN, 2 replica(s)" in out
     assert "## concat (keras3): TinyCNN, 2 replica(s)" in out
     assert out.count("| CPU:2 (replica 1)") == 2
 
 
-def test_placement_command_on_the_graph_mode_backend():
-    result = run("placement", "--replicas", "2", "--backend", "tf_keras")
-    assert result.returncode == 0, result.stderr
-    assert "## inplace (tf_keras): TinyCNN, 2 replica(s)" in result.stdout
-    assert result.stdout.count("gradient aggregation  : CPU:0") == 2
+def test_placement_command_on_the_graph_mode_backend(run_cli_process):
+    result = run_cli_process("placement", "--replicas", "2", "--backend", "tf_keras")
+    assert result.code == 0, result.err
+    assert "## inplace (tf_keras): TinyCNN, 2 replica(s)" in result.out
+    assert result.out.count("gradient aggregation  : CPU:0") == 2
 
 
-def test_a_bad_replica_count_is_a_clean_error():
-    result = run("placement", "--replicas", "1")
-    assert result.returncode == 2
-    assert "mgbench: error:" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_a_bad_replica_count_is_a_clean_error(run_cli_process):
+    result = run_cli_process("placement", "--replicas", "1")
+    assert result.code == 2
+    assert "mgbench: error:" in result.err
+    assert "Traceback" not in result.err

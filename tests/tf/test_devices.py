@@ -48,6 +48,7 @@ def test_a_wrapper_minimum_is_enforced():
 
 
 def test_simulating_after_the_runtime_started_explains_what_to_do():
+    tf.config.list_logical_devices()  # starts the runtime, whichever test ran before this one
     with pytest.raises(
         RuntimeError, match=r"after the TensorFlow runtime started.*before any model"
     ):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mgbench import devices
-from mgbench.backends import keras3 as strategies
+from mgbench import backends, devices
+from mgbench.backends.base import CellSkipped
+from mgbench.backends.tf_base import TF_PEAK_CPU_REASON, cross_device_ops
 from mgbench.config.suite import Cell
-from mgbench.execution import worker
 from mgbench.platform import lazy
 
 tf = lazy.tensorflow()
+backend = backends.get("keras3")
 
 
 def cell(replicas: int) -> Cell:
@@ -52,27 +53,25 @@ def fake_gpus(monkeypatch):
 
 
 def test_cpu_mirrored_reduces_to_the_host():
-    ops = strategies.cross_device_ops()
+    ops = cross_device_ops()
     assert isinstance(ops, tf.distribute.ReductionToOneDevice)
     assert ops.reduce_to_device == devices.HOST_DEVICE
 
 
 def test_real_gpus_keep_nccl_and_virtual_gpus_avoid_it(fake_gpus, monkeypatch):
     monkeypatch.setattr(devices, "virtual_gpus_active", lambda: False)
-    assert strategies.cross_device_ops() is None  # MirroredStrategy's default: NCCL
+    assert cross_device_ops() is None  # MirroredStrategy's default: NCCL
     monkeypatch.setattr(devices, "virtual_gpus_active", lambda: True)
-    assert isinstance(strategies.cross_device_ops(), tf.distribute.HierarchicalCopyAllReduce)
+    assert isinstance(cross_device_ops(), tf.distribute.HierarchicalCopyAllReduce)
 
 
 def test_more_replicas_than_gpus_is_a_skip_with_its_reason(fake_gpus):
-    with pytest.raises(
-        worker.CellSkipped, match="4 replicas asked for, but this machine has 2 GPU"
-    ):
-        worker._check_runnable(cell(4), virtual_gpus=0)
-    worker._check_runnable(cell(2), virtual_gpus=0)
-    worker._check_runnable(cell(4), virtual_gpus=4)
-    with pytest.raises(worker.CellSkipped, match="has 4 virtual GPU"):
-        worker._check_runnable(cell(8), virtual_gpus=4)
+    with pytest.raises(CellSkipped, match="4 replicas asked for, but this machine has 2 GPU"):
+        backend.check_runnable(cell(4), virtual_gpus=0)
+    backend.check_runnable(cell(2), virtual_gpus=0)
+    backend.check_runnable(cell(4), virtual_gpus=4)
+    with pytest.raises(CellSkipped, match="has 4 virtual GPU"):
+        backend.check_runnable(cell(8), virtual_gpus=4)
 
 
 def test_tf_allocator_peaks_are_read_per_gpu(fake_gpus, monkeypatch):
@@ -80,11 +79,11 @@ def test_tf_allocator_peaks_are_read_per_gpu(fake_gpus, monkeypatch):
     monkeypatch.setattr(
         tf.config.experimental, "get_memory_info", lambda name: {"current": 0, "peak": peaks[name]}
     )
-    assert worker._tf_peaks() == ({"GPU:0": 3 * 2**30, "GPU:1": 2**30}, None)
+    assert backend.memory_peaks() == ({"GPU:0": 3 * 2**30, "GPU:1": 2**30}, None)
 
 
 def test_without_gpus_tf_peaks_are_null_with_a_reason():
-    assert worker._tf_peaks() == (None, worker.TF_PEAK_CPU_REASON)
+    assert backend.memory_peaks() == (None, TF_PEAK_CPU_REASON)
 
 
 def test_real_gpus_get_memory_growth_not_simulation(fake_gpus, monkeypatch):

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
-from mgbench.execution.launcher import run_suite
-from mgbench.records import store
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,6 +73,13 @@ def test_save_through_the_wrapper_load_into_a_fresh_template(checks):
     assert checks["save_load_max_diff"] < 1e-6
 
 
+def test_two_wrappers_built_over_one_template_each_train_it_placed_as_alone(checks):
+    pair = checks["pair"]
+    assert pair["same_template"] and pair["same_replicas"]
+    assert pair["trained"] == {"inplace": True, "concat": True}
+    assert pair["placement_as_alone"] == {"inplace": True, "concat": True}
+
+
 def test_smoke_run_on_the_tf_keras_backend(tmp_path):
     suite = parse_suite(
         """
@@ -94,8 +100,9 @@ classes = 5
 """,
         "legacy.toml",
     )
-    assert run_suite(suite, tmp_path / "run", emit=lambda _: None) == 0
-    records = store.read_records(tmp_path / "run" / "results.jsonl")
+    assert run_and_summarise(suite, tmp_path / "run", emit=lambda _: None) == 0
+    lines = (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]  # the JSON field names are the contract
     assert [r["cell_id"] for r in records] == [
         "TinyMLP-8px-b4-single-x1-tf_keras",
         "TinyMLP-8px-b4-inplace-x2-tf_keras",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
-from mgbench.execution.launcher import run_suite
-from mgbench.records import store
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,6 +31,12 @@ classes = 5
 """
 
 
+def json_records(results_path: Path) -> list[dict]:
+    """The results file as its JSON objects: the field names are the contract checked here."""
+    lines = results_path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 @pytest.fixture(scope="module")
 def smoke_records(tmp_path_factory):
     # CI keeps this run (MGBENCH_E2E_RUN) and gates the in-place/concat ratio on it.
@@ -39,8 +45,9 @@ def smoke_records(tmp_path_factory):
     if kept and output.exists():
         shutil.rmtree(output)
     lines: list[str] = []
-    code = run_suite(parse_suite(SMOKE, "e2e.toml", cpu_only=True), output, emit=lines.append)
-    return code, store.read_records(output / "results.jsonl"), output, lines
+    suite = parse_suite(SMOKE, "e2e.toml", cpu_only=True)
+    code = run_and_summarise(suite, output, emit=lines.append)
+    return code, json_records(output / "results.jsonl"), output, lines
 
 
 def test_smoke_run_succeeds_with_one_record_per_cell(smoke_records):
@@ -121,9 +128,9 @@ classes = 2
 """,
         "broken.toml",
     )
-    code = run_suite(suite, tmp_path / "run", emit=lambda _: None)
+    code = run_and_summarise(suite, tmp_path / "run", emit=lambda _: None)
     assert code == 1
-    failed, hung, fine = store.read_records(tmp_path / "run" / "results.jsonl")
+    failed, hung, fine = json_records(tmp_path / "run" / "results.jsonl")
     assert failed["status"] == "failed"
     assert failed["reason"] == "RuntimeError: this factory always fails"
     assert "factories.py" in failed["error_tail"]

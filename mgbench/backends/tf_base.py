@@ -1,0 +1,291 @@
+"""What both TensorFlow backends share: devices, the build skeleton, compile settings, the input
+pipeline, the timed loop, TF's allocator statistics and the environment.
+
+A subclass says only what differs: its Keras module, how a wrapper is made, the optimizer, where
+the bare template is built and how a training step's placement is read.
+
+The strategies: ``single`` is the bare template on the default device (GPU:0 with GPUs, else
+the host); ``inplace`` and ``concat`` wrap the template over N replicas (the wrappers differ per
+backend); ``mirrored`` is ``tf.distribute.MirroredStrategy``, NCCL on real GPUs and a reduction
+that works on virtual GPUs and CPUs (NCCL refuses virtual GPUs). Its variables are mirrored on
+every replica, so the ``weights`` setting does not apply to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mgbench import devices
+from mgbench.backends.base import (
+    MIRRORED_WEIGHTS,
+    STRATEGIES,
+    WRAPPER_STRATEGIES,
+    Built,
+    CellSkipped,
+    DeviceSetup,
+    ModelSpec,
+)
+from mgbench.platform import lazy, models
+
+if TYPE_CHECKING:
+    from mgbench.placement import PlacementReport
+    from mgbench.trackers.timing import StepTimer, StepTiming
+
+LEARNING_RATE = 0.01
+TF_PEAK_CPU_REASON = "TF allocator statistics exist only for GPUs (CPU simulation)"
+MIRRORED_PLACEMENT_REASON = "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+
+
+def weights_device_name(weights: str) -> str:
+    """``cpu`` -> the host; ``gpu0`` -> the first replica device (GPU:0 on a GPU machine)."""
+    if weights == "cpu":
+        return devices.HOST_DEVICE
+    if weights == "gpu0":
+        return devices.replica_devices(1)[0]
+    raise ValueError(f"weights device must be 'cpu' or 'gpu0', got {weights!r}")
+
+
+def cross_device_ops() -> Any:
+    """NCCL (TF's default) on real GPUs; a copy-based all-reduce where NCCL cannot run."""
+    tf = lazy.tensorflow()
+    if not tf.config.list_logical_devices("GPU"):
+        return tf.distribute.ReductionToOneDevice(reduce_to_device=devices.HOST_DEVICE)
+    if devices.virtual_gpus_active():
+        return tf.distribute.HierarchicalCopyAllReduce()
+    return None
+
+
+def _device_setup(mode: str) -> DeviceSetup:
+    tf = lazy.tensorflow()
+    return DeviceSetup(
+        mode=mode,
+        has_gpus=bool(tf.config.list_physical_devices("GPU")),
+        split_first_gpu=devices.virtual_gpus_active(),
+    )
+
+
+class TensorFlowBackend:
+    """The skeleton of a TensorFlow backend; subclasses fill in the hooks at the bottom."""
+
+    name = ""
+    compile_options: ClassVar[dict[str, Any]] = {}  # extra compile() arguments
+
+    def keras(self) -> ModuleType:
+        raise NotImplementedError
+
+    # -- process and devices -----------------------------------------------------------------
+
+    def prepare_process(
+        self, replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+    ) -> DeviceSetup:
+        mode = devices.prepare(
+            replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+        )
+        self.keras()  # loading the framework is set-up, not part of the timed build phase
+        return _device_setup(mode)
+
+    def prepare_shared_process(self, replicas: int) -> DeviceSetup:
+        if not devices.already_configured():
+            try:
+                return _device_setup(devices.prepare(replicas))
+            except RuntimeError:
+                pass  # the TF runtime started before us: use the devices it has
+        gpu = bool(lazy.tensorflow().config.list_logical_devices("GPU"))
+        return _device_setup("gpu (configured elsewhere)" if gpu else "cpu-simulation")
+
+    def check_runnable(self, spec: ModelSpec, virtual_gpus: int) -> None:
+        gpus = lazy.tensorflow().config.list_physical_devices("GPU")
+        if gpus and spec.replicas > (virtual_gpus or len(gpus)):
+            raise CellSkipped(
+                f"{spec.replicas} replicas asked for, but this machine has "
+                f"{virtual_gpus or len(gpus)} {'virtual ' if virtual_gpus else ''}GPU(s)"
+            )
+
+    # -- building ----------------------------------------------------------------------------
+
+    def build_compiled(self, spec: ModelSpec) -> Built:
+        """Build ``spec.strategy`` over a named benchmark model and compile it the way every cell
+        is: SGD, sparse categorical cross-entropy on logits, placement kept (XLA off)."""
+        return self._build(spec, (spec.strategy,))[0]
+
+    def build_many(self, spec: ModelSpec, strategies: Sequence[str]) -> tuple[Built, ...]:
+        others = [s for s in strategies if s not in WRAPPER_STRATEGIES]
+        if not strategies or others:
+            raise ValueError(
+                f"build_many shares one template between wrappers ({', '.join(WRAPPER_STRATEGIES)})"
+                f", got {list(strategies)}; 'single' and 'mirrored' are built alone "
+                "(build_compiled)"
+            )
+        return self._build(spec, tuple(strategies))
+
+    def _build(self, spec: ModelSpec, strategies: tuple[str, ...]) -> tuple[Built, ...]:
+        for strategy in strategies:
+            if strategy not in STRATEGIES:
+                raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        self.check_can_build()
+        keras = self.keras()
+        if spec.dtype != "float32":
+            keras.mixed_precision.set_global_policy(spec.dtype)
+        factory = models.model_factory(spec.model, keras)
+        shape = models.input_shape(spec.image_size)
+
+        def make_template() -> Any:
+            return factory(input_shape=shape, classes=spec.classes)
+
+        if strategies == ("mirrored",):
+            built = [self._build_mirrored(make_template, spec.replicas)]
+        elif strategies == ("single",):
+            if spec.replicas != 1:
+                raise ValueError(
+                    f"strategy 'single' runs on one device, got replicas={spec.replicas}"
+                )
+            built = [self._build_single(make_template, spec.weights)]
+        else:
+            built = self._build_wrappers(make_template, spec, strategies)
+        for each in built:
+            with each.scope():
+                each.model.compile(
+                    optimizer=self.optimizer(each),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    **self.compile_options,
+                )
+        return tuple(built)
+
+    def _build_mirrored(self, make_template: Callable[[], Any], replicas: int) -> Built:
+        tf = lazy.tensorflow()
+        replica_names = tuple(devices.replica_devices(replicas, minimum=2))
+        distribution = tf.distribute.MirroredStrategy(
+            devices=list(replica_names), cross_device_ops=cross_device_ops()
+        )
+        with distribution.scope():
+            template = make_template()
+        return Built(template, replica_names, MIRRORED_WEIGHTS, distribution, "mirrored")
+
+    def _build_single(self, make_template: Callable[[], Any], weights: str) -> Built:
+        tf = lazy.tensorflow()
+        device = self.bare_template_device(weights)
+        with tf.device(device) if device else nullcontext():
+            template = make_template()
+        default = devices.default_device()
+        return Built(template, (default,), device or default, strategy="single")
+
+    def _build_wrappers(
+        self, make_template: Callable[[], Any], spec: ModelSpec, strategies: tuple[str, ...]
+    ) -> list[Built]:
+        tf = lazy.tensorflow()
+        weights_device = weights_device_name(spec.weights)
+        with tf.device(weights_device):
+            template = make_template()
+        replica_names = tuple(devices.replica_devices(spec.replicas, minimum=2))
+        # A batch prefetched onto the first replica is sliced there (in-place split only).
+        input_device = replica_names[0] if spec.input == "device" else None
+        return [
+            Built(
+                self.wrap(strategy, template, replica_names, input_device),
+                replica_names,
+                weights_device,
+                strategy=strategy,
+            )
+            for strategy in strategies
+        ]
+
+    # -- placement, input, training ----------------------------------------------------------
+
+    def trace_placement(
+        self, built: Built, x: Any, y: Any
+    ) -> tuple[PlacementReport | None, str | None]:
+        if built.distribution is not None:
+            return None, MIRRORED_PLACEMENT_REASON
+        return self.trace_train_step(built.model, x, y), None
+
+    def dataset(self, spec: ModelSpec, built: Built) -> Any:
+        return models.synthetic_dataset(
+            spec.image_size,
+            spec.classes,
+            spec.global_batch,
+            input=spec.input,
+            # MirroredStrategy distributes the pipeline onto its replicas itself.
+            first_replica=None if built.distribution is not None else built.replica_devices[0],
+        )
+
+    def fit_timed(self, built: Built, dataset: Any, timer: StepTimer) -> StepTiming:
+        from mgbench.trackers.timing import timed_fit
+
+        return timed_fit(built.model, dataset, timer, self.keras())
+
+    # -- memory and environment --------------------------------------------------------------
+
+    def reset_memory_peaks(self) -> None:
+        tf = lazy.tensorflow()
+        for device in tf.config.list_logical_devices("GPU"):
+            tf.config.experimental.reset_memory_stats(device.name)
+
+    def memory_peaks(self) -> tuple[dict[str, int] | None, str | None]:
+        tf = lazy.tensorflow()
+        gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+        if not gpus:
+            return None, TF_PEAK_CPU_REASON
+        peaks = {
+            devices.short_name(name): int(tf.config.experimental.get_memory_info(name)["peak"])
+            for name in gpus
+        }
+        return peaks, None
+
+    def environment(self, nvml: Any | None) -> dict[str, Any]:
+        tf = lazy.tensorflow()
+        keras = lazy.keras()
+        build = dict(tf.sysconfig.get_build_info())
+        gpus = []
+        for gpu in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(gpu)
+            gpus.append({"name": details.get("device_name"), "tf_device": gpu.name})
+        if nvml is not None:
+            for index, gpu in enumerate(gpus):
+                if index < nvml.device_count():
+                    gpu["memory_bytes"] = nvml.memory_total_bytes(index)
+        try:
+            import tf_keras
+
+            tf_keras_version = tf_keras.__version__
+        except ImportError:
+            tf_keras_version = None
+        return {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tf_keras": tf_keras_version,
+            "cuda_build": build.get("cuda_version"),
+            "cudnn_build": build.get("cudnn_version"),
+            "gpus": gpus,
+            "driver": nvml.driver_version() if nvml is not None else None,
+        }
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def check_can_build(self) -> None:
+        """Raise when this process cannot build models for this backend."""
+
+    def bare_template_device(self, weights: str) -> str | None:
+        """Where ``single`` builds the template (None: unscoped, the default device)."""
+        raise NotImplementedError
+
+    def wrap(
+        self,
+        strategy: str,
+        template: Any,
+        replica_devices: tuple[str, ...],
+        input_device: str | None,
+    ) -> Any:
+        """The ``inplace`` or ``concat`` wrapper of ``template`` over ``replica_devices``."""
+        raise NotImplementedError
+
+    def optimizer(self, built: Built) -> Any:
+        raise NotImplementedError
+
+    def trace_train_step(self, model: Any, x: Any, y: Any) -> PlacementReport:
+        raise NotImplementedError
+
+    def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
+        raise NotImplementedError

@@ -1,0 +1,124 @@
+"""The fidelity backend: both wrappers as the original Keras 2 graph-mode code (``tf_keras``).
+
+The claim was measured in 2018 on Keras 2 in TF1 graph mode. tf_keras 2.21 still runs that mode
+after ``tf.compat.v1.disable_eager_execution()``, which must happen before any TF op, so this
+backend runs only in processes of its own (workers, the placement command, subprocess tests).
+Placement is read from the TF1 graph of the compiled train function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from mgbench import devices
+from mgbench.backends.base import Built, DeviceSetup, ModelSpec
+from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend
+from mgbench.placement import PlacementReport, analyse, op_info
+from mgbench.platform import lazy
+
+
+class TfKerasBackend(TensorFlowBackend):
+    name = "tf_keras"
+
+    def keras(self) -> ModuleType:
+        return lazy.tf_keras()
+
+    def prepare_process(
+        self, replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+    ) -> DeviceSetup:
+        # TF1 graph mode, as in 2018; it must be switched on before any TF op exists.
+        lazy.tensorflow().compat.v1.disable_eager_execution()
+        return super().prepare_process(
+            replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+        )
+
+    def prepare_shared_process(self, replicas: int) -> DeviceSetup:
+        raise ValueError(
+            "the tf_keras backend runs in TF1 graph mode, process-wide: it cannot share an eager "
+            "process (a test session); run it in a process of its own (mgbench run)"
+        )
+
+    def check_can_build(self) -> None:
+        if lazy.tensorflow().executing_eagerly():
+            raise RuntimeError(
+                "the tf_keras backend runs in TF1 graph mode: call "
+                "tf.compat.v1.disable_eager_execution() first in the process"
+            )
+
+    def bare_template_device(self, weights: str) -> str | None:
+        # In graph mode a construction-time device scope places every op, not just the
+        # variables: the bare model is built unscoped, so it runs on the default device.
+        return None
+
+    def wrap(
+        self,
+        strategy: str,
+        template: Any,
+        replica_devices: tuple[str, ...],
+        input_device: str | None,
+    ) -> Any:
+        # input_device is not passed on: the original in-place split slices where its input lives.
+        from mgbench.wrappers import graph_mode
+
+        make = graph_mode.multi_gpu_model if strategy == "inplace" else graph_mode.parallel_model
+        return make(template, list(replica_devices))
+
+    def optimizer(self, built: Built) -> Any:
+        if built.distribution is not None:
+            # tf.distribute reduces gradients itself; Keras 2's optimizer_v1 is not allowed here.
+            return self.keras().optimizers.legacy.SGD(LEARNING_RATE)
+        from mgbench.wrappers import graph_mode
+
+        return graph_mode.colocating_sgd(LEARNING_RATE)
+
+    def trace_train_step(self, model: Any, x: Any = None, y: Any = None) -> PlacementReport:
+        # The graph holds the step already: the batch is not needed to trace it.
+        return trace_train_step(model)
+
+    def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
+        raise ValueError(
+            "the tf_keras backend runs in TF1 graph mode and cannot run in a shared eager "
+            "process; time it with mgbench run"
+        )
+
+
+def _step_ops(fetches: list[Any]) -> list[Any]:
+    """Every op the training step runs: the fetches and all they depend on."""
+    seen: dict[str, Any] = {}
+    stack = [f.op if hasattr(f, "op") else f for f in fetches if f is not None]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen[op.name] = op
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return list(seen.values())
+
+
+def trace_train_step(model: Any) -> PlacementReport:
+    """Placement of ``model``'s compiled Keras 2 train function (built here if needed)."""
+    model._make_train_function()
+    function = model.train_function
+    infos = []
+    for op in _step_ops([*function.outputs, function.updates_op]):
+        if op.type in ("VarHandleOp", "VariableV2"):
+            # A variable op stands in for the captured handle an eager trace would show.
+            captured = op.device or devices.HOST_DEVICE
+            infos.append(op_info(op, captured_device=captured, as_type="Placeholder"))
+        else:
+            infos.append(op_info(op))
+    default = devices.default_device()
+    replicas = getattr(model, "replica_devices", None)
+    return analyse(
+        infos,
+        replica_devices=replicas or (default,),
+        default_device=default,
+        writable_captures=[v.handle.op.name for v in model.trainable_weights],
+        variable_devices=[v.device for v in model.trainable_weights],
+        # Keras 2 graph mode names a bare model's forward ops after its layers.
+        model_scope=None if replicas else "|".join(re.escape(layer.name) for layer in model.layers),
+    )

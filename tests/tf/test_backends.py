@@ -1,0 +1,98 @@
+"""The backend registry and the Keras 3 backend's builds, on simulated CPU replicas."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mgbench import backends
+from mgbench.backends.base import Backend, BuildSpec
+from mgbench.config.suite import BACKENDS as SUITE_BACKENDS
+from mgbench.platform import models
+
+SPEC = BuildSpec(model="TinyMLP", image_size=8, classes=5, replicas=2, batch_per_replica=4)
+
+
+def test_the_registry_knows_both_tensorflow_backends():
+    assert backends.names() == ("keras3", "tf_keras")
+    for name in backends.names():
+        backend = backends.get(name)
+        assert backend.name == name
+        assert isinstance(backend, Backend)
+        assert backends.get(name) is backend  # one instance per name
+
+
+def test_suites_accept_exactly_the_registered_backends():
+    assert tuple(SUITE_BACKENDS) == backends.names()
+
+
+def test_an_unknown_backend_is_a_clear_error_naming_the_known_ones():
+    with pytest.raises(
+        ValueError, match=r"unknown backend 'jax'; known backends: keras3, tf_keras"
+    ):
+        backends.get("jax")
+
+
+def test_an_unknown_strategy_is_refused_before_anything_is_built():
+    with pytest.raises(ValueError, match=r"unknown strategy 'ring'; known: single, inplace"):
+        backends.get("keras3").build_compiled(dataclasses.replace(SPEC, strategy="ring"))
+
+
+@pytest.mark.parametrize("strategies", [("single", "inplace"), ("mirrored",), ()])
+def test_only_wrappers_share_a_template(strategies):
+    with pytest.raises(ValueError, match="build_many shares one template between wrappers"):
+        backends.get("keras3").build_many(SPEC, strategies)
+
+
+def test_single_build_records_where_it_lives():
+    built = backends.get("keras3").build_compiled(
+        dataclasses.replace(SPEC, strategy="single", replicas=1)
+    )
+    assert built.strategy == "single" and built.distribution is None
+    assert built.weights_device == "/device:CPU:0"
+    assert built.model.jit_compile is False
+
+
+def test_two_wrappers_over_one_template_share_its_variables_each_trains_placed_as_alone():
+    backend = backends.get("keras3")
+    inplace, concat = backend.build_many(SPEC, ("inplace", "concat"))
+    template = inplace.model.inner_model
+    assert (inplace.strategy, concat.strategy) == ("inplace", "concat")
+    assert concat.model.inner_model is template
+    assert inplace.replica_devices == concat.replica_devices
+    assert [id(v) for v in inplace.model.trainable_variables] == [
+        id(v) for v in concat.model.trainable_variables
+    ]
+    assert inplace.model.optimizer is not concat.model.optimizer  # each compiled on its own
+    x, y = models.synthetic_batch(SPEC.image_size, SPEC.classes, SPEC.global_batch)
+    for built in (inplace, concat):
+        report, reason = backend.trace_placement(built, x, y)
+        alone = backend.build_compiled(dataclasses.replace(SPEC, strategy=built.strategy))
+        expected, _ = backend.trace_placement(alone, x, y)
+        assert reason is None
+        assert report.summary() == expected.summary(), built.strategy
+        assert report.devices_for("grad_aggregate") == ["CPU:0"]
+    for built in (inplace, concat, inplace):  # alternately, as a paired comparison trains
+        before = template.get_weights()
+        loss = built.model.train_on_batch(x, y, return_dict=True)["loss"]
+        assert np.isfinite(loss)
+        moved = [not np.allclose(a, b) for a, b in zip(template.get_weights(), before, strict=True)]
+        assert any(moved), built.strategy
+
+
+def test_mirrored_placement_is_not_traced_and_says_why():
+    backend = backends.get("keras3")
+    built = backend.build_compiled(dataclasses.replace(SPEC, strategy="mirrored"))
+    x, y = models.synthetic_batch(SPEC.image_size, SPEC.classes, SPEC.global_batch)
+    assert built.weights_device == "mirrored"
+    assert backend.trace_placement(built, x, y) == (
+        None,
+        "MirroredStrategy: placement is tf.distribute's, not traced by mgbench",
+    )
+
+
+def test_the_graph_mode_backend_refuses_a_shared_eager_process():
+    with pytest.raises(ValueError, match="TF1 graph mode"):
+        backends.get("tf_keras").prepare_shared_process(2)
