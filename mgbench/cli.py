@@ -8,6 +8,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mgbench import backends  # the registry: names only, no framework
+
 REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 
 
@@ -253,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument("--replicas", type=int, default=2)
     placement_cmd.add_argument("--model", default="TinyCNN")
     placement_cmd.add_argument("--image-size", type=int, default=32)
-    placement_cmd.add_argument("--backend", choices=["keras3", "tf_keras"], default="keras3")
+    placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
     return parser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgbench.present import report
+from mgbench.present import render, sections
 from mgbench.records import store
 
 
@@ -18,11 +18,11 @@ def compare_runs(
 ) -> str:
     before_folder, before_path = store.locate(before)
     after_folder, after_path = store.locate(after)
-    built = report.build_comparison(
+    built = sections.build_comparison(
         store.read_records(before_path),
         store.read_records(after_path),
         title=f"mgbench compare: {before_folder.name} -> {after_folder.name}",
         alpha=alpha,
         min_effect_pct=min_effect_pct,
     )
-    return report.render(built, fmt)
+    return render.render(built, fmt)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgbench import analysis
 from mgbench.analysis import gates
-from mgbench.records import store
+from mgbench.records import environment, store
 
 
 def gate_command(
@@ -33,7 +32,7 @@ def gate_command(
         if second is None:
             raise ValueError("gate needs BASELINE and NEW runs, or one RUN with --ratio A/B")
         new_records = store.read_records(store.locate(second)[1])
-        if not any(r["status"] == "ok" for r in new_records):
+        if not any(r.ok for r in new_records):
             raise ValueError(f"{second}: the new run has no successful cell run to gate")
         lines = gates.gate_runs(
             first_records,
@@ -46,7 +45,7 @@ def gate_command(
             f"gate {second} against {first}: slowdown <= {max_slowdown_pct:g}%, "
             f"memory growth <= {max_memory_growth_pct:g}% (alpha {alpha:g})"
         )
-        if analysis.identities(first_records) != analysis.identities(new_records):
+        if environment.identities(first_records) != environment.identities(new_records):
             header += "\nWARNING: the runs come from different machines or versions"
     failed = [line for line in lines if not line.passed]
     body = [f"{'PASS' if line.passed else 'FAIL'}  {line.subject}: {line.reason}" for line in lines]

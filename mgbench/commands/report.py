@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mgbench import analysis
-from mgbench.present import plots, report
-from mgbench.records import store
+from mgbench.present import plots, render, sections
+from mgbench.records import environment, store
 
 
 def report_run(
@@ -24,21 +24,23 @@ def report_run(
     records = store.read_records(results_path)
     if not records:
         raise store.ResultsError(f"{results_path}: no records yet")
-    built = report.build_report(
+    cells = analysis.cell_results(records)
+    built = sections.build_report(
         records,
         title=f"mgbench report: {folder.name}",
+        cells=cells,
         claim_pct=claim_pct,
         alpha=alpha,
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
     )
-    text = report.render(built, fmt)
+    text = render.render(built, fmt)
     out = folder / f"report.{fmt}"
     out.write_text(text, encoding="utf-8")
     written = [out]
     if with_plots:
-        cells = analysis.cell_results(records)
-        caption = "CPU simulation: not a speed test" if report.is_cpu_simulation(records) else ""
+        cpu_simulation = environment.is_cpu_simulation(records)
+        caption = "CPU simulation: not a speed test" if cpu_simulation else ""
         written += plots.throughput_plots(cells, folder, caption=caption)
         written += plots.memory_plots(cells, folder)
     return text, written

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mgbench.config import suite
+from mgbench.config.suite import Suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
+from mgbench.present.summary import summary_table
+
+SUMMARY_FILE = "summary.md"
 
 
 def run_command(
@@ -35,4 +39,32 @@ def run_command(
     else:
         folder = launcher.default_output(loaded)
     options = launcher.DeviceOptions(virtual_gpus, virtual_gpu_memory_mb)
-    return launcher.run_suite(loaded, folder, resume=resume, options=options)
+    return run_and_summarise(loaded, folder, resume=resume, options=options)
+
+
+def run_and_summarise(
+    loaded: Suite,
+    folder: Path,
+    *,
+    resume: bool = False,
+    options: launcher.DeviceOptions | None = None,
+    spawn: launcher.Spawner = launcher.spawn_worker,
+    emit: Callable[[str], None] = print,
+) -> int:
+    """Run the suite, write and print its summary; the exit code is 1 when a cell run failed."""
+    outcome = launcher.run_suite(
+        loaded,
+        folder,
+        resume=resume,
+        options=options or launcher.DeviceOptions(),
+        spawn=spawn,
+        emit=emit,
+    )
+    table = summary_table(outcome.records)
+    (outcome.folder / SUMMARY_FILE).write_text(table + "\n", encoding="utf-8")
+    emit("")
+    emit(table)
+    emit(f"\nresults: {outcome.results_path}")
+    if outcome.failed:
+        emit(f"{len(outcome.failed)} cell run(s) failed; see their records and {outcome.logs}")
+    return outcome.exit_code

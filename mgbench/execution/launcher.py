@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mgbench.config.suite import Cell, Suite
-from mgbench.present import report
-from mgbench.records import store
+from mgbench.records import environment, store
+from mgbench.records.record import Record, RecordError, RunContext
 
 STDERR_TAIL_LINES = 20
 
@@ -160,13 +160,12 @@ class Progress:
             f"· repeat {repeat + 1}/{repeats}{eta}"
         )
 
-    def finished(self, record: dict[str, Any], wall_s: float) -> None:
+    def finished(self, record: Record, wall_s: float) -> None:
         self.durations.append(wall_s)
-        status = record["status"]
-        detail = record.get("reason") or ""
-        if status == "ok":
-            detail = f"{record['timing']['images_per_s']:,.1f} img/s"
-        self.emit(f"      {status}: {detail} ({wall_s:.1f} s)")
+        detail = record.reason or ""
+        if record.timing is not None:
+            detail = f"{record.timing.images_per_s:,.1f} img/s"
+        self.emit(f"      {record.status}: {detail} ({wall_s:.1f} s)")
 
 
 def _prepare_folder(suite: Suite, output: Path, resume: bool, host_env: dict[str, Any]) -> None:
@@ -190,6 +189,44 @@ def _prepare_folder(suite: Suite, output: Path, resume: bool, host_env: dict[str
     (output / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
 
 
+def _record(
+    cell: Cell, repeat: int, outcome: WorkerResult, context: RunContext, started_at: str
+) -> Record:
+    try:
+        return Record.from_payload(
+            cell, repeat, outcome.payload, context, started_at=started_at, wall_s=outcome.wall_s
+        )
+    except RecordError as error:  # a worker bug must not stop the suite: record it as a failure
+        failure = {"status": "failed", "reason": f"invalid worker output: {error}"}
+        return Record.from_payload(
+            cell, repeat, failure, context, started_at=started_at, wall_s=outcome.wall_s
+        )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished run left: its folder, every record in it, and the exit code."""
+
+    folder: Path
+    records: tuple[Record, ...]
+
+    @property
+    def results_path(self) -> Path:
+        return self.folder / store.RESULTS_FILE
+
+    @property
+    def logs(self) -> Path:
+        return self.folder / "logs"
+
+    @property
+    def failed(self) -> tuple[Record, ...]:
+        return tuple(r for r in self.records if r.status in ("failed", "timeout"))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
 def run_suite(
     suite: Suite,
     output: Path,
@@ -198,9 +235,9 @@ def run_suite(
     options: DeviceOptions = DeviceOptions(),
     spawn: Spawner = spawn_worker,
     emit: Callable[[str], None] = print,
-) -> int:
-    """Run every (cell, repeat) not yet recorded in ``output``; returns the exit code."""
-    host_env = store.host_environment()
+) -> RunOutcome:
+    """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results."""
+    host_env = environment.host_environment()
     _prepare_folder(suite, output, resume, host_env)
     results_path = output / store.RESULTS_FILE
     logs = output / "logs"
@@ -211,25 +248,14 @@ def run_suite(
         emit(f"resuming {output}: {len(done)} cell run(s) already recorded, {len(todo)} to go")
     if suite.profile == "cpu":
         emit("no GPU found: the suite's [cpu] profile applies (CPU simulation, not a speed test)")
+    context = RunContext(suite.name, suite.profile, output.name, host_env)
     progress = Progress(len(todo), emit, [])
     try:
         for index, (cell, repeat) in enumerate(todo):
             progress.starting(index, cell, repeat, suite.settings.repeats)
             started_at = store.now_iso()
             outcome = spawn(cell, options, logs / f"{cell.cell_id}-r{repeat}.log")
-            record = store.base_record(
-                cell.to_dict(), cell.cell_id, repeat, outcome.payload["status"]
-            )
-            record.update(outcome.payload)
-            worker_env = record.pop("environment", None) or {}
-            record.update(
-                suite=suite.name,
-                profile=suite.profile,
-                run_id=output.name,
-                started_at=started_at,
-                wall_s=outcome.wall_s,
-                environment={**host_env, **worker_env},
-            )
+            record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)
     except KeyboardInterrupt:
@@ -238,14 +264,4 @@ def run_suite(
             f"`mgbench run {suite.path} --resume --output {output}`"
         )
         raise
-    records = store.read_records(results_path)
-    table = report.summary_table(records)
-    (output / "summary.md").write_text(table + "\n", encoding="utf-8")
-    emit("")
-    emit(table)
-    emit(f"\nresults: {results_path}")
-    failed = [r for r in records if r["status"] in ("failed", "timeout")]
-    if failed:
-        emit(f"{len(failed)} cell run(s) failed; see their records and {logs}")
-        return 1
-    return 0
+    return RunOutcome(output, tuple(store.read_records(results_path)))

@@ -8,54 +8,56 @@ from collections.abc import Sequence
 from typing import Any
 
 from mgbench import analysis
+from mgbench.records import environment
+from mgbench.records.record import Record
 
 FORMATS = ("pytest-benchmark",)
 
 
-def _machine_info(record: dict[str, Any]) -> dict[str, Any]:
-    env = record.get("environment") or {}
+def _machine_info(record: Record) -> dict[str, Any]:
+    env = record.environment
     return {
-        "node": env.get("host"),
-        "processor": env.get("cpu"),
-        "machine": (env.get("platform") or "").split("-")[-1] or None,
+        "node": env.host,
+        "processor": env.cpu,
+        "machine": (env.platform or "").split("-")[-1] or None,
         "python_compiler": None,
         "python_implementation": "CPython",
-        "python_implementation_version": env.get("python"),
-        "python_version": env.get("python"),
+        "python_implementation_version": env.python,
+        "python_version": env.python,
         "python_build": None,
         "release": None,
-        "system": env.get("platform"),
-        "cpu": {"brand_raw": env.get("cpu"), "count": env.get("cpu_count")},
+        "system": env.platform,
+        "cpu": {"brand_raw": env.cpu, "count": env.cpu_count},
         "mgbench": {
-            "device_mode": record.get("device_mode"),
-            "gpus": [g.get("name") for g in env.get("gpus", [])],
-            "tensorflow": env.get("tensorflow"),
-            "keras": env.get("keras"),
-            "cuda_build": env.get("cuda_build"),
-            "driver": env.get("driver"),
+            "device_mode": record.device_mode,
+            "gpus": list(env.gpu_names()),
+            "tensorflow": env.tensorflow,
+            "keras": env.keras,
+            "cuda_build": env.cuda_build,
+            "driver": env.driver,
         },
     }
 
 
-def _commit_info(record: dict[str, Any]) -> dict[str, Any]:
-    env = record.get("environment") or {}
+def _commit_info(record: Record) -> dict[str, Any]:
+    env = record.environment
     return {
-        "id": env.get("git_commit"),
+        "id": env.git_commit,
         "time": None,
         "author_time": None,
-        "dirty": env.get("git_dirty"),
+        "dirty": env.git_dirty,
         "project": "mgbench",
         "branch": None,
     }
 
 
-def to_pytest_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def to_pytest_benchmark(records: Sequence[Record]) -> dict[str, Any]:
     """The JSON document pytest-benchmark saves, built from mgbench records."""
     from pytest_benchmark import __version__ as pytest_benchmark_version
     from pytest_benchmark.stats import Stats
 
-    analysis.check_not_mixed(records, allow_mixed=False)
-    ok = [r for r in records if r["status"] == "ok"]
+    environment.check_not_mixed(records, allow_mixed=False)
+    ok = [r for r in records if r.ok]
     if not ok:
         raise ValueError("no successful cell runs to export")
     benchmarks = []
@@ -67,21 +69,22 @@ def to_pytest_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             for step in process.step_s:
                 stats.update(step)
         c = cell.cell
+        first = cell.records[0]
         benchmarks.append(
             {
-                "group": f"{c['model']}-{c['image_size']}px-b{c['batch_per_replica']}",
+                "group": f"{c.model}-{c.image_size}px-b{c.batch_per_replica}",
                 "name": cell.cell_id,
-                "fullname": f"mgbench::{ok[0].get('suite')}::{cell.cell_id}",
-                "params": dict(c),
+                "fullname": f"mgbench::{ok[0].suite}::{cell.cell_id}",
+                "params": c.to_dict(),
                 "param": cell.cell_id,
                 "extra_info": {
                     "images_per_s": cell.images_per_s,
                     "images_per_s_ci95": list(cell.ci) if cell.ci else None,
-                    "strategy": c["strategy"],
-                    "replicas": c["replicas"],
+                    "strategy": c.strategy,
+                    "replicas": c.replicas,
                     "processes": len(cell.processes),
-                    "device_mode": cell.records[0].get("device_mode"),
-                    "memory": cell.records[0].get("memory"),
+                    "device_mode": first.device_mode,
+                    "memory": first.to_json()["memory"],
                 },
                 "options": {
                     "disable_gc": False,
@@ -98,6 +101,6 @@ def to_pytest_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "machine_info": _machine_info(ok[0]),
         "commit_info": _commit_info(ok[0]),
         "benchmarks": benchmarks,
-        "datetime": ok[0].get("started_at") or dt.datetime.now(dt.UTC).isoformat(),
+        "datetime": ok[0].started_at or dt.datetime.now(dt.UTC).isoformat(),
         "version": pytest_benchmark_version,
     }

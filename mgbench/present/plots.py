@@ -6,13 +6,15 @@ display. Functions return the paths they wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from mgbench import analysis
+from mgbench.config.suite import backend_suffix
+from mgbench.present.formats import MIB
 
-MIB = 2**20
 STRATEGY_ORDER = ("single", "inplace", "concat", "mirrored")
 
 
@@ -38,18 +40,21 @@ def throughput_plots(
 ) -> list[Path]:
     """One plot per model, image size and batch: images/s against replicas, per strategy."""
     plt = _pyplot()
-    groups: dict[tuple[str, int, int, str], list[analysis.CellResult]] = {}
+    groups: dict[analysis.CellKey, list[analysis.CellResult]] = {}
     for cell in cells:
         if cell.images_per_s is not None:
-            groups.setdefault((*cell.key[:3], cell.key[4]), []).append(cell)
+            # One plot across replica counts: the key of the workload on one replica.
+            workload = dataclasses.replace(cell.key, replicas=1)
+            groups.setdefault(workload, []).append(cell)
     written = []
-    for (model, size, batch, backend), group in groups.items():
-        label = "" if backend == "keras3" else f" ({backend})"
-        suffix = () if backend == "keras3" else (backend,)
+    for key, group in groups.items():
+        model, size, batch, backend = key.model, key.image_size, key.batch_per_replica, key.backend
+        label = f" ({backend})" if backend_suffix(backend) else ""
+        suffix = (backend,) if backend_suffix(backend) else ()
         figure, axes = plt.subplots(figsize=(6, 4))
         for strategy in STRATEGY_ORDER:
             points = sorted(
-                (c.cell["replicas"], c.images_per_s, c.ci) for c in group if c.strategy == strategy
+                (c.cell.replicas, c.images_per_s, c.ci) for c in group if c.strategy == strategy
             )
             if not points:
                 continue
@@ -63,7 +68,7 @@ def throughput_plots(
         axes.set_xlabel("replicas")
         axes.set_ylabel("images/s (mean over processes, 95% CI)")
         axes.set_title(f"{model} {size}px, batch {batch}/replica{label}")
-        axes.set_xticks(sorted({c.cell["replicas"] for c in group}))
+        axes.set_xticks(sorted({c.cell.replicas for c in group}))
         axes.set_ylim(bottom=0)
         _legend_below(axes)
         if caption:
@@ -80,14 +85,21 @@ def memory_plots(cells: Sequence[analysis.CellResult], folder: Path) -> list[Pat
     """Per model and replica count: TF peak per device, one bar per strategy (GPU runs only)."""
     plt = _pyplot()
     rows = [r for r in analysis.memory_rows(cells) if r.tf_peak_bytes]
-    groups: dict[analysis.GroupKey, list[analysis.MemoryRow]] = {}
+    groups: dict[analysis.CellKey, list[analysis.MemoryRow]] = {}
     for row in rows:
         if row.cell.strategy != "single":
             groups.setdefault(row.cell.key, []).append(row)
     written = []
-    for (model, size, batch, replicas, backend), group in groups.items():
-        label = "" if backend == "keras3" else f" ({backend})"
-        suffix = () if backend == "keras3" else (backend,)
+    for key, group in groups.items():
+        model, size, batch, replicas, backend = (
+            key.model,
+            key.image_size,
+            key.batch_per_replica,
+            key.replicas,
+            key.backend,
+        )
+        label = f" ({backend})" if backend_suffix(backend) else ""
+        suffix = (backend,) if backend_suffix(backend) else ()
         devices = sorted({d for r in group for d in r.tf_peak_bytes})
         figure, axes = plt.subplots(figsize=(6, 4))
         width = 0.8 / len(group)

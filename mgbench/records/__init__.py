@@ -1,0 +1,1 @@
+"""Records: the typed, versioned record, its JSON Lines store, and the environment it ran in."""

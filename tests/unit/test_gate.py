@@ -3,6 +3,7 @@ the pytest-benchmark export is read by pytest-benchmark itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,11 +12,13 @@ import numpy as np
 import pytest
 from data.make_small_results import record
 
+from mgbench import analysis
 from mgbench.analysis import gates
 from mgbench.commands.export import export_run
 from mgbench.commands.gate import gate_command
 from mgbench.present import export
 from mgbench.records import store
+from mgbench.records.record import Record
 
 MIB = 2**20
 
@@ -35,7 +38,7 @@ def run_records(seed: int, *, slow: dict[str, float] | None = None, grow: float 
             r["memory"]["tf_peak_bytes"] = {
                 d: int(v * grow) for d, v in r["memory"]["tf_peak_bytes"].items()
             }
-            out.append(r)
+            out.append(Record.from_json(r))
     return out
 
 
@@ -73,6 +76,7 @@ def test_ratio_gate_inside_one_run():
     (line,) = gates.gate_ratio(slow, "inplace", "concat", minimum=0.97)
     assert not line.passed
     assert line.subject == "TinyCNN-32px-b16-x2 inplace/concat"
+    assert "significantly slower" in line.reason and "ratio 0.8" in line.reason
     with pytest.raises(ValueError, match="no cell pairs inplace/horovod"):
         gates.gate_ratio(records, "inplace", "horovod")
 
@@ -143,13 +147,14 @@ def test_pytest_benchmark_compare_reads_the_export(tmp_path):
 
 def test_export_refuses_mixed_machines():
     records = run_records(1)
-    records[0]["environment"]["host"] = "elsewhere"
+    elsewhere = dataclasses.replace(records[0].environment, host="elsewhere")
+    records[0] = dataclasses.replace(records[0], environment=elsewhere)
     with pytest.raises(ValueError, match="different machines"):
         export.to_pytest_benchmark(records)
 
 
 def test_export_needs_a_success(tmp_path):
-    failed = [{**r, "status": "failed"} for r in run_records(1)]
+    failed = [dataclasses.replace(r, status="failed") for r in run_records(1)]
     with pytest.raises(ValueError, match="no successful cell runs"):
         export.to_pytest_benchmark(failed)
 
@@ -157,12 +162,36 @@ def test_export_needs_a_success(tmp_path):
 def test_a_new_run_whose_cells_failed_or_vanished_fails_the_gate():
     base = run_records(1)
     new = [
-        {**r, "status": "failed"} if r["cell"]["strategy"] == "inplace" else r
+        dataclasses.replace(r, status="failed") if r.cell.strategy == "inplace" else r
         for r in run_records(2)
-        if r["cell"]["strategy"] != "mirrored"
+        if r.cell.strategy != "mirrored"
     ]
     failed = {line.subject: line.reason for line in gates.gate_runs(base, new) if not line.passed}
     assert failed == {
         "TinyCNN-32px-b16-mirrored-x2": "in the baseline but missing from the new run",
         "TinyCNN-32px-b16-inplace-x2": "no successful run in the new run (failed)",
     }
+
+
+def test_a_ratio_without_a_success_on_one_side_fails():
+    records = [
+        dataclasses.replace(r, status="failed") if r.cell.strategy == "concat" else r
+        for r in run_records(1)
+    ]
+    (line,) = gates.gate_ratio(records, "inplace", "concat")
+    assert not line.passed and line.reason == "a strategy has no successful run"
+
+
+def test_run_changes_are_numbers_not_text():
+    before = analysis.cell_results(run_records(1))
+    after = analysis.cell_results(run_records(2, slow={"concat": 1.25}))
+    changes = {change.cell_id: change for change in analysis.run_changes(before, after)}
+    concat = changes["TinyCNN-32px-b16-concat-x2"]
+    assert concat.comparison is not None
+    assert concat.comparison.change_pct == pytest.approx(-20, abs=1.5)
+    assert concat.comparison.ci_pct[1] < 0 and concat.comparison.significant
+    assert concat.before is not None and concat.after is not None
+    assert concat.after.images_per_s < concat.before.images_per_s
+    (ratio,) = analysis.strategy_ratios(after, "inplace", "concat")
+    assert ratio.key == analysis.CellKey("TinyCNN", 32, 16, 2, "keras3")
+    assert ratio.key.label == "TinyCNN-32px-b16-x2"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
 from mgbench.execution.launcher import RunError, WorkerResult, run_suite
 from mgbench.records import store
@@ -59,12 +63,12 @@ def test_every_cell_run_is_recorded_in_interleaved_order(tmp_path):
     suite = parse_suite(SUITE, "fake.toml")
     spawn = FakeSpawner()
     lines = []
-    assert run_suite(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 0
+    assert run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 0
     order = [call[0].split("-")[3] for call in spawn.calls]
     assert order == ["single", "inplace", "concat"] * 2
     assert spawn.calls[0][1] == "TinyMLP-8px-b4-single-x1-r0.log"
     records = store.read_records(tmp_path / "run" / "results.jsonl")
-    assert [(r["cell_id"].split("-")[3], r["repeat"]) for r in records] == [
+    assert [(r.cell_id.split("-")[3], r.repeat) for r in records] == [
         ("single", 0),
         ("inplace", 0),
         ("concat", 0),
@@ -73,12 +77,12 @@ def test_every_cell_run_is_recorded_in_interleaved_order(tmp_path):
         ("concat", 1),
     ]
     first = records[1]
-    assert first["schema_version"] == store.SCHEMA_VERSION
-    assert first["suite"] == "fake" and first["run_id"] == "run" and first["profile"] == "default"
-    assert first["cell"]["strategy"] == "inplace" and first["cell"]["replicas"] == 2
-    assert first["wall_s"] == 2.5
-    assert first["environment"]["tensorflow"] == "2.21.0"
-    assert first["environment"]["host"]
+    assert first.to_json()["schema_version"] == store.SCHEMA_VERSION
+    assert first.suite == "fake" and first.run_id == "run" and first.profile == "default"
+    assert first.cell.strategy == "inplace" and first.cell.replicas == 2
+    assert first.wall_s == 2.5
+    assert first.environment.tensorflow == "2.21.0"
+    assert first.environment.host
     assert (tmp_path / "run" / "suite.json").exists() and (tmp_path / "run" / "run.json").exists()
     summary = (tmp_path / "run" / "summary.md").read_text()
     row = "| TinyMLP | keras3    | 8    | 4               | inplace    | 2          | 2/2"
@@ -100,10 +104,10 @@ def test_failed_and_timed_out_cells_are_recorded_and_the_suite_goes_on(tmp_path)
         }
     )
     lines = []
-    assert run_suite(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 1
+    assert run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 1
     records = store.read_records(tmp_path / "run" / "results.jsonl")
-    assert [r["status"] for r in records] == ["ok", "failed", "timeout"] * 2
-    assert records[1]["reason"] == "ResourceExhaustedError: OOM"
+    assert [r.status for r in records] == ["ok", "failed", "timeout"] * 2
+    assert records[1].reason == "ResourceExhaustedError: OOM"
     assert "4 cell run(s) failed" in lines[-1]
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "0/2 (failed)" in summary and "0/2 (timeout)" in summary
@@ -122,7 +126,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_finishes_the_rest(tmp_path):
         run_suite(suite, output, spawn=FakeSpawner(), emit=lines.append)
 
     spawn = FakeSpawner()
-    assert run_suite(suite, output, resume=True, spawn=spawn, emit=lines.append) == 0
+    assert run_and_summarise(suite, output, resume=True, spawn=spawn, emit=lines.append) == 0
     assert [c[1] for c in spawn.calls] == [
         "TinyMLP-8px-b4-inplace-x2-r1.log",
         "TinyMLP-8px-b4-concat-x2-r1.log",
@@ -141,3 +145,40 @@ def test_resume_refuses_a_changed_suite(tmp_path):
         run_suite(
             changed, tmp_path / "empty", resume=True, spawn=FakeSpawner(), emit=lambda _: None
         )
+
+
+def test_the_launcher_returns_the_records_and_leaves_the_summary_to_the_run_command(tmp_path):
+    suite = parse_suite(SUITE, "fake.toml")
+    failing = FakeSpawner({"concat": {"status": "failed", "reason": "boom"}})
+    lines = []
+    outcome = run_suite(suite, tmp_path / "run", spawn=failing, emit=lines.append)
+    assert outcome.exit_code == 1 and len(outcome.records) == 6
+    assert [r.cell.strategy for r in outcome.failed] == ["concat", "concat"]
+    assert outcome.results_path == tmp_path / "run" / "results.jsonl"
+    assert list(outcome.records) == store.read_records(outcome.results_path)
+    assert not (tmp_path / "run" / "summary.md").exists()
+    assert not any("img/s (median)" in line for line in lines)  # progress only, no table
+
+
+def test_an_invalid_worker_payload_is_recorded_as_a_failure(tmp_path):
+    suite = parse_suite(SUITE, "fake.toml")
+    broken = {"status": "ok", "timing": {"step_s": "fast"}}
+    outcome = run_suite(
+        suite, tmp_path / "run", spawn=FakeSpawner({"inplace": broken}), emit=lambda _: None
+    )
+    inplace = [r for r in outcome.records if r.cell.strategy == "inplace"]
+    assert [r.status for r in inplace] == ["failed", "failed"]
+    assert inplace[0].reason is not None
+    assert inplace[0].reason == "invalid worker output: timing.first_step_s: missing"
+
+
+def test_the_launcher_does_not_import_the_presentation():
+    higher = ("mgbench.present", "mgbench.analysis", "mgbench.commands")
+    code = (
+        "import sys, mgbench.execution.launcher; "
+        f"print(sorted(m for m in sys.modules if m.startswith({higher!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -16,10 +17,11 @@ import pytest
 from mgbench import analysis
 from mgbench.cli import claim_range
 from mgbench.commands.compare import compare_runs
-from mgbench.present import report
-from mgbench.records import store
+from mgbench.present import render, sections, summary
+from mgbench.records import environment, store
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def small_records():
@@ -27,7 +29,7 @@ def small_records():
 
 
 def test_report_matches_the_stored_expected_table():
-    rendered = report.render(report.build_report(small_records(), title="synthetic"), "md")
+    rendered = render.render(sections.build_report(small_records(), title="synthetic"), "md")
     assert rendered == (DATA / "expected_report.md").read_text()
 
 
@@ -46,39 +48,89 @@ def test_memory_saving_and_scaling_known_answers():
 
 def test_results_from_different_machines_are_refused_unless_allowed():
     records = small_records()
-    records[0] = {**records[0], "environment": {**records[0]["environment"], "host": "other"}}
-    with pytest.raises(analysis.MixedResultsError, match="2 different machines or versions"):
-        report.build_report(records, title="mixed")
-    built = report.build_report(records, title="mixed", allow_mixed=True)
-    text = report.render(built, "md")
+    elsewhere = dataclasses.replace(records[0].environment, host="other")
+    records[0] = dataclasses.replace(records[0], environment=elsewhere)
+    with pytest.raises(environment.MixedResultsError, match="2 different machines or versions"):
+        sections.build_report(records, title="mixed")
+    built = sections.build_report(records, title="mixed", allow_mixed=True)
+    text = render.render(built, "md")
     assert "- MIXED: results from 2 machines or versions are merged" in text
 
 
 def test_cpu_simulation_is_said_on_every_report():
-    records = [{**r, "device_mode": "cpu-simulation"} for r in small_records()]
+    records = [dataclasses.replace(r, device_mode="cpu-simulation") for r in small_records()]
     for fmt in ("md", "html", "latex"):
-        assert "CPU simulation" in report.render(report.build_report(records, title="t"), fmt)
+        assert "CPU simulation" in render.render(sections.build_report(records, title="t"), fmt)
 
 
 def test_every_format_carries_the_same_verdict():
-    built = report.build_report(small_records(), title="synthetic")
+    built = sections.build_report(small_records(), title="synthetic")
     verdict = "faster, within the claimed 5-12%"
-    data = json.loads(report.render(built, "json"))
+    data = json.loads(render.render(built, "json"))
     assert data["sections"][0]["rows"][0]["verdict"] == verdict
-    rows = [r for r in csv.reader(io.StringIO(report.render(built, "csv"))) if r]
+    rows = [r for r in csv.reader(io.StringIO(render.render(built, "csv"))) if r]
     assert rows[0][0] == "note" and rows[0][1].startswith("Machine: synthetic-host")
     first_table = next(i for i, r in enumerate(rows) if r[0] == "table")
     assert rows[first_table + 1][-1] == verdict
-    assert "\\begin{tabular}" in report.render(built, "latex")
-    assert "<table>" in report.render(built, "html")
+    assert "\\begin{tabular}" in render.render(built, "latex")
+    assert "<table>" in render.render(built, "html")
     with pytest.raises(ValueError, match="unknown format 'pdf'"):
-        report.render(built, "pdf")
+        render.render(built, "pdf")
 
 
 def test_weak_results_are_flagged():
-    records = [r for r in small_records() if r["repeat"] == 0]
+    records = [r for r in small_records() if r.repeat == 0]
     notes = analysis.weak_result_notes(analysis.cell_results(records))
     assert "TinyCNN-32px-b16-inplace-x2: only 1 process(es) and 10 step samples" in notes[1]
+
+
+def test_json_keeps_numbers_with_their_units_and_null_for_missing():
+    records = small_records()
+    cells = analysis.cell_results(records)
+    data = json.loads(render.render(sections.build_report(records, title="t", cells=cells), "json"))
+    claim, throughput, scaling, memory, placement = data["sections"][:5]
+    (pair,) = analysis.claim_pairs(cells, (5.0, 12.0))
+    row = claim["rows"][0]
+    assert row["speedup"] == pytest.approx(pair.comparison.change_pct)
+    assert row["95% CI"] == pytest.approx(list(pair.comparison.ci_pct))
+    assert row["inplace img/s"] == pytest.approx(pair.inplace.images_per_s)
+    assert isinstance(row["U p-value"], float) and isinstance(row["replicas"], int)
+    assert claim["units"]["speedup"] == "%"
+    inplace = next(r for r in throughput["rows"] if r["strategy"] == "inplace")
+    assert inplace["runs ok"] == {"ok": 5, "runs": 5}
+    assert set(inplace["mean ± sd (proc)"]) == {"mean", "stdev"}
+    assert throughput["units"]["p90 step ms"] == "s" and 0 < inplace["p90 step ms"] < 1
+    single = next(r for r in scaling["rows"] if r["strategy"] == "inplace")
+    assert 0 < single["scaling efficiency"] < 1
+    by_strategy = {r["strategy"]: r for r in memory["rows"]}
+    assert by_strategy["concat"]["TF peak first device"] == {"GPU:0": 820 * 2**20}
+    assert by_strategy["concat"]["NVML process peak"] == {"0": 1120 * 2**20, "1": 940 * 2**20}
+    assert by_strategy["inplace"]["in-place saving"] == pytest.approx((1 - 700 / 820) * 100)
+    assert by_strategy["concat"]["in-place saving"] is None  # shown as "" in Markdown
+    assert memory["units"]["host RSS"] == "bytes"
+    mirrored = next(r for r in placement["rows"] if r["strategy"] == "mirrored")
+    inplace_placement = next(r for r in placement["rows"] if r["strategy"] == "inplace")
+    assert mirrored["merge"] is None and mirrored["unplaced ops"] is None
+    assert inplace_placement["input slicing"] == ["CPU:0"]
+    assert inplace_placement["unplaced ops"] == {"ops": 52, "default_device": "GPU:0"}
+
+
+def test_the_summary_table_shows_every_cell_and_its_memory():
+    table = summary.summary_table(small_records())
+    assert table.startswith("Machine: synthetic-host (Synthetic GPU; gpu; TF 2.21.0")
+    row = "| TinyCNN | keras3    | 32   | 16              | concat     | 2          | 5/5"
+    assert row in table
+    concat = next(line for line in table.splitlines() if "| concat " in line)
+    cells = [cell.strip() for cell in concat.split("|")]
+    assert cells[-4:-1] == ["GPU:0 820 · GPU:1 640", "#0 1,120 · #1 940", "2,048"]
+
+
+@pytest.mark.parametrize(
+    "summary_md", sorted(ROOT.glob("results/*/*/summary.md")), ids=lambda p: p.parent.name
+)
+def test_published_summaries_regenerate_identically(summary_md):
+    records = store.read_records(summary_md.parent / "results.jsonl")
+    assert summary.summary_table(records) + "\n" == summary_md.read_text()
 
 
 @pytest.mark.parametrize(("text", "expected"), [("5:12", (5.0, 12.0)), ("0:3.5", (0.0, 3.5))])

@@ -1,75 +1,310 @@
-"""The JSON Lines store: append-only, fsynced, torn last line tolerated, versions checked."""
+"""The typed record and its JSON Lines store: one constructor, exact round trips, published files
+load, append-only, fsynced, torn last line tolerated, versions and types checked."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
-from mgbench.records import store
+from mgbench.config.suite import Cell
+from mgbench.records import environment, store
+from mgbench.records.record import (
+    SCHEMA_VERSION,
+    Environment,
+    Memory,
+    NvmlPeak,
+    Placement,
+    Record,
+    RecordError,
+    RunContext,
+    Timing,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED = sorted(ROOT.glob("results/*/*/results.jsonl"))
+SMALL_RESULTS = Path(__file__).resolve().parent / "data" / "small_results.jsonl"
+
+CELL = Cell(
+    model="TinyCNN",
+    image_size=32,
+    classes=10,
+    batch_per_replica=16,
+    strategy="inplace",
+    replicas=2,
+    warmup_steps=1,
+    timed_steps=2,
+    input="host",
+    weights="cpu",
+    dtype="float32",
+    timeout_s=60.0,
+    placement=True,
+)
+CONTEXT = RunContext("demo", "cpu", "run-1", {"host": "box", "cpu": "Some CPU", "cpu_count": 2})
 
 
-def record(cell_id: str, repeat: int) -> dict:
-    return store.base_record({"model": "TinyCNN"}, cell_id, repeat, "ok")
+def ok_payload() -> dict:
+    """Every key the worker's ``run_cell`` returns, with ``status`` added by its ``main``."""
+    return {
+        "status": "ok",
+        "device_mode": "cpu-simulation",
+        "jit_compile": False,
+        "replica_devices": ["CPU:1", "CPU:2"],
+        "weights_device": "CPU:0",
+        "timing": {
+            "first_step_s": 1.5,
+            "warmup_step_s": [0.25],
+            "step_s": [0.125, 0.25],
+            "timed_wall_s": 0.5,
+            "images_per_step": 32,
+            "images_per_s": 128.0,
+            "process_to_first_timed_step_s": 3.0,
+            "phases_s": {"fit": 2.0, "build_and_compile": 0.5},
+        },
+        "memory": {
+            "tf_peak_bytes": {"GPU:0": 700, "GPU:1": 640},
+            "tf_peak_reason": None,
+            "nvml": {
+                "0": {
+                    "name": "Fake GPU",
+                    "total_bytes": 8000,
+                    "process_peak_bytes": 900,
+                    "device_used_peak_bytes": 1000,
+                }
+            },
+            "nvml_reason": None,
+            "host_rss_peak_bytes": 2**30,
+            "sample_period_s": 0.02,
+            "samples": 7,
+            "sampler_error": None,
+        },
+        "placement": {
+            "default_device": "CPU:0",
+            "replica_devices": ["CPU:1", "CPU:2"],
+            "variable_devices": ["CPU:0"],
+            "slice_devices": ["CPU:0"],
+            "merge_devices": ["CPU:0"],
+            "grad_aggregate_devices": ["CPU:0"],
+            "update_devices": ["CPU:0"],
+            "ops_per_device": {"CPU:1": {"forward": 16}},
+            "unplaced_ops": {"loss": 12},
+        },
+        "placement_reason": None,
+        "backend": "keras3",
+        "environment": {"tensorflow": "2.21.0", "keras": "3.15.1", "gpus": []},
+    }
 
 
-def test_round_trip_keeps_records_field_by_field(tmp_path):
+def make(payload: dict | None = None, *, repeat: int = 0, cell: Cell = CELL) -> Record:
+    return Record.from_payload(
+        cell,
+        repeat,
+        payload if payload is not None else ok_payload(),
+        CONTEXT,
+        started_at="2026-01-01T00:00:00+00:00",
+        wall_s=4.0,
+    )
+
+
+def failed(cell_id_model: str, repeat: int) -> Record:
+    cell = dataclasses.replace(CELL, model=cell_id_model)
+    return make({"status": "failed", "reason": "boom", "error_tail": "x"}, repeat=repeat, cell=cell)
+
+
+def test_the_record_is_built_from_cell_payload_and_context_field_by_field():
+    record = make()
+    assert record.cell_id == "TinyCNN-32px-b16-inplace-x2" and record.repeat == 0
+    assert record.status == "ok" and record.ok and record.cell == CELL
+    assert record.reason is None and record.error_tail is None
+    assert (record.suite, record.profile, record.run_id) == ("demo", "cpu", "run-1")
+    assert record.started_at == "2026-01-01T00:00:00+00:00" and record.wall_s == 4.0
+    assert record.backend == "keras3" and record.device_mode == "cpu-simulation"
+    assert record.jit_compile is False and record.weights_device == "CPU:0"
+    assert record.replica_devices == ("CPU:1", "CPU:2")
+    assert record.timing == Timing(
+        first_step_s=1.5,
+        warmup_step_s=(0.25,),
+        step_s=(0.125, 0.25),
+        timed_wall_s=0.5,
+        images_per_step=32,
+        images_per_s=128.0,
+        process_to_first_timed_step_s=3.0,
+        phases_s={"fit": 2.0, "build_and_compile": 0.5},
+    )
+    assert record.memory == Memory(
+        tf_peak_bytes={"GPU:0": 700, "GPU:1": 640},
+        tf_peak_reason=None,
+        nvml={"0": NvmlPeak("Fake GPU", 8000, 900, 1000)},
+        nvml_reason=None,
+        host_rss_peak_bytes=2**30,
+        sample_period_s=0.02,
+        samples=7,
+        sampler_error=None,
+    )
+    assert record.placement is not None and record.placement.unplaced_total == 12
+    assert record.placement.slice_devices == ("CPU:0",)
+    assert record.placement.ops_per_device == {"CPU:1": {"forward": 16}}
+    # The launcher's host part and the worker's TF part make one environment.
+    env = record.environment
+    assert (env.host, env.cpu, env.cpu_count, env.tensorflow) == ("box", "Some CPU", 2, "2.21.0")
+    assert env.gpus == () and env.driver is None
+
+
+def test_to_json_keeps_every_payload_key_and_from_json_restores_the_record():
+    record = make()
+    data = record.to_json()
+    payload = ok_payload()
+    for key, value in payload.items():
+        if key != "environment":
+            assert data[key] == value, key
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["cell"] == CELL.to_dict()
+    assert data["environment"]["host"] == "box" and data["environment"]["keras"] == "3.15.1"
+    assert Record.from_json(json.loads(json.dumps(data))) == record
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.parent.name)
+def test_published_results_load_and_round_trip(path):
+    lines = path.read_text().splitlines()
+    records = store.read_records(path)
+    assert len(records) == len(lines) > 0
+    for line, record in zip(lines, records, strict=True):
+        data = json.loads(line)
+        written = record.to_json()
+        for key in data:  # every published field survives, nested ones too
+            assert written[key] == data[key] or key in ("memory", "environment"), key
+        for key in data["memory"]:
+            assert written["memory"][key] == data["memory"][key], key
+        assert Record.from_json(written) == record
+    first = records[0]
+    assert first.timing is not None and first.timing.images_per_s > 0
+    assert first.environment.tensorflow == "2.21.0" and first.cell.backend in ("keras3", "tf_keras")
+
+
+def test_an_older_record_without_later_fields_loads_with_none():
+    record = store.read_records(SMALL_RESULTS)[0]
+    assert record.cell.backend == "keras3"  # the cell's default before the backend field
+    assert record.backend is None and record.started_at is None
+    assert record.timing is not None and record.timing.phases_s is None
+    assert record.memory is not None and record.memory.samples is None
+    assert record.environment.platform is None and record.environment.host == "synthetic-host"
+
+
+def test_round_trip_through_the_store_keeps_records_field_by_field(tmp_path):
     path = tmp_path / "results.jsonl"
-    first, second = record("a", 0), record("b", 1)
-    second["timing"] = {"step_s": [0.25, 0.5]}
+    first, second = make(), make(repeat=1)
     store.append_record(path, first)
     store.append_record(path, second)
     assert store.read_records(path) == [first, second]
-    assert store.finished_keys(store.read_records(path)) == {("a", 0), ("b", 1)}
+    assert store.finished_keys(store.read_records(path)) == {
+        ("TinyCNN-32px-b16-inplace-x2", 0),
+        ("TinyCNN-32px-b16-inplace-x2", 1),
+    }
+
+
+def test_a_failed_record_has_no_measurement():
+    record = failed("TinyCNN", 0)
+    assert record.status == "failed" and not record.ok
+    assert record.reason == "boom" and record.error_tail == "x"
+    assert record.timing is None and record.memory is None and record.placement is None
+    assert record.environment.host == "box" and record.environment.tensorflow is None
 
 
 def test_a_torn_last_line_is_skipped(tmp_path):
     path = tmp_path / "results.jsonl"
-    store.append_record(path, record("a", 0))
+    store.append_record(path, failed("a", 0))
     with open(path, "a") as handle:
         handle.write('{"schema_version": 1, "cell_id": "b", "rep')
-    assert [r["cell_id"] for r in store.read_records(path)] == ["a"]
+    assert [r.cell.model for r in store.read_records(path)] == ["a"]
 
 
 def test_a_broken_middle_line_is_an_error_naming_the_line(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text("not json\n" + json.dumps(record("a", 0)) + "\n")
+    path.write_text("not json\n" + json.dumps(make().to_json()) + "\n")
     with pytest.raises(store.ResultsError, match=r"results.jsonl:1: not a JSON record"):
         store.read_records(path)
 
 
 def test_another_schema_version_is_refused(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text(json.dumps({**record("a", 0), "schema_version": 99}) + "\n")
+    path.write_text(json.dumps({**make().to_json(), "schema_version": 99}) + "\n")
     with pytest.raises(store.ResultsError, match="schema version 99"):
         store.read_records(path)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["timing"].update(step_s="fast"), "timing.step_s: expected a list"),
+        (lambda d: d["timing"].pop("timed_wall_s"), "timing.timed_wall_s: missing"),
+        (lambda d: d["cell"].update(replicas="2"), "cell.replicas: expected int"),
+        (lambda d: d["cell"].pop("model"), "cell: "),
+        (lambda d: d.update(repeat=True), "repeat: expected an integer"),
+        (lambda d: d["memory"].update(tf_peak_bytes=[1]), "memory.tf_peak_bytes: expected an"),
+        (
+            lambda d: d.update(status="ok", timing=None),
+            "timing: missing, and an ok record needs it",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_refused_naming_line_and_field(tmp_path, change, message):
+    data = make().to_json()
+    change(data)
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(data) + "\n" + json.dumps(make().to_json()) + "\n")
+    with pytest.raises(store.ResultsError, match=rf"results.jsonl:1: {message}"):
+        store.read_records(path)
+
+
+@pytest.mark.parametrize("line", ["[]", "3", '"text"'])
+def test_a_line_that_is_not_an_object_is_refused(tmp_path, line):
+    path = tmp_path / "results.jsonl"
+    path.write_text(line + "\n{}\n")
+    with pytest.raises(store.ResultsError, match=r"results\.jsonl:1: record: expected an object"):
+        store.read_records(path)
+
+
+def test_bytes_that_are_not_text_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_bytes(b"\xff\xfe junk")
+    with pytest.raises(store.ResultsError, match=r"results\.jsonl: not a text file"):
+        store.read_records(path)
+
+
 def test_nan_is_never_written(tmp_path):
-    bad = record("a", 0)
-    bad["timing"] = {"images_per_s": float("nan")}
+    payload = ok_payload()
+    payload["timing"]["images_per_s"] = float("nan")
     with pytest.raises(ValueError):
-        store.append_record(tmp_path / "r.jsonl", bad)
+        store.append_record(tmp_path / "r.jsonl", make(payload))
 
 
 def test_unknown_status_is_refused():
-    with pytest.raises(ValueError, match="unknown status 'meh'"):
-        store.base_record({}, "a", 0, "meh")
+    with pytest.raises(RecordError, match="unknown status 'meh'"):
+        make({"status": "meh"})
 
 
 def test_host_environment_names_the_machine_and_commit():
-    env = store.host_environment()
+    env = environment.host_environment()
     assert env["host"] and env["cpu"] and env["cpu_count"] >= 1
     assert env["memory_bytes"] > 0
     assert env["mgbench"] == "0.1.0"
     assert set(env) >= {"git_commit", "git_dirty", "python", "platform"}
+    assert Environment.from_json(env).host == env["host"]
 
 
 def test_appending_after_a_torn_line_keeps_the_file_readable(tmp_path):
     path = tmp_path / "results.jsonl"
-    store.append_record(path, record("a", 0))
+    store.append_record(path, failed("a", 0))
     with open(path, "a") as handle:
         handle.write('{"schema_version": 1, "cell_id": "b", "rep')  # a crash mid-write
-    store.append_record(path, record("b", 0))
-    store.append_record(path, record("c", 0))
-    assert [r["cell_id"] for r in store.read_records(path)] == ["a", "b", "c"]
+    store.append_record(path, failed("b", 0))
+    store.append_record(path, failed("c", 0))
+    assert [r.cell.model for r in store.read_records(path)] == ["a", "b", "c"]
+
+
+def test_placement_summary_of_a_published_record_is_typed():
+    record = store.read_records(PUBLISHED[0])[1]
+    assert isinstance(record.placement, Placement)
+    assert record.placement.default_device and isinstance(record.placement.slice_devices, tuple)

@@ -43,18 +43,22 @@ def test_the_sync_runs_before_the_end_time_is_taken():
 
 
 def test_hooks_bracket_exactly_the_timed_steps():
-    clock = FakeClock()
+    clock = FakeClock(start=0.0)
     events = []
     timer = StepTimer(
         warmup_steps=1,
         timed_steps=2,
         images_per_step=1,
         clock=clock,
-        on_timed_start=lambda: events.append(("start", len(timer._begins))),
-        on_timed_end=lambda: events.append(("end", len(timer._ends))),
+        on_timed_start=lambda: events.append(("start", clock())),
+        on_timed_end=lambda: events.append(("end", clock())),
     )
-    drive(timer, clock, [1, 1, 1, 1])
-    assert events == [("start", 2), ("end", 4)]
+    # Steps of 1, 2, 4 and 8 s: each moment on the clock says which steps had run.
+    drive(timer, clock, [1, 2, 4, 8], gap=0.5)
+    # After the first and the warm-up step (1 + 0.5 + 2 + 0.5), before the timed ones; and
+    # right after the last timed step ended (+ 4 + 0.5 + 8).
+    assert events == [("start", 4.0), ("end", 16.5)]
+    assert timer.result().step_s == pytest.approx((4.0, 8.0))
 
 
 def test_out_of_order_and_unfinished_steps_are_errors():

@@ -1,0 +1,82 @@
+"""How a number is shown on screen: one function per kind of value. Bytes in data, MiB here.
+
+A report section keeps the numbers; its columns name one of these to turn them into text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+MIB = 2**20
+
+
+def text(value: object) -> str:
+    return str(value)
+
+
+def rate(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def interval(value: Sequence[float]) -> str:
+    return f"[{value[0]:,.1f}, {value[1]:,.1f}]"
+
+
+def signed_pct(value: float) -> str:
+    return f"{value:+.1f}%"
+
+
+def pct_interval(value: Sequence[float]) -> str:
+    return f"[{value[0]:+.1f}, {value[1]:+.1f}]%"
+
+
+def p_value(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def milliseconds(value_s: float) -> str:
+    return f"{value_s * 1000:,.1f}"
+
+
+def fraction_pct0(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def fraction_pct1(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def times(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def mib(value_bytes: int) -> str:
+    return f"{value_bytes / MIB:,.0f}"
+
+
+def mean_stdev(value: Mapping[str, float]) -> str:
+    return f"{value['mean']:,.1f} ± {value['stdev']:,.1f}"
+
+
+def ok_of_runs(value: Mapping[str, int]) -> str:
+    return f"{value['ok']}/{value['runs']}"
+
+
+def devices_mib(value: Mapping[str, int]) -> str:
+    # NVML keys are physical GPU indices; TF keys are logical device names.
+    return " · ".join(f"{'#' + d if d.isdigit() else d} {mib(v)}" for d, v in value.items())
+
+
+def device_list(value: Sequence[str] | str) -> str:
+    """Devices, or ``-`` for none; a string is a reason why there is no list."""
+    if isinstance(value, str):
+        return value
+    return ", ".join(value) or "-"
+
+
+def unplaced_ops(value: Mapping[str, object]) -> str:
+    return f"{value['ops']} (→ {value['default_device']})"

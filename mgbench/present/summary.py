@@ -1,0 +1,77 @@
+"""The end-of-run table: images/s and peak memory per cell, with the machine.
+
+It needs no confidence interval, so printing it after a run resamples nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mgbench import analysis
+from mgbench.present import formats
+from mgbench.present.render import table
+from mgbench.present.sections import (
+    CELL_COLUMNS,
+    CPU_SIMULATION_NOTE,
+    STRATEGY_COLUMNS,
+    Column,
+    Section,
+    cell_values,
+    devices_column,
+    mib_column,
+    rate_column,
+    strategy_values,
+)
+from mgbench.records import environment
+from mgbench.records.record import Record
+
+PROBLEM_STATUSES = ("skipped", "failed", "timeout")
+
+
+def summary_section(cells: Sequence[analysis.CellResult]) -> Section:
+    memory = {row.cell.cell_id: row for row in analysis.memory_rows(cells)}
+    rows = []
+    for cell in cells:
+        mem = memory.get(cell.cell_id)
+        runs = f"{cell.ok}/{cell.runs}"
+        if cell.statuses:
+            runs += f" ({', '.join(cell.statuses)})"
+        rows.append(
+            [
+                *cell_values(cell.cell),
+                *strategy_values(cell.cell),
+                runs,
+                cell.per_process.median if cell.per_process else None,
+                cell.first_step_s,
+                (mem.tf_peak_bytes or None) if mem else None,
+                (mem.nvml_process_peak_bytes or None) if mem else None,
+                mem.host_rss_peak_bytes if mem else None,
+            ]
+        )
+    return Section(
+        "Summary",
+        [
+            *CELL_COLUMNS,
+            *STRATEGY_COLUMNS,
+            Column("runs ok"),
+            rate_column("img/s (median)"),
+            Column("first step s", formats.seconds, "s"),
+            devices_column("TF peak MiB"),
+            devices_column("NVML process peak MiB"),
+            mib_column("host RSS peak MiB"),
+        ],
+        rows,
+    )
+
+
+def summary_table(records: Sequence[Record]) -> str:
+    """The table printed after a run and written to its summary.md."""
+    lines = [f"Machine: {environment.machine_label(records)}", ""]
+    if environment.is_cpu_simulation(records):
+        lines += [CPU_SIMULATION_NOTE, ""]
+    lines.append(table(summary_section(analysis.cell_results(records))))
+    problems = [r for r in records if r.status in PROBLEM_STATUSES]
+    if problems:
+        lines.append("")
+        lines += [f"- {r.cell_id} repeat {r.repeat}: {r.status}: {r.reason}" for r in problems]
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""Where a record was measured: the host and TF environment, and the machine's identity.
+
+Records from different machines or versions must not be compared silently: their identity
+(host, CPU, GPUs, device mode, versions) tells them apart.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import mgbench
+from mgbench.records.record import Record
+
+MachineIdentity = tuple[str, ...]
+
+
+class MixedResultsError(ValueError):
+    """Records come from different machines or versions; the message lists them."""
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            cwd=Path(mgbench.__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_environment() -> dict[str, Any]:
+    """What the launcher knows without TensorFlow: host, CPU, Python, mgbench, git."""
+    import psutil
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "python": sys.version.split()[0],
+        "mgbench": mgbench.__version__,
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+    }
+
+
+def machine_identity(record: Record) -> MachineIdentity:
+    env = record.environment
+    gpus = ",".join(sorted(name or "?" for name in env.gpu_names()))
+    return (
+        f"host={env.host}",
+        f"cpu={env.cpu}",
+        f"gpus={gpus or 'none'}",
+        f"devices={record.device_mode}",
+        f"tensorflow={env.tensorflow}",
+        f"keras={env.keras}",
+        f"mgbench={env.mgbench}",
+    )
+
+
+def identities(records: Iterable[Record]) -> list[MachineIdentity]:
+    """The distinct machines (and versions) of the successful records, in order of appearance."""
+    seen: list[MachineIdentity] = []
+    for record in records:
+        if not record.ok:
+            continue
+        identity = machine_identity(record)
+        if identity not in seen:
+            seen.append(identity)
+    return seen
+
+
+def check_not_mixed(records: Sequence[Record], allow_mixed: bool) -> list[str]:
+    """Refuse records from different machines or versions; with ``allow_mixed``, a note."""
+    found = identities(records)
+    if len(found) <= 1:
+        return []
+    listing = "; ".join(" ".join(identity) for identity in found)
+    if not allow_mixed:
+        raise MixedResultsError(
+            f"results come from {len(found)} different machines or versions ({listing}); "
+            "comparing them mixes hardware with code. Pass --allow-mixed to do it anyway."
+        )
+    return [f"MIXED: results from {len(found)} machines or versions are merged: {listing}"]
+
+
+def machine_label(records: Iterable[Record]) -> str:
+    """One line per machine of the successful records, for a reader."""
+    labels = []
+    for record in records:
+        env = record.environment
+        gpus = [name or "GPU" for name in env.gpu_names()]
+        hardware = ", ".join(sorted(set(gpus))) if gpus else _or_unknown(env.cpu)
+        versions = f"TF {_or_unknown(env.tensorflow)}, Keras {_or_unknown(env.keras)}"
+        mode = record.device_mode or "?"
+        label = f"{_or_unknown(env.host)} ({hardware}; {mode}; {versions})"
+        if label not in labels and record.ok:
+            labels.append(label)
+    return "; ".join(labels) or "unknown machine"
+
+
+def _or_unknown(value: str | None) -> str:
+    return "?" if value is None else value
+
+
+def is_cpu_simulation(records: Iterable[Record]) -> bool:
+    return any(r.device_mode == "cpu-simulation" for r in records)
