@@ -1,8 +1,11 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``layers``, ``properties`` (see each one)."""
+
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "layers", "tests"]
+ROOT = Path(__file__).resolve().parent
 
 
 @nox.session
@@ -15,6 +18,28 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session
+def layers(session: nox.Session) -> None:
+    """Fails when a room imports a room above it (the contract in pyproject.toml)."""
+    session.install("import-linter")
+    # import-linter only reads the source: no need to install mgbench and TensorFlow
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session
+def properties(session: nox.Session) -> None:
+    """The property-based tests with the thorough Hypothesis profile (more than 10^4 cases)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/unit/test_properties.py",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "thorough"},
+    )
 
 
 @nox.session

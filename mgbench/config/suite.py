@@ -8,6 +8,9 @@ problem is a :class:`SuiteError` naming the file, the table and key, and what is
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +24,15 @@ BACKENDS = ("keras3", "tf_keras")
 INPUTS = ("host", "device")
 WEIGHTS = ("cpu", "gpu0")
 DTYPES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+DEFAULT_BACKEND = "keras3"
+
+
+def backend_suffix(backend: str, separator: str = "-") -> str:
+    """What names carry for a backend: nothing for the default, ``-tf_keras`` for the others
+    (so ids of keras3 cells stay as they were before there were backends)."""
+    return "" if backend == DEFAULT_BACKEND else f"{separator}{backend}"
 
 
 class SuiteError(ValueError):
@@ -68,11 +80,11 @@ class Cell:
     dtype: str
     timeout_s: float
     placement: bool
-    backend: str = "keras3"
+    backend: str = DEFAULT_BACKEND
 
     @property
     def cell_id(self) -> str:
-        suffix = "" if self.backend == "keras3" else f"-{self.backend}"
+        suffix = backend_suffix(self.backend)
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
             f"-{self.strategy}-x{self.replicas}{suffix}"
@@ -212,8 +224,14 @@ class _Where:
         self.path = path
 
     def error(self, table: str, key: str | None, problem: str) -> SuiteError:
-        where = f"[{table}]" + (f" {key}" if key else "")
+        where = f"[{table}]" + (f" {_shown_key(key)}" if key else "")
         return SuiteError(f"{self.path}: {where}: {problem}")
+
+
+def _shown_key(key: str) -> str:
+    """A key as written in TOML: bare when it can be, quoted otherwise, so a key holding a line
+    break or spaces cannot split or blur the one-line message."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _check_keys(where: _Where, table: str, data: Mapping[str, Any], allowed: set[str]) -> None:
@@ -237,7 +255,8 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
             raise fail("an integer >= 1" if kind == "pos_int" else "an integer >= 0")
         return value
     if kind == "pos_number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not 0 < value < math.inf:  # TOML allows nan and inf
             raise fail("a number > 0")
         return float(value)
     if kind == "int_list":
@@ -277,7 +296,7 @@ def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings
         if key in data
     }
     settings = dataclasses.replace(base, **changes)
-    if "replicas" in changes or table == "suite":
+    if "replicas" in changes or "strategies" in changes or table == "suite":
         multi = [s for s in settings.strategies if s != "single"]
         if multi and all(r < 2 for r in settings.replicas):
             raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
@@ -401,4 +420,6 @@ def load_suite(path: str | Path, *, cpu_only: bool = False) -> Suite:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SuiteError(f"{path}: cannot read the suite file: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise SuiteError(f"{path}: not UTF-8 text (byte {error.start})") from error
     return parse_suite(text, str(path), cpu_only=cpu_only)

@@ -159,6 +159,20 @@ BAD = [
         "[suite]\nbackend = 'jax'\n[[models]]\nname='TinyCNN'",
         r"\[suite\] backend: expected 'keras3' or 'tf_keras'",
     ),
+    # found by tests/unit/test_properties.py
+    (
+        "[suite]\ntimeout_s = nan\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] timeout_s: expected a number > 0, got nan",
+    ),
+    (
+        "[suite]\nstrategies=['single']\nreplicas=[1]\n[[models]]\nname='TinyCNN'\n"
+        "[cpu]\nstrategies=['inplace']",
+        r"\[cpu\] replicas: multi-device strategies need a count >= 2",
+    ),
+    (
+        "[suite]\n\"two\\nlines\" = 1\n[[models]]\nname='TinyCNN'",
+        r'\[suite\] "two\\nlines": unknown key',
+    ),
 ]
 
 
@@ -192,6 +206,13 @@ def test_cli_exits_2_with_one_message_and_no_traceback(tmp_path):
     )
     assert missing.returncode == 2
     assert "cannot read the suite file" in missing.stderr
+
+
+def test_a_suite_file_that_is_not_utf8_is_refused_by_name(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("[suite]\ndescription = 'caf\u00e9'\n".encode("latin-1"))
+    with pytest.raises(SuiteError, match=r"latin1\.toml: not UTF-8 text \(byte 26\)"):
+        load_suite(path)
 
 
 def test_select_keeps_chosen_models_and_replica_counts():
