@@ -35,6 +35,9 @@ def backend_suffix(backend: str, separator: str = "-") -> str:
     return "" if backend == DEFAULT_BACKEND else f"{separator}{backend}"
 
 
+PAIRED_FIELDS = ("versus", "rounds", "block_steps")
+
+
 class SuiteError(ValueError):
     """A suite file is wrong; the message names the file, the table and key, and the problem."""
 
@@ -81,13 +84,23 @@ class Cell:
     timeout_s: float
     placement: bool
     backend: str = DEFAULT_BACKEND
+    # A paired cell: ``strategy`` (A) and ``versus`` (B) built over one template in one process,
+    # trained in alternating blocks of ``block_steps`` timed steps for ``rounds`` rounds.
+    versus: str | None = None
+    rounds: int | None = None
+    block_steps: int | None = None
+
+    @property
+    def paired(self) -> bool:
+        return self.versus is not None
 
     @property
     def cell_id(self) -> str:
         suffix = backend_suffix(self.backend)
+        strategy = f"{self.strategy}-vs-{self.versus}" if self.paired else self.strategy
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
-            f"-{self.strategy}-x{self.replicas}{suffix}"
+            f"-{strategy}-x{self.replicas}{suffix}"
         )
 
     @property
@@ -95,7 +108,11 @@ class Cell:
         return self.batch_per_replica * self.replicas
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.paired:  # an isolated cell's dict stays as it was before paired cells
+            for name in PAIRED_FIELDS:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:

@@ -98,7 +98,14 @@ def _int_map(value: Any, where: str) -> dict[str, int] | None:
     return {str(k): _required(_integer(v, where), where) for k, v in _object(value, where).items()}
 
 
-_CELL_TYPES = {"str": str, "int": int, "float": int | float, "bool": bool}
+_CELL_TYPES = {
+    "str": str,
+    "int": int,
+    "float": int | float,
+    "bool": bool,
+    "str | None": str | None,
+    "int | None": int | None,
+}
 
 
 def _cell(data: Any) -> Cell:
@@ -277,6 +284,61 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class PairedRound:
+    """One round of a paired process: a block of timed steps of each strategy."""
+
+    first: str  # "a" or "b": which block ran first (rounds alternate AB, BA, ...)
+    a_step_s: tuple[float, ...]
+    b_step_s: tuple[float, ...]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> PairedRound:
+        d = _object(data, where)
+        first = _required(_text(d.get("first"), f"{where}.first"), f"{where}.first")
+        if first not in ("a", "b"):
+            raise RecordError(f"{where}.first: expected 'a' or 'b', got {_shown(first)}")
+        steps = {
+            name: _required(_numbers(d.get(name), f"{where}.{name}"), f"{where}.{name}")
+            for name in ("a_step_s", "b_step_s")
+        }
+        return cls(first=first, **steps)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired process's raw timings: strategy ``a`` (the cell's ``strategy``) against ``b``
+    (its ``versus``), both built over one template, in the order they ran."""
+
+    a: str
+    b: str
+    block_steps: int
+    first_step_s: tuple[float, float]  # (a, b): tracing and the first step, before any round
+    rounds: tuple[PairedRound, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Paired:
+        d = _object(data, "paired")
+        where = "paired.first_step_s"
+        first = _required(_numbers(d.get("first_step_s"), where), where)
+        if len(first) != 2:
+            raise RecordError(f"{where}: expected [a, b], got {_shown(list(first))}")
+        rounds = d.get("rounds")
+        if not isinstance(rounds, list):
+            raise RecordError(f"paired.rounds: expected a list, got {_shown(rounds)}")
+        return cls(
+            a=_required(_text(d.get("a"), "paired.a"), "paired.a"),
+            b=_required(_text(d.get("b"), "paired.b"), "paired.b"),
+            block_steps=_required(
+                _integer(d.get("block_steps"), "paired.block_steps"), "paired.block_steps"
+            ),
+            first_step_s=(first[0], first[1]),
+            rounds=tuple(
+                PairedRound.from_json(r, f"paired.rounds[{i}]") for i, r in enumerate(rounds)
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Gpu:
     name: str | None
     tf_device: str | None
@@ -382,11 +444,14 @@ class Record:
     memory: Memory | None
     placement: Placement | None
     placement_reason: str | None
+    paired: Paired | None = None  # set, instead of timing, for a paired cell's process
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise RecordError(f"unknown status {self.status!r}; one of {', '.join(STATUSES)}")
-        if self.status == "ok" and self.timing is None:
+        if self.status == "ok" and self.cell.paired and self.paired is None:
+            raise RecordError("paired: missing, and an ok paired record needs it")
+        if self.status == "ok" and not self.cell.paired and self.timing is None:
             raise RecordError("timing: missing, and an ok record needs it")
 
     @property
@@ -435,6 +500,7 @@ class Record:
             "timing": Timing.from_json,
             "memory": Memory.from_json,
             "placement": Placement.from_json,
+            "paired": Paired.from_json,
         }
         parts = {
             name: None if d.get(name) is None else parse(d[name])
