@@ -13,10 +13,12 @@ from mgbench.analysis.cells import (
 )
 from mgbench.analysis.comparisons import (
     ClaimPair,
+    PairedComparison,
     RunChange,
     StrategyRatio,
     claim_pairs,
     memory_saving_pct,
+    paired_comparisons,
     run_changes,
     strategy_ratios,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "CellResult",
     "ClaimPair",
     "MemoryRow",
+    "PairedComparison",
     "RunChange",
     "ScalingRow",
     "StrategyRatio",
@@ -33,6 +36,7 @@ __all__ = [
     "claim_pairs",
     "memory_rows",
     "memory_saving_pct",
+    "paired_comparisons",
     "run_changes",
     "scaling_rows",
     "single_baseline",

@@ -90,9 +90,12 @@ class CellResult:
 
 
 def cell_results(records: Sequence[Record], *, seed: int = 0) -> list[CellResult]:
-    """One result per cell id, in order of first appearance."""
+    """One result per isolated cell id, in order of first appearance. Paired cells (both
+    strategies in one process) are not here: ``comparisons.paired_comparisons`` reads them."""
     groups: dict[str, list[Record]] = {}
     for record in records:
+        if record.cell.paired:
+            continue
         groups.setdefault(record.cell_id, []).append(record)
     return [_cell_result(cell_id, group, seed) for cell_id, group in groups.items()]
 
@@ -185,6 +188,10 @@ class MemoryRow:
     nvml_process_peak_bytes: dict[str, int]  # physical GPU index -> max over processes
     host_rss_peak_bytes: int | None
     reason: str | None  # why there are no TF peaks
+    # Medians over processes, for gates: one unlucky process must not decide a regression.
+    tf_peak_median_bytes: dict[str, int] = field(default_factory=dict)
+    nvml_process_peak_median_bytes: dict[str, int] = field(default_factory=dict)
+    host_rss_peak_median_bytes: int | None = None
 
 
 def _max_per_key(maps: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -193,6 +200,14 @@ def _max_per_key(maps: Iterable[dict[str, int]]) -> dict[str, int]:
         for key, value in values.items():
             peaks[key] = max(peaks.get(key, 0), value)
     return dict(sorted(peaks.items()))
+
+
+def _median_per_key(maps: Iterable[dict[str, int]]) -> dict[str, int]:
+    values: dict[str, list[int]] = {}
+    for peaks in maps:
+        for key, value in peaks.items():
+            values.setdefault(key, []).append(value)
+    return {key: int(stats.median(v)) for key, v in sorted(values.items())}
 
 
 def memory_rows(cells: Sequence[CellResult]) -> list[MemoryRow]:
@@ -212,13 +227,17 @@ def memory_rows(cells: Sequence[CellResult]) -> list[MemoryRow]:
             for m in memories
             if m.nvml is not None
         ]
+        tf = [m.tf_peak_bytes for m in memories if m.tf_peak_bytes is not None]
         rows.append(
             MemoryRow(
                 cell,
-                _max_per_key(m.tf_peak_bytes for m in memories if m.tf_peak_bytes is not None),
+                _max_per_key(tf),
                 _max_per_key(nvml),
                 max(rss) if rss else None,
                 min(reasons) if reasons else None,
+                tf_peak_median_bytes=_median_per_key(tf),
+                nvml_process_peak_median_bytes=_median_per_key(nvml),
+                host_rss_peak_median_bytes=int(stats.median(rss)) if rss else None,
             )
         )
     return rows

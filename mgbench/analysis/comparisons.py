@@ -1,5 +1,6 @@
-"""Comparisons as data: the claim's in-place/concat pairs, a run against an earlier run, and the
-strategy ratios a gate checks. Each returns dataclasses holding numbers; nothing is formatted here.
+"""Comparisons as data: the paired in-process comparisons (the headline), the claim's unpaired
+in-place/concat cross-check, a run against an earlier run, and the strategy ratios a gate checks.
+Each returns dataclasses holding numbers; nothing is formatted here.
 """
 
 from __future__ import annotations
@@ -7,8 +8,106 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mgbench.analysis import stats
+from mgbench.analysis import paired, stats
 from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, by_key_and_strategy
+from mgbench.config.suite import Cell
+from mgbench.records.record import Record
+
+CLAIM_PAIR = ("inplace", "concat")  # the strategies the claim is about: A faster than B
+DEFAULT_CLAIM_PCT = (5.0, 12.0)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Strategy A against B on one workload, from every process of its paired cell.
+
+    ``estimate`` is None when no process gave at least 2 rounds; ``verdict`` is the verdict
+    against the claimed range for in-place against concat, and None for any other pair (an A/A
+    calibration pair, say), whose CI is read against 0.
+    """
+
+    key: CellKey
+    a: str
+    b: str
+    cell: Cell
+    runs: int
+    ok: int
+    statuses: tuple[str, ...]  # of the runs that did not succeed
+    reasons: tuple[str, ...]  # their reasons, e.g. why a backend cannot pair
+    estimate: paired.PairedEstimate | None
+    verdict: paired.ClaimVerdict | None
+    notes: tuple[str, ...] = ()  # processes left out of the estimate, and why
+
+    @property
+    def label(self) -> str:
+        return f"{self.key.label} {self.a}-vs-{self.b}"
+
+    @property
+    def is_claim(self) -> bool:
+        return (self.a, self.b) == CLAIM_PAIR
+
+
+def paired_comparisons(
+    records: Sequence[Record],
+    *,
+    alpha: float = stats.DEFAULT_ALPHA,
+    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+) -> list[PairedComparison]:
+    """One comparison per (workload, A, B) of the paired records, in order of first appearance.
+
+    Each ok record is one process; its rounds give ``paired.round_log_ratio`` each, and the
+    processes are the groups of ``paired.estimate`` at level ``1 - alpha``.
+    """
+    groups: dict[tuple[CellKey, str, str], list[Record]] = {}
+    for record in records:
+        cell = record.cell
+        if cell.versus is not None:
+            groups.setdefault((CellKey.of(cell), cell.strategy, cell.versus), []).append(record)
+    return [
+        _paired_comparison(key, a, b, group, alpha, claim_pct)
+        for (key, a, b), group in groups.items()
+    ]
+
+
+def _paired_comparison(
+    key: CellKey,
+    a: str,
+    b: str,
+    group: list[Record],
+    alpha: float,
+    claim_pct: tuple[float, float],
+) -> PairedComparison:
+    per_process, notes = [], []
+    ok = [(r, r.paired) for r in group if r.ok and r.paired is not None]
+    for record, timings in ok:
+        where = f"{record.cell_id} repeat {record.repeat}"
+        try:
+            ratios = [paired.round_log_ratio(r.a_step_s, r.b_step_s) for r in timings.rounds]
+        except ValueError as error:
+            notes.append(f"{where}: left out of the paired estimate: {error}")
+            continue
+        if len(ratios) < 2:
+            notes.append(f"{where}: left out of the paired estimate: {len(ratios)} round(s) < 2")
+            continue
+        per_process.append(ratios)
+    estimate = paired.estimate(per_process, alpha) if per_process else None
+    verdict = None
+    if estimate is not None and (a, b) == CLAIM_PAIR:
+        verdict = paired.claim_verdict(estimate, claim_pct)
+    failed = [r for r in group if not r.ok]
+    return PairedComparison(
+        key=key,
+        a=a,
+        b=b,
+        cell=group[0].cell,
+        runs=len(group),
+        ok=len(ok),
+        statuses=tuple(sorted({r.status for r in failed})),
+        reasons=tuple(sorted({r.reason for r in failed if r.reason})),
+        estimate=estimate,
+        verdict=verdict,
+        notes=tuple(notes),
+    )
 
 
 @dataclass(frozen=True)
@@ -19,7 +118,7 @@ class ClaimPair:
     inplace: CellResult
     concat: CellResult
     comparison: stats.Comparison  # in-place over concat
-    verdict: str
+    verdict: stats.Verdict
 
 
 def claim_pairs(

@@ -1,4 +1,22 @@
-"""Regression gates over runs: fail only on a significant AND large enough change.
+"""Regression gates over runs: every check is PASS, FAIL or INCONCLUSIVE, never a pass by default.
+
+A gate that cannot reach alpha must not pass. With n1 and n2 processes the smallest two-sided
+Mann-Whitney U p-value is ``2 / C(n1 + n2, n1)`` (3 a side: 0.1; 5 a side: 0.008), and a bootstrap
+over fewer than 5 processes understates their spread: such a speed check is INCONCLUSIVE and says
+how many processes a side would decide. Otherwise a speed check FAILS when the new run is
+significantly slower (U p < alpha and the ``1 - alpha`` CI excludes 0) by more than the allowed
+slowdown, PASSES when the CI's lower end is above ``-max_slowdown``, and is INCONCLUSIVE between.
+
+The ratio gate (A/B inside one run) reads the paired in-process cell of A against B when the run
+has one: PASS when the CI's lower end of the ratio A/B is at least the minimum, FAIL when its upper
+end is below it, INCONCLUSIVE otherwise (with the rounds or pairs that would decide); without
+paired data it applies the two-run rule above to the isolated cells. A pair whose cells were all
+skipped passes ("skipped: not runnable here": a machine with fewer GPUs than the suite asks).
+
+Memory is compared by the MEDIAN over processes of each peak (one process's outlier decides
+nothing): TF allocator peaks and NVML process peaks against ``max_memory_growth_pct``, host RSS
+(which moves with the allocator's caching and the Python heap) against the wider
+``max_rss_growth_pct``. A memory check passes or fails: peaks do not vary like step times.
 
 Absolute times differ from machine to machine, so the gate between two runs is for one machine;
 the ratio gate compares two strategies inside one run and does not care how fast the machine is.
@@ -6,74 +24,130 @@ the ratio gate compares two strategies inside one run and does not care how fast
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
-from mgbench.analysis import comparisons, stats
-from mgbench.analysis.cells import MemoryRow, cell_results, memory_rows
+from mgbench.analysis import comparisons, paired, stats
+from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, cell_results, memory_rows
 from mgbench.records.record import Record
 
 MIB = 2**20
+DEFAULT_MAX_RSS_GROWTH_PCT = 20.0
+SKIPPED = "skipped: not runnable here"
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_INCONCLUSIVE = 3
+
+
+class Check(Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
 class GateLine:
     subject: str
-    passed: bool
+    check: Check
     reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.check is Check.PASS
+
+
+def exit_code(lines: Sequence[GateLine]) -> int:
+    """1 when any check failed, else 3 when any was inconclusive, else 0."""
+    checks = {line.check for line in lines}
+    if Check.FAIL in checks:
+        return EXIT_FAILED
+    if Check.INCONCLUSIVE in checks:
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASSED
 
 
 def _speed_line(
     subject: str, comparison: stats.Comparison, limit_pct: float, what: str
 ) -> GateLine:
     c = comparison
+    n1, n2 = c.processes
     detail = (
-        f"{what} {c.change_pct:+.1f}% [95% CI {c.ci_pct[0]:+.1f}, {c.ci_pct[1]:+.1f}], "
-        f"U p={c.p_value:.3g}"
+        f"{what} {c.change_pct:+.1f}% [{c.confidence_label} CI {c.ci_pct[0]:+.1f}, "
+        f"{c.ci_pct[1]:+.1f}], U p={c.p_value:.3g}, {n2} -> {n1} processes"
     )
+    # The half-width that would decide: off 0 when beyond the limit, above -limit otherwise.
+    target = -c.change_pct if c.change_pct < -limit_pct else c.change_pct + limit_pct
+    needed = f"about {stats.processes_to_decide(c, target)} processes a side would decide"
+    if not c.can_decide:
+        return GateLine(
+            subject, Check.INCONCLUSIVE, f"{detail}: {stats.too_few_processes(c)}; {needed}"
+        )
     if c.significant and c.change_pct < -limit_pct:
         return GateLine(
             subject,
-            False,
+            Check.FAIL,
             f"{detail}: significantly slower (p < {c.alpha:g}) by more than {limit_pct:g}%",
         )
-    if c.change_pct < -limit_pct:
-        return GateLine(subject, True, f"{detail}: beyond {limit_pct:g}% but not significant")
-    return GateLine(subject, True, detail)
+    if c.ci_pct[0] > -limit_pct:
+        return GateLine(subject, Check.PASS, f"{detail}: CI above -{limit_pct:g}%")
+    return GateLine(
+        subject,
+        Check.INCONCLUSIVE,
+        f"{detail}: the CI reaches below -{limit_pct:g}% without a significant slowdown "
+        f"beyond it; {needed}",
+    )
 
 
-def _memory_metrics(row: MemoryRow | None) -> dict[str, int]:
+def _memory_metrics(row: MemoryRow | None) -> dict[str, tuple[int, bool]]:
+    """Metric name -> (median peak over processes in bytes, whether it is host RSS)."""
     if row is None:
         return {}
-    metrics = {f"TF peak {d}": v for d, v in row.tf_peak_bytes.items()}
-    metrics.update({f"NVML process peak #{d}": v for d, v in row.nvml_process_peak_bytes.items()})
-    if row.host_rss_peak_bytes:
-        metrics["host RSS peak"] = row.host_rss_peak_bytes
+    metrics = {f"TF peak {d} (median)": (v, False) for d, v in row.tf_peak_median_bytes.items()}
+    metrics.update(
+        {
+            f"NVML process peak #{d} (median)": (v, False)
+            for d, v in row.nvml_process_peak_median_bytes.items()
+        }
+    )
+    if row.host_rss_peak_median_bytes:
+        metrics["host RSS peak (median)"] = (row.host_rss_peak_median_bytes, True)
     return metrics
 
 
 def _memory_lines(
-    subject: str, before: dict[str, int], after: dict[str, int], max_growth_pct: float
+    subject: str,
+    before: dict[str, tuple[int, bool]],
+    after: dict[str, tuple[int, bool]],
+    max_growth_pct: float,
+    max_rss_growth_pct: float,
 ) -> list[GateLine]:
     lines = [
-        GateLine(subject, True, f"{metric}: in one run only, not compared")
+        GateLine(subject, Check.PASS, f"{metric}: in one run only, not compared")
         for metric in sorted(set(before) ^ set(after))
     ]
     for metric in sorted(set(before) & set(after)):
-        if not before[metric]:
+        (old, is_rss), (new, _) = before[metric], after[metric]
+        if not old:
             continue  # a zero baseline (nothing read) says nothing about growth
-        growth = (after[metric] / before[metric] - 1) * 100
-        passed = growth <= max_growth_pct
-        verdict = "" if passed else f": grew more than {max_growth_pct:g}%"
+        limit = max_rss_growth_pct if is_rss else max_growth_pct
+        growth = (new / old - 1) * 100
+        passed = growth <= limit
+        verdict = f" <= {limit:g}%" if passed else f": grew more than {limit:g}%"
         lines.append(
             GateLine(
                 subject,
-                passed,
-                f"{metric} {before[metric] / MIB:,.1f} -> {after[metric] / MIB:,.1f} MiB "
-                f"({growth:+.1f}%){verdict}",
+                Check.PASS if passed else Check.FAIL,
+                f"{metric} {old / MIB:,.1f} -> {new / MIB:,.1f} MiB ({growth:+.1f}%){verdict}",
             )
         )
     return lines
+
+
+def _all_skipped(*cells: CellResult) -> bool:
+    return all(cell.ok == 0 and cell.statuses == ("skipped",) for cell in cells)
 
 
 def gate_runs(
@@ -82,9 +156,11 @@ def gate_runs(
     *,
     max_slowdown_pct: float = 5.0,
     max_memory_growth_pct: float = 5.0,
+    max_rss_growth_pct: float = DEFAULT_MAX_RSS_GROWTH_PCT,
     alpha: float = 0.01,
 ) -> list[GateLine]:
-    """Per cell in both runs: speed (U test and bootstrap CI) and every memory peak."""
+    """Per isolated cell in both runs: speed (U test and bootstrap CI) and every memory peak's
+    median. Paired cells are the ratio gate's (their speed is relative, not absolute)."""
     old_cells, new_cells = cell_results(baseline), cell_results(new)
     old_memory = {row.cell.cell_id: row for row in memory_rows(old_cells)}
     new_memory = {row.cell.cell_id: row for row in memory_rows(new_cells)}
@@ -97,13 +173,20 @@ def gate_runs(
         if after is None:
             if base_ok:
                 lines.append(
-                    GateLine(subject, False, "in the baseline but missing from the new run")
+                    GateLine(subject, Check.FAIL, "in the baseline but missing from the new run")
                 )
         elif not after.processes:
-            reason = f"no successful run in the new run ({', '.join(after.statuses)})"
-            lines.append(GateLine(subject, not base_ok, reason))
+            statuses = ", ".join(after.statuses)
+            if base_ok:
+                reason = f"no successful run in the new run ({statuses})"
+                lines.append(GateLine(subject, Check.FAIL, reason))
+            elif _all_skipped(after):
+                lines.append(GateLine(subject, Check.PASS, SKIPPED))
+            else:
+                reason = f"no successful run in either run ({statuses}): nothing to compare"
+                lines.append(GateLine(subject, Check.PASS, reason))
         elif change.comparison is None:
-            lines.append(GateLine(subject, True, "not in the baseline (or no success there)"))
+            lines.append(GateLine(subject, Check.PASS, "not in the baseline (or no success there)"))
         else:
             lines.append(_speed_line(subject, change.comparison, max_slowdown_pct, "images/s"))
             lines += _memory_lines(
@@ -111,8 +194,27 @@ def gate_runs(
                 _memory_metrics(old_memory.get(subject)),
                 _memory_metrics(new_memory.get(subject)),
                 max_memory_growth_pct,
+                max_rss_growth_pct,
             )
     return lines
+
+
+def _paired_ratio_line(subject: str, estimate: paired.PairedEstimate, minimum: float) -> GateLine:
+    ratio = 1 + estimate.speedup_pct / 100
+    low, high = (1 + x / 100 for x in estimate.ci_pct)
+    detail = (
+        f"paired ratio {ratio:.3f} [{stats.confidence_label(estimate.alpha)} CI {low:.3f}, "
+        f"{high:.3f}] from {estimate.processes} process(es), {estimate.rounds} rounds"
+    )
+    if low >= minimum:
+        return GateLine(subject, Check.PASS, f"{detail}: CI at or above {minimum:g}")
+    if high < minimum:
+        return GateLine(subject, Check.FAIL, f"{detail}: CI below {minimum:g}")
+    more = paired.more_samples_text(
+        *paired.samples_to_clear(estimate, [math.log(minimum)]), estimate.alpha
+    )
+    reason = f"{detail}: CI straddles {minimum:g}" + (f"; {more}" if more else "")
+    return GateLine(subject, Check.INCONCLUSIVE, reason)
 
 
 def gate_ratio(
@@ -123,22 +225,57 @@ def gate_ratio(
     minimum: float = 0.97,
     alpha: float = 0.01,
 ) -> list[GateLine]:
-    """Inside one run: fail where ``numerator`` is significantly slower than ``minimum`` x
-    ``denominator`` (e.g. inplace/concat >= 0.97)."""
+    """Inside one run, per workload: is ``numerator`` at least ``minimum`` x as fast as
+    ``denominator`` (e.g. inplace/concat >= 0.97)? Paired data first, isolated cells otherwise."""
     if not 0 < minimum <= 1:
         raise ValueError(f"--min must be in (0, 1], got {minimum}")
     limit_pct = (1 - minimum) * 100
+    pairs = {
+        c.key: c
+        for c in comparisons.paired_comparisons(records, alpha=alpha)
+        if (c.a, c.b) == (numerator, denominator)
+    }
+    isolated = {
+        r.key: r
+        for r in comparisons.strategy_ratios(
+            cell_results(records), numerator, denominator, alpha=alpha, min_effect_pct=limit_pct
+        )
+    }
     lines = []
-    for ratio in comparisons.strategy_ratios(
-        cell_results(records), numerator, denominator, alpha=alpha, min_effect_pct=limit_pct
-    ):
-        subject = f"{ratio.key.label} {numerator}/{denominator}"
-        c = ratio.comparison
-        if c is None:
-            lines.append(GateLine(subject, False, "a strategy has no successful run"))
-            continue
-        what = f"ratio {1 + c.change_pct / 100:.3f},"
-        lines.append(_speed_line(subject, c, limit_pct, what))
+    for key in [*pairs, *(k for k in isolated if k not in pairs)]:
+        lines.append(
+            _ratio_line(
+                key, pairs.get(key), isolated.get(key), numerator, denominator, minimum, limit_pct
+            )
+        )
     if not lines:
         raise ValueError(f"no cell pairs {numerator}/{denominator} in these results")
     return lines
+
+
+def _ratio_line(
+    key: CellKey,
+    pair: comparisons.PairedComparison | None,
+    ratio: comparisons.StrategyRatio | None,
+    numerator: str,
+    denominator: str,
+    minimum: float,
+    limit_pct: float,
+) -> GateLine:
+    subject = f"{key.label} {numerator}/{denominator}"
+    if pair is not None and pair.estimate is not None:
+        return _paired_ratio_line(subject, pair.estimate, minimum)
+    if ratio is not None and ratio.comparison is not None:
+        c = ratio.comparison
+        return _speed_line(subject, c, limit_pct, f"unpaired ratio {1 + c.change_pct / 100:.3f},")
+    paired_skipped = pair is None or (pair.ok == 0 and pair.statuses == ("skipped",))
+    isolated_skipped = ratio is None or _all_skipped(ratio.numerator, ratio.denominator)
+    if paired_skipped and isolated_skipped:
+        reasons = sorted(set(pair.reasons if pair else ()))
+        return GateLine(
+            subject, Check.PASS, SKIPPED + (f" ({'; '.join(reasons)})" if reasons else "")
+        )
+    if pair is not None and pair.ok:
+        notes = "; ".join(pair.notes)
+        return GateLine(subject, Check.INCONCLUSIVE, f"no paired estimate: {notes}")
+    return GateLine(subject, Check.FAIL, "a strategy has no successful run")

@@ -74,6 +74,12 @@ class PairedEstimate:
         return (self.ci_pct[1] - self.ci_pct[0]) / 2
 
     @property
+    def tau_pct(self) -> float | None:
+        """The between-process standard deviation of the log ratio, in % (about the spread of
+        the processes' true speed-ups); None with one process, where it cannot be seen."""
+        return None if self.tau2 is None else math.sqrt(self.tau2) * 100
+
+    @property
     def between_process_share(self) -> float:
         """Of one process mean's variance, the part that comes from the process itself."""
         if not self.tau2:
@@ -152,7 +158,8 @@ class ClaimVerdict:
         return f"{self.outcome.value} ({self.detail})" if self.detail else self.outcome.value
 
 
-def _around_zero(low: float, high: float) -> str:
+def around_zero(low: float, high: float) -> str:
+    """What a CI below the claim says about 0."""
     if high < 0:
         return "slower"
     if low <= 0:
@@ -169,17 +176,13 @@ def claim_verdict(estimate_: PairedEstimate, claim_pct: tuple[float, float]) -> 
     if lower <= low and high <= upper:
         return ClaimVerdict(Outcome.SUPPORTS, f"CI inside {lower:g}-{upper:g}%")
     if high < lower:
-        return ClaimVerdict(Outcome.SMALLER, _around_zero(low, high))
+        return ClaimVerdict(Outcome.SMALLER, around_zero(low, high))
     if low > upper:
         return ClaimVerdict(Outcome.LARGER, "")
     more_rounds, more_pairs = samples_to_decide(estimate_, claim_pct)
-    at_alpha = f"would decide at alpha {estimate_.alpha:g}"
-    if more_pairs is not None:
-        detail = f"about {more_pairs} more paired process(es) {at_alpha}"
-    elif more_rounds is not None:
-        detail = f"about {more_rounds} more rounds {at_alpha}"
-    else:
-        detail = "the estimate sits on the claim's edge: no sample size decides it"
+    detail = more_samples_text(more_rounds, more_pairs, estimate_.alpha) or (
+        "the estimate sits on the claim's edge: no sample size decides it"
+    )
     return ClaimVerdict(Outcome.INCONCLUSIVE, detail, more_rounds, more_pairs)
 
 
@@ -189,9 +192,16 @@ def samples_to_decide(
     """(more rounds, more pairs) that would shrink the CI off every edge of the claim, if the
     estimate and the variances stay as observed; rounds when the noise is within processes,
     pairs when the processes themselves disagree (more rounds cannot shrink that part)."""
+    return samples_to_clear(estimate_, [log_from_pct(claim_pct[0]), log_from_pct(claim_pct[1])])
+
+
+def samples_to_clear(
+    estimate_: PairedEstimate, edges_log: Sequence[float]
+) -> tuple[int | None, int | None]:
+    """(more rounds, more pairs) after which the CI would clear the nearest of ``edges_log`` (log
+    ratios), as in :func:`samples_to_decide`; (None, None) when the estimate sits on an edge."""
     centre = log_from_pct(estimate_.speedup_pct)
-    edges = [log_from_pct(claim_pct[0]), log_from_pct(claim_pct[1])]
-    needed_half = min(abs(centre - edge) for edge in edges)
+    needed_half = min(abs(centre - edge) for edge in edges_log)
     if needed_half == 0:
         return None, None
     current_half = (log_from_pct(estimate_.ci_pct[1]) - log_from_pct(estimate_.ci_pct[0])) / 2
@@ -199,3 +209,13 @@ def samples_to_decide(
     if estimate_.between_process_share > 0.5:
         return None, max(1, math.ceil(estimate_.processes * factor) - estimate_.processes)
     return max(1, math.ceil(estimate_.rounds * factor) - estimate_.rounds), None
+
+
+def more_samples_text(more_rounds: int | None, more_pairs: int | None, alpha: float) -> str:
+    """``about N more rounds would decide at alpha A`` (or pairs); empty when nothing would."""
+    at_alpha = f"would decide at alpha {alpha:g}"
+    if more_pairs is not None:
+        return f"about {more_pairs} more paired process(es) {at_alpha}"
+    if more_rounds is not None:
+        return f"about {more_rounds} more rounds {at_alpha}"
+    return ""

@@ -8,16 +8,25 @@ test that pooled them would call process-to-process drift a difference (a null s
 10% process CV found it "significant" about two times in three). With n processes a side, the
 smallest two-sided p is 2/C(2n, n): 4 a side are needed for p < 0.05, 5 for p < 0.01. A
 difference is *detected* only when the U test is significant, the bootstrap CI excludes zero,
-and the estimate is at least the minimum effect.
+and the estimate is at least the minimum effect. The CI's level is ``1 - alpha``, so the interval
+and the test speak at one level.
+
+A verdict needs data that can reach ``alpha``: below :data:`MIN_BOOTSTRAP_PROCESSES` a side the
+bootstrap understates the spread between processes, and below :func:`processes_to_reach` a side
+the U test cannot go under ``alpha`` whatever the data. Such comparisons are *inconclusive*, and
+say how many processes a side would decide (:func:`processes_to_decide`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+
+from mgbench.analysis import paired
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_ALPHA = 0.05
@@ -26,6 +35,7 @@ CONFIDENCE = 0.95
 CV_WARNING = 0.10
 MIN_STEP_SAMPLES = 9
 MIN_PROCESSES = 4  # the fewest per side with which a U test can reach p < 0.05
+MIN_BOOTSTRAP_PROCESSES = 5  # fewer units: a bootstrap understates the spread between them
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,8 @@ def bootstrap_throughputs(
     return rates
 
 
-def _interval(samples: np.ndarray) -> tuple[float, float]:
-    tail = (1 - CONFIDENCE) / 2 * 100
+def _interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])
     return float(low), float(high)
 
@@ -131,10 +141,53 @@ class Comparison:
     significant: bool
     min_effect_pct: float
     alpha: float
+    processes: tuple[int, int] = (0, 0)  # (candidate, baseline)
 
     @property
     def detected(self) -> bool:
         return self.significant and abs(self.change_pct) >= self.min_effect_pct
+
+    @property
+    def can_decide(self) -> bool:
+        """Enough processes a side for a bootstrap CI and for the U test to reach alpha."""
+        n1, n2 = self.processes
+        return min(n1, n2) >= MIN_BOOTSTRAP_PROCESSES and smallest_u_p_value(n1, n2) < self.alpha
+
+    @property
+    def confidence_label(self) -> str:
+        return confidence_label(self.alpha)
+
+
+def confidence_label(alpha: float) -> str:
+    """``"95%"`` for alpha 0.05: the level of a CI at this alpha."""
+    return f"{(1 - alpha) * 100:.4g}%"
+
+
+def smallest_u_p_value(n1: int, n2: int) -> float:
+    """The smallest two-sided Mann-Whitney U p-value any data can give: ``2 / C(n1 + n2, n1)``."""
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    return min(1.0, 2 / math.comb(n1 + n2, n1))
+
+
+def processes_to_reach(alpha: float) -> int:
+    """The fewest processes a side (equal sides) with which the U test can go below ``alpha``."""
+    n = 1
+    while smallest_u_p_value(n, n) >= alpha:
+        n += 1
+    return n
+
+
+def processes_to_decide(comparison: Comparison, target_half_pct: float) -> int:
+    """Processes a side that would bring the CI's half-width to ``target_half_pct`` (it shrinks
+    as 1/sqrt(n)), the U test within reach of alpha, and the bootstrap on 5 units at least."""
+    n1, n2 = comparison.processes
+    floor = max(MIN_BOOTSTRAP_PROCESSES, processes_to_reach(comparison.alpha))
+    half = (comparison.ci_pct[1] - comparison.ci_pct[0]) / 2
+    if n1 < 1 or n2 < 1 or target_half_pct <= 0 or half <= 0:
+        return floor
+    per_side = 2 / (1 / n1 + 1 / n2)  # equal sides with the same variance of the difference
+    return max(floor, math.ceil(per_side * (half / target_half_pct) ** 2))
 
 
 def compare(
@@ -146,15 +199,16 @@ def compare(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Comparison:
-    """Throughput change of candidate over baseline in %, with a bootstrap CI and a U test."""
+    """Throughput change of candidate over baseline in %, with a bootstrap CI at level
+    ``1 - alpha`` and a U test."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     rng = np.random.default_rng(seed)
     boot = bootstrap_throughputs(candidate, rng, resamples) / bootstrap_throughputs(
         baseline, rng, resamples
     )
-    low, high = _interval((boot - 1) * 100)
+    low, high = _interval((boot - 1) * 100, 1 - alpha)
     change = (throughput(candidate) / throughput(baseline) - 1) * 100
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if min_effect_pct < 0:
         raise ValueError(f"the minimum effect must be >= 0%, got {min_effect_pct}")
     rates_a = np.array([p.images_per_s for p in candidate])
@@ -164,31 +218,85 @@ def compare(
     else:
         p_value = float(sps.mannwhitneyu(rates_a, rates_b, alternative="two-sided").pvalue)
     significant = p_value < alpha and not (low <= 0 <= high)
-    return Comparison(change, (low, high), p_value, significant, min_effect_pct, alpha)
+    return Comparison(
+        change,
+        (low, high),
+        p_value,
+        significant,
+        min_effect_pct,
+        alpha,
+        (len(candidate), len(baseline)),
+    )
 
 
-NO_DIFFERENCE = "no detectable difference"
+FASTER = "faster"
 SLOWER = "slower"
-WITHIN = "faster, within the claimed {low:g}-{high:g}%"
-BELOW = "faster, below the claim"
-ABOVE = "faster, above the claim"
+NO_DIFFERENCE = "no difference"
+INCONCLUSIVE = "inconclusive"
 
 
-def claim_verdict(comparison: Comparison, claim_pct: tuple[float, float]) -> str:
-    """Place a detected speed-up against a claimed range; see the README for the rules."""
-    low, high = claim_pct
-    if not comparison.detected or comparison.change_pct == 0:
-        return NO_DIFFERENCE
-    if comparison.change_pct < 0:
-        return SLOWER
-    if comparison.change_pct < low:
-        return BELOW
-    if comparison.change_pct > high:
-        return ABOVE
-    return WITHIN.format(low=low, high=high)
+@dataclass(frozen=True)
+class Verdict:
+    """A decision and why; ``processes_needed`` (a side) when the data cannot decide yet."""
+
+    outcome: str
+    detail: str = ""
+    processes_needed: int | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.outcome} ({self.detail})" if self.detail else self.outcome
 
 
-def change_verdict(comparison: Comparison) -> str:
-    if not comparison.detected:
-        return NO_DIFFERENCE
-    return "faster" if comparison.change_pct > 0 else SLOWER
+def too_few_processes(comparison: Comparison) -> str:
+    """Why a comparison with too few processes cannot decide."""
+    n1, n2 = comparison.processes
+    if smallest_u_p_value(n1, n2) >= comparison.alpha:
+        return (
+            f"{n1} and {n2} processes: the U test cannot go below p = "
+            f"{smallest_u_p_value(n1, n2):.2g} >= alpha {comparison.alpha:g}"
+        )
+    return (
+        f"{n1} and {n2} processes: fewer than {MIN_BOOTSTRAP_PROCESSES} a side, the bootstrap "
+        "understates the spread between processes"
+    )
+
+
+def _inconclusive(comparison: Comparison, target_half_pct: float, why: str) -> Verdict:
+    needed = processes_to_decide(comparison, target_half_pct)
+    return Verdict(INCONCLUSIVE, f"{why}; about {needed} processes a side would decide", needed)
+
+
+def change_verdict(comparison: Comparison) -> Verdict:
+    """faster / slower (U test significant, CI off 0, |change| >= the minimum effect), no
+    difference (CI inside +-minimum effect), or inconclusive with the processes that would decide.
+    """
+    c, m = comparison, comparison.min_effect_pct
+    size = abs(c.change_pct)
+    # Half-width that would decide: inside +-m if the estimate is below m, off 0 if above.
+    target = m - size if size < m else size
+    if not c.can_decide:
+        return _inconclusive(c, target, too_few_processes(c))
+    if c.detected:
+        return Verdict(FASTER if c.change_pct > 0 else SLOWER)
+    if -m < c.ci_pct[0] and c.ci_pct[1] < m:
+        return Verdict(NO_DIFFERENCE, f"{c.confidence_label} CI inside ±{m:g}%")
+    return _inconclusive(c, target, f"the {c.confidence_label} CI is too wide")
+
+
+def claim_verdict(comparison: Comparison, claim_pct: tuple[float, float]) -> Verdict:
+    """The unpaired comparison's CI against the claimed range [L, U], by the rule of
+    ``paired.claim_verdict``; inconclusive below 5 processes a side whatever the CI says."""
+    low_claim, high_claim = claim_pct
+    low, high = comparison.ci_pct
+    edges = [low_claim, high_claim]
+    target = min(abs(comparison.change_pct - edge) for edge in edges)
+    if not comparison.can_decide:
+        return _inconclusive(comparison, target, too_few_processes(comparison))
+    if low_claim <= low and high <= high_claim:
+        return Verdict(paired.Outcome.SUPPORTS.value, f"CI inside {low_claim:g}-{high_claim:g}%")
+    if high < low_claim:
+        return Verdict(paired.Outcome.SMALLER.value, paired.around_zero(low, high))
+    if low > high_claim:
+        return Verdict(paired.Outcome.LARGER.value)
+    return _inconclusive(comparison, target, "the CI straddles an edge of the claim")

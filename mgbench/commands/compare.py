@@ -1,4 +1,8 @@
-"""``mgbench compare``: cell by cell, a run against an earlier one."""
+"""``mgbench compare``: cell by cell, a run against an earlier one.
+
+Each cell's verdict is faster / slower / no difference (CI inside +-min-effect) / inconclusive,
+the last with about how many processes a side would decide (see ``stats.change_verdict``).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ def compare_runs(
 ) -> str:
     before_folder, before_path = store.locate(before)
     after_folder, after_path = store.locate(after)
+    before_run, after_run = store.read_run(before_path), store.read_run(after_path)
     built = sections.build_comparison(
-        store.read_records(before_path),
-        store.read_records(after_path),
+        before_run.records,
+        after_run.records,
         title=f"mgbench compare: {before_folder.name} -> {after_folder.name}",
         alpha=alpha,
         min_effect_pct=min_effect_pct,
+        warnings=[*before_run.warnings, *after_run.warnings],
     )
     return render.render(built, fmt)

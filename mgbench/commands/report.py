@@ -21,7 +21,8 @@ def report_run(
 ) -> tuple[str, list[Path]]:
     """The report's text, and the files written beside the run (the report and its plots)."""
     folder, results_path = store.locate(run)
-    records = store.read_records(results_path)
+    run_records = store.read_run(results_path)
+    records = list(run_records.records)
     if not records:
         raise store.ResultsError(f"{results_path}: no records yet")
     cells = analysis.cell_results(records)
@@ -33,6 +34,7 @@ def report_run(
         alpha=alpha,
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
+        warnings=run_records.warnings,
     )
     text = render.render(built, fmt)
     out = folder / f"report.{fmt}"

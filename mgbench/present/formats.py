@@ -26,6 +26,14 @@ def signed_pct(value: float) -> str:
     return f"{value:+.1f}%"
 
 
+def pct1(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def processes_per_side(value: Mapping[str, int]) -> str:
+    return " / ".join(str(n) for n in value.values())
+
+
 def pct_interval(value: Sequence[float]) -> str:
     return f"[{value[0]:+.1f}, {value[1]:+.1f}]%"
 

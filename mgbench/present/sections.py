@@ -10,10 +10,35 @@ from typing import Any
 
 from mgbench import analysis
 from mgbench.analysis import stats
+from mgbench.analysis.paired import Outcome
 from mgbench.config.suite import Cell
 from mgbench.present import formats
 from mgbench.records import environment
 from mgbench.records.record import Record
+
+CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
+HEADLINE_TITLE = "The claim, paired in-process: in-place against concat"
+CROSS_CHECK_TITLE = "Unpaired cross-check: isolated processes, in-place against concat"
+PAIRED_METHOD = (
+    "Paired method: each paired process builds both strategies over one template and "
+    "alternates blocks of timed steps A B, B A, ... (ABBA); a round gives log(median B step / "
+    "median A step). Processes are the groups of a random-effects model (DerSimonian-Laird "
+    "between-process variance tau^2); the CI uses Student's t with Satterthwaite degrees of "
+    "freedom, so it is the pooled t-interval when processes agree and widens when they do not."
+)
+
+
+def verdict_rule(claim_pct: tuple[float, float]) -> str:
+    low, high = claim_pct
+    return (
+        f"Verdict rule (claim: in-place {low:g}-{high:g}% faster than concat), read from the CI, "
+        f"not the point estimate: supports the claim when the CI lies inside [{low:g}, {high:g}]%; "
+        f"contradicts: smaller than claimed when its upper end is below {low:g}% (also saying "
+        "'no detectable difference' when it covers 0, 'slower' when below 0); contradicts: larger "
+        f"than claimed when its lower end is above {high:g}%; inconclusive otherwise, with the "
+        "rounds (or paired processes, when processes disagree) that would decide at this alpha."
+    )
+
 
 CPU_SIMULATION_NOTE = (
     "**CPU simulation**: replicas are logical CPUs on the same cores and the host is also the "
@@ -80,10 +105,10 @@ def rate_column(header: str) -> Column:
     return Column(header, formats.rate, RATE)
 
 
-def comparison_columns(change_header: str) -> list[Column]:
+def comparison_columns(change_header: str, alpha: float = stats.DEFAULT_ALPHA) -> list[Column]:
     return [
         Column(change_header, formats.signed_pct, "%"),
-        Column("95% CI", formats.pct_interval, "%"),
+        Column(f"{stats.confidence_label(alpha)} CI", formats.pct_interval, "%"),
         Column("U p-value", formats.p_value),
         Column("verdict"),
     ]
@@ -114,8 +139,10 @@ def build_report(
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
     seed: int = 0,
+    warnings: Sequence[str] = (),
 ) -> Report:
-    """The report of one run; pass ``cells`` when the caller has them already."""
+    """The report of one run; pass ``cells`` when the caller has them already, and the store's
+    ``warnings`` (duplicates collapsed, a torn line skipped) to show them."""
     mixed = environment.check_not_mixed(records, allow_mixed)
     if cells is None:
         cells = analysis.cell_results(records, seed=seed)
@@ -125,17 +152,22 @@ def build_report(
     preamble.append(f"Backend: {', '.join(backends)}")
     if cpu_simulation:
         preamble.append(CPU_SIMULATION_NOTE)
+    preamble += [PAIRED_METHOD, verdict_rule(claim_pct)]
     preamble.append(
-        f"Verdicts: a difference is detected when the Mann-Whitney U p-value < {alpha:g}, the "
-        f"95% bootstrap CI excludes 0 and |change| >= {min_effect_pct:g}%; "
-        f"claim: in-place {claim_pct[0]:g}-{claim_pct[1]:g}% faster than concat."
+        f"Unpaired cross-check and per-cell comparisons: Mann-Whitney U test at alpha "
+        f"{alpha:g} over per-process images/s and a {stats.confidence_label(alpha)} bootstrap CI "
+        f"(processes, then steps); with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes a "
+        "side its CI is not shown and its verdict is inconclusive."
     )
+    paired_rows = analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
     pairs = analysis.claim_pairs(
         cells, claim_pct, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed
     )
-    notes = mixed + analysis.weak_result_notes(cells)
+    notes = list(warnings) + mixed + analysis.weak_result_notes(cells)
+    notes += [note for comparison in paired_rows for note in comparison.notes]
     sections = [
-        claim_section(pairs, cpu_simulation),
+        headline_section(paired_rows, cpu_simulation, alpha),
+        claim_section(pairs, cpu_simulation, alpha),
         cells_section(cells),
         scaling_section(analysis.scaling_rows(cells)),
         memory_section(analysis.memory_rows(cells)),
@@ -146,29 +178,112 @@ def build_report(
     return Report(title, preamble, sections)
 
 
-def claim_section(pairs: Sequence[analysis.ClaimPair], cpu_simulation: bool) -> Section:
-    # On a CPU both splits slice on CPU:0: a verdict there says nothing about the claim.
-    marker = " (CPU simulation: not the claim)" if cpu_simulation else ""
-    rows = [
-        [
-            *cell_values(pair.inplace.cell),
-            pair.key.replicas,
-            pair.inplace.images_per_s,
-            pair.concat.images_per_s,
-            *comparison_values(pair.comparison, pair.verdict + marker),
-        ]
-        for pair in pairs
+def paired_verdict_text(comparison: analysis.PairedComparison, cpu_simulation: bool) -> str:
+    """The verdict shown for a paired comparison; on a CPU simulation never 'supports'."""
+    estimate, verdict = comparison.estimate, comparison.verdict
+    if estimate is None:
+        statuses = ", ".join(comparison.statuses) or "no rounds"
+        reasons = "; ".join(comparison.reasons)
+        return f"no paired estimate ({statuses}{': ' + reasons if reasons else ''})"
+    if verdict is None:  # not the claim's pair (an A/A calibration, say): read against 0
+        low, high = estimate.ci_pct
+        text = "CI covers 0" if low <= 0 <= high else ("A faster" if low > 0 else "A slower")
+    elif cpu_simulation and verdict.outcome is Outcome.SUPPORTS:
+        text = f"CI inside the claimed range ({verdict.detail})"
+    else:
+        text = verdict.text
+    return text + (CPU_SIMULATION_VERDICT if cpu_simulation else "")
+
+
+def headline_section(
+    paired_rows: Sequence[analysis.PairedComparison], cpu_simulation: bool, alpha: float
+) -> Section:
+    """The headline: one row per paired comparison, A's speed-up over B with its CI."""
+    rows = []
+    for comparison in paired_rows:
+        estimate = comparison.estimate
+        rows.append(
+            [
+                *cell_values(comparison.cell),
+                comparison.key.replicas,
+                comparison.a,
+                comparison.b,
+                {"ok": comparison.ok, "runs": comparison.runs},
+                estimate.rounds if estimate else None,
+                estimate.speedup_pct if estimate else None,
+                estimate.ci_pct if estimate else None,
+                estimate.tau_pct if estimate else None,
+                paired_verdict_text(comparison, cpu_simulation),
+            ]
+        )
+    notes = [
+        "speed-up: A over B, from the paired rounds (positive: A faster); between-process sd: "
+        "tau, the spread of the processes' own speed-ups (n/a with one process)."
     ]
+    if any(not c.is_claim for c in paired_rows):
+        notes.append("Rows other than inplace against concat are read against 0, not the claim.")
+    if not paired_rows:
+        notes = ["No paired comparison in this run (a suite's compare = [[A, B]] adds one)."]
     return Section(
-        "In-place split against concat split (the claim)",
+        HEADLINE_TITLE,
         [
             *CELL_COLUMNS,
             Column("replicas"),
-            rate_column("inplace img/s"),
-            rate_column("concat img/s"),
-            *comparison_columns("speedup"),
+            Column("A"),
+            Column("B"),
+            Column("processes", formats.ok_of_runs),
+            Column("rounds"),
+            Column("speed-up", formats.signed_pct, "%"),
+            Column(f"{stats.confidence_label(alpha)} CI", formats.pct_interval, "%"),
+            Column("between-process sd", formats.pct1, "%"),
+            Column("verdict"),
         ],
         rows,
+        notes,
+    )
+
+
+def claim_section(
+    pairs: Sequence[analysis.ClaimPair], cpu_simulation: bool, alpha: float = stats.DEFAULT_ALPHA
+) -> Section:
+    """The unpaired cross-check from the isolated processes; its CI is hidden below 5 a side."""
+    marker = CPU_SIMULATION_VERDICT if cpu_simulation else ""
+    rows, hidden = [], []
+    for pair in pairs:
+        c = pair.comparison
+        shown = min(c.processes) >= stats.MIN_BOOTSTRAP_PROCESSES
+        if not shown:
+            hidden.append(pair.key.label)
+        rows.append(
+            [
+                *cell_values(pair.inplace.cell),
+                pair.key.replicas,
+                {"inplace": c.processes[0], "concat": c.processes[1]},
+                pair.inplace.images_per_s,
+                pair.concat.images_per_s,
+                c.change_pct,
+                c.ci_pct if shown else None,
+                c.p_value,
+                pair.verdict.text + marker,
+            ]
+        )
+    notes = [
+        f"{label}: CI not shown: fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes a side, "
+        "and a bootstrap over so few understates the spread between processes"
+        for label in hidden
+    ]
+    return Section(
+        CROSS_CHECK_TITLE,
+        [
+            *CELL_COLUMNS,
+            Column("replicas"),
+            Column("processes", formats.processes_per_side),
+            rate_column("inplace img/s"),
+            rate_column("concat img/s"),
+            *comparison_columns("speedup", alpha),
+        ],
+        rows,
+        notes,
     )
 
 
@@ -330,7 +445,9 @@ def build_comparison(
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     seed: int = 0,
+    warnings: Sequence[str] = (),
 ) -> Report:
+    """Every isolated cell of ``after`` against ``before``; ``warnings`` come from the store."""
     environment.check_not_mixed(before, False)
     environment.check_not_mixed(after, False)
     changes = analysis.run_changes(
@@ -353,7 +470,7 @@ def build_comparison(
                 *strategy_values(change.after.cell),
                 change.before.images_per_s,
                 change.after.images_per_s,
-                *comparison_values(change.comparison, stats.change_verdict(change.comparison)),
+                *comparison_values(change.comparison, stats.change_verdict(change.comparison).text),
             ]
         )
     preamble = [
@@ -363,8 +480,12 @@ def build_comparison(
     if environment.is_cpu_simulation([*before, *after]):
         preamble.append(CPU_SIMULATION_NOTE)
     preamble.append(
-        f"A change is detected when the Mann-Whitney U p-value < {alpha:g}, the 95% bootstrap "
-        f"CI excludes 0 and |change| >= {min_effect_pct:g}%."
+        f"Verdicts: faster or slower when the Mann-Whitney U p-value < {alpha:g}, the "
+        f"{stats.confidence_label(alpha)} bootstrap CI excludes 0 and |change| >= "
+        f"{min_effect_pct:g}%; no difference when the CI lies inside ±{min_effect_pct:g}%; "
+        f"inconclusive otherwise, or with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes "
+        "a side or too few for the U test to reach alpha, saying how many processes a side "
+        "would decide."
     )
     section = Section(
         "After against before (images/s)",
@@ -373,9 +494,12 @@ def build_comparison(
             *STRATEGY_COLUMNS,
             rate_column("before img/s"),
             rate_column("after img/s"),
-            *comparison_columns("change"),
+            *comparison_columns("change", alpha),
         ],
         rows,
-        [f"{cell_id}: not in both runs (or no successful run)" for cell_id in missing],
+        [
+            *warnings,
+            *(f"{cell_id}: not in both runs (or no successful run)" for cell_id in missing),
+        ],
     )
     return Report(title, preamble, [section])

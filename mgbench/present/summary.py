@@ -1,13 +1,18 @@
-"""The end-of-run table: images/s and peak memory per cell, with the machine.
+"""The end-of-run tables: images/s and peak memory per cell, with the machine, and the headline
+claim table of the paired comparisons.
 
-It needs no confidence interval, so printing it after a run resamples nothing.
+The summary needs no confidence interval, so printing it after a run resamples nothing; the
+headline's interval is a closed-form t-interval, as cheap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from mgbench import analysis
+from mgbench.analysis import stats
+from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT
 from mgbench.present import formats
 from mgbench.present.render import table
 from mgbench.present.sections import (
@@ -18,6 +23,7 @@ from mgbench.present.sections import (
     Section,
     cell_values,
     devices_column,
+    headline_section,
     mib_column,
     rate_column,
     strategy_values,
@@ -74,4 +80,27 @@ def summary_table(records: Sequence[Record]) -> str:
     if problems:
         lines.append("")
         lines += [f"- {r.cell_id} repeat {r.repeat}: {r.status}: {r.reason}" for r in problems]
+    return "\n".join(lines)
+
+
+def claim_headline(
+    records: Sequence[Record],
+    *,
+    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    alpha: float = stats.DEFAULT_ALPHA,
+    run_folder: str | Path | None = None,
+) -> str:
+    """The report's headline section alone, for the end of ``mgbench run``: a heading, the
+    paired estimate, CI and verdict per comparison, its notes, and the command for the report."""
+    section = headline_section(
+        analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct),
+        environment.is_cpu_simulation(records),
+        alpha,
+    )
+    lines = [f"## {section.title}", ""]
+    if section.rows:
+        lines += [table(section), ""]
+    lines += [f"- {note}" for note in section.notes]
+    if run_folder is not None:
+        lines += ["", f"Full report: mgbench report {run_folder}"]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """The JSON Lines store of records: append, read, locate.
 
 Each record is appended, flushed and fsynced the moment its cell ends, so a crash or Ctrl-C loses
-at most the cell in flight; a torn last line is ignored on read.
+at most the cell in flight. Readers count nothing twice and drop nothing silently: a torn last line
+is skipped, and a (cell, repeat) written twice (two runs on one folder) is kept once, the last
+written; both are said in :attr:`RunRecords.warnings`, which the report shows.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mgbench.records.record import SCHEMA_VERSION, Record, RecordError
@@ -20,11 +23,13 @@ __all__ = [
     "RESULTS_FILE",
     "SCHEMA_VERSION",
     "ResultsError",
+    "RunRecords",
     "append_record",
     "finished_keys",
     "locate",
     "now_iso",
     "read_records",
+    "read_run",
 ]
 
 
@@ -54,15 +59,26 @@ def append_record(path: Path, record: Record) -> None:
         os.fsync(handle.fileno())
 
 
-def read_records(path: Path) -> list[Record]:
-    """Every complete record; a torn final line (a crash mid-write) is skipped."""
+@dataclass(frozen=True)
+class RunRecords:
+    """The records of a results file, each (cell, repeat) once, and what reading left out."""
+
+    records: tuple[Record, ...]
+    warnings: tuple[str, ...]
+
+
+def read_run(path: Path) -> RunRecords:
+    """Every complete record, duplicates collapsed (the last written wins, in the place of the
+    first); a torn final line (a crash mid-write) is skipped. Both are said in ``warnings``."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise ResultsError(f"{path}: cannot read results: {error.strerror}") from error
     except UnicodeDecodeError as error:
         raise ResultsError(f"{path}: not a text file: {error.reason}") from error
-    records = []
+    by_run: dict[tuple[str, int], Record] = {}
+    written: dict[tuple[str, int], int] = {}
+    warnings = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -70,13 +86,30 @@ def read_records(path: Path) -> list[Record]:
             data = json.loads(line)
         except json.JSONDecodeError as error:
             if number == len(lines):
+                warnings.append(
+                    f"{path}:{number}: a torn last line (a run stopped mid-write) was skipped"
+                )
                 break
             raise ResultsError(f"{path}:{number}: not a JSON record: {error}") from error
         try:
-            records.append(Record.from_json(data))
+            record = Record.from_json(data)
         except RecordError as error:
             raise ResultsError(f"{path}:{number}: {error}") from error
-    return records
+        key = (record.cell_id, record.repeat)
+        by_run[key] = record
+        written[key] = written.get(key, 0) + 1
+    for (cell_id, repeat), times in written.items():
+        if times > 1:
+            warnings.append(
+                f"{path}: {cell_id} repeat {repeat} was written {times} times (two runs on one "
+                "folder?); the last is kept and counted once"
+            )
+    return RunRecords(tuple(by_run.values()), tuple(warnings))
+
+
+def read_records(path: Path) -> list[Record]:
+    """The records of :func:`read_run`, without its warnings."""
+    return list(read_run(path).records)
 
 
 def locate(path: str | Path) -> tuple[Path, Path]:

@@ -23,11 +23,13 @@ from mgbench.records.record import Record
 MIB = 2**20
 
 
-def run_records(seed: int, *, slow: dict[str, float] | None = None, grow: float = 1.0):
+def run_records(
+    seed: int, *, slow: dict[str, float] | None = None, grow: float = 1.0, processes: int = 5
+):
     """Synthetic records (see tests/data); ``slow`` scales a strategy's step times."""
     rng = np.random.default_rng(seed)
     out = []
-    for repeat in range(5):
+    for repeat in range(processes):
         for strategy in ("single", "inplace", "concat", "mirrored"):
             r = record(strategy, repeat, rng)
             factor = (slow or {}).get(strategy, 1.0)
@@ -65,7 +67,8 @@ def test_an_injected_memory_growth_fails():
     lines = gates.gate_runs(run_records(1), run_records(2, grow=1.10))
     failed = [line for line in lines if not line.passed]
     assert failed and all("TF peak GPU:" in line.reason for line in failed)
-    assert "700.0 -> 770.0 MiB (+10.0%): grew more than 5%" in " ".join(f.reason for f in failed)
+    text = " ".join(f.reason for f in failed)
+    assert "TF peak GPU:0 (median) 700.0 -> 770.0 MiB (+10.0%): grew more than 5%" in text
     assert all(line.passed for line in lines if "images/s" in line.reason)
 
 
@@ -76,7 +79,7 @@ def test_ratio_gate_inside_one_run():
     (line,) = gates.gate_ratio(slow, "inplace", "concat", minimum=0.97)
     assert not line.passed
     assert line.subject == "TinyCNN-32px-b16-x2 inplace/concat"
-    assert "significantly slower" in line.reason and "ratio 0.8" in line.reason
+    assert "significantly slower" in line.reason and "unpaired ratio 0.8" in line.reason
     with pytest.raises(ValueError, match="no cell pairs inplace/horovod"):
         gates.gate_ratio(records, "inplace", "horovod")
 
@@ -111,7 +114,9 @@ def test_gate_command_exit_codes(tmp_path):
         max_memory_growth_pct=5,
         alpha=0.01,
     )
-    assert code == 1 and "FAIL  TinyCNN-32px-b16-inplace-x2: images/s" in text
+    failing = [line for line in text.splitlines() if line.startswith("FAIL ")]
+    assert code == 1 and len(failing) == 1
+    assert "TinyCNN-32px-b16-inplace-x2: images/s" in failing[0]
     bad = subprocess.run(
         [sys.executable, "-m", "mgbench.cli", "gate", str(base), "--ratio", "inplace"],
         capture_output=True,
@@ -195,3 +200,83 @@ def test_run_changes_are_numbers_not_text():
     (ratio,) = analysis.strategy_ratios(after, "inplace", "concat")
     assert ratio.key == analysis.CellKey("TinyCNN", 32, 16, 2, "keras3")
     assert ratio.key.label == "TinyCNN-32px-b16-x2"
+
+
+def gate(base, new, **options):
+    settings = {"ratio": None, "minimum": 0.97, "max_slowdown_pct": 5}
+    settings.update({"max_memory_growth_pct": 5, "alpha": 0.01, **options})
+    return gate_command(base, new, **settings)
+
+
+def test_three_processes_a_side_are_inconclusive_with_exit_3_not_a_pass(tmp_path):
+    # Even a 25% slowdown cannot be shown at alpha 0.01 with 3 processes a side (p >= 0.1).
+    base = write_run(tmp_path / "base", run_records(1, processes=3))
+    slow = write_run(tmp_path / "slow", run_records(2, processes=3, slow={"inplace": 1.25}))
+    text, code = gate(base, slow)
+    assert code == gates.EXIT_INCONCLUSIVE == 3
+    speed = [line for line in text.splitlines() if "images/s" in line]
+    assert speed and all(line.startswith("INCONCLUSIVE") for line in speed)
+    assert "cannot go below p = 0.1 >= alpha 0.01" in speed[0]
+    assert "about 5 processes a side would decide" in speed[0]
+    assert text.endswith("checks cannot decide with these data (exit 3)")
+    assert not any(line.startswith("FAIL") for line in text.splitlines())  # memory noise
+
+
+def test_a_failure_outranks_an_inconclusive_check():
+    lines = [
+        gates.GateLine("a", gates.Check.INCONCLUSIVE, ""),
+        gates.GateLine("b", gates.Check.FAIL, ""),
+    ]
+    assert gates.exit_code(lines) == 1
+    assert gates.exit_code(lines[:1]) == 3
+    assert gates.exit_code([gates.GateLine("c", gates.Check.PASS, "")]) == 0
+
+
+def test_a_ci_reaching_past_the_limit_without_a_significant_slowdown_is_inconclusive():
+    # 4% slower, 5 processes a side: significant, yet not beyond 5%, and the 99% CI may reach it.
+    lines = gates.gate_runs(run_records(1), run_records(2, slow={"concat": 1.04}))
+    (line,) = [x for x in lines if x.subject.endswith("concat-x2") and "images/s" in x.reason]
+    assert line.check is gates.Check.INCONCLUSIVE, line.reason
+    assert "without a significant slowdown beyond it" in line.reason
+
+
+def _with_memory(records, strategy, repeat, *, tf_scale=1.0, rss_scale=1.0):
+    out = []
+    for r in records:
+        if r.cell.strategy == strategy and r.repeat == repeat:
+            memory = r.memory
+            tf = {d: int(v * tf_scale) for d, v in memory.tf_peak_bytes.items()}
+            rss = int(memory.host_rss_peak_bytes * rss_scale)
+            memory = dataclasses.replace(memory, tf_peak_bytes=tf, host_rss_peak_bytes=rss)
+            r = dataclasses.replace(r, memory=memory)
+        out.append(r)
+    return out
+
+
+def test_memory_is_gated_by_the_median_so_one_process_decides_nothing():
+    new = _with_memory(run_records(2), "inplace", 0, tf_scale=1.5)
+    lines = gates.gate_runs(run_records(1), new)
+    assert all(line.passed for line in lines if "TF peak" in line.reason)
+
+
+def test_host_rss_has_its_own_wider_tolerance():
+    new = run_records(2)
+    for repeat in range(5):
+        new = _with_memory(new, "concat", repeat, rss_scale=1.15)
+    lines = gates.gate_runs(run_records(1), new)
+    rss = [x for x in lines if "host RSS" in x.reason and x.subject.endswith("concat-x2")]
+    assert rss[0].passed and "(+15.0%) <= 20%" in rss[0].reason
+    lines = gates.gate_runs(run_records(1), new, max_rss_growth_pct=10)
+    rss = [x for x in lines if "host RSS" in x.reason and x.subject.endswith("concat-x2")]
+    assert not rss[0].passed and "grew more than 10%" in rss[0].reason
+
+
+def test_a_pair_whose_cells_were_both_skipped_passes_the_ratio_gate():
+    records = [
+        dataclasses.replace(r, status="skipped", reason="needs 2 GPUs, found 0", timing=None)
+        if r.cell.strategy in ("inplace", "concat")
+        else r
+        for r in run_records(1)
+    ]
+    (line,) = gates.gate_ratio(records, "inplace", "concat")
+    assert line.passed and line.reason == "skipped: not runnable here"

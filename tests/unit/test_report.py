@@ -65,12 +65,14 @@ def test_cpu_simulation_is_said_on_every_report():
 
 def test_every_format_carries_the_same_verdict():
     built = sections.build_report(small_records(), title="synthetic")
-    verdict = "faster, within the claimed 5-12%"
+    verdict = "supports the claim (CI inside 5-12%)"
     data = json.loads(render.render(built, "json"))
-    assert data["sections"][0]["rows"][0]["verdict"] == verdict
+    assert data["sections"][0]["title"] == sections.HEADLINE_TITLE
+    assert data["sections"][1]["rows"][0]["verdict"] == verdict
     rows = [r for r in csv.reader(io.StringIO(render.render(built, "csv"))) if r]
     assert rows[0][0] == "note" and rows[0][1].startswith("Machine: synthetic-host")
     first_table = next(i for i, r in enumerate(rows) if r[0] == "table")
+    assert rows[first_table + 1][0] == sections.CROSS_CHECK_TITLE
     assert rows[first_table + 1][-1] == verdict
     assert "\\begin{tabular}" in render.render(built, "latex")
     assert "<table>" in render.render(built, "html")
@@ -88,11 +90,12 @@ def test_json_keeps_numbers_with_their_units_and_null_for_missing():
     records = small_records()
     cells = analysis.cell_results(records)
     data = json.loads(render.render(sections.build_report(records, title="t", cells=cells), "json"))
-    claim, throughput, scaling, memory, placement = data["sections"][:5]
+    claim, throughput, scaling, memory, placement = data["sections"][1:6]
     (pair,) = analysis.claim_pairs(cells, (5.0, 12.0))
     row = claim["rows"][0]
     assert row["speedup"] == pytest.approx(pair.comparison.change_pct)
     assert row["95% CI"] == pytest.approx(list(pair.comparison.ci_pct))
+    assert row["processes"] == {"inplace": 5, "concat": 5}
     assert row["inplace img/s"] == pytest.approx(pair.inplace.images_per_s)
     assert isinstance(row["U p-value"], float) and isinstance(row["replicas"], int)
     assert claim["units"]["speedup"] == "%"
@@ -156,7 +159,7 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "faster, within the claimed 5-12%" in result.stdout
+    assert "supports the claim (CI inside 5-12%)" in result.stdout
     assert (run / "report.md").read_text() == result.stdout.rstrip("\n") + "\n"
     for png in ("throughput-TinyCNN-32px-b16.png", "memory-TinyCNN-32px-b16-x2.png"):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -164,7 +167,7 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
     text = compare_runs(run, run)
     row = "| TinyCNN | keras3    | 32   | 16              | inplace    | 2          | 178.5"
     assert row in text
-    assert text.count("no detectable difference") == 4
+    assert text.count("no difference (95% CI inside ±2%)") == 4
 
     missing = subprocess.run(
         [sys.executable, "-m", "mgbench.cli", "report", str(tmp_path / "nothing")],
@@ -175,3 +178,15 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
     )
     assert missing.returncode == 2
     assert "no such run folder or results file" in missing.stderr
+
+
+def test_the_unpaired_cross_check_hides_its_ci_below_five_processes_a_side():
+    records = [r for r in small_records() if r.repeat < 3]
+    cross_check = sections.build_report(records, title="t").sections[1]
+    (row,) = cross_check.rows
+    assert row[cross_check.headers.index("95% CI")] is None  # shown as n/a
+    assert "inconclusive" in row[-1] and "about 5 processes a side would decide" in row[-1]
+    assert cross_check.notes == [
+        "TinyCNN-32px-b16-x2: CI not shown: fewer than 5 processes a side, and a bootstrap over "
+        "so few understates the spread between processes"
+    ]

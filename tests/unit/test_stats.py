@@ -44,50 +44,66 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_reproducible():
     assert high - low < 0.05 * 200
 
 
-def test_identical_samples_are_no_detectable_difference():
+def test_identical_samples_are_no_difference():
     sample = processes(200, noise=0.05)
     result = stats.compare(sample, sample)
     assert result.change_pct == 0
     assert result.ci_pct[0] <= 0 <= result.ci_pct[1]
     assert result.p_value == 1.0
-    assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
-    assert stats.change_verdict(result) == stats.NO_DIFFERENCE
+    assert stats.change_verdict(result).outcome == stats.NO_DIFFERENCE
+    verdict = stats.claim_verdict(result, (5, 12))
+    assert verdict.text == "contradicts: smaller than claimed (no detectable difference)"
 
 
-def test_an_8_percent_speedup_with_low_noise_is_within_the_claim():
+def test_an_8_percent_speedup_with_low_noise_supports_the_claim():
     result = stats.compare(processes(216, noise=0.01, seed=1), processes(200, noise=0.01, seed=2))
     assert result.change_pct == pytest.approx(8.0, abs=0.3)
     assert 7.0 < result.ci_pct[0] < result.ci_pct[1] < 9.0
     assert result.p_value == pytest.approx(2 / 252)  # 5 vs 5 processes: the smallest possible
-    assert stats.claim_verdict(result, (5, 12)) == "faster, within the claimed 5-12%"
+    assert stats.claim_verdict(result, (5, 12)).text == "supports the claim (CI inside 5-12%)"
+    assert stats.change_verdict(result).outcome == stats.FASTER
 
 
-def test_a_20_percent_speedup_is_above_the_claim():
+def test_a_20_percent_speedup_is_larger_than_claimed():
     result = stats.compare(processes(240, noise=0.02, seed=1), processes(200, noise=0.02, seed=2))
     assert result.change_pct == pytest.approx(20.0, abs=0.5)
-    assert stats.claim_verdict(result, (5, 12)) == stats.ABOVE
+    assert stats.claim_verdict(result, (5, 12)).outcome == "contradicts: larger than claimed"
 
 
-def test_a_3_percent_speedup_is_below_the_claim():
+def test_a_3_percent_speedup_is_smaller_than_claimed():
     result = stats.compare(processes(206, noise=0.01, seed=1), processes(200, noise=0.01, seed=2))
-    assert stats.claim_verdict(result, (5, 12)) == stats.BELOW
+    verdict = stats.claim_verdict(result, (5, 12))
+    assert verdict.text == "contradicts: smaller than claimed (faster, by less than claimed)"
 
 
 def test_a_5_percent_slowdown_is_slower():
     result = stats.compare(processes(190, noise=0.02, seed=1), processes(200, noise=0.02, seed=2))
     assert result.change_pct == pytest.approx(-5.0, abs=0.5)
     assert result.ci_pct[1] < 0
-    assert stats.claim_verdict(result, (5, 12)) == stats.SLOWER
-    assert stats.change_verdict(result) == stats.SLOWER
+    assert stats.claim_verdict(result, (5, 12)).text == "contradicts: smaller than claimed (slower)"
+    assert stats.change_verdict(result).outcome == stats.SLOWER
 
 
-def test_a_significant_change_smaller_than_the_minimum_effect_is_not_detected():
+def test_a_significant_change_inside_the_minimum_effect_is_no_difference():
     result = stats.compare(
-        processes(202, noise=0.005, seed=1), processes(200, noise=0.005, seed=2), min_effect_pct=2
+        processes(201, noise=0.005, seed=1), processes(200, noise=0.005, seed=2), min_effect_pct=2
     )
-    assert result.significant
-    assert not result.detected
-    assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
+    assert result.significant and not result.detected
+    assert result.ci_pct[0] > -2 and result.ci_pct[1] < 2
+    verdict = stats.change_verdict(result)
+    assert verdict.outcome == stats.NO_DIFFERENCE and "CI inside ±2%" in verdict.detail
+
+
+def test_a_wide_ci_over_the_minimum_effect_is_inconclusive_with_enough_processes():
+    result = stats.compare(
+        processes(204, noise=0.15, n_processes=6, seed=1),
+        processes(200, noise=0.15, n_processes=6, seed=2),
+        min_effect_pct=2,
+    )
+    assert result.can_decide and not result.detected
+    verdict = stats.change_verdict(result)
+    assert verdict.outcome == stats.INCONCLUSIVE and "too wide" in verdict.detail
+    assert verdict.processes_needed is not None and verdict.processes_needed > 6
 
 
 def test_noise_hides_a_real_shift():
@@ -96,18 +112,52 @@ def test_noise_hides_a_real_shift():
         processes(200, noise=0.6, n_processes=2, steps=5, seed=2),
     )
     assert result.ci_pct[0] < 0 < result.ci_pct[1]
-    assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
+    assert stats.claim_verdict(result, (5, 12)).outcome == stats.INCONCLUSIVE
 
 
 def test_the_process_is_the_unit_of_significance():
-    """Two processes a side can never be significant, however many steps they hold."""
+    """Two processes a side can never be significant, however many steps they hold: a clear
+    +20% is inconclusive, and says how many processes a side would decide."""
     result = stats.compare(
         processes(240, noise=0.01, n_processes=2, steps=500, seed=1),
         processes(200, noise=0.01, n_processes=2, steps=500, seed=2),
     )
     assert result.change_pct == pytest.approx(20, abs=0.5)
     assert result.p_value == pytest.approx(1 / 3)
-    assert stats.claim_verdict(result, (5, 12)) == stats.NO_DIFFERENCE
+    verdict = stats.change_verdict(result)
+    assert verdict.outcome == stats.INCONCLUSIVE
+    assert verdict.processes_needed == 5  # the bootstrap's floor; 4 a side reach p < 0.05
+    assert "cannot go below p = 0.33" in verdict.text
+    assert "about 5 processes a side would decide" in verdict.text
+    assert stats.claim_verdict(result, (5, 12)).outcome == stats.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "smallest"), [(2, 2, 1 / 3), (3, 3, 0.1), (4, 4, 2 / 70), (5, 5, 2 / 252)]
+)
+def test_the_smallest_u_p_value_known_answers(n1, n2, smallest):
+    assert stats.smallest_u_p_value(n1, n2) == pytest.approx(smallest)
+
+
+@pytest.mark.parametrize(("alpha", "needed"), [(0.05, 4), (0.01, 5), (0.001, 7)])
+def test_processes_a_side_to_reach_alpha(alpha, needed):
+    assert stats.processes_to_reach(alpha) == needed
+
+
+def test_four_processes_a_side_reach_alpha_005_but_not_a_bootstrap():
+    result = stats.compare(
+        processes(240, noise=0.01, n_processes=4, seed=1),
+        processes(200, noise=0.01, n_processes=4, seed=2),
+    )
+    assert result.p_value < 0.05 and not result.can_decide
+    assert "fewer than 5 a side" in stats.change_verdict(result).detail
+
+
+def test_the_ci_level_follows_alpha():
+    a, b = processes(210, noise=0.05, seed=1), processes(200, noise=0.05, seed=2)
+    wide, narrow = stats.compare(a, b, alpha=0.01), stats.compare(a, b, alpha=0.2)
+    assert wide.ci_pct[0] < narrow.ci_pct[0] < narrow.ci_pct[1] < wide.ci_pct[1]
+    assert wide.confidence_label == "99%" and narrow.confidence_label == "80%"
 
 
 @pytest.mark.parametrize(("alpha", "effect"), [(0, 2), (1, 2), (0.05, -1)])
