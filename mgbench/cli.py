@@ -40,6 +40,17 @@ def percent(text: str) -> float:
     return value
 
 
+def significance(text: str) -> float:
+    """``"0.05"`` -> 0.05: a significance level, strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a number like 0.05, got {text!r}") from error
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {text!r}")
+    return value
+
+
 def strategy_ratio(text: str) -> tuple[str, str]:
     """``"inplace/concat"`` -> ("inplace", "concat")."""
     numerator, sep, denominator = text.partition("/")
@@ -73,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         models=args.models,
         replicas=args.replicas,
         repeats=args.repeats,
+        pairs=args.pairs,
         virtual_gpus=args.virtual_gpus,
         virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
     )
@@ -127,6 +139,7 @@ def _gate(args: argparse.Namespace) -> int:
         ratio=args.ratio,
         minimum=args.min,
         max_slowdown_pct=args.max_slowdown,
+        max_rss_growth_pct=args.max_rss_growth,
         max_memory_growth_pct=args.max_memory_growth,
         alpha=args.alpha,
     )
@@ -161,7 +174,12 @@ def _placement(args: argparse.Namespace) -> int:
 
 def _add_significance(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=REPORT_FORMATS, default="md")
-    parser.add_argument("--alpha", type=float, default=0.05, help="U-test significance level")
+    parser.add_argument(
+        "--alpha",
+        type=significance,
+        default=0.05,
+        help="significance level; confidence intervals are at 1 - alpha",
+    )
     parser.add_argument(
         "--min-effect", type=float, default=2.0, help="smallest change in %% that counts"
     )
@@ -199,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--repeats", type=int, help="processes per cell (>= 4 for a U test to reach p < 0.05)"
     )
+    run_cmd.add_argument(
+        "--pairs",
+        type=int,
+        help="paired processes per comparison (both strategies in one process, alternating)",
+    )
     _add_virtual_gpus(run_cmd)
     run_cmd.set_defaults(handler=_run)
 
@@ -231,13 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     gate_cmd = commands.add_parser(
         "gate",
         help="fail on a significant slowdown or memory growth (BASELINE NEW), "
-        "or on a slow strategy ratio inside one run (RUN --ratio A/B)",
+        "or on a slow strategy ratio inside one run (RUN --ratio A/B); "
+        "exit 0 pass, 1 a check failed, 3 the data cannot decide",
     )
     gate_cmd.add_argument("first", metavar="BASELINE|RUN")
     gate_cmd.add_argument("second", metavar="NEW", nargs="?")
     gate_cmd.add_argument("--max-slowdown", type=percent, default=5.0)
-    gate_cmd.add_argument("--max-memory-growth", type=percent, default=5.0)
-    gate_cmd.add_argument("--alpha", type=float, default=0.01)
+    gate_cmd.add_argument(
+        "--max-memory-growth",
+        type=percent,
+        default=5.0,
+        help="allowed growth of the median TF allocator and NVML peaks",
+    )
+    gate_cmd.add_argument(
+        "--max-rss-growth",
+        type=percent,
+        default=20.0,
+        help="allowed growth of the median host RSS peak (noisier than device memory)",
+    )
+    gate_cmd.add_argument(
+        "--alpha",
+        type=significance,
+        default=0.01,
+        help="significance level; confidence intervals are at 1 - alpha",
+    )
     gate_cmd.add_argument(
         "--ratio", type=strategy_ratio, help="A/B strategies inside one run, e.g. inplace/concat"
     )

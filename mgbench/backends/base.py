@@ -120,6 +120,11 @@ class Backend(Protocol):
         """Raise :class:`CellSkipped` with the reason when this machine cannot run ``spec``."""
         ...
 
+    def check_pairable(self, spec: ModelSpec) -> None:
+        """Raise :class:`CellSkipped` with the reason when this backend cannot train two
+        strategies alternately in one process (a paired cell). Imports no framework."""
+        ...
+
     def build_compiled(self, spec: ModelSpec) -> Built:
         """Build ``spec.strategy`` over ``spec.replicas`` devices and compile it for training."""
         ...

@@ -104,6 +104,13 @@ class TensorFlowBackend:
                 f"{virtual_gpus or len(gpus)} {'virtual ' if virtual_gpus else ''}GPU(s)"
             )
 
+    def check_pairable(self, spec: ModelSpec) -> None:
+        if spec.strategy not in WRAPPER_STRATEGIES:
+            raise CellSkipped(
+                f"a paired process shares one template between wrappers "
+                f"({', '.join(WRAPPER_STRATEGIES)}), not {spec.strategy!r}"
+            )
+
     # -- building ----------------------------------------------------------------------------
 
     def build_compiled(self, spec: ModelSpec) -> Built:

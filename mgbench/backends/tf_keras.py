@@ -14,10 +14,15 @@ from types import ModuleType
 from typing import Any
 
 from mgbench import devices
-from mgbench.backends.base import Built, DeviceSetup, ModelSpec
+from mgbench.backends.base import Built, CellSkipped, DeviceSetup, ModelSpec
 from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend
 from mgbench.placement import PlacementReport, analyse, op_info
 from mgbench.platform import lazy
+
+PAIRED_REASON = (
+    "paired comparisons are keras3-only for now: the tf_keras backend runs in TF1 graph mode, "
+    "which offers no per-step function to alternate two strategies (its isolated cells run)"
+)
 
 
 class TfKerasBackend(TensorFlowBackend):
@@ -77,6 +82,9 @@ class TfKerasBackend(TensorFlowBackend):
     def trace_train_step(self, model: Any, x: Any = None, y: Any = None) -> PlacementReport:
         # The graph holds the step already: the batch is not needed to trace it.
         return trace_train_step(model)
+
+    def check_pairable(self, spec: ModelSpec) -> None:
+        raise CellSkipped(PAIRED_REASON)
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         raise ValueError(

@@ -9,7 +9,7 @@ from mgbench.config import suite
 from mgbench.config.suite import Suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
-from mgbench.present.summary import summary_table
+from mgbench.present.summary import claim_headline, summary_table
 
 SUMMARY_FILE = "summary.md"
 
@@ -23,6 +23,7 @@ def run_command(
     models: Sequence[str] | None = None,
     replicas: Sequence[int] | None = None,
     repeats: int | None = None,
+    pairs: int | None = None,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 4096,
 ) -> int:
@@ -30,7 +31,7 @@ def run_command(
     if cpu_only is None:
         cpu_only = hardware.gpu_count() == 0 and not virtual_gpus
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only).select(
-        models=models, replicas=replicas, repeats=repeats
+        models=models, replicas=replicas, repeats=repeats, pairs=pairs
     )
     if output:
         folder = Path(output)
@@ -64,6 +65,9 @@ def run_and_summarise(
     (outcome.folder / SUMMARY_FILE).write_text(table + "\n", encoding="utf-8")
     emit("")
     emit(table)
+    # The run ends on its answer: the paired estimate of the claim, and how to see the rest.
+    emit("")
+    emit(claim_headline(outcome.records, run_folder=outcome.folder))
     emit(f"\nresults: {outcome.results_path}")
     if outcome.failed:
         emit(f"{len(outcome.failed)} cell run(s) failed; see their records and {outcome.logs}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import random
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,9 @@ def backend_suffix(backend: str, separator: str = "-") -> str:
 
 
 PAIRED_FIELDS = ("versus", "rounds", "block_steps")
+# Strategies a paired process can build over one template (the wrappers; the others own theirs).
+PAIRABLE = ("inplace", "concat")
+DEFAULT_COMPARE = (("inplace", "concat"),)
 
 
 class SuiteError(ValueError):
@@ -64,6 +68,20 @@ class Settings:
     timeout_s: float = 900.0
     placement: bool = True
     backend: tuple[str, ...] = ("keras3",)
+    # Paired comparisons [A, B]; None: the default, inplace against concat when both are among
+    # the strategies (a parsed suite holds the resolved list, so suite.json shows it).
+    compare: tuple[tuple[str, str], ...] | None = None
+    pairs: int = 3  # paired processes per comparison
+    rounds: int = 20  # AB / BA rounds per paired process
+    block_steps: int = 5  # timed steps per block
+    seed: int = 0  # the run order's random seed
+
+    @property
+    def comparisons(self) -> tuple[tuple[str, str], ...]:
+        if self.compare is not None:
+            return self.compare
+        both = all(s in self.strategies for s in DEFAULT_COMPARE[0])
+        return DEFAULT_COMPARE if both else ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,9 @@ class Suite:
     def groups(self) -> list[list[Cell]]:
         """Cells compared with each other (one backend, model, image size, batch, replicas).
 
-        ``single`` runs on one device, so it joins only the first replica count's group.
+        ``single`` runs on one device, so it joins only the first replica count's group. The
+        group's paired cells (one per comparison, replica counts >= 2) come after its isolated
+        cells.
         """
         out: list[list[Cell]] = []
         seen: set[Cell] = set()
@@ -161,6 +181,29 @@ class Suite:
                         if cell not in seen:
                             seen.add(cell)
                             group.append(cell)
+                    if replicas >= 2:
+                        group.extend(
+                            Cell(
+                                backend=backend,
+                                model=entry.name,
+                                image_size=entry.image_size,
+                                classes=entry.classes,
+                                batch_per_replica=batch,
+                                strategy=a,
+                                replicas=replicas,
+                                warmup_steps=s.warmup_steps,
+                                timed_steps=s.timed_steps,
+                                input=s.input,
+                                weights=s.weights,
+                                dtype=s.dtype,
+                                timeout_s=s.timeout_s,
+                                placement=s.placement,
+                                versus=b,
+                                rounds=s.rounds,
+                                block_steps=s.block_steps,
+                            )
+                            for a, b in s.comparisons
+                        )
                     if group:
                         out.append(group)
         return out
@@ -168,14 +211,33 @@ class Suite:
     def cells(self) -> list[Cell]:
         return [cell for group in self.groups() for cell in group]
 
+    def repeats_of(self, cell: Cell) -> int:
+        """Processes a cell runs in: ``pairs`` for a paired cell, ``repeats`` for the others."""
+        return self.settings.pairs if cell.paired else self.settings.repeats
+
     def runs(self) -> list[tuple[Cell, int]]:
-        """(cell, repeat) in execution order: per group A B C A B C..., so drift cancels."""
-        return [
-            (cell, repeat)
-            for group in self.groups()
-            for repeat in range(self.settings.repeats)
-            for cell in group
-        ]
+        """(cell, repeat) in execution order, group by group, round by round: round r runs the
+        group's isolated cells (repeat r) in an order shuffled for that round, then its paired
+        processes (repeat r), so drift and the machine's moods spread over every strategy.
+
+        The shuffle is seeded by the suite's ``seed``, the group and the round only: the same
+        seed gives the same order, whichever other groups a selection keeps."""
+        out: list[tuple[Cell, int]] = []
+        for group in self.groups():
+            isolated = [c for c in group if not c.paired]
+            paired = [c for c in group if c.paired]
+            group_key = ",".join(c.cell_id for c in group)
+            for round_ in range(max(self.settings.repeats, self.settings.pairs if paired else 0)):
+                shuffle = random.Random(f"{self.settings.seed}|{group_key}|{round_}").shuffle
+                if round_ < self.settings.repeats:
+                    order = list(isolated)
+                    shuffle(order)
+                    out.extend((cell, round_) for cell in order)
+                if round_ < self.settings.pairs:
+                    order = list(paired)
+                    shuffle(order)
+                    out.extend((cell, round_) for cell in order)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -186,9 +248,10 @@ class Suite:
         models: Sequence[str] | None = None,
         replicas: Sequence[int] | None = None,
         repeats: int | None = None,
+        pairs: int | None = None,
     ) -> Suite:
-        """Only these models and replica counts, and another repeat count
-        (``mgbench run --models/--replicas/--repeats``)."""
+        """Only these models and replica counts, and other repeat and pair counts
+        (``mgbench run --models/--replicas/--repeats/--pairs``)."""
         entries = self.models
         settings = self.settings
         if models:
@@ -212,6 +275,10 @@ class Suite:
             if repeats < 1:
                 raise SuiteError(f"--repeats: expected an integer >= 1, got {repeats}")
             settings = dataclasses.replace(settings, repeats=repeats)
+        if pairs is not None:
+            if pairs < 1:
+                raise SuiteError(f"--pairs: expected an integer >= 1, got {pairs}")
+            settings = dataclasses.replace(settings, pairs=pairs)
         return dataclasses.replace(self, models=entries, settings=settings)
 
 
@@ -230,6 +297,11 @@ _SETTING_TYPES: dict[str, Any] = {
     "timeout_s": "pos_number",
     "placement": "bool",
     "backend": "backends",
+    "compare": "comparisons",
+    "pairs": "pos_int",
+    "rounds": "rounds",
+    "block_steps": "pos_int",
+    "seed": "nonneg_int",
 }
 _SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
@@ -299,11 +371,39 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
                 table, key, f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}"
             )
         return tuple(dict.fromkeys(items))
+    if kind == "rounds":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise fail("an integer >= 2 (a paired process's spread needs two rounds)")
+        return value
+    if kind == "comparisons":
+        return _comparisons(where, table, key, value)
     if isinstance(kind, tuple):
         if value not in kind:
             raise fail(f"one of {', '.join(repr(k) for k in kind)}")
         return value
     raise AssertionError(kind)
+
+
+def _comparisons(where: _Where, table: str, key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    shape = 'a list of [A, B] strategy pairs, like [["inplace", "concat"]]'
+    if not isinstance(value, list):
+        raise where.error(table, key, f"expected {shape}, got {value!r}")
+    pairs: list[tuple[str, str]] = []
+    for item in value:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(i, str) for i in item)
+        ):
+            raise where.error(table, key, f"expected {shape}, got the item {item!r}")
+        others = [i for i in item if i not in PAIRABLE]
+        if others:
+            raise where.error(
+                table,
+                key,
+                f"{others[0]!r} cannot be paired: only {' and '.join(PAIRABLE)} share one "
+                "template in a process (A == B is the A/A calibration pair)",
+            )
+        pairs.append((item[0], item[1]))
+    return tuple(dict.fromkeys(pairs))
 
 
 def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings) -> Settings:
@@ -381,6 +481,7 @@ def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> 
     cpu_entries = _cpu_entries(where, cpu, entries)
     if cpu_only and cpu:
         settings, entries, profile = cpu_settings, cpu_entries, "cpu"
+    settings = dataclasses.replace(settings, compare=settings.comparisons)
     suite = Suite(name, path, description, settings, tuple(entries), profile)
     seen: set[str] = set()
     for cell in suite.cells():

@@ -12,16 +12,20 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mgbench import backends
+from mgbench.backends.base import CellSkipped
 from mgbench.config.suite import Cell, Suite
+from mgbench.execution.lock import hold_run_folder
 from mgbench.records import environment, store
 from mgbench.records.record import Record, RecordError, RunContext
 
@@ -154,7 +158,8 @@ class Progress:
             eta = (
                 f" · ETA {_format_duration(remaining * sum(self.durations) / len(self.durations))}"
             )
-        label = f"{cell.model} {cell.image_size}px b{cell.batch_per_replica} {cell.strategy}"
+        strategy = f"{cell.strategy} vs {cell.versus}" if cell.paired else cell.strategy
+        label = f"{cell.model} {cell.image_size}px b{cell.batch_per_replica} {strategy}"
         self.emit(
             f"[{index + 1:>{len(str(self.total))}}/{self.total}] {label} x{cell.replicas} "
             f"· repeat {repeat + 1}/{repeats}{eta}"
@@ -165,10 +170,31 @@ class Progress:
         detail = record.reason or ""
         if record.timing is not None:
             detail = f"{record.timing.images_per_s:,.1f} img/s"
+        if record.paired is not None and record.paired.rounds:
+            detail = _paired_detail(record)
         self.emit(f"      {record.status}: {detail} ({wall_s:.1f} s)")
 
 
-def _prepare_folder(suite: Suite, output: Path, resume: bool, host_env: dict[str, Any]) -> None:
+def _paired_detail(record: Record) -> str:
+    """A paired process in one line: its rounds and each strategy's median step (the estimate
+    and its interval are the report's, which sees every process)."""
+    paired = record.paired
+    assert paired is not None
+    a = statistics.median(t for r in paired.rounds for t in r.a_step_s)
+    b = statistics.median(t for r in paired.rounds for t in r.b_step_s)
+    return (
+        f"{len(paired.rounds)} rounds, median step {paired.a} {a * 1000:.1f} ms, "
+        f"{paired.b} {b * 1000:.1f} ms"
+    )
+
+
+def _prepare_folder(
+    suite: Suite,
+    output: Path,
+    resume: bool,
+    host_env: dict[str, Any],
+    order: Sequence[tuple[Cell, int]],
+) -> None:
     suite_file = output / "suite.json"
     resolved = {"suite": suite.to_dict(), "cells": [c.to_dict() for c in suite.cells()]}
     if resume:
@@ -183,9 +209,15 @@ def _prepare_folder(suite: Suite, output: Path, resume: bool, host_env: dict[str
         return
     if (output / store.RESULTS_FILE).exists():
         raise RunError(f"{output} already holds results; pass --resume to continue that run")
-    output.mkdir(parents=True, exist_ok=True)
     suite_file.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
-    run_info = {"started_at": store.now_iso(), "argv": sys.argv, "environment": host_env}
+    run_info = {
+        "started_at": store.now_iso(),
+        "argv": sys.argv,
+        "environment": host_env,
+        "seed": suite.settings.seed,
+        # The resolved run order (suite.json's settings hold the seed that made it).
+        "order": [[cell.cell_id, repeat] for cell, repeat in order],
+    }
     (output / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
 
 
@@ -236,14 +268,44 @@ def run_suite(
     spawn: Spawner = spawn_worker,
     emit: Callable[[str], None] = print,
 ) -> RunOutcome:
-    """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results."""
+    """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results.
+
+    The folder is locked while the run writes it: a second run or ``--resume`` on it is refused
+    (:class:`mgbench.execution.lock.FolderInUse`, naming the holder's pid)."""
+    if resume and not (output / "suite.json").exists():
+        raise RunError(f"--resume: {output} holds no earlier run (no suite.json)")
+    output.mkdir(parents=True, exist_ok=True)
+    with hold_run_folder(output):
+        return _run_locked(suite, output, resume, options, spawn, emit)
+
+
+def _unpairable(cell: Cell) -> WorkerResult | None:
+    """A paired cell its backend cannot run, recorded as skipped without starting a process."""
+    if not cell.paired:
+        return None
+    try:
+        backends.get(cell.backend).check_pairable(cell)
+    except CellSkipped as reason:
+        return WorkerResult({"status": "skipped", "reason": str(reason)}, 0.0)
+    return None
+
+
+def _run_locked(
+    suite: Suite,
+    output: Path,
+    resume: bool,
+    options: DeviceOptions,
+    spawn: Spawner,
+    emit: Callable[[str], None],
+) -> RunOutcome:
     host_env = environment.host_environment()
-    _prepare_folder(suite, output, resume, host_env)
+    order = suite.runs()
+    _prepare_folder(suite, output, resume, host_env, order)
     results_path = output / store.RESULTS_FILE
     logs = output / "logs"
     logs.mkdir(exist_ok=True)
     done = store.finished_keys(store.read_records(results_path)) if results_path.exists() else set()
-    todo = [(cell, repeat) for cell, repeat in suite.runs() if (cell.cell_id, repeat) not in done]
+    todo = [(cell, repeat) for cell, repeat in order if (cell.cell_id, repeat) not in done]
     if done:
         emit(f"resuming {output}: {len(done)} cell run(s) already recorded, {len(todo)} to go")
     if suite.profile == "cpu":
@@ -252,9 +314,11 @@ def run_suite(
     progress = Progress(len(todo), emit, [])
     try:
         for index, (cell, repeat) in enumerate(todo):
-            progress.starting(index, cell, repeat, suite.settings.repeats)
+            progress.starting(index, cell, repeat, suite.repeats_of(cell))
             started_at = store.now_iso()
-            outcome = spawn(cell, options, logs / f"{cell.cell_id}-r{repeat}.log")
+            outcome = _unpairable(cell) or spawn(
+                cell, options, logs / f"{cell.cell_id}-r{repeat}.log"
+            )
             record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)

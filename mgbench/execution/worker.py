@@ -5,9 +5,10 @@
 The cell's backend (:func:`mgbench.backends.get`) does all the framework's work: it sets up the
 devices first, before the framework starts; then it builds the strategy, traces its placement and
 runs the real training loop (``fit`` over a tf.data pipeline), timed step by step while memory is
-sampled. This module imports no framework. A cell that cannot run here (more replicas than
-devices) is recorded as skipped with its reason; an exception becomes a failed record with its
-last lines.
+sampled. A paired cell builds its two strategies over one template and alternates timed blocks of
+steps of each (:mod:`mgbench.trackers.paired`). This module imports no framework. A cell that
+cannot run here (more replicas than devices) is recorded as skipped with its reason; an exception
+becomes a failed record with its last lines.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mgbench import backends
-from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, CellSkipped, DeviceSetup
+from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
+from mgbench.trackers.memory import MemorySampler
+from mgbench.trackers.paired import run_paired
+from mgbench.trackers.timing import StepTimer
 
 __all__ = ["CellSkipped", "main", "run_cell"]
 
@@ -47,45 +52,101 @@ def _placement(
     return (report.summary() if report is not None else None), reason
 
 
+PAIRED_MEMORY_REASON = (
+    "paired process: both strategies ran in it, so its memory cannot be told apart "
+    "(the isolated cells record each strategy's)"
+)
+PAIRED_PLACEMENT_REASON = "paired process: placement is recorded by the isolated cells"
+
+
+class _Phases:
+    """Seconds spent in each phase of the worker, in order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = now - self._started
+        self._started = now
+
+
 def run_cell(
     cell: Cell, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
 ) -> dict[str, Any]:
     """Measure one cell in this process; returns the worker's part of the record."""
     import psutil
 
-    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-    phase_started = time.monotonic()
-    phases_s: dict[str, float] = {}
-
-    def phase_done(name: str) -> None:
-        nonlocal phase_started
-        now = time.monotonic()
-        phases_s[name] = now - phase_started
-        phase_started = now
-
     from mgbench import devices
-    from mgbench.platform import models
-    from mgbench.trackers.memory import MemorySampler
-    from mgbench.trackers.timing import StepTimer
 
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    phases = _Phases()
     backend = backends.get(cell.backend)
+    if cell.paired:
+        backend.check_pairable(cell)  # before the framework starts: a refusal costs nothing
     setup = backend.prepare_process(
         cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     )
     backend.check_runnable(cell, virtual_gpus)
     nvml, nvml_reason = _open_nvml(setup)
-    phase_done("tensorflow_and_devices")
-    built = backend.build_compiled(cell)
-    phase_done("build_and_compile")
-    x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
-    placement_summary, placement_reason = _placement(cell, backend, built, x, y)
-    phase_done("placement_trace")
-
+    phases.done("tensorflow_and_devices")
     process = psutil.Process()
+    sampler = _memory_sampler(nvml, setup, lambda: process.memory_info().rss)
+    if cell.paired:
+        built, measured = _run_paired(cell, backend, sampler, phases)
+    else:
+        built, measured = _run_isolated(cell, backend, sampler, phases, process.create_time())
+    framework_peaks, framework_peak_reason = backend.memory_peaks()
+    if cell.paired:
+        framework_peak_reason = "; ".join(
+            filter(None, (PAIRED_MEMORY_REASON, framework_peak_reason))
+        )
+    return {
+        "device_mode": setup.mode,
+        "jit_compile": any(bool(b.model.jit_compile) for b in built),
+        "replica_devices": [devices.short_name(d) for d in built[0].replica_devices],
+        "weights_device": devices.short_name(built[0].weights_device)
+        if built[0].weights_device != MIRRORED_WEIGHTS
+        else MIRRORED_WEIGHTS,
+        **measured,
+        "memory": {
+            "tf_peak_bytes": framework_peaks,
+            "tf_peak_reason": framework_peak_reason,
+            "nvml": sampler.nvml_result() if nvml is not None else None,
+            "nvml_reason": nvml_reason,
+            "host_rss_peak_bytes": sampler.host_rss_peak_bytes,
+            "sample_period_s": sampler.period_s,
+            "samples": sampler.samples,
+            "sampler_error": sampler.error,
+        },
+        "backend": cell.backend,
+        "environment": backend.environment(nvml),
+    }
+
+
+def _memory_sampler(nvml: Any, setup: DeviceSetup, host_rss: Callable[[], int]) -> MemorySampler:
     gpu_indices = range(nvml.device_count()) if nvml is not None else ()
     if nvml is not None and setup.split_first_gpu:
         gpu_indices = range(1)
-    sampler = MemorySampler(nvml, list(gpu_indices), os.getpid(), lambda: process.memory_info().rss)
+    return MemorySampler(nvml, list(gpu_indices), os.getpid(), host_rss)
+
+
+def _run_isolated(
+    cell: Cell,
+    backend: Backend,
+    sampler: MemorySampler,
+    phases: _Phases,
+    process_created_at: float,
+) -> tuple[tuple[Built, ...], dict[str, Any]]:
+    """One strategy: build, trace its placement, then ``fit`` with every step timed."""
+    from mgbench.platform import models
+
+    built = backend.build_compiled(cell)
+    phases.done("build_and_compile")
+    x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
+    placement_summary, placement_reason = _placement(cell, backend, built, x, y)
+    phases.done("placement_trace")
     first_timed_at: list[float] = []
 
     def timed_start() -> None:
@@ -101,32 +162,47 @@ def run_cell(
         on_timed_end=sampler.stop,
     )
     timing = backend.fit_timed(built, backend.dataset(cell, built), timer).to_dict()
-    timing["process_to_first_timed_step_s"] = first_timed_at[0] - process.create_time()
-    phase_done("fit")
-    timing["phases_s"] = phases_s
-    framework_peaks, framework_peak_reason = backend.memory_peaks()
-    return {
-        "device_mode": setup.mode,
-        "jit_compile": bool(built.model.jit_compile),
-        "replica_devices": [devices.short_name(d) for d in built.replica_devices],
-        "weights_device": devices.short_name(built.weights_device)
-        if built.weights_device != MIRRORED_WEIGHTS
-        else MIRRORED_WEIGHTS,
+    timing["process_to_first_timed_step_s"] = first_timed_at[0] - process_created_at
+    phases.done("fit")
+    timing["phases_s"] = phases.seconds
+    return (built,), {
         "timing": timing,
-        "memory": {
-            "tf_peak_bytes": framework_peaks,
-            "tf_peak_reason": framework_peak_reason,
-            "nvml": sampler.nvml_result() if nvml is not None else None,
-            "nvml_reason": nvml_reason,
-            "host_rss_peak_bytes": sampler.host_rss_peak_bytes,
-            "sample_period_s": sampler.period_s,
-            "samples": sampler.samples,
-            "sampler_error": sampler.error,
-        },
         "placement": placement_summary,
         "placement_reason": placement_reason,
-        "backend": cell.backend,
-        "environment": backend.environment(nvml),
+    }
+
+
+def _run_paired(
+    cell: Cell, backend: Backend, sampler: MemorySampler, phases: _Phases
+) -> tuple[tuple[Built, ...], dict[str, Any]]:
+    """Both strategies over ONE template, trained in alternating timed blocks
+    (:func:`mgbench.trackers.paired.run_paired`)."""
+    if cell.versus is None or cell.rounds is None or cell.block_steps is None:
+        raise ValueError(f"{cell.cell_id}: a paired cell needs versus, rounds and block_steps")
+    names = (cell.strategy, cell.versus)
+    built = backend.build_many(cell, names)
+    phases.done("build_and_compile")
+    steps = [backend.step_function(cell, each) for each in built]
+
+    def rounds_start() -> None:
+        backend.reset_memory_peaks()
+        sampler.start()
+
+    timing = run_paired(
+        steps[0],
+        steps[1],
+        names=names,
+        warmup_steps=cell.warmup_steps,
+        rounds=cell.rounds,
+        block_steps=cell.block_steps,
+        on_rounds_start=rounds_start,
+        on_rounds_end=sampler.stop,
+    )
+    phases.done("paired_rounds")
+    return built, {
+        "paired": timing.to_dict(),
+        "placement": None,
+        "placement_reason": PAIRED_PLACEMENT_REASON,
     }
 
 

@@ -93,6 +93,7 @@ warmup_steps = 1
 timed_steps = 3
 repeats = 1
 timeout_s = 240
+compare = []
 [[models]]
 name = "TinyMLP"
 image_size = 8
@@ -103,6 +104,8 @@ classes = 5
     assert run_and_summarise(suite, tmp_path / "run", emit=lambda _: None) == 0
     lines = (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]  # the JSON field names are the contract
+    order = ["single", "inplace", "concat", "mirrored"]  # the run order is shuffled
+    records.sort(key=lambda r: order.index(r["cell"]["strategy"]))
     assert [r["cell_id"] for r in records] == [
         "TinyMLP-8px-b4-single-x1-tf_keras",
         "TinyMLP-8px-b4-inplace-x2-tf_keras",

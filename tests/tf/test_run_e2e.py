@@ -24,6 +24,7 @@ warmup_steps = 1
 timed_steps = 8
 repeats = 5
 timeout_s = 240
+compare = []
 [[models]]
 name = "TinyMLP"
 image_size = 8
@@ -54,10 +55,13 @@ def test_smoke_run_succeeds_with_one_record_per_cell(smoke_records):
     code, records, output, lines = smoke_records
     assert code == 0, "\n".join(lines)
     strategies = ["single", "inplace", "concat", "mirrored"]
-    # Interleaved: each repeat runs every strategy before the next repeat starts. Five processes
-    # a side let CI's ratio gate reach significance (four is the least for p < 0.05).
-    assert [r["cell"]["strategy"] for r in records] == strategies * 5
-    assert [r["repeat"] for r in records] == [k for k in range(5) for _ in strategies]
+    # Interleaved: each repeat runs every strategy, in an order shuffled per repeat, before the
+    # next repeat starts. Five processes a side let CI's ratio gate reach significance (four is
+    # the least for p < 0.05). (The paired design has its own end-to-end test.)
+    for repeat in range(5):
+        block = records[repeat * 4 : repeat * 4 + 4]
+        assert sorted(r["cell"]["strategy"] for r in block) == sorted(strategies)
+        assert {r["repeat"] for r in block} == {repeat}
     assert all(r["status"] == "ok" for r in records)
     assert (output / "summary.md").read_text().count("| TinyMLP |") == 4
 

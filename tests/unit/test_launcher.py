@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -21,6 +22,7 @@ batch_per_replica = 4
 warmup_steps = 1
 timed_steps = 2
 repeats = 2
+compare = []
 [[models]]
 name = "TinyMLP"
 image_size = 8
@@ -64,19 +66,13 @@ def test_every_cell_run_is_recorded_in_interleaved_order(tmp_path):
     spawn = FakeSpawner()
     lines = []
     assert run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 0
-    order = [call[0].split("-")[3] for call in spawn.calls]
-    assert order == ["single", "inplace", "concat"] * 2
-    assert spawn.calls[0][1] == "TinyMLP-8px-b4-single-x1-r0.log"
+    expected = [(cell.cell_id, repeat) for cell, repeat in suite.runs()]
+    assert [call[1] for call in spawn.calls] == [f"{i}-r{r}.log" for i, r in expected]
     records = store.read_records(tmp_path / "run" / "results.jsonl")
-    assert [(r.cell_id.split("-")[3], r.repeat) for r in records] == [
-        ("single", 0),
-        ("inplace", 0),
-        ("concat", 0),
-        ("single", 1),
-        ("inplace", 1),
-        ("concat", 1),
-    ]
-    first = records[1]
+    assert [(r.cell_id, r.repeat) for r in records] == expected
+    run_info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_info["order"] == [list(run) for run in expected] and run_info["seed"] == 0
+    first = next(r for r in records if r.cell.strategy == "inplace")
     assert first.to_json()["schema_version"] == store.SCHEMA_VERSION
     assert first.suite == "fake" and first.run_id == "run" and first.profile == "default"
     assert first.cell.strategy == "inplace" and first.cell.replicas == 2
@@ -87,8 +83,10 @@ def test_every_cell_run_is_recorded_in_interleaved_order(tmp_path):
     summary = (tmp_path / "run" / "summary.md").read_text()
     row = "| TinyMLP | keras3    | 8    | 4               | inplace    | 2          | 2/2"
     assert row in summary
-    assert lines[0] == "[1/6] TinyMLP 8px b4 single x1 · repeat 1/2"
-    assert lines[2] == "[2/6] TinyMLP 8px b4 inplace x2 · repeat 1/2 · ETA 0m12s"
+    first_strategy = suite.runs()[0][0].strategy
+    replicas = 1 if first_strategy == "single" else 2
+    assert lines[0] == f"[1/6] TinyMLP 8px b4 {first_strategy} x{replicas} · repeat 1/2"
+    assert lines[2].endswith(" · repeat 1/2 · ETA 0m12s")
 
 
 def test_failed_and_timed_out_cells_are_recorded_and_the_suite_goes_on(tmp_path):
@@ -106,8 +104,10 @@ def test_failed_and_timed_out_cells_are_recorded_and_the_suite_goes_on(tmp_path)
     lines = []
     assert run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append) == 1
     records = store.read_records(tmp_path / "run" / "results.jsonl")
-    assert [r.status for r in records] == ["ok", "failed", "timeout"] * 2
-    assert records[1].reason == "ResourceExhaustedError: OOM"
+    by_strategy = {r.cell.strategy: r for r in records}
+    statuses = {"single": "ok", "inplace": "failed", "concat": "timeout"}
+    assert [r.status for r in records] == [statuses[r.cell.strategy] for r in records]
+    assert by_strategy["inplace"].reason == "ResourceExhaustedError: OOM"
     assert "4 cell run(s) failed" in lines[-1]
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "0/2 (failed)" in summary and "0/2 (timeout)" in summary
@@ -127,10 +127,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_finishes_the_rest(tmp_path):
 
     spawn = FakeSpawner()
     assert run_and_summarise(suite, output, resume=True, spawn=spawn, emit=lines.append) == 0
-    assert [c[1] for c in spawn.calls] == [
-        "TinyMLP-8px-b4-inplace-x2-r1.log",
-        "TinyMLP-8px-b4-concat-x2-r1.log",
-    ]
+    assert [c[1] for c in spawn.calls] == [f"{c.cell_id}-r{r}.log" for c, r in suite.runs()[4:]]
     records = store.read_records(output / "results.jsonl")
     assert len(records) == 6 and len(store.finished_keys(records)) == 6
 

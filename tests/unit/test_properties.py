@@ -1,7 +1,8 @@
 """Property-based tests: generated suites and results files, valid and broken, through the CLI.
 
 The promise under test: no input ends in a traceback. A broken input exits 2 with one line
-``mgbench: error: ...`` that names what was wrong; the only other exit code is the gate's 1.
+``mgbench: error: ...`` that names what was wrong; the only other exit codes are the gate's 1
+(failed) and 3 (inconclusive).
 
 Case counts come from a Hypothesis profile picked by ``HYPOTHESIS_PROFILE``: ``ci`` (the default,
 a few hundred cases, seconds) or ``thorough`` (``nox -s properties``, more than 10^4 cases).
@@ -148,6 +149,14 @@ def valid_suites(draw: st.DrawFn) -> dict[str, Any]:
                 "timeout_s": st.integers(1, 10**4) | st.floats(0.5, 1e4),
                 "placement": st.booleans(),
                 "backend": one_or_list(st.sampled_from(BACKENDS), 2),
+                "compare": st.lists(
+                    st.lists(st.sampled_from(("inplace", "concat")), min_size=2, max_size=2),
+                    max_size=3,
+                ),
+                "pairs": st.integers(1, 4),
+                "rounds": st.integers(2, 40),
+                "block_steps": st.integers(1, 10),
+                "seed": st.integers(0, 2**32),
             },
         )
     )
@@ -202,9 +211,14 @@ def assert_well_formed(suite: Suite) -> None:
     ids = [cell.cell_id for cell in cells]
     assert len(ids) == len(set(ids))
     entries = {entry.name: entry for entry in suite.models}
+    assert settings_.compare is not None  # resolved when parsed
     for cell in cells:
         entry = entries[cell.model]
-        assert cell.strategy in settings_.strategies
+        if cell.paired:
+            assert (cell.strategy, cell.versus) in settings_.compare and cell.replicas >= 2
+            assert (cell.rounds, cell.block_steps) == (settings_.rounds, settings_.block_steps)
+        else:
+            assert cell.strategy in settings_.strategies
         assert cell.backend in settings_.backend
         assert cell.batch_per_replica in entry.batch_per_replica
         assert (cell.image_size, cell.classes) == (entry.image_size, entry.classes)
@@ -220,7 +234,8 @@ def assert_well_formed(suite: Suite) -> None:
         assert Cell.from_dict(cell.to_dict()) == cell
     if any(s in MULTI_DEVICE for s in settings_.strategies):
         assert max(settings_.replicas) >= 2
-    assert len(suite.runs()) == settings_.repeats * len(cells)
+    runs = suite.runs()
+    assert len(runs) == len(set(runs)) == sum(suite.repeats_of(cell) for cell in cells)
 
 
 @cases(100)
@@ -434,8 +449,8 @@ def check_results_through_cli(
         (base / "results.jsonl").write_bytes(baseline if baseline is not None else content)
         for args, allowed in (
             (("report", run, "--no-plots"), {0}),
-            (("gate", base, run), {0, 1}),
-            (("gate", run, "--ratio", "inplace/concat"), {0, 1}),
+            (("gate", base, run), {0, 1, 3}),
+            (("gate", run, "--ratio", "inplace/concat"), {0, 1, 3}),
             (("export", run, "--output", Path(folder) / "export.json"), {0}),
         ):
             result = run_cli(*args)

@@ -39,9 +39,13 @@ repeats = 1
 """
 
 
+def isolated(cells):
+    return [c for c in cells if not c.paired]
+
+
 def test_cells_cover_the_matrix_and_single_runs_once_per_model_and_batch():
     suite = parse_suite(GOOD, "demo.toml")
-    ids = [c.cell_id for c in suite.cells()]
+    ids = [c.cell_id for c in isolated(suite.cells())]
     assert ids[:5] == [
         "ResNet50-224px-b96-single-x1",
         "ResNet50-224px-b96-inplace-x2",
@@ -50,30 +54,99 @@ def test_cells_cover_the_matrix_and_single_runs_once_per_model_and_batch():
         "ResNet50-224px-b96-concat-x4",
     ]
     assert len(ids) == len(set(ids)) == 3 * 5  # (ResNet50 x2 batches + TinyCNN) x (1 + 2x2)
-    tiny = [c for c in suite.cells() if c.model == "TinyCNN"]
+    tiny = [c for c in isolated(suite.cells()) if c.model == "TinyCNN"]
     assert {c.batch_per_replica for c in tiny} == {8}  # the suite default
     assert tiny[0].classes == 1000 and tiny[0].timed_steps == 30
 
 
-def test_repeats_are_interleaved_within_each_compared_group():
+def test_each_group_gets_one_paired_cell_per_comparison_and_replica_count():
     suite = parse_suite(GOOD, "demo.toml")
-    runs = [(c.cell_id, r) for c, r in suite.runs()[:6]]
-    assert runs == [
-        ("ResNet50-224px-b96-single-x1", 0),
-        ("ResNet50-224px-b96-inplace-x2", 0),
-        ("ResNet50-224px-b96-concat-x2", 0),
-        ("ResNet50-224px-b96-single-x1", 1),
-        ("ResNet50-224px-b96-inplace-x2", 1),
-        ("ResNet50-224px-b96-concat-x2", 1),
+    paired = [c for c in suite.cells() if c.paired]
+    assert [c.cell_id for c in paired] == [
+        "ResNet50-224px-b96-inplace-vs-concat-x2",
+        "ResNet50-224px-b96-inplace-vs-concat-x4",
+        "ResNet50-224px-b8-inplace-vs-concat-x2",
+        "ResNet50-224px-b8-inplace-vs-concat-x4",
+        "TinyCNN-32px-b8-inplace-vs-concat-x2",
+        "TinyCNN-32px-b8-inplace-vs-concat-x4",
     ]
-    assert len(suite.runs()) == 2 * len(suite.cells())
+    first = paired[0]
+    assert (first.strategy, first.versus, first.rounds, first.block_steps) == (
+        "inplace",
+        "concat",
+        20,
+        5,
+    )
+    assert (first.warmup_steps, first.timed_steps) == (5, 30)
+    assert suite.settings.compare == (("inplace", "concat"),)  # resolved, so suite.json shows it
+    assert suite.settings.pairs == 3
+
+
+def test_comparisons_default_only_with_both_wrappers_and_can_be_turned_off_or_calibrated():
+    no_concat = GOOD.replace('"single", "inplace", "concat"', '"single", "inplace"')
+    assert parse_suite(no_concat, "a.toml").settings.compare == ()
+    assert not [c for c in parse_suite(no_concat, "a.toml").cells() if c.paired]
+    off = GOOD.replace("repeats = 2", "repeats = 2\ncompare = []")
+    assert not [c for c in parse_suite(off, "b.toml").cells() if c.paired]
+    calibration = GOOD.replace("repeats = 2", 'repeats = 2\ncompare = [["inplace", "inplace"]]')
+    ids = [c.cell_id for c in parse_suite(calibration, "c.toml").cells() if c.paired]
+    assert ids[0] == "ResNet50-224px-b96-inplace-vs-inplace-x2"
+    settings = 'compare = [["concat", "inplace"]]\npairs = 5\nrounds = 40\nblock_steps = 3'
+    cpu = parse_suite(
+        GOOD.replace("repeats = 1", f"repeats = 1\n{settings}"), "d.toml", cpu_only=True
+    )
+    (cell,) = [c for c in cpu.cells() if c.paired]
+    assert (cell.cell_id, cell.rounds, cell.block_steps) == (
+        "ResNet50-32px-b4-concat-vs-inplace-x2",
+        40,
+        3,
+    )
+    assert cpu.settings.pairs == 5
+
+
+def test_rounds_interleave_shuffled_isolated_cells_with_the_paired_processes():
+    suite = parse_suite(GOOD.replace("repeats = 2", "repeats = 2\npairs = 3"), "demo.toml")
+    group = [c.cell_id for c in suite.groups()[0]]
+    assert group[3] == "ResNet50-224px-b96-inplace-vs-concat-x2"
+    runs = [(c.cell_id, r) for c, r in suite.runs()]
+    # round 0: the 3 isolated cells shuffled, then pair 0; round 1 alike; round 2: pair 2 only
+    first_group = runs[:9]
+    assert [r for _, r in first_group] == [0, 0, 0, 0, 1, 1, 1, 1, 2]
+    for start in (0, 4):
+        assert sorted(i for i, _ in first_group[start : start + 3]) == sorted(group[:3])
+        assert first_group[start + 3][0] == group[3]
+    assert first_group[8][0] == group[3]
+    paired = [c for c in suite.cells() if c.paired]
+    assert len(runs) == 2 * len(isolated(suite.cells())) + 3 * len(paired)
+    assert [suite.repeats_of(c) for c in suite.groups()[0]] == [2, 2, 2, 3]
+
+
+def test_the_run_order_is_shuffled_per_round_and_fixed_by_the_seed():
+    def order(seed):
+        text = GOOD.replace("repeats = 2", f"repeats = 8\nseed = {seed}")
+        return [(c.cell_id, r) for c, r in parse_suite(text, "demo.toml").runs()]
+
+    assert order(0) == order(0)
+    assert order(0) != order(1)
+    rounds = [tuple(i for i, r in order(0)[:40] if r == k) for k in range(8)]
+    assert len(set(rounds)) > 1  # not the same order every round
+    assert sorted(order(0)) == sorted(order(1))  # the same runs, only the order differs
+
+
+def test_selecting_other_groups_keeps_a_groups_order():
+    text = GOOD.replace("repeats = 2", "repeats = 4\nseed = 7")
+    full = [(c.cell_id, r) for c, r in parse_suite(text, "demo.toml").runs()]
+    tiny = [
+        (c.cell_id, r) for c, r in parse_suite(text, "d.toml").select(models=["TinyCNN"]).runs()
+    ]
+    assert tiny == [run for run in full if run[0].startswith("TinyCNN")]
 
 
 def test_both_backends_make_separate_cells_side_by_side():
     suite = parse_suite(
         GOOD.replace("repeats = 2", 'repeats = 2\nbackend = ["keras3", "tf_keras"]'), "b.toml"
     )
-    ids = [c.cell_id for c in suite.cells()]
+    ids = [c.cell_id for c in isolated(suite.cells())]
     assert "ResNet50-224px-b96-inplace-x2" in ids
     assert "ResNet50-224px-b96-inplace-x2-tf_keras" in ids
     assert len(ids) == 2 * 15
@@ -87,6 +160,7 @@ def test_cpu_profile_overrides_and_merges_entries():
         "ResNet50-32px-b4-single-x1",
         "ResNet50-32px-b4-inplace-x2",
         "ResNet50-32px-b4-concat-x2",
+        "ResNet50-32px-b4-inplace-vs-concat-x2",
     ]
     assert suite.settings.repeats == 1
     assert parse_suite(GOOD, "demo.toml").profile == "default"
@@ -159,6 +233,38 @@ BAD = [
         "[suite]\nbackend = 'jax'\n[[models]]\nname='TinyCNN'",
         r"\[suite\] backend: expected 'keras3' or 'tf_keras'",
     ),
+    (
+        "[suite]\ncompare = [['inplace', 'mirrored']]\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] compare: 'mirrored' cannot be paired: only inplace and concat",
+    ),
+    (
+        "[suite]\ncompare = ['inplace', 'concat']\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] compare: expected a list of \[A, B\] strategy pairs.*got the item 'inplace'",
+    ),
+    (
+        "[suite]\ncompare = 'inplace/concat'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] compare: expected a list of \[A, B\] strategy pairs",
+    ),
+    (
+        "[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\ncompare = [['single', 'concat']]",
+        r"\[cpu\] compare: 'single' cannot be paired",
+    ),
+    (
+        "[suite]\npairs = 0\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] pairs: expected an integer >= 1, got 0",
+    ),
+    (
+        "[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\nrounds = 1",
+        r"\[cpu\] rounds: expected an integer >= 2 \(a paired process's spread",
+    ),
+    (
+        "[suite]\nblock_steps = 2.5\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] block_steps: expected an integer, got 2.5",
+    ),
+    (
+        "[suite]\nseed = -1\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] seed: expected an integer >= 0, got -1",
+    ),
     # found by tests/unit/test_properties.py
     (
         "[suite]\ntimeout_s = nan\n[[models]]\nname='TinyCNN'",
@@ -216,12 +322,16 @@ def test_a_suite_file_that_is_not_utf8_is_refused_by_name(tmp_path):
 
 
 def test_select_keeps_chosen_models_and_replica_counts():
-    suite = parse_suite(GOOD, "demo.toml").select(models=["TinyCNN"], replicas=[4])
+    suite = parse_suite(GOOD, "demo.toml").select(models=["TinyCNN"], replicas=[4], pairs=6)
     assert [c.cell_id for c in suite.cells()] == [
         "TinyCNN-32px-b8-single-x1",
         "TinyCNN-32px-b8-inplace-x4",
         "TinyCNN-32px-b8-concat-x4",
+        "TinyCNN-32px-b8-inplace-vs-concat-x4",
     ]
+    assert suite.settings.pairs == 6
+    with pytest.raises(SuiteError, match="--pairs: expected an integer >= 1, got 0"):
+        parse_suite(GOOD, "demo.toml").select(pairs=0)
     assert parse_suite(GOOD, "demo.toml").select(repeats=5).settings.repeats == 5
     with pytest.raises(SuiteError, match="--repeats: expected an integer >= 1, got 0"):
         parse_suite(GOOD, "demo.toml").select(repeats=0)
@@ -239,3 +349,14 @@ def test_entries_that_would_merge_into_one_cell_are_refused():
     )
     with pytest.raises(SuiteError, match=r"\[models\]: two entries make the same cell"):
         parse_suite(text, "dup.toml")
+
+
+def test_the_imagenet_cpu_profile_pairs_inplace_with_concat_for_both_models():
+    suite = load_suite(ROOT / "suites" / "imagenet.toml", cpu_only=True)
+    paired = [c for c in suite.cells() if c.paired]
+    assert [c.cell_id for c in paired] == [
+        "ResNet50-32px-b8-inplace-vs-concat-x2",
+        "MobileNetV2-32px-b8-inplace-vs-concat-x2",
+    ]
+    assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (3, 30, 5)
+    assert len(suite.runs()) == 16 + 2 * 3

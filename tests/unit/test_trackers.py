@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from fakes import FakeClock, FakeNvml
 
+from mgbench.analysis import paired as paired_analysis
 from mgbench.platform import hardware
 from mgbench.trackers.memory import MemorySampler
+from mgbench.trackers.paired import run_paired
 from mgbench.trackers.timing import StepTimer
 
 
@@ -139,3 +141,93 @@ def test_missing_nvml_is_a_reason_not_a_crash(monkeypatch):
 def test_hidden_gpus_count_as_none(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert hardware.gpu_count() == 0
+
+
+class FakeStep:
+    """A training step that takes ``seconds`` on the fake clock and logs its name."""
+
+    def __init__(self, name: str, seconds: float, clock: FakeClock, log: list[str]):
+        self.name, self.seconds, self.clock, self.log = name, seconds, clock, log
+
+    def __call__(self) -> float:
+        self.log.append(self.name)
+        self.clock.advance(self.seconds)
+        return 0.5
+
+
+def test_paired_loop_traces_warms_then_alternates_blocks_in_abba_order():
+    clock, log = FakeClock(), []
+    hooks = []
+    timing = run_paired(
+        FakeStep("a", 0.1, clock, log),
+        FakeStep("b", 0.3, clock, log),
+        names=("inplace", "concat"),
+        warmup_steps=2,
+        rounds=3,
+        block_steps=2,
+        clock=clock,
+        on_rounds_start=lambda: hooks.append(("start", len(log))),
+        on_rounds_end=lambda: hooks.append(("end", len(log))),
+    )
+    # first step of each, 2 warm-up steps of each, then AB, BA, AB blocks of 2 steps
+    assert "".join(log) == "ab" + "aabb" + "aabb" + "bbaa" + "aabb"
+    assert hooks == [("start", 6), ("end", 18)]
+    assert [r.first for r in timing.rounds] == ["a", "b", "a"]
+    assert all(r.a_step_s == pytest.approx((0.1, 0.1)) for r in timing.rounds)
+    assert all(r.b_step_s == pytest.approx((0.3, 0.3)) for r in timing.rounds)
+    assert timing.first_step_s == pytest.approx((0.1, 0.3))
+    assert timing.warmup_step_s[0] == pytest.approx((0.1, 0.1))
+    assert timing.warmup_step_s[1] == pytest.approx((0.3, 0.3))
+    record = timing.to_dict()
+    assert record["a"] == "inplace" and record["b"] == "concat" and record["block_steps"] == 2
+    assert record["rounds"][1]["first"] == "b"
+    assert record["rounds"][1]["b_step_s"] == pytest.approx([0.3, 0.3])
+    assert set(record) == {"a", "b", "block_steps", "first_step_s", "rounds"}
+
+
+def test_paired_rounds_follow_the_analysis_block_order():
+    clock, log = FakeClock(), []
+    timing = run_paired(
+        FakeStep("a", 0.1, clock, log),
+        FakeStep("b", 0.1, clock, log),
+        names=("inplace", "inplace"),
+        warmup_steps=0,
+        rounds=6,
+        block_steps=1,
+        clock=clock,
+    )
+    expected = [first.lower() for first, _ in paired_analysis.block_order(6)]
+    assert [r.first for r in timing.rounds] == expected
+
+
+def test_a_step_time_covers_the_step_until_its_loss_is_read():
+    clock, log = FakeClock(), []
+    durations = iter([1.0, 2.0] + [0.25, 0.5] * 4)
+
+    def step(name):
+        def run() -> float:
+            log.append(name)
+            clock.advance(next(durations))
+            return 0.0
+
+        return run
+
+    timing = run_paired(
+        step("a"), step("b"), names=("x", "y"), warmup_steps=0, rounds=2, block_steps=2, clock=clock
+    )
+    assert timing.first_step_s == (1.0, 2.0)
+    # round 0: a a b b takes 0.25 0.5 0.25 0.5; round 1: b b a a
+    assert timing.rounds[0].a_step_s == (0.25, 0.5) and timing.rounds[0].b_step_s == (0.25, 0.5)
+
+
+@pytest.mark.parametrize(("rounds", "block_steps", "warmup"), [(0, 5, 1), (3, 0, 1), (3, 5, -1)])
+def test_paired_loop_refuses_empty_settings(rounds, block_steps, warmup):
+    with pytest.raises(ValueError, match="need rounds >= 1, block_steps >= 1, warmup_steps >= 0"):
+        run_paired(
+            lambda: 0.0,
+            lambda: 0.0,
+            names=("a", "b"),
+            warmup_steps=warmup,
+            rounds=rounds,
+            block_steps=block_steps,
+        )
