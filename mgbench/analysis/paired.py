@@ -1,7 +1,8 @@
 """The paired in-process comparison: estimate, interval and verdict against a claimed range.
 
 A paired process builds both strategies over one template and alternates timed blocks of steps,
-A B, B A, A B, ... (so consecutive rounds form ABBA and a linear drift cancels). Each round gives
+A B, B A, A B, ... (``mgbench.trackers.paired.block_order``: consecutive rounds form ABBA, so a
+linear drift cancels). Each round gives
 one number, ``log(median step of B / median step of A)``: positive when A is faster. Rounds within
 a process share that process's quirks (its memory layout, its core), so processes are the groups
 of a random-effects model:
@@ -47,11 +48,6 @@ def round_log_ratio(a_step_s: Sequence[float], b_step_s: Sequence[float]) -> flo
     if a <= 0 or b <= 0:
         raise ValueError(f"step times must be > 0, got medians {a} and {b}")
     return float(np.log(b / a))
-
-
-def block_order(rounds: int) -> list[tuple[str, str]]:
-    """Which strategy runs first in each round: AB, BA, AB, ... (ABBA over two rounds)."""
-    return [("A", "B") if r % 2 == 0 else ("B", "A") for r in range(rounds)]
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,6 @@ def test_a_round_is_the_log_ratio_of_block_medians():
     assert paired.pct_from_log(value) == pytest.approx(20.0)
 
 
-def test_rounds_alternate_so_two_rounds_are_abba():
-    assert paired.block_order(4) == [("A", "B"), ("B", "A"), ("A", "B"), ("B", "A")]
-
-
 def test_one_process_gives_the_t_interval_over_its_rounds():
     rounds = [0.01, 0.03, 0.02, 0.05, 0.04]
     result = paired.estimate([rounds], alpha=0.05)
