@@ -178,8 +178,11 @@ def test_published_results_load_and_round_trip(path):
         for key in data["memory"]:
             assert written["memory"][key] == data["memory"][key], key
         assert Record.from_json(written) == record
+    for record in records:
+        if record.ok:  # an ok record holds its measurement: isolated timing or paired rounds
+            assert (record.timing is not None) != (record.paired is not None)
+            assert record.cell.paired == (record.paired is not None)
     first = records[0]
-    assert first.timing is not None and first.timing.images_per_s > 0
     assert first.environment.tensorflow == "2.21.0" and first.cell.backend in ("keras3", "tf_keras")
 
 
@@ -305,6 +308,8 @@ def test_appending_after_a_torn_line_keeps_the_file_readable(tmp_path):
 
 
 def test_placement_summary_of_a_published_record_is_typed():
-    record = store.read_records(PUBLISHED[0])[1]
+    record = next(
+        r for path in PUBLISHED for r in store.read_records(path) if r.placement is not None
+    )
     assert isinstance(record.placement, Placement)
     assert record.placement.default_device and isinstance(record.placement.slice_devices, tuple)
