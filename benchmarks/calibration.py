@@ -1,0 +1,161 @@
+"""A/A calibration of the paired comparison: how often does its CI contain the true value 0?
+
+Runs the same paired comparison N times, each in a fresh worker process (the way `mgbench run`
+does), and prints per configuration the fraction of 95% CIs (one process each: the t-interval
+over its rounds) that contain 0. Where the true difference is exactly 0 that fraction should be
+about the CI's level:
+
+* ``inplace`` against ``inplace`` (the same strategy twice over one template): 0 by construction;
+* ``inplace`` against ``concat`` on a CPU: host and default device are both CPU:0, so the two
+  splits run the same ops; for models whose steps take tens of milliseconds (ResNet50,
+  MobileNetV2) the per-step overhead of the dynamic slice is negligible. Not for tiny models.
+
+Every process's record is kept in ``OUTPUT/results.jsonl`` (a real run folder, labelled with the
+machine), so the table can be recomputed with ``--from OUTPUT``.
+
+    python benchmarks/calibration.py --repeats 10 [--rounds 30] [--configs aa-MobileNetV2,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import socket
+import statistics
+import sys
+from pathlib import Path
+
+CONFIGS = {
+    # name: (model, strategy A, strategy B)
+    "aa-MobileNetV2": ("MobileNetV2", "inplace", "inplace"),
+    "MobileNetV2": ("MobileNetV2", "inplace", "concat"),
+    "ResNet50": ("ResNet50", "inplace", "concat"),
+}
+
+
+def paired_cell(model: str, a: str, b: str, args: argparse.Namespace):
+    from mgbench.config.suite import Cell
+
+    return Cell(
+        model=model,
+        image_size=args.image_size,
+        classes=10,
+        batch_per_replica=args.batch_per_replica,
+        strategy=a,
+        replicas=args.replicas,
+        warmup_steps=args.warmup_steps,
+        timed_steps=0,
+        input="host",
+        weights="cpu",
+        dtype="float32",
+        timeout_s=args.timeout_s,
+        placement=False,
+        versus=b,
+        rounds=args.rounds,
+        block_steps=args.block_steps,
+    )
+
+
+def run(args: argparse.Namespace, output: Path) -> None:
+    from mgbench.execution.launcher import DeviceOptions, spawn_worker
+    from mgbench.records import environment, store
+    from mgbench.records.record import Record, RunContext
+
+    output.mkdir(parents=True, exist_ok=False)
+    (output / "logs").mkdir()
+    context = RunContext("calibration", "default", output.name, environment.host_environment())
+    (output / "run.json").write_text(
+        json.dumps({"argv": sys.argv, "args": vars(args)}, indent=2) + "\n", encoding="utf-8"
+    )
+    names = args.configs.split(",")
+    # Interleaved: repeat r of every configuration before repeat r + 1, so drift spreads evenly.
+    for repeat in range(args.repeats):
+        for name in names:
+            cell = paired_cell(*CONFIGS[name], args)
+            started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            log = output / "logs" / f"{cell.cell_id}-r{repeat}.log"
+            outcome = spawn_worker(cell, DeviceOptions(), log)
+            record = Record.from_payload(
+                cell, repeat, outcome.payload, context, started_at=started_at, wall_s=outcome.wall_s
+            )
+            store.append_record(output / store.RESULTS_FILE, record)
+            print(f"[{repeat + 1}/{args.repeats}] {name}: {record.status} ({outcome.wall_s:.0f} s)")
+
+
+def table(folder: Path, alpha: float) -> str:
+    from tabulate import tabulate
+
+    from mgbench.analysis import paired
+    from mgbench.records import environment, store
+
+    records = store.read_records(folder / store.RESULTS_FILE)
+    groups: dict[str, list[paired.PairedEstimate]] = {}
+    for record in records:
+        if record.status != "ok" or record.paired is None:
+            continue
+        ratios = [paired.round_log_ratio(r.a_step_s, r.b_step_s) for r in record.paired.rounds]
+        groups.setdefault(record.cell_id, []).append(paired.estimate([ratios], alpha))
+    rows = []
+    for cell_id, estimates in groups.items():
+        covered = sum(e.ci_pct[0] <= 0 <= e.ci_pct[1] for e in estimates)
+        halves = [e.half_width_pct for e in estimates]
+        rows.append(
+            [
+                cell_id,
+                len(estimates),
+                estimates[0].rounds,
+                f"{covered}/{len(estimates)}",
+                f"{covered / len(estimates):.0%}",
+                f"{statistics.median(halves):.1f}",
+                f"{min(halves):.1f}-{max(halves):.1f}",
+                f"{statistics.median(e.speedup_pct for e in estimates):+.1f}",
+            ]
+        )
+    headers = [
+        "paired cell",
+        "processes",
+        "rounds each",
+        "CIs containing 0",
+        "fraction",
+        "median half-width %",
+        "half-width range %",
+        "median estimate %",
+    ]
+    machine = environment.machine_label(records)
+    level = f"{1 - alpha:.0%}"
+    return f"Calibration, {level} CIs, one process each; machine: {machine}\n\n" + tabulate(
+        rows, headers=headers, tablefmt="github", disable_numparse=True
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--block-steps", type=int, default=5)
+    parser.add_argument("--warmup-steps", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--batch-per-replica", type=int, default=8)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--timeout-s", type=float, default=600.0)
+    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--output", type=Path, help="run folder (default results/calibration/...)")
+    parser.add_argument("--from", dest="existing", type=Path, help="only tabulate this folder")
+    args = parser.parse_args()
+    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    folder = args.existing
+    if folder is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = args.output or Path("results/calibration") / f"{stamp}-{socket.gethostname()}"
+        run(args, folder)
+    text = table(folder, args.alpha)
+    (folder / "calibration.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
