@@ -80,7 +80,7 @@ def _speed_line(
     )
     # The half-width that would decide: off 0 when beyond the limit, above -limit otherwise.
     target = -c.change_pct if c.change_pct < -limit_pct else c.change_pct + limit_pct
-    needed = f"about {stats.processes_to_decide(c, target)} processes a side would decide"
+    needed = stats.processes_needed_text(stats.processes_to_decide(c, target))
     if not c.can_decide:
         return GateLine(
             subject, Check.INCONCLUSIVE, f"{detail}: {stats.too_few_processes(c)}; {needed}"

@@ -262,9 +262,23 @@ def too_few_processes(comparison: Comparison) -> str:
     )
 
 
+NEEDED_SHOWN_UP_TO = 1000
+
+
+def processes_needed_text(needed: int) -> str:
+    """How many processes a side would decide, in words; past a thousand the count means only
+    that the estimate sits on a decision edge, so it is not printed as if it were a plan."""
+    if needed > NEEDED_SHOWN_UP_TO:
+        return (
+            f"more than {NEEDED_SHOWN_UP_TO:,} processes a side would be needed "
+            "(the estimate sits near a decision edge)"
+        )
+    return f"about {needed} processes a side would decide"
+
+
 def _inconclusive(comparison: Comparison, target_half_pct: float, why: str) -> Verdict:
     needed = processes_to_decide(comparison, target_half_pct)
-    return Verdict(INCONCLUSIVE, f"{why}; about {needed} processes a side would decide", needed)
+    return Verdict(INCONCLUSIVE, f"{why}; {processes_needed_text(needed)}", needed)
 
 
 def change_verdict(comparison: Comparison) -> Verdict:

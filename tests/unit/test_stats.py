@@ -165,3 +165,8 @@ def test_bad_significance_settings_are_refused(alpha, effect):
     sample = processes(200, noise=0.05)
     with pytest.raises(ValueError, match=r"alpha|minimum effect"):
         stats.compare(sample, sample, alpha=alpha, min_effect_pct=effect)
+
+
+def test_an_absurd_number_of_processes_is_not_printed_as_a_plan():
+    assert stats.processes_needed_text(8) == "about 8 processes a side would decide"
+    assert stats.processes_needed_text(44354).startswith("more than 1,000 processes a side")
