@@ -162,42 +162,19 @@ class Suite:
                 for replicas in s.replicas:
                     group = []
                     for strategy in s.strategies:
-                        cell = Cell(
-                            backend=backend,
-                            model=entry.name,
-                            image_size=entry.image_size,
-                            classes=entry.classes,
-                            batch_per_replica=batch,
-                            strategy=strategy,
-                            replicas=1 if strategy == "single" else replicas,
-                            warmup_steps=s.warmup_steps,
-                            timed_steps=s.timed_steps,
-                            input=s.input,
-                            weights=s.weights,
-                            dtype=s.dtype,
-                            timeout_s=s.timeout_s,
-                            placement=s.placement,
-                        )
-                        if cell not in seen:
-                            seen.add(cell)
-                            group.append(cell)
+                        count = 1 if strategy == "single" else replicas
+                        isolated = self._cell(backend, entry, batch, strategy, count)
+                        if isolated not in seen:
+                            seen.add(isolated)
+                            group.append(isolated)
                     if replicas >= 2:
                         group.extend(
-                            Cell(
-                                backend=backend,
-                                model=entry.name,
-                                image_size=entry.image_size,
-                                classes=entry.classes,
-                                batch_per_replica=batch,
-                                strategy=a,
-                                replicas=replicas,
-                                warmup_steps=s.warmup_steps,
-                                timed_steps=s.timed_steps,
-                                input=s.input,
-                                weights=s.weights,
-                                dtype=s.dtype,
-                                timeout_s=s.timeout_s,
-                                placement=s.placement,
+                            self._cell(
+                                backend,
+                                entry,
+                                batch,
+                                a,
+                                replicas,
                                 versus=b,
                                 rounds=s.rounds,
                                 block_steps=s.block_steps,
@@ -207,6 +184,35 @@ class Suite:
                     if group:
                         out.append(group)
         return out
+
+    def _cell(
+        self,
+        backend: str,
+        entry: ModelEntry,
+        batch: int,
+        strategy: str,
+        replicas: int,
+        **paired: Any,
+    ) -> Cell:
+        """One cell of ``entry`` with the suite's run settings (``paired``: versus, rounds...)."""
+        s = self.settings
+        return Cell(
+            backend=backend,
+            model=entry.name,
+            image_size=entry.image_size,
+            classes=entry.classes,
+            batch_per_replica=batch,
+            strategy=strategy,
+            replicas=replicas,
+            warmup_steps=s.warmup_steps,
+            timed_steps=s.timed_steps,
+            input=s.input,
+            weights=s.weights,
+            dtype=s.dtype,
+            timeout_s=s.timeout_s,
+            placement=s.placement,
+            **paired,
+        )
 
     def cells(self) -> list[Cell]:
         return [cell for group in self.groups() for cell in group]
