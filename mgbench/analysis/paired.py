@@ -163,18 +163,30 @@ def around_zero(low: float, high: float) -> str:
     return "faster, by less than claimed"
 
 
-def claim_verdict(estimate_: PairedEstimate, claim_pct: tuple[float, float]) -> ClaimVerdict:
-    """Place the CI (not the point estimate) against the claimed range [L, U] in percent."""
+def placed_against_claim(
+    ci_pct: tuple[float, float], claim_pct: tuple[float, float]
+) -> tuple[Outcome, str] | None:
+    """Where a CI stands against the claimed range [L, U] in percent: inside it, wholly below
+    (with what it says about 0) or wholly above; None when it straddles an edge. The one rule
+    both the paired estimate and the unpaired cross-check are read by."""
     lower, upper = claim_pct
     if not lower < upper:
         raise ValueError(f"the claimed range needs LOW < HIGH, got {claim_pct}")
-    low, high = estimate_.ci_pct
+    low, high = ci_pct
     if lower <= low and high <= upper:
-        return ClaimVerdict(Outcome.SUPPORTS, f"CI inside {lower:g}-{upper:g}%")
+        return Outcome.SUPPORTS, f"CI inside {lower:g}-{upper:g}%"
     if high < lower:
-        return ClaimVerdict(Outcome.SMALLER, around_zero(low, high))
+        return Outcome.SMALLER, around_zero(low, high)
     if low > upper:
-        return ClaimVerdict(Outcome.LARGER, "")
+        return Outcome.LARGER, ""
+    return None
+
+
+def claim_verdict(estimate_: PairedEstimate, claim_pct: tuple[float, float]) -> ClaimVerdict:
+    """Place the CI (not the point estimate) against the claimed range [L, U] in percent."""
+    placed = placed_against_claim(estimate_.ci_pct, claim_pct)
+    if placed is not None:
+        return ClaimVerdict(*placed)
     more_rounds, more_pairs = samples_to_decide(estimate_, claim_pct)
     detail = more_samples_text(more_rounds, more_pairs, estimate_.alpha) or (
         "the estimate sits on the claim's edge: no sample size decides it"

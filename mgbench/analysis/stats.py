@@ -301,16 +301,11 @@ def change_verdict(comparison: Comparison) -> Verdict:
 def claim_verdict(comparison: Comparison, claim_pct: tuple[float, float]) -> Verdict:
     """The unpaired comparison's CI against the claimed range [L, U], by the rule of
     ``paired.claim_verdict``; inconclusive below 5 processes a side whatever the CI says."""
-    low_claim, high_claim = claim_pct
-    low, high = comparison.ci_pct
-    edges = [low_claim, high_claim]
-    target = min(abs(comparison.change_pct - edge) for edge in edges)
+    target = min(abs(comparison.change_pct - edge) for edge in claim_pct)
     if not comparison.can_decide:
         return _inconclusive(comparison, target, too_few_processes(comparison))
-    if low_claim <= low and high <= high_claim:
-        return Verdict(paired.Outcome.SUPPORTS.value, f"CI inside {low_claim:g}-{high_claim:g}%")
-    if high < low_claim:
-        return Verdict(paired.Outcome.SMALLER.value, paired.around_zero(low, high))
-    if low > high_claim:
-        return Verdict(paired.Outcome.LARGER.value)
-    return _inconclusive(comparison, target, "the CI straddles an edge of the claim")
+    placed = paired.placed_against_claim(comparison.ci_pct, claim_pct)
+    if placed is None:
+        return _inconclusive(comparison, target, "the CI straddles an edge of the claim")
+    outcome, detail = placed
+    return Verdict(outcome.value, detail)
