@@ -7,7 +7,10 @@ does and gives it a role. The rules, in order:
 1. an op that reads or writes a resource variable runs on the variable's device;
 2. an op with a requested device (``tf.device``) runs there;
 3. an op colocated with another op (``tf.gradients`` does this) runs where that op runs;
-4. anything else is *unplaced* and lands on the default device (GPU:0 when a GPU exists).
+4. the placer's two heuristics for what is left: a metadata op (``Shape``, ``ShapeN``, ``Size``,
+   ``Rank``) runs with its input, and a generator (no inputs, one output: a ``Const``) runs with
+   its consumers when they all run on one device;
+5. anything else is *unplaced* and lands on the default device (GPU:0 when a GPU exists).
 
 Ops inside nested function bodies (a ``While`` loop's body) count as their calling op.
 """
@@ -49,6 +52,21 @@ ROLES = (
 )
 
 
+# Ops whose output describes their input's shape: TF's placer runs them beside that input, and
+# the edge into them carries no tensor data.
+METADATA_TYPES = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One op output: its static shape (None where unknown) and the bytes per element
+    (0 for handles: resources and variants carry no tensor data)."""
+
+    shape: tuple[int | None, ...] | None  # None: even the rank is unknown
+    dtype: str
+    itemsize: int
+
+
 @dataclass(frozen=True)
 class OpInfo:
     """One graph op as TensorFlow described it, before any placement is resolved."""
@@ -59,6 +77,17 @@ class OpInfo:
     colocated_with: str | None = None
     inputs: tuple[str, ...] = ()
     captured_device: str | None = None  # set for placeholders holding a captured resource
+    input_indices: tuple[int, ...] = ()  # which output of each input op; () means all 0
+    outputs: tuple[TensorInfo, ...] = ()
+
+    def input_edges(self) -> list[tuple[str, int]]:
+        """(producer op, output index) of every data input."""
+        indices = self.input_indices or (0,) * len(self.inputs)
+        return list(zip(self.inputs, indices, strict=True))
+
+    @property
+    def is_generator(self) -> bool:
+        return not self.inputs and len(self.outputs) == 1
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,7 @@ class PlacedOp:
     type: str
     role: str
     device: str
-    placed_by: str  # "resource", "requested", "colocated" or "default"
+    placed_by: str  # the rule that chose the device: see resolve_devices
 
 
 @dataclass(frozen=True)
@@ -109,7 +138,8 @@ class PlacementReport:
         }
 
 
-def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
+def op_role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
+    """The stage of the training step an op belongs to (one of :data:`ROLES`)."""
     parts = op.name.split("/")
     if op.type == "ReadVariableOp":
         return "variable_read"
@@ -134,25 +164,14 @@ def _role(op: OpInfo, writable: set[str], model_scope: str | None) -> str:
     return "other"
 
 
-def analyse(
-    ops: Iterable[OpInfo],
-    *,
-    replica_devices: Iterable[str],
-    default_device: str,
-    writable_captures: Iterable[str] = (),
-    variable_devices: Iterable[str] = (),
-    model_scope: str | None = None,
-) -> PlacementReport:
-    """Resolve every op's device and role; pure, so it is tested on synthetic graphs.
-
-    ``model_scope``: a regex for the first name-scope component of an unwrapped model's forward
-    ops (a wrapper's forward ops are found by their ``replica_N`` scopes instead).
-    """
+def resolve_devices(ops: Iterable[OpInfo], default_device: str) -> dict[str, tuple[str, str]]:
+    """Every op's device (short name) and the rule that chose it: ``resource``, ``requested``,
+    ``colocated``, ``with_input`` (a metadata op), ``with_consumer`` (a generator) or
+    ``default``. Pure, so it is tested on synthetic graphs."""
     op_list = list(ops)
     by_name = {op.name: op for op in op_list}
-    writable = set(writable_captures)
-    resolved: dict[str, tuple[str, str]] = {}
     default = short_name(default_device)
+    resolved: dict[str, tuple[str, str]] = {}
 
     def resolve(name: str, seen: frozenset[str] = frozenset()) -> tuple[str, str]:
         if name in resolved:
@@ -174,21 +193,61 @@ def analyse(
             result = short_name(op.requested_device), "requested"
         elif op.colocated_with and op.colocated_with != name:
             result = resolve(op.colocated_with, seen)[0], "colocated"
+        elif op.type in METADATA_TYPES and op.inputs:
+            result = resolve(op.inputs[0], seen)[0], "with_input"
         else:
             result = default, "default"
         resolved[name] = result
         return result
 
+    generators = [op for op in op_list if op.is_generator and not _constrained(op)]
+    for op in op_list:
+        if op not in generators:
+            resolve(op.name)
+    consumers: dict[str, set[str]] = defaultdict(set)
+    for op in op_list:
+        for producer in op.inputs:
+            if op.name in resolved:
+                consumers[producer].add(resolved[op.name][0])
+    for op in generators:
+        where = consumers.get(op.name, set())
+        resolved[op.name] = (
+            (next(iter(where)), "with_consumer") if len(where) == 1 else (default, "default")
+        )
+    return resolved
+
+
+def _constrained(op: OpInfo) -> bool:
+    return bool(op.captured_device or op.requested_device or op.colocated_with)
+
+
+def analyse(
+    ops: Iterable[OpInfo],
+    *,
+    replica_devices: Iterable[str],
+    default_device: str,
+    writable_captures: Iterable[str] = (),
+    variable_devices: Iterable[str] = (),
+    model_scope: str | None = None,
+) -> PlacementReport:
+    """Resolve every op's device and role; pure, so it is tested on synthetic graphs.
+
+    ``model_scope``: a regex for the first name-scope component of an unwrapped model's forward
+    ops (a wrapper's forward ops are found by their ``replica_N`` scopes instead).
+    """
+    op_list = list(ops)
+    writable = set(writable_captures)
+    resolved = resolve_devices(op_list, default_device)
     placed = []
     for op in op_list:
         if op.type in ("Placeholder", "NoOp"):
             continue
-        device, how = resolve(op.name)
-        placed.append(PlacedOp(op.name, op.type, _role(op, writable, model_scope), device, how))
+        device, how = resolved[op.name]
+        placed.append(PlacedOp(op.name, op.type, op_role(op, writable, model_scope), device, how))
     return PlacementReport(
         ops=tuple(placed),
         replica_devices=tuple(short_name(d) for d in replica_devices),
-        default_device=default,
+        default_device=short_name(default_device),
         variable_devices=tuple(sorted({short_name(d) for d in variable_devices})),
     )
 
@@ -238,6 +297,15 @@ def graph_ops(graph: Any) -> list[OpInfo]:
     return [op_info(op, captured_device=captured.get(op.name)) for op in graph.get_operations()]
 
 
+def tensor_info(tensor: Any) -> TensorInfo:
+    """Static shape and element size of a TF tensor (0 bytes for resource and variant handles)."""
+    dtype = tensor.dtype
+    itemsize = 0 if dtype.name in ("resource", "variant", "string") else int(dtype.size)
+    shape = tensor.shape
+    dims = None if shape.rank is None else tuple(shape.as_list())
+    return TensorInfo(shape=dims, dtype=dtype.name, itemsize=itemsize)
+
+
 def op_info(op: Any, *, captured_device: str | None = None, as_type: str | None = None) -> OpInfo:
     """A plain record of one TF graph op (eager ``FuncGraph`` or TF1 graph alike).
 
@@ -252,11 +320,38 @@ def op_info(op: Any, *, captured_device: str | None = None, as_type: str | None 
         colocated_with=None if target == op.name else target,
         inputs=tuple(t.op.name for t in op.inputs),
         captured_device=captured_device,
+        input_indices=tuple(t.value_index for t in op.inputs),
+        outputs=tuple(tensor_info(t) for t in op.outputs),
     )
 
 
-def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
-    """Trace ``model.train_step`` on one batch (nothing runs) and report its placement."""
+@dataclass(frozen=True)
+class TracedStep:
+    """A traced training step as plain data: its ops and what the placer and the audits need to
+    know about them. :meth:`placement` resolves it; ``mgbench.transfers`` counts its bytes."""
+
+    ops: tuple[OpInfo, ...]
+    replica_devices: tuple[str, ...]
+    default_device: str
+    writable_captures: tuple[str, ...] = ()
+    variable_devices: tuple[str, ...] = ()
+    model_scope: str | None = None
+    batch_inputs: tuple[str, ...] = ()  # placeholders the batch's features arrive in
+    label_inputs: tuple[str, ...] = ()  # placeholders for labels (and sample weights)
+
+    def placement(self, default_device: str | None = None) -> PlacementReport:
+        return analyse(
+            self.ops,
+            replica_devices=self.replica_devices,
+            default_device=default_device or self.default_device,
+            writable_captures=self.writable_captures,
+            variable_devices=self.variable_devices,
+            model_scope=self.model_scope,
+        )
+
+
+def trace_step(model: Any, x: Any, y: Any = None) -> TracedStep:
+    """Trace ``model.train_step`` on one batch's shapes (nothing runs) into plain ops."""
     from mgbench.platform import lazy
 
     tf = lazy.tensorflow()
@@ -271,14 +366,24 @@ def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
         for external, internal in graph.captures
         if external.dtype.name == "resource" and id(external) not in metric_handles
     ]
+    # The function's first inputs are the flattened (x, y) in order; captures follow.
+    features = len(tf.nest.flatten(x))
+    data_inputs = [t.op.name for t in graph.inputs[: len(tf.nest.flatten(data))]]
     default = devices.default_device()
     replicas = getattr(model, "replica_devices", None)
-    return analyse(
-        graph_ops(graph),
-        replica_devices=replicas or (default,),
+    return TracedStep(
+        ops=tuple(graph_ops(graph)),
+        replica_devices=tuple(replicas or (default,)),
         default_device=default,
-        writable_captures=writable,
-        variable_devices=[v.value.device for v in model.trainable_variables],
+        writable_captures=tuple(writable),
+        variable_devices=tuple(v.value.device for v in model.trainable_variables),
         # Keras 3 runs an unwrapped model's ops under its (uniquified) name scope.
         model_scope=None if replicas else rf"{re.escape(model.name)}(_\d+)?",
+        batch_inputs=tuple(data_inputs[:features]),
+        label_inputs=tuple(data_inputs[features:]),
     )
+
+
+def trace_train_step(model: Any, x: Any, y: Any = None) -> PlacementReport:
+    """Trace ``model.train_step`` on one batch (nothing runs) and report its placement."""
+    return trace_step(model, x, y).placement()

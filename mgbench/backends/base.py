@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from mgbench.placement import PlacementReport
+    from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
 STRATEGIES = ("single", "inplace", "concat", "mirrored")
@@ -134,11 +134,16 @@ class Backend(Protocol):
         compiled on its own, so they can be trained alternately in this process."""
         ...
 
+    def trace_step(self, built: Built, x: Any, y: Any) -> tuple[TracedStep | None, str | None]:
+        """One training step on the batch ``(x, y)``, traced (nothing runs) into plain ops for
+        the placement and transfer audits; None and why when the strategy's placement is not
+        mgbench's to trace."""
+        ...
+
     def trace_placement(
         self, built: Built, x: Any, y: Any
     ) -> tuple[PlacementReport | None, str | None]:
-        """Placement of one training step on the batch ``(x, y)``; None and why when the
-        strategy's placement is not mgbench's to trace."""
+        """The placement of :meth:`trace_step`'s step (same None and reason)."""
         ...
 
     def dataset(self, spec: ModelSpec, built: Built) -> Any:

@@ -13,7 +13,7 @@ from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend, weights_d
 from mgbench.platform import lazy, models
 
 if TYPE_CHECKING:
-    from mgbench.placement import PlacementReport
+    from mgbench.placement import TracedStep
 
 
 class Keras3Backend(TensorFlowBackend):
@@ -45,10 +45,10 @@ class Keras3Backend(TensorFlowBackend):
     def optimizer(self, built: Built) -> Any:
         return self.keras().optimizers.SGD(learning_rate=LEARNING_RATE)
 
-    def trace_train_step(self, model: Any, x: Any, y: Any) -> PlacementReport:
+    def trace_model_step(self, model: Any, x: Any, y: Any) -> TracedStep:
         from mgbench import placement
 
-        return placement.trace_train_step(model, x, y)
+        return placement.trace_step(model, x, y)
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         tf = lazy.tensorflow()

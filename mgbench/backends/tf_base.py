@@ -31,7 +31,7 @@ from mgbench.backends.base import (
 from mgbench.platform import lazy, models
 
 if TYPE_CHECKING:
-    from mgbench.placement import PlacementReport
+    from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
 LEARNING_RATE = 0.01
@@ -201,12 +201,16 @@ class TensorFlowBackend:
 
     # -- placement, input, training ----------------------------------------------------------
 
+    def trace_step(self, built: Built, x: Any, y: Any) -> tuple[TracedStep | None, str | None]:
+        if built.distribution is not None:
+            return None, MIRRORED_PLACEMENT_REASON
+        return self.trace_model_step(built.model, x, y), None
+
     def trace_placement(
         self, built: Built, x: Any, y: Any
     ) -> tuple[PlacementReport | None, str | None]:
-        if built.distribution is not None:
-            return None, MIRRORED_PLACEMENT_REASON
-        return self.trace_train_step(built.model, x, y), None
+        traced, reason = self.trace_step(built, x, y)
+        return (traced.placement() if traced else None), reason
 
     def dataset(self, spec: ModelSpec, built: Built) -> Any:
         return models.synthetic_dataset(
@@ -291,7 +295,8 @@ class TensorFlowBackend:
     def optimizer(self, built: Built) -> Any:
         raise NotImplementedError
 
-    def trace_train_step(self, model: Any, x: Any, y: Any) -> PlacementReport:
+    def trace_model_step(self, model: Any, x: Any, y: Any) -> TracedStep:
+        """``model``'s training step on the batch ``(x, y)``, traced into plain ops."""
         raise NotImplementedError
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:

@@ -8,6 +8,7 @@ Placement is read from the TF1 graph of the compiled train function.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from types import ModuleType
@@ -16,7 +17,7 @@ from typing import Any
 from mgbench import devices
 from mgbench.backends.base import Built, CellSkipped, DeviceSetup, ModelSpec
 from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend
-from mgbench.placement import PlacementReport, analyse, op_info
+from mgbench.placement import OpInfo, PlacementReport, TracedStep, op_info
 from mgbench.platform import lazy
 
 PAIRED_REASON = (
@@ -79,9 +80,9 @@ class TfKerasBackend(TensorFlowBackend):
 
         return graph_mode.colocating_sgd(LEARNING_RATE)
 
-    def trace_train_step(self, model: Any, x: Any = None, y: Any = None) -> PlacementReport:
-        # The graph holds the step already: the batch is not needed to trace it.
-        return trace_train_step(model)
+    def trace_model_step(self, model: Any, x: Any = None, y: Any = None) -> TracedStep:
+        # The graph holds the step already; the labels only size what is fed to it.
+        return trace_step(model, labels=y)
 
     def check_pairable(self, spec: ModelSpec) -> None:
         raise CellSkipped(PAIRED_REASON)
@@ -107,8 +108,12 @@ def _step_ops(fetches: list[Any]) -> list[Any]:
     return list(seen.values())
 
 
-def trace_train_step(model: Any) -> PlacementReport:
-    """Placement of ``model``'s compiled Keras 2 train function (built here if needed)."""
+def trace_step(model: Any, labels: Any = None) -> TracedStep:
+    """The compiled Keras 2 train function of ``model`` (built here if needed) as plain data.
+
+    Keras 2's label placeholders have no static shape (``(None, None)``); when ``labels`` (an
+    array) is given, the one label placeholder is sized as that array fed to it.
+    """
     model._make_train_function()
     function = model.train_function
     infos = []
@@ -121,12 +126,32 @@ def trace_train_step(model: Any) -> PlacementReport:
             infos.append(op_info(op))
     default = devices.default_device()
     replicas = getattr(model, "replica_devices", None)
-    return analyse(
-        infos,
-        replica_devices=replicas or (default,),
+    features = {t.op.name for t in model.inputs}
+    fed = [t.op.name for t in function.inputs if t.op.type == "Placeholder"]
+    label_names = [name for name in fed if name not in features]
+    if labels is not None and len(model.outputs) == 1:
+        infos = [_sized_as(info, labels) if info.name == label_names[0] else info for info in infos]
+    return TracedStep(
+        ops=tuple(infos),
+        replica_devices=tuple(replicas or (default,)),
         default_device=default,
-        writable_captures=[v.handle.op.name for v in model.trainable_weights],
-        variable_devices=[v.device for v in model.trainable_weights],
+        writable_captures=tuple(v.handle.op.name for v in model.trainable_weights),
+        variable_devices=tuple(v.device for v in model.trainable_weights),
         # Keras 2 graph mode names a bare model's forward ops after its layers.
         model_scope=None if replicas else "|".join(re.escape(layer.name) for layer in model.layers),
+        batch_inputs=tuple(name for name in fed if name in features),
+        label_inputs=tuple(label_names),
     )
+
+
+def _sized_as(info: OpInfo, array: Any) -> OpInfo:
+    """``info`` with its one output shaped like ``array`` (what a feed of it becomes)."""
+    (tensor,) = info.outputs
+    return dataclasses.replace(
+        info, outputs=(dataclasses.replace(tensor, shape=tuple(int(d) for d in array.shape)),)
+    )
+
+
+def trace_train_step(model: Any) -> PlacementReport:
+    """Placement of ``model``'s compiled Keras 2 train function (built here if needed)."""
+    return trace_step(model).placement()

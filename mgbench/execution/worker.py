@@ -43,13 +43,23 @@ def _open_nvml(setup: DeviceSetup) -> tuple[Any, str | None]:
         return None, str(reason)
 
 
-def _placement(
-    cell: Cell, backend: Backend, built: Any, x: Any, y: Any
-) -> tuple[dict[str, Any] | None, str | None]:
+def _placement(cell: Cell, backend: Backend, built: Any, x: Any, y: Any) -> dict[str, Any]:
+    """The record's placement digest and transfer audit of the traced step (or why none)."""
     if not cell.placement:
-        return None, "placement tracing turned off in the suite"
-    report, reason = backend.trace_placement(built, x, y)
-    return (report.summary() if report is not None else None), reason
+        return {"placement_reason": "placement tracing turned off in the suite"}
+    from mgbench import transfers
+
+    traced, reason = backend.trace_step(built, x, y)
+    if traced is None:
+        return {"placement_reason": reason}
+    return {
+        "placement": traced.placement().summary(),
+        "transfers": transfers.both_resolutions(
+            traced,
+            global_batch=cell.global_batch,
+            input_device=built.replica_devices[0] if cell.input == "device" else None,
+        ),
+    }
 
 
 PAIRED_MEMORY_REASON = (
@@ -145,7 +155,7 @@ def _run_isolated(
     built = backend.build_compiled(cell)
     phases.done("build_and_compile")
     x, y = models.synthetic_batch(cell.image_size, cell.classes, cell.global_batch)
-    placement_summary, placement_reason = _placement(cell, backend, built, x, y)
+    traced = _placement(cell, backend, built, x, y)
     phases.done("placement_trace")
     first_timed_at: list[float] = []
 
@@ -167,8 +177,7 @@ def _run_isolated(
     timing["phases_s"] = phases.seconds
     return (built,), {
         "timing": timing,
-        "placement": placement_summary,
-        "placement_reason": placement_reason,
+        **traced,
     }
 
 

@@ -283,6 +283,54 @@ class Placement:
         return sum(self.unplaced_ops.values())
 
 
+TRANSFER_RESOLUTIONS = ("as_run", "on_gpus")
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    """Bytes one traced training step sends from ``src`` to ``dst`` for one ``role``
+    (``mgbench.transfers``); devices are short names (``CPU:0``, ``GPU:1``)."""
+
+    src: str
+    dst: str
+    role: str
+    bytes: int
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> TransferRow:
+        d = _object(data, where)
+        texts = {
+            name: _required(_text(d.get(name), f"{where}.{name}"), f"{where}.{name}")
+            for name in ("src", "dst", "role")
+        }
+        size = _required(_integer(d.get("bytes"), f"{where}.bytes"), f"{where}.bytes")
+        if size < 0:
+            raise RecordError(f"{where}.bytes: expected bytes >= 0, got {size}")
+        return cls(bytes=size, **texts)
+
+
+@dataclass(frozen=True)
+class Transfers:
+    """The step's cross-device bytes, resolved twice: on this machine's devices (``as_run``) and
+    as TF's placer would place the same graph on a GPU machine (``on_gpus``)."""
+
+    as_run: tuple[TransferRow, ...]
+    on_gpus: tuple[TransferRow, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Transfers:
+        d = _object(data, "transfers")
+        rows = {}
+        for name in TRANSFER_RESOLUTIONS:
+            listed = d.get(name)
+            if not isinstance(listed, list):
+                raise RecordError(f"transfers.{name}: expected a list of rows")
+            rows[name] = tuple(
+                TransferRow.from_json(row, f"transfers.{name}[{i}]") for i, row in enumerate(listed)
+            )
+        return cls(**rows)
+
+
 @dataclass(frozen=True)
 class PairedRound:
     """One round of a paired process: a block of timed steps of each strategy."""
@@ -445,6 +493,7 @@ class Record:
     placement: Placement | None
     placement_reason: str | None
     paired: Paired | None = None  # set, instead of timing, for a paired cell's process
+    transfers: Transfers | None = None  # the traced step's cross-device bytes
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -501,6 +550,7 @@ class Record:
             "memory": Memory.from_json,
             "placement": Placement.from_json,
             "paired": Paired.from_json,
+            "transfers": Transfers.from_json,
         }
         parts = {
             name: None if d.get(name) is None else parse(d[name])

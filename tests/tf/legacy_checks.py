@@ -120,6 +120,46 @@ def pair_over_one_template() -> dict:
     return out
 
 
+def transfer_rows(model, global_batch: int, labels=None) -> dict:
+    from mgbench import transfers
+    from mgbench.backends.tf_keras import trace_step
+
+    traced = trace_step(model, labels=labels)
+    return {
+        resolution: [
+            row.to_json()
+            for row in transfers.audit(
+                traced, global_batch=global_batch, resolution=resolution
+            ).rows
+        ]
+        for resolution in transfers.RESOLUTIONS
+    }
+
+
+def transfer_checks() -> dict:
+    """The transfer audit of the graph-mode wrappers: TinyCNN through the backend, and a
+    two-input template through the wrappers themselves."""
+    backend = backends.get("tf_keras")
+    spec = BuildSpec(model="TinyCNN", image_size=32, classes=10, replicas=2, batch_per_replica=8)
+    out: dict = {"tinycnn": {}, "two_inputs": {}}
+    for built in backend.build_many(spec, ("inplace", "concat")):
+        labels = np.zeros(spec.global_batch, dtype="int32")
+        out["tinycnn"][built.strategy] = transfer_rows(built.model, spec.global_batch, labels)
+        out["tinycnn"]["param_bytes"] = int(
+            sum(np.prod(w.shape) * 4 for w in built.model.trainable_weights)
+        )
+    for name, build in (("inplace", wrappers.multi_gpu_model), ("concat", wrappers.parallel_model)):
+        with tf.device("/cpu:0"):
+            image = keras.Input((6,), name="image")
+            meta = keras.Input((2,), name="meta")
+            joined = keras.layers.Concatenate()([keras.layers.Dense(5)(image), meta])
+            two = keras.Model([image, meta], keras.layers.Dense(3)(joined))
+        model = build(two, REPLICAS[:2])
+        model.compile(optimizer=wrappers.colocating_sgd(), loss="mse")
+        out["two_inputs"][name] = transfer_rows(model, 16)
+    return out
+
+
 def main() -> None:
     out: dict = {"equivalence": {}, "placement": {}}
     for name, build in (("inplace", wrappers.multi_gpu_model), ("concat", wrappers.parallel_model)):
@@ -157,6 +197,7 @@ def main() -> None:
     os.remove(path)
     out["save_load_max_diff"] = float(np.abs(fresh.predict(x) - model.predict(x)).max())
     out["pair"] = pair_over_one_template()
+    out["transfers"] = transfer_checks()
     print("MGBENCH_JSON " + json.dumps(out))
 
 

@@ -57,7 +57,11 @@ def test_each_replica_forward_and_backward_on_its_own_device(checks, wrapper):
 
 def test_slicing_follows_each_original(checks):
     assert checks["placement"]["inplace"]["slice"] == [["CPU:0", "requested"]]  # on x.device
-    assert checks["placement"]["concat"]["slice"] == [["CPU:0", "default"]]  # no device scope
+    # No device scope: the Split lands on the default device, its axis constant with it.
+    assert checks["placement"]["concat"]["slice"] == [
+        ["CPU:0", "default"],
+        ["CPU:0", "with_consumer"],
+    ]
 
 
 def test_the_sgd_string_trap_is_refused_and_caught(checks):
@@ -121,3 +125,42 @@ classes = 5
     assert set(inplace["ops_per_device"]) == {"CPU:0", "CPU:1", "CPU:2"}
     assert inplace["slice_devices"] == ["CPU:0"] and inplace["grad_aggregate_devices"] == ["CPU:0"]
     assert records[2]["placement"]["unplaced_ops"]["slice"] > 0  # Matterport's split
+
+
+def _rows(rows, role):
+    return [(r["src"], r["dst"], r["bytes"]) for r in rows if r["role"] == role]
+
+
+def test_transfer_audit_of_the_graph_mode_wrappers_on_gpus(checks):
+    found = checks["transfers"]["tinycnn"]
+    image = 32 * 32 * 3 * 4
+    inplace, concat = found["inplace"]["on_gpus"], found["concat"]["on_gpus"]
+    assert _rows(inplace, "slices") == [
+        ("CPU:0", "GPU:0", 8 * image),
+        ("CPU:0", "GPU:1", 8 * image),
+    ]
+    assert _rows(inplace, "batch") == []
+    assert _rows(concat, "batch") == [("CPU:0", "GPU:0", 16 * image)]
+    assert _rows(concat, "slices") == [("GPU:0", "GPU:1", 8 * image)]
+    for rows in (inplace, concat):
+        gradients = _rows(rows, "gradients")
+        for replica in ("GPU:0", "GPU:1"):
+            assert (replica, "CPU:0", found["param_bytes"]) in gradients
+        assert _rows(rows, "labels") == [("CPU:0", "GPU:0", 16 * 4)]  # the fed int labels
+
+
+def test_transfer_audit_of_the_graph_mode_wrappers_as_run_coincide(checks):
+    found = checks["transfers"]["tinycnn"]
+    assert found["inplace"]["as_run"] == found["concat"]["as_run"]
+
+
+def test_transfer_audit_of_a_two_input_graph_mode_template(checks):
+    # inputs (6,) and (2,) float32 (32 bytes a sample), batch 16 over 2 replicas; the batch size
+    # is unknown in the graph and resolved from the cell
+    found = checks["transfers"]["two_inputs"]
+    assert _rows(found["inplace"]["on_gpus"], "slices") == [
+        ("CPU:0", "GPU:0", 256),
+        ("CPU:0", "GPU:1", 256),
+    ]
+    assert _rows(found["concat"]["on_gpus"], "batch") == [("CPU:0", "GPU:0", 512)]
+    assert _rows(found["concat"]["on_gpus"], "slices") == [("GPU:0", "GPU:1", 256)]

@@ -1,0 +1,240 @@
+"""The transfer audit: the bytes a traced training step sends between devices, per link and role.
+
+Pure accounting over a :class:`~mgbench.placement.TracedStep`: every op is placed with the placer's
+rules (``placement.resolve_devices``), and every tensor whose consumers run on another device
+counts once per destination device (TF sends a tensor to a device once, however many ops there
+read it). Edges into metadata ops (``Shape``, ``Size``, ...) and handles (resources, variants)
+move no data. Sizes are static shape x element size; an unknown batch dimension is resolved
+from the cell (a replica's share inside its replica, the whole batch elsewhere).
+
+The batch enters on the input device (the host, where a tf.data iterator lives, unless it is
+prefetched onto the first replica). Each step is resolved twice:
+
+* ``as_run``: on this process's devices, with its default device;
+* ``on_gpus``: as TF's placer would place the same graph on a GPU machine: unplaced ops on the
+  first replica's device, replicas named ``GPU:0..n-1``, the host ``CPU:0``. On a CPU machine
+  the concat split's whole-batch copy to GPU:0 exists only here, since the CPU default device is
+  the host itself.
+
+What it cannot see: copies TF elides or fuses at run time, the tf.data pipeline's own copies, and
+MirroredStrategy (not traced; its all-reduce is tf.distribute's).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mgbench.devices import HOST_DEVICE, short_name
+from mgbench.placement import METADATA_TYPES, OpInfo, TensorInfo, TracedStep, op_role
+from mgbench.wrappers.scopes import SPLIT_SCOPE, replica_index
+
+RESOLUTIONS = ("as_run", "on_gpus")
+# The roles of a transfer, in the order tables show them.
+TRANSFER_ROLES = ("batch", "slices", "weights", "outputs", "labels", "gradients", "other")
+HOST = short_name(HOST_DEVICE)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    src: str
+    dst: str
+    role: str
+    bytes: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"src": self.src, "dst": self.dst, "role": self.role, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class TransferAudit:
+    """Rows summed per (src, dst, role), and the tensors whose size could not be resolved."""
+
+    rows: tuple[Transfer, ...]
+    unresolved: tuple[str, ...] = ()
+
+    def total_bytes(self, role: str | None = None) -> int:
+        return sum(row.bytes for row in self.rows if role is None or row.role == role)
+
+    def bytes_between(self, src: str, dst: str, role: str | None = None) -> int:
+        return sum(
+            row.bytes
+            for row in self.rows
+            if row.src == src and row.dst == dst and (role is None or row.role == role)
+        )
+
+
+def replica_batches(global_batch: int, replicas: int) -> list[int]:
+    """Each replica's share of a batch: equal parts, the last replica taking the remainder."""
+    step = global_batch // replicas
+    return [step] * (replicas - 1) + [global_batch - step * (replicas - 1)]
+
+
+def gpu_names(replica_devices: Sequence[str]) -> dict[str, str]:
+    """Replica device -> ``GPU:i``: the names the same replicas have on a GPU machine."""
+    return {short_name(device): f"GPU:{i}" for i, device in enumerate(replica_devices)}
+
+
+def audit(
+    traced: TracedStep,
+    *,
+    global_batch: int,
+    resolution: str = "as_run",
+    input_device: str | None = None,
+) -> TransferAudit:
+    """The cross-device bytes of one training step, resolved ``as_run`` or ``on_gpus``.
+
+    ``input_device``: where the batch arrives (default: the host).
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+    from mgbench.placement import resolve_devices
+
+    replicas = [short_name(d) for d in traced.replica_devices]
+    if resolution == "on_gpus":
+        rename = gpu_names(replicas)
+        default = replicas[0]
+    else:
+        rename = {}
+        default = short_name(traced.default_device)
+    placed = {
+        name: rename.get(device, device)
+        for name, (device, _) in resolve_devices(traced.ops, default).items()
+    }
+    source = rename.get(short_name(input_device or HOST_DEVICE), short_name(input_device or HOST))
+    sizes = _TensorSizes(global_batch, len(replicas))
+    by_name = {op.name: op for op in traced.ops}
+    writable = set(traced.writable_captures)
+    roles = {op.name: op_role(op, writable, traced.model_scope) for op in traced.ops}
+    data_inputs = {name: "batch" for name in traced.batch_inputs}
+    data_inputs.update({name: "labels" for name in traced.label_inputs})
+
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    unresolved: list[str] = []
+    # Each data input arrives on the input device; a placeholder asked for elsewhere (Keras 2
+    # builds its inputs under the weights' device scope) is fed by a copy there.
+    for name, role in data_inputs.items():
+        op = by_name.get(name)
+        if op is None or not op.outputs:
+            continue
+        where = placed.get(name, source) if op.requested_device else source
+        placed[name] = where
+        if where != source:
+            size = sizes.bytes(op, 0)
+            if size is None:
+                unresolved.append(f"{name}:0")
+            else:
+                totals[(source, where, role)] += size
+
+    sent: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)  # tensor -> dst -> role
+    for consumer in traced.ops:
+        if consumer.type in METADATA_TYPES or consumer.type == "NoOp":
+            continue
+        dst = placed.get(consumer.name)
+        for producer_name, index in consumer.input_edges():
+            producer = by_name.get(producer_name)
+            if producer is None or dst is None or placed.get(producer_name) in (None, dst):
+                continue
+            if index >= len(producer.outputs) or producer.outputs[index].itemsize == 0:
+                continue
+            role = _edge_role(producer, consumer, roles, data_inputs)
+            destinations = sent[(producer_name, index)]
+            if dst not in destinations or _ROLE_RANK[role] < _ROLE_RANK[destinations[dst]]:
+                destinations[dst] = role
+    for (producer_name, index), destinations in sent.items():
+        producer = by_name[producer_name]
+        size = sizes.bytes(producer, index)
+        if size is None:
+            unresolved.append(f"{producer_name}:{index}")
+            continue
+        for dst, role in destinations.items():
+            totals[(placed[producer_name], dst, role)] += size
+    rows = tuple(
+        Transfer(src, dst, role, size)
+        for (src, dst, role), size in sorted(totals.items(), key=_row_order)
+        if size
+    )
+    return TransferAudit(rows, tuple(sorted(unresolved)))
+
+
+def both_resolutions(
+    traced: TracedStep, *, global_batch: int, input_device: str | None = None
+) -> dict[str, list[dict[str, object]]]:
+    """The record's ``transfers`` field: ``{"as_run": [...], "on_gpus": [...]}``."""
+    return {
+        resolution: [
+            row.to_json()
+            for row in audit(
+                traced,
+                global_batch=global_batch,
+                resolution=resolution,
+                input_device=input_device,
+            ).rows
+        ]
+        for resolution in RESOLUTIONS
+    }
+
+
+_ROLE_RANK = {role: rank for rank, role in enumerate(TRANSFER_ROLES)}
+
+
+def _row_order(item: tuple[tuple[str, str, str], int]) -> tuple[int, str, str]:
+    (src, dst, role), _ = item
+    return _ROLE_RANK[role], src, dst
+
+
+def _edge_role(
+    producer: OpInfo, consumer: OpInfo, roles: dict[str, str], data_inputs: dict[str, str]
+) -> str:
+    if producer.name in data_inputs:
+        return data_inputs[producer.name]
+    made, used = roles.get(producer.name), roles.get(consumer.name)
+    if made == "slice":
+        return "slices"
+    if made == "variable_read":
+        return "weights"
+    if made in ("backward", "grad_aggregate") and used in ("grad_aggregate", "update", "other"):
+        return "gradients"  # to the aggregation, the update, or the optimizer's own math
+    if made == "forward" and used in ("merge", "loss", "other"):
+        return "outputs"
+    return "other"
+
+
+class _TensorSizes:
+    """Bytes of an op's output, an unknown batch dimension resolved from the cell."""
+
+    def __init__(self, global_batch: int, replicas: int):
+        self.global_batch = global_batch
+        self.shares = replica_batches(global_batch, replicas)
+
+    def bytes(self, op: OpInfo, index: int) -> int | None:
+        tensor: TensorInfo = op.outputs[index]
+        if tensor.shape is None:
+            return None
+        dims = list(tensor.shape)
+        if dims and dims[0] is None:
+            dims[0] = self._leading(op, index)
+        if any(d is None for d in dims):
+            return None
+        return math.prod(dims) * tensor.itemsize
+
+    def _leading(self, op: OpInfo, index: int) -> int:
+        replica = replica_index(op.name)
+        if replica is not None and replica < len(self.shares):
+            return self.shares[replica]
+        if op.type in ("Split", "SplitV") and _in_split_scope(op.name):
+            return self.shares[index] if index < len(self.shares) else self.global_batch
+        return self.global_batch
+
+
+def _in_split_scope(name: str) -> bool:
+    return any(part.startswith(SPLIT_SCOPE) for part in name.split("/"))
+
+
+def total_by_role(rows: Iterable[Transfer]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row.role] += row.bytes
+    return dict(totals)
