@@ -161,6 +161,7 @@ def _placement(args: argparse.Namespace) -> int:
             args.replicas,
             model=args.model,
             image_size=args.image_size,
+            batch_per_replica=args.batch_per_replica,
             backend=args.backend,
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
@@ -295,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument("--replicas", type=int, default=2)
     placement_cmd.add_argument("--model", default="TinyCNN")
     placement_cmd.add_argument("--image-size", type=int, default=32)
+    placement_cmd.add_argument(
+        "--batch-per-replica", type=int, default=4, help="images per replica per step"
+    )
     placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)

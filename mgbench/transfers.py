@@ -27,6 +27,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tabulate import tabulate
+
 from mgbench.devices import HOST_DEVICE, short_name
 from mgbench.placement import METADATA_TYPES, OpInfo, TensorInfo, TracedStep, op_role
 from mgbench.wrappers.scopes import SPLIT_SCOPE, replica_index
@@ -238,3 +240,30 @@ def total_by_role(rows: Iterable[Transfer]) -> dict[str, int]:
     for row in rows:
         totals[row.role] += row.bytes
     return dict(totals)
+
+
+def format_transfers(audits: dict[str, TransferAudit], title: str | None = None) -> str:
+    """A plain-text table per resolution: MiB per step on each link, one column per role."""
+    lines = [title] if title else []
+    for resolution, result in audits.items():
+        links: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for row in result.rows:
+            links[(row.src, row.dst)][row.role] = row.bytes
+        roles = [r for r in TRANSFER_ROLES if any(r in per for per in links.values())]
+        table = [
+            [f"{src} -> {dst}", *[_mib(per.get(r, 0)) for r in roles], _mib(sum(per.values()))]
+            for (src, dst), per in sorted(links.items())
+        ]
+        table.append(
+            ["total", *[_mib(result.total_bytes(r)) for r in roles], _mib(result.total_bytes())]
+        )
+        lines.append(f"transfers {resolution.replace('_', ' ')} (MiB per step):")
+        lines.append(tabulate(table, headers=["link", *roles, "all"], tablefmt="github"))
+        if result.unresolved:
+            lines.append(f"size unknown, not counted: {', '.join(result.unresolved)}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _mib(value_bytes: int) -> str:
+    return f"{value_bytes / 2**20:.3f}" if value_bytes else "-"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mgbench import backends, placement
+from mgbench import backends, placement, transfers
 from mgbench.backends.base import BuildSpec
 from mgbench.platform import models
 
@@ -27,6 +27,7 @@ def placement_tables(
         replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     ).mode
     sections = [f"devices: {mode}; backend: {backend}"]
+    audited: dict[str, dict[str, transfers.TransferAudit]] = {}
     if mode == "cpu-simulation":
         sections.append(CPU_NOTE)
     for name in strategy_names:
@@ -41,9 +42,21 @@ def placement_tables(
         )
         built = chosen.build_compiled(spec)
         x, y = models.synthetic_batch(image_size, classes, spec.global_batch)
-        report, reason = chosen.trace_placement(built, x, y)
-        title = f"## {name} ({backend}): {model}, {count} replica(s)"
-        sections.append(
-            placement.format_placement(report, title) if report else f"{title}\n{reason}"
+        traced, reason = chosen.trace_step(built, x, y)
+        title = (
+            f"## {name} ({backend}): {model} {image_size}px, {count} replica(s) x "
+            f"{batch_per_replica} images"
         )
+        if traced is None:
+            sections.append(f"{title}\n{reason}")
+            continue
+        audits = {
+            resolution: transfers.audit(
+                traced, global_batch=spec.global_batch, resolution=resolution
+            )
+            for resolution in transfers.RESOLUTIONS
+        }
+        audited[name] = audits
+        sections.append(placement.format_placement(traced.placement(), title))
+        sections.append(transfers.format_transfers(audits))
     return "\n\n".join(sections)

@@ -66,6 +66,14 @@ def mib(value_bytes: int) -> str:
     return f"{value_bytes / MIB:,.0f}"
 
 
+def mib_fine(value_bytes: int) -> str:
+    """MiB with the decimals a small tensor needs (a batch of 32 px images is well under 1)."""
+    value = value_bytes / MIB
+    if value_bytes == 0:
+        return "0"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
 def mean_stdev(value: Mapping[str, float]) -> str:
     return f"{value['mean']:,.1f} ± {value['stdev']:,.1f}"
 

@@ -15,6 +15,7 @@ from mgbench.config.suite import Cell
 from mgbench.present import formats
 from mgbench.records import environment
 from mgbench.records.record import Record
+from mgbench.transfers import TRANSFER_ROLES
 
 CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
 HEADLINE_TITLE = "The claim, paired in-process: in-place against concat"
@@ -173,6 +174,9 @@ def build_report(
         memory_section(analysis.memory_rows(cells)),
         placement_section(cells),
     ]
+    transfers = transfers_section(cells)
+    if transfers is not None:  # runs recorded before the audit existed have none
+        sections.append(transfers)
     if notes:
         sections.append(Section("Warnings", [], [], notes))
     return Report(title, preamble, sections)
@@ -431,6 +435,60 @@ def placement_section(cells: Sequence[analysis.CellResult]) -> Section:
             Column("unplaced ops", formats.unplaced_ops, missing=""),
         ],
         rows,
+    )
+
+
+TRANSFERS_NOTE = (
+    "Bytes one training step sends between devices, from the traced step (mgbench.transfers): "
+    "each tensor once per destination device, placed by TF's placer rules as on a GPU machine "
+    "(unplaced ops on GPU:0, replicas GPU:0..n-1, the batch arriving on the host). It is the "
+    "accounting, not an observation: TF may elide or fuse copies at run time."
+)
+
+
+def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
+    rows = []
+    as_run_totals: dict[str, set[int]] = {}
+    for cell in cells:
+        record = next((r for r in cell.records if r.transfers is not None), None)
+        if record is None or record.transfers is None:
+            continue
+        c = cell.cell
+        by_role = dict.fromkeys(TRANSFER_ROLES, 0)
+        for row in record.transfers.on_gpus:
+            by_role[row.role] = by_role.get(row.role, 0) + row.bytes
+        first_gpu = sum(row.bytes for row in record.transfers.on_gpus if row.dst == "GPU:0")
+        rows.append(
+            [
+                c.strategy,
+                c.replicas,
+                *cell_values(c),
+                *(by_role[role] for role in TRANSFER_ROLES),
+                sum(by_role.values()),
+                first_gpu,
+            ]
+        )
+        total = sum(row.bytes for row in record.transfers.as_run)
+        as_run_totals.setdefault(c.strategy, set()).add(total)
+    if not rows:
+        return None
+    notes = [TRANSFERS_NOTE]
+    shown = "; ".join(
+        f"{strategy} {' / '.join(formats.mib_fine(t) for t in sorted(totals))} MiB"
+        for strategy, totals in as_run_totals.items()
+    )
+    notes.append(f"As run on this machine's devices, all roles: {shown}.")
+    fine = [Column(role, formats.mib_fine, "bytes") for role in (*TRANSFER_ROLES, "total")]
+    return Section(
+        "Bytes moved per step, by role (MiB, on GPUs)",
+        [
+            *STRATEGY_COLUMNS,
+            *CELL_COLUMNS,
+            *fine,
+            Column("into GPU:0", formats.mib_fine, "bytes"),
+        ],
+        rows,
+        notes,
     )
 
 

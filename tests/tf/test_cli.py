@@ -26,15 +26,20 @@ def test_placement_command_prints_both_wrappers_on_simulated_replicas(run_cli_pr
     assert result.code == 0, result.err
     out = result.out
     assert "devices: cpu-simulation; backend: keras3" in out
-    assert "## inplace (keras3): TinyCNN, 2 replica(s)" in out
-    assert "## concat (keras3): TinyCNN, 2 replica(s)" in out
+    assert "## inplace (keras3): TinyCNN 32px, 2 replica(s) x 4 images" in out
+    assert "## concat (keras3): TinyCNN 32px, 2 replica(s) x 4 images" in out
     assert out.count("| CPU:2 (replica 1)") == 2
+    # both resolutions of the transfer audit, per strategy; the whole batch (8 x 12 KiB =
+    # 0.094 MiB) goes to GPU:0 only in the concat split on GPUs
+    assert out.count("transfers as run (MiB per step):") == 2
+    assert out.count("transfers on gpus (MiB per step):") == 2
+    assert out.count("| CPU:0 -> GPU:0 | 0.094") == 1
 
 
 def test_placement_command_on_the_graph_mode_backend(run_cli_process):
     result = run_cli_process("placement", "--replicas", "2", "--backend", "tf_keras")
     assert result.code == 0, result.err
-    assert "## inplace (tf_keras): TinyCNN, 2 replica(s)" in result.out
+    assert "## inplace (tf_keras): TinyCNN 32px, 2 replica(s) x 4 images" in result.out
     assert result.out.count("gradient aggregation  : CPU:0") == 2
 
 

@@ -93,6 +93,18 @@ def test_records_are_complete_and_consistent(smoke_records, index):
         assert record["replica_devices"] == ["CPU:1", "CPU:2"]
         assert set(record["placement"]["ops_per_device"]) == {"CPU:0", "CPU:1", "CPU:2"}
         assert record["placement"]["slice_devices"] == ["CPU:0"]
+        # TinyMLP on 8x8x3 float32 images, 4 a replica: the batch crosses as slices or whole.
+        sample = 8 * 8 * 3 * 4
+        on_gpus = record["transfers"]["on_gpus"]
+        moved = {(r["src"], r["dst"], r["role"]): r["bytes"] for r in on_gpus}
+        if cell["strategy"] == "inplace":
+            assert moved[("CPU:0", "GPU:0", "slices")] == moved[("CPU:0", "GPU:1", "slices")]
+            assert moved[("CPU:0", "GPU:1", "slices")] == 4 * sample
+        else:
+            assert moved[("CPU:0", "GPU:0", "batch")] == 8 * sample
+            assert moved[("GPU:0", "GPU:1", "slices")] == 4 * sample
+    if cell["strategy"] == "mirrored":
+        assert "transfers" not in record or record["transfers"] is None
 
 
 def test_a_raising_cell_and_a_hanging_cell_are_recorded_and_the_suite_goes_on(

@@ -190,3 +190,36 @@ def test_the_unpaired_cross_check_hides_its_ci_below_five_processes_a_side():
         "TinyCNN-32px-b16-x2: CI not shown: fewer than 5 processes a side, and a bootstrap over "
         "so few understates the spread between processes"
     ]
+
+
+def test_the_transfer_section_shows_bytes_per_role_on_gpus():
+    records = small_records()
+    moved = {
+        "inplace": [
+            ("CPU:0", "GPU:0", "slices", 3 * 2**20),
+            ("CPU:0", "GPU:1", "slices", 3 * 2**20),
+        ],
+        "concat": [("CPU:0", "GPU:0", "batch", 6 * 2**20), ("GPU:0", "GPU:1", "slices", 3 * 2**20)],
+    }
+    with_transfers = []
+    for record in records:
+        rows = moved.get(record.cell.strategy)
+        if rows is not None:
+            data = record.to_json()
+            as_dicts = [
+                dict(zip(("src", "dst", "role", "bytes"), row, strict=True)) for row in rows
+            ]
+            data["transfers"] = {"as_run": as_dicts[:1], "on_gpus": as_dicts}
+            record = type(record).from_json(data)
+        with_transfers.append(record)
+    section = sections.transfers_section(analysis.cell_results(with_transfers))
+    by_strategy = {
+        row[0]: dict(zip(section.headers, section.text_rows()[i], strict=True))
+        for i, row in enumerate(section.rows)
+    }
+    assert by_strategy["concat"]["batch"] == "6.00" and by_strategy["concat"]["slices"] == "3.00"
+    assert by_strategy["concat"]["into GPU:0"] == "6.00"
+    assert by_strategy["inplace"]["batch"] == "0" and by_strategy["inplace"]["total"] == "6.00"
+    assert by_strategy["inplace"]["into GPU:0"] == "3.00"
+    # a run recorded before the audit existed has no such section
+    assert sections.transfers_section(analysis.cell_results(records)) is None
