@@ -162,12 +162,26 @@ def _placement(args: argparse.Namespace) -> int:
             model=args.model,
             image_size=args.image_size,
             batch_per_replica=args.batch_per_replica,
+            classes=args.classes,
             backend=args.backend,
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
         )
     )
     return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from mgbench.commands.profile import profile_command
+
+    return profile_command(
+        args.suite,
+        args.cell,
+        output=args.output,
+        steps=args.steps,
+        virtual_gpus=args.virtual_gpus,
+        virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+    )
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -299,9 +313,21 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument(
         "--batch-per-replica", type=int, default=4, help="images per replica per step"
     )
+    placement_cmd.add_argument("--classes", type=int, default=10)
     placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
+
+    profile_cmd = commands.add_parser(
+        "profile",
+        help="run one cell's steps under TF's profiler: where the time goes, per device",
+    )
+    profile_cmd.add_argument("suite", help="a suite TOML file")
+    profile_cmd.add_argument("--cell", required=True, help="the cell id, as the run prints it")
+    profile_cmd.add_argument("--steps", type=int, help="profiled steps (default: the suite's)")
+    profile_cmd.add_argument("--output", help="folder for the record and the trace")
+    _add_virtual_gpus(profile_cmd)
+    profile_cmd.set_defaults(handler=_profile)
     return parser
 
 

@@ -125,6 +125,11 @@ class Backend(Protocol):
         strategies alternately in one process (a paired cell). Imports no framework."""
         ...
 
+    def check_steppable(self, spec: ModelSpec) -> None:
+        """Raise :class:`CellSkipped` with the reason when this backend offers no per-step
+        function (which the profiler runs). Imports no framework."""
+        ...
+
     def build_compiled(self, spec: ModelSpec) -> Built:
         """Build ``spec.strategy`` over ``spec.replicas`` devices and compile it for training."""
         ...

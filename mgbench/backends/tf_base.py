@@ -111,6 +111,9 @@ class TensorFlowBackend:
                 f"({', '.join(WRAPPER_STRATEGIES)}), not {spec.strategy!r}"
             )
 
+    def check_steppable(self, spec: ModelSpec) -> None:
+        """Every strategy has a per-step function here; backends without one override this."""
+
     # -- building ----------------------------------------------------------------------------
 
     def build_compiled(self, spec: ModelSpec) -> Built:

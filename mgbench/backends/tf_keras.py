@@ -26,6 +26,12 @@ PAIRED_REASON = (
 )
 
 
+PROFILE_REASON = (
+    "profiling is keras3-only for now: the tf_keras backend runs in TF1 graph mode, which offers "
+    "no per-step function to run under the profiler"
+)
+
+
 class TfKerasBackend(TensorFlowBackend):
     name = "tf_keras"
 
@@ -86,6 +92,9 @@ class TfKerasBackend(TensorFlowBackend):
 
     def check_pairable(self, spec: ModelSpec) -> None:
         raise CellSkipped(PAIRED_REASON)
+
+    def check_steppable(self, spec: ModelSpec) -> None:
+        raise CellSkipped(PROFILE_REASON)
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         raise ValueError(

@@ -7,6 +7,7 @@ from pathlib import Path
 from mgbench import analysis
 from mgbench.present import plots, render, sections
 from mgbench.records import environment, store
+from mgbench.records.profile import read_profiles
 
 
 def report_run(
@@ -35,6 +36,7 @@ def report_run(
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
         warnings=run_records.warnings,
+        profiles=read_profiles(folder),
     )
     text = render.render(built, fmt)
     out = folder / f"report.{fmt}"

@@ -75,6 +75,9 @@ class Settings:
     rounds: int = 20  # AB / BA rounds per paired process
     block_steps: int = 5  # timed steps per block
     seed: int = 0  # the run order's random seed
+    # One more process per isolated cell, after the measured ones: its steps under TF's profiler.
+    profile: bool = False
+    profile_steps: int = 5
 
     @property
     def comparisons(self) -> tuple[tuple[str, str], ...]:
@@ -221,6 +224,10 @@ class Suite:
         """Processes a cell runs in: ``pairs`` for a paired cell, ``repeats`` for the others."""
         return self.settings.pairs if cell.paired else self.settings.repeats
 
+    def profiled_cells(self) -> list[Cell]:
+        """The cells ``profile = true`` runs once more under the profiler: the isolated ones."""
+        return [c for c in self.cells() if not c.paired] if self.settings.profile else []
+
     def runs(self) -> list[tuple[Cell, int]]:
         """(cell, repeat) in execution order, group by group, round by round: round r runs the
         group's isolated cells (repeat r) in an order shuffled for that round, then its paired
@@ -308,6 +315,8 @@ _SETTING_TYPES: dict[str, Any] = {
     "rounds": "rounds",
     "block_steps": "pos_int",
     "seed": "nonneg_int",
+    "profile": "bool",
+    "profile_steps": "pos_int",
 }
 _SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}

@@ -27,6 +27,7 @@ from mgbench.backends.base import CellSkipped
 from mgbench.config.suite import Cell, Suite
 from mgbench.execution.lock import hold_run_folder
 from mgbench.records import environment, store
+from mgbench.records.profile import ProfileRecord, append_profile, read_profiles
 from mgbench.records.record import Record, RecordError, RunContext
 
 STDERR_TAIL_LINES = 20
@@ -54,7 +55,8 @@ class WorkerResult:
     wall_s: float
 
 
-Spawner = Callable[[Cell, DeviceOptions, Path], WorkerResult]
+# (cell, device options, log path[, profile={"steps": n, "logdir": path}]) -> the worker's result
+Spawner = Callable[..., WorkerResult]
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -66,14 +68,23 @@ def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def spawn_worker(cell: Cell, options: DeviceOptions, log_path: Path) -> WorkerResult:
-    """Run the worker module for one cell; kill its process group on timeout."""
+def spawn_worker(
+    cell: Cell,
+    options: DeviceOptions,
+    log_path: Path,
+    *,
+    profile: dict[str, Any] | None = None,
+) -> WorkerResult:
+    """Run the worker module for one cell (measured, or ``profile``d); kill its process group
+    on timeout."""
     env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mgbench-") as scratch:
         spec_path = Path(scratch, "spec.json")
         out_path = Path(scratch, "out.json")
-        spec = {"cell": cell.to_dict(), "devices": options.to_dict()}
+        spec: dict[str, Any] = {"cell": cell.to_dict(), "devices": options.to_dict()}
+        if profile is not None:
+            spec["profile"] = profile
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         with open(log_path, "w", encoding="utf-8") as log:
             process = subprocess.Popen(
@@ -322,6 +333,14 @@ def _run_locked(
             record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)
+        run_profiles(
+            suite.profiled_cells(),
+            output,
+            steps=suite.settings.profile_steps,
+            options=options,
+            spawn=spawn,
+            emit=emit,
+        )
     except KeyboardInterrupt:
         emit(
             f"\ninterrupted: every finished cell is kept in {results_path}; continue with "
@@ -329,3 +348,55 @@ def _run_locked(
         )
         raise
     return RunOutcome(output, tuple(store.read_records(results_path)))
+
+
+def run_profiles(
+    cells: Sequence[Cell],
+    output: Path,
+    *,
+    steps: int,
+    options: DeviceOptions = DeviceOptions(),
+    spawn: Spawner = spawn_worker,
+    emit: Callable[[str], None] = print,
+) -> list[ProfileRecord]:
+    """One more process per cell, its steps under TF's profiler (``profile = true``): each
+    result is appended to ``profiles.jsonl`` as it ends, the trace kept under ``profiles/``.
+    Cells already profiled in ``output`` are not profiled again (``--resume``)."""
+    done = {p.cell_id for p in read_profiles(output) if p.status == "ok"}
+    todo = [cell for cell in cells if cell.cell_id not in done]
+    (output / "logs").mkdir(parents=True, exist_ok=True)
+    found = []
+    for index, cell in enumerate(todo):
+        emit(
+            f"[profile {index + 1}/{len(todo)}] {cell.cell_id}: {steps} steps under TF's "
+            "profiler (not timed)"
+        )
+        started_at = store.now_iso()
+        outcome = spawn(
+            cell,
+            options,
+            output / "logs" / f"{cell.cell_id}-profile.log",
+            profile={"steps": steps, "logdir": str(output / "profiles" / cell.cell_id)},
+        )
+        record = ProfileRecord.from_payload(
+            cell,
+            _relative_trace(outcome.payload, output),
+            started_at=started_at,
+            wall_s=outcome.wall_s,
+        )
+        append_profile(output, record)
+        found.append(record)
+        emit(f"      {record.status}: {record.reason or 'trace kept'} ({outcome.wall_s:.1f} s)")
+    return found
+
+
+def _relative_trace(payload: dict[str, Any], output: Path) -> dict[str, Any]:
+    """The trace's path relative to the run folder, so a published run's record still finds it."""
+    profile = payload.get("profile")
+    if not isinstance(profile, dict) or not profile.get("trace_path"):
+        return payload
+    try:
+        relative = Path(profile["trace_path"]).relative_to(output)
+    except ValueError:
+        return payload
+    return {**payload, "profile": {**profile, "trace_path": str(relative)}}

@@ -215,19 +215,55 @@ def _run_paired(
     }
 
 
+def profile_cell(
+    cell: Cell,
+    *,
+    steps: int,
+    logdir: str,
+    virtual_gpus: int = 0,
+    virtual_gpu_memory_mb: int = 0,
+) -> dict[str, Any]:
+    """Profile one isolated cell in this process: warm up, then ``steps`` steps under TF's
+    profiler; returns the worker's part of a profile record."""
+    from mgbench.execution.profiling import profile_built
+
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    backend = backends.get(cell.backend)
+    if cell.paired:
+        raise CellSkipped("a paired process is not profiled: its isolated cells are")
+    backend.check_steppable(cell)  # before the framework starts: a refusal costs nothing
+    setup = backend.prepare_process(
+        cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+    )
+    backend.check_runnable(cell, virtual_gpus)
+    built = backend.build_compiled(cell)
+    profile = profile_built(
+        backend, cell, built, warmup_steps=max(cell.warmup_steps, 1), steps=steps, logdir=logdir
+    )
+    return {
+        "profile": {**profile, "device_mode": setup.mode},
+        "environment": backend.environment(None),
+    }
+
+
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def main(argv: list[str] | None = None) -> int:
-    """SPEC.json holds the cell and device options; OUT.json receives the payload."""
+    """SPEC.json holds the cell and device options (and ``profile``: steps and logdir, for a
+    profiled process); OUT.json receives the payload."""
     spec_path, out_path = argv if argv is not None else sys.argv[1:]
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     cell = Cell.from_dict(spec["cell"])
     out: dict[str, Any]
     code = 0
     try:
-        out = {"status": "ok", **run_cell(cell, **spec.get("devices", {}))}
+        profile = spec.get("profile")
+        if profile is not None:
+            out = {"status": "ok", **profile_cell(cell, **profile, **spec.get("devices", {}))}
+        else:
+            out = {"status": "ok", **run_cell(cell, **spec.get("devices", {}))}
     except CellSkipped as reason:
         out = {"status": "skipped", "reason": str(reason)}
     except Exception as error:  # a failed cell is data, not a crash of the suite

@@ -50,6 +50,12 @@ def milliseconds(value_s: float) -> str:
     return f"{value_s * 1000:,.1f}"
 
 
+def milliseconds_fine(value_s: float) -> str:
+    """ms with the decimals a tiny model's ops need (microseconds each)."""
+    value = value_s * 1000
+    return "0" if value == 0 else f"{value:,.1f}" if value >= 10 else f"{value:.3f}"
+
+
 def fraction_pct0(value: float) -> str:
     return f"{value:.0%}"
 

@@ -11,9 +11,11 @@ from typing import Any
 from mgbench import analysis
 from mgbench.analysis import stats
 from mgbench.analysis.paired import Outcome
+from mgbench.analysis.timeline import summarise_profile
 from mgbench.config.suite import Cell
 from mgbench.present import formats
 from mgbench.records import environment
+from mgbench.records.profile import ProfileRecord
 from mgbench.records.record import Record
 from mgbench.transfers import TRANSFER_ROLES
 
@@ -141,6 +143,7 @@ def build_report(
     allow_mixed: bool = False,
     seed: int = 0,
     warnings: Sequence[str] = (),
+    profiles: Sequence[ProfileRecord] = (),
 ) -> Report:
     """The report of one run; pass ``cells`` when the caller has them already, and the store's
     ``warnings`` (duplicates collapsed, a torn line skipped) to show them."""
@@ -177,6 +180,8 @@ def build_report(
     transfers = transfers_section(cells)
     if transfers is not None:  # runs recorded before the audit existed have none
         sections.append(transfers)
+    if profiles:
+        sections.append(timeline_section(profiles))
     if notes:
         sections.append(Section("Warnings", [], [], notes))
     return Report(title, preamble, sections)
@@ -486,6 +491,64 @@ def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
             *CELL_COLUMNS,
             *fine,
             Column("into GPU:0", formats.mib_fine, "bytes"),
+        ],
+        rows,
+        notes,
+    )
+
+
+TIMELINE_CATEGORIES = (
+    ("forward", "forward"),
+    ("backward", "backward"),
+    ("slicing", "slicing"),
+    ("merge", "merge"),
+    ("loss", "loss"),
+    ("grad_aggregate", "grad agg"),
+    ("update", "update"),
+    ("copy_h2d", "copy H->D"),
+    ("copy_d2d", "copy D->D"),
+    ("copy_d2h", "copy D->H"),
+    ("other", "other"),
+)
+
+
+def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
+    """Where the step time goes, per strategy and device (ms per step, profiled processes)."""
+    rows = []
+    notes = [
+        "One extra process per cell ran its steps under TF's profiler (slower than the timed "
+        "runs; never mixed with them). Each device's time is its ops' summed kernel time per "
+        "step, so ops overlapping on several threads can sum past the wall time."
+    ]
+    for profile in profiles:
+        c = profile.cell
+        if profile.status != "ok" or profile.profile is None:
+            notes.append(f"{profile.cell_id}: not profiled ({profile.status}: {profile.reason})")
+            continue
+        summary = summarise_profile(profile.profile)
+        for device in summary.devices:
+            rows.append(
+                [
+                    c.strategy,
+                    c.replicas,
+                    *cell_values(c),
+                    f"{device.device} {device.label}",
+                    *(device.seconds.get(key, 0.0) for key, _ in TIMELINE_CATEGORIES),
+                    device.total_s,
+                ]
+            )
+        if summary.note and summary.note not in notes:
+            notes.append(summary.note)
+        if summary.trace_path:
+            notes.append(f"{profile.cell_id}: trace for TensorBoard in {summary.trace_path}")
+    return Section(
+        "Where the time goes (ms per step, profiled)",
+        [
+            *STRATEGY_COLUMNS,
+            *CELL_COLUMNS,
+            Column("device"),
+            *(Column(h, formats.milliseconds_fine, "s") for _, h in TIMELINE_CATEGORIES),
+            Column("total", formats.milliseconds_fine, "s"),
         ],
         rows,
         notes,

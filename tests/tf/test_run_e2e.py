@@ -23,6 +23,8 @@ timed_steps = 8
 repeats = 3
 timeout_s = 240
 compare = []
+profile = true
+profile_steps = 2
 [[models]]
 name = "TinyMLP"
 image_size = 8
@@ -105,6 +107,27 @@ def test_records_are_complete_and_consistent(smoke_records, index):
             assert moved[("GPU:0", "GPU:1", "slices")] == 4 * sample
     if cell["strategy"] == "mirrored":
         assert "transfers" not in record or record["transfers"] is None
+
+
+def test_profile_true_profiles_every_cell_with_its_trace(smoke_records):
+    from mgbench.analysis.timeline import summarise_profile
+    from mgbench.records.profile import read_profiles
+
+    _, _, output, _ = smoke_records
+    profiles = {p.cell.strategy: p for p in read_profiles(output)}
+    assert set(profiles) == {"single", "inplace", "concat", "mirrored"}
+    assert all(p.status == "ok" for p in profiles.values()), profiles
+    for strategy in ("inplace", "concat"):
+        profile = profiles[strategy].profile
+        assert (output / profile["trace_path"]).is_file()
+        summary = summarise_profile(profile)
+        assert summary.steps == 2
+        for replica in ("CPU:1", "CPU:2"):
+            device = summary.device(replica)
+            assert device.seconds["forward"] > 0 and device.seconds["backward"] > 0
+        assert summary.devices_with("slicing") == ["CPU:0"]
+        # every op the trace names is one the placement audit placed
+        assert summary.unmatched == ()
 
 
 def test_a_raising_cell_and_a_hanging_cell_are_recorded_and_the_suite_goes_on(

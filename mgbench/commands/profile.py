@@ -1,0 +1,72 @@
+"""``mgbench profile SUITE --cell ID``: one cell's steps under TF's profiler, where the time goes.
+
+The cell runs in a fresh worker process (devices must be set up before TensorFlow starts), as a
+suite with ``profile = true`` runs each of its cells after the measured ones; the record goes to
+``profiles.jsonl`` in the output folder and the trace stays there for TensorBoard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mgbench.analysis.timeline import summarise_profile
+from mgbench.config import suite
+from mgbench.execution import launcher
+from mgbench.platform import hardware
+from mgbench.present.timeline import format_timeline
+
+
+def profile_command(
+    suite_path: str,
+    cell_id: str,
+    *,
+    output: str | None = None,
+    steps: int | None = None,
+    virtual_gpus: int = 0,
+    virtual_gpu_memory_mb: int = 4096,
+    spawn: launcher.Spawner = launcher.spawn_worker,
+    emit: Callable[[str], None] = print,
+) -> int:
+    """Profile one isolated cell of a suite; 0 when its profile was written, 1 when it failed."""
+    cpu_only = hardware.gpu_count() == 0 and not virtual_gpus
+    loaded = suite.load_suite(suite_path, cpu_only=cpu_only)
+    cells = {cell.cell_id: cell for cell in loaded.cells() if not cell.paired}
+    if cell_id not in cells:
+        raise ValueError(
+            f"{suite_path}: no isolated cell {cell_id!r} to profile; its cells: "
+            f"{', '.join(cells) or 'none'}"
+        )
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {steps}")
+    folder = (
+        Path(output)
+        if output
+        else launcher.default_output(loaded).with_name(
+            f"{launcher.default_output(loaded).name}-profile"
+        )
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (record,) = launcher.run_profiles(
+        [cells[cell_id]],
+        folder,
+        steps=steps or loaded.settings.profile_steps,
+        options=launcher.DeviceOptions(virtual_gpus, virtual_gpu_memory_mb),
+        spawn=spawn,
+        emit=emit,
+    ) or (None,)
+    if record is None:
+        emit(f"{cell_id} is already profiled in {folder} (profiles.jsonl); nothing to do")
+        return 0
+    if record.status != "ok" or record.profile is None:
+        emit(f"{cell_id}: {record.status}: {record.reason}")
+        return 0 if record.status == "skipped" else 1
+    cell = record.cell
+    title = (
+        f"Where the time goes: {cell.model} {cell.image_size}px b{cell.batch_per_replica} "
+        f"{cell.strategy} x{cell.replicas} ({cell.backend})"
+    )
+    emit("")
+    emit(format_timeline(summarise_profile(record.profile), title))
+    emit(f"\nprofile record: {folder / 'profiles.jsonl'}")
+    return 0

@@ -1,0 +1,60 @@
+"""One built cell profiled in this process: where its step time goes, per device.
+
+The placement audit of the same step names each op's device and role; the profiler's trace
+names each op's time. ``profile_built`` joins the two into an attribution (seconds and bytes
+per device and category, over the profiled steps) small enough to keep in a record; the per-step
+summary is ``analysis.timeline.summarise_profile`` of it (analysis sits above execution, so the
+worker keeps the attribution and the report summarises it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mgbench import devices
+from mgbench.backends.base import Backend, Built, ModelSpec
+from mgbench.platform import models
+from mgbench.trackers import profiler
+
+
+def placement_map(report: Any) -> dict[str, tuple[str, str]]:
+    """op name -> (device, role) from a placement report (empty without one)."""
+    if report is None:
+        return {}
+    return {op.name: (op.device, op.role) for op in report.ops}
+
+
+def profile_built(
+    backend: Backend,
+    spec: ModelSpec,
+    built: Built,
+    *,
+    warmup_steps: int,
+    steps: int,
+    logdir: str | Path,
+) -> dict[str, Any]:
+    """Trace the placement, warm up, profile ``steps`` steps; the attribution and trace path.
+
+    The audit traces its own graph of the same step; op names match the profiled function's
+    once the call scopes (``StatefulPartitionedCall/``) are stripped, so every op the audit
+    knows gets its device and role, and ``attribution["unmatched"]`` lists any it did not.
+    """
+    x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
+    report, reason = backend.trace_placement(built, x, y)
+    step = backend.step_function(spec, built)
+    for _ in range(warmup_steps):
+        step()
+    profiled = profiler.profile(step, steps=steps, logdir=logdir)
+    host = devices.short_name(devices.HOST_DEVICE)
+    attribution = profiler.attribute(profiled.events, placement_map(report), host=host)
+    return {
+        "steps": profiled.steps,
+        "warmup_steps": warmup_steps,
+        "wall_s": profiled.wall_s,
+        "trace_path": str(profiled.trace_path),
+        "host": host,
+        "replica_devices": [devices.short_name(d) for d in built.replica_devices],
+        "placement_reason": reason,
+        "attribution": attribution.to_json(),
+    }
