@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
 from mgbench import backends  # the registry: names only, no framework
+from mgbench.config import hardware  # profile names only: reads no file
 
 REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 
@@ -73,6 +75,17 @@ def name_list(text: str) -> list[str]:
 # -- handlers: hand parsed values to the command modules ---------------------------------------
 
 
+def milliseconds(text: str) -> float:
+    """``"250"`` -> 250.0: a time in milliseconds, >= 0."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected milliseconds like 250, got {text!r}") from error
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a time >= 0 ms, got {text!r}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from mgbench.commands.run import run_command
 
@@ -101,6 +114,7 @@ def _report(args: argparse.Namespace) -> int:
         min_effect_pct=args.min_effect,
         allow_mixed=args.allow_mixed,
         with_plots=not args.no_plots,
+        hardware_profile=args.hardware,
     )
     print(text)
     print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
@@ -166,6 +180,7 @@ def _placement(args: argparse.Namespace) -> int:
             backend=args.backend,
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+            hardware_profile=args.hardware,
         )
     )
     return 0
@@ -181,6 +196,22 @@ def _profile(args: argparse.Namespace) -> int:
         steps=args.steps,
         virtual_gpus=args.virtual_gpus,
         virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+    )
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from mgbench.commands.predict import predict_command
+
+    print(predict_command(args.run, args.hardware, compute_ms=args.compute_ms))
+    return 0
+
+
+def _add_hardware(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--hardware",
+        required=required,
+        metavar="NAME|FILE.toml",
+        help=f"a shipped hardware profile ({', '.join(hardware.names())}) or your own TOML file",
     )
 
 
@@ -252,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mixed", action="store_true", help="merge results from different machines"
     )
     report_cmd.add_argument("--no-plots", action="store_true")
+    _add_hardware(report_cmd, required=False)
     report_cmd.set_defaults(handler=_report)
 
     compare_cmd = commands.add_parser("compare", help="cell by cell: AFTER against BEFORE")
@@ -314,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-per-replica", type=int, default=4, help="images per replica per step"
     )
     placement_cmd.add_argument("--classes", type=int, default=10)
+    placement_cmd.add_argument(
+        "--hardware",
+        metavar="NAME|FILE.toml|all",
+        help="also predict the in-place speed-up on these hardware profiles",
+    )
     placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
@@ -328,6 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     profile_cmd.add_argument("--output", help="folder for the record and the trace")
     _add_virtual_gpus(profile_cmd)
     profile_cmd.set_defaults(handler=_profile)
+
+    predict_cmd = commands.add_parser(
+        "predict",
+        help="each split's copy time per step on a hardware profile, from a run's transfer "
+        "audits, and the in-place speed-up it implies",
+    )
+    predict_cmd.add_argument("run", help="a run folder or its results.jsonl")
+    _add_hardware(predict_cmd, required=True)
+    predict_cmd.add_argument(
+        "--compute-ms",
+        type=milliseconds,
+        help="compute time per step (default: from the profile's published throughput for the "
+        "workload, else the sweep only)",
+    )
+    predict_cmd.set_defaults(handler=_predict)
     return parser
 
 

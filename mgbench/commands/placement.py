@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mgbench import backends, placement, transfers
+from mgbench.analysis.cells import CellKey
+from mgbench.analysis.comparisons import CLAIM_PAIR
 from mgbench.backends.base import BuildSpec
+from mgbench.config import hardware
 from mgbench.platform import models
+from mgbench.present import prediction
+from mgbench.present.render import table
+from mgbench.present.sections import Section
 
 CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
 
@@ -20,8 +28,12 @@ def placement_tables(
     strategy_names: tuple[str, ...] = ("inplace", "concat"),
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
+    hardware_profile: str | None = None,
 ) -> str:
-    """Prepare this fresh process's devices, build each strategy, and return its placement."""
+    """Prepare this fresh process's devices, build each strategy, and return its placement and
+    transfer audit; with ``hardware_profile`` (a name, a TOML file, or ``all``) the predicted
+    in-place speed-up on those machines too."""
+    profiles = _profiles(hardware_profile)  # a bad profile is refused before TF starts
     chosen = backends.get(backend)
     mode = chosen.prepare_process(
         replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
@@ -59,4 +71,46 @@ def placement_tables(
         audited[name] = audits
         sections.append(placement.format_placement(traced.placement(), title))
         sections.append(transfers.format_transfers(audits))
+    if profiles and all(s in audited for s in CLAIM_PAIR):
+        key = CellKey(model, image_size, batch_per_replica, replicas, backend)
+        sections += predictions({s: audited[s]["on_gpus"].rows for s in CLAIM_PAIR}, profiles, key)
     return "\n\n".join(sections)
+
+
+def _profiles(name: str | None) -> list[hardware.HardwareProfile]:
+    if name is None:
+        return []
+    if name == "all":
+        return [hardware.load_profile(each) for each in hardware.names()]
+    return [hardware.load_profile(name)]
+
+
+def predictions(
+    rows: dict[str, Sequence[transfers.Transfer]],
+    profiles: Sequence[hardware.HardwareProfile],
+    key: CellKey,
+) -> list[str]:
+    """The in-place split against concat on each profile, and against the baseline the claim
+    was measured on (the whole batch to every replica, derived from the in-place audit)."""
+    derived = {
+        "inplace": rows["inplace"],
+        "concat": transfers.whole_batch_to_every_replica(rows["inplace"]),
+    }
+    return [
+        _text(prediction.profiles_section(rows, profiles, key)),
+        _text(
+            prediction.profiles_section(
+                derived,
+                profiles,
+                key,
+                title=f"{key.label}: predicted in-place speed-up over Keras <= 2.1's split "
+                "(whole batch to every replica, the claim's own baseline; derived)",
+                baseline="Keras 2.1 split",
+            )
+        ),
+    ]
+
+
+def _text(section: Section) -> str:
+    notes = "\n".join(f"- {note}" for note in section.notes)
+    return f"## {section.title}\n{table(section)}\n\n{notes}"

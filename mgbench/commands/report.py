@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mgbench import analysis
-from mgbench.present import plots, render, sections
+from mgbench.config import hardware
+from mgbench.present import plots, prediction, render, sections
 from mgbench.records import environment, store
 from mgbench.records.profile import read_profiles
 
@@ -19,8 +20,11 @@ def report_run(
     min_effect_pct: float = 2.0,
     allow_mixed: bool = False,
     with_plots: bool = True,
+    hardware_profile: str | Path | None = None,
 ) -> tuple[str, list[Path]]:
     """The report's text, and the files written beside the run (the report and its plots)."""
+    # A bad profile is refused before any work (one line, exit 2).
+    profile = hardware.load_profile(hardware_profile) if hardware_profile else None
     folder, results_path = store.locate(run)
     run_records = store.read_run(results_path)
     records = list(run_records.records)
@@ -38,6 +42,10 @@ def report_run(
         warnings=run_records.warnings,
         profiles=read_profiles(folder),
     )
+    if profile is not None:
+        built.sections.insert(
+            2, prediction.prediction_section(records, profile, claim_pct=claim_pct, alpha=alpha)
+        )
     text = render.render(built, fmt)
     out = folder / f"report.{fmt}"
     out.write_text(text, encoding="utf-8")

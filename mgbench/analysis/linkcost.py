@@ -1,0 +1,409 @@
+"""Link-cost prediction: a step's transfer audit (bytes per source, destination and role) on a
+hardware profile's links, as seconds of copying per step, and the in-place split's implied
+speed-up over the concat split for a compute time per step. Pure: no framework, no I/O.
+
+Two stated assumptions bound the copy time of a step:
+
+* ``serial``: every copy runs after the previous one, each at the slowest link on its path; a
+  GPU-to-GPU copy staged through host memory pays both hops.
+* ``parallel``: copies that do not wait for one another run at once. A step's copies fall in
+  phases that do wait (:data:`PHASES`: the inputs; slices of a batch that was first copied to a
+  GPU; replica outputs; gradients; anything else), one phase after another. Inside a phase each
+  link carries all its bytes at its bandwidth, GPUs behind one shared uplink split it, a copy
+  staged through host memory loads both its hops (streamed), and the phase lasts as long as its
+  busiest link.
+
+Neither lets copies overlap compute: a step takes compute + copy time. The in-place speed-up
+over concat at compute time ``c`` is ``(c + t_concat) / (c + t_inplace) - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mgbench.analysis.cells import CellKey
+from mgbench.config.hardware import ComputeReference, HardwareProfile
+from mgbench.records.record import Record, TransferRow
+
+ASSUMPTIONS = ("serial", "parallel")
+STRATEGIES = ("inplace", "concat")
+DEFAULT_THRESHOLDS_PCT = (5.0, 12.0)
+LINK_CLASSES = ("host->GPU", "GPU->GPU", "GPU->host")
+PHASES = ("inputs", "slices", "outputs", "gradients", "other")
+_PHASE_OF_ROLE = {
+    "batch": "inputs",
+    "weights": "inputs",
+    "labels": "inputs",
+    "slices": "inputs",  # "slices" when they leave a device that first received the batch
+    "outputs": "outputs",
+    "gradients": "gradients",
+}
+# 1-2-5 steps from 1 ms to 5 s: compute times per step from tiny models to the claim's.
+DEFAULT_SWEEP_S = tuple(m * 10.0**e for e in range(-3, 1) for m in (1, 2, 5))
+GB = 1e9
+_DEVICE = re.compile(r"(CPU|GPU):(\d+)$", re.IGNORECASE)
+
+
+class LinkCostError(ValueError):
+    """Rows cannot be costed on a profile (a device it does not have); one line."""
+
+
+class TransferLike(Protocol):
+    """A transfer row: a record's :class:`TransferRow` or the audit's own rows."""
+
+    @property
+    def src(self) -> str: ...
+    @property
+    def dst(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def bytes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """One phase of the parallel estimate: its time and the link that set it."""
+
+    phase: str
+    seconds: float
+    busiest_link: str
+
+
+@dataclass(frozen=True)
+class StrategyCost:
+    """One strategy's copies on one profile."""
+
+    strategy: str
+    bytes_by_class: dict[str, int]  # LINK_CLASSES -> bytes per step
+    serial_s: float
+    parallel_s: float
+    phases: tuple[PhaseCost, ...]  # the parallel estimate, phase by phase
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.bytes_by_class.values())
+
+    def seconds(self, assumption: str) -> float:
+        if assumption not in ASSUMPTIONS:
+            raise ValueError(f"assumption must be one of {', '.join(ASSUMPTIONS)}")
+        return self.serial_s if assumption == "serial" else self.parallel_s
+
+
+@dataclass(frozen=True)
+class ComputeEstimate:
+    """A compute time per step from a profile's published throughput.
+
+    ``sharing``: replicas that share one chip's compute (virtual GPUs), so the step's compute is
+    theirs together; ``claimed_speedup_pct``: the reference's own before/after change, where it
+    has one for exactly this batch and replica count.
+    """
+
+    seconds: float
+    reference: ComputeReference
+    batch_per_replica: int
+    sharing: int
+    claimed_speedup_pct: float | None
+
+    @property
+    def scaled(self) -> bool:
+        """True when the reference ran another batch size (time per image taken as constant)."""
+        return self.batch_per_replica != self.reference.batch_per_gpu
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """In-place against concat on one profile; ``compute_s`` None when no compute time is known."""
+
+    profile: str
+    inplace: StrategyCost
+    concat: StrategyCost
+    compute_s: float | None
+    compute: ComputeEstimate | None = None  # where compute_s came from, when from the profile
+    thresholds_pct: tuple[float, ...] = DEFAULT_THRESHOLDS_PCT
+    crossings_s: dict[str, dict[float, float | None]] = field(default_factory=dict)
+
+    def saved_s(self, assumption: str) -> float:
+        return self.concat.seconds(assumption) - self.inplace.seconds(assumption)
+
+    def speedup_pct(self, assumption: str, compute_s: float | None = None) -> float | None:
+        """The predicted in-place speed-up at ``compute_s`` (default: the prediction's own)."""
+        c = self.compute_s if compute_s is None else compute_s
+        if c is None:
+            return None
+        return speedup_pct(c, self.inplace.seconds(assumption), self.concat.seconds(assumption))
+
+    def max_speedup_pct(self, assumption: str) -> float | None:
+        """The speed-up with no compute at all: the most copying alone can give."""
+        return speedup_pct(0.0, self.inplace.seconds(assumption), self.concat.seconds(assumption))
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    compute_s: float
+    speedup_pct: dict[str, float | None]  # assumption -> predicted speed-up
+    labels: tuple[str, ...] = ()  # why this point is in the sweep beyond the grid
+
+
+@dataclass(frozen=True)
+class WorkloadTransfers:
+    """One workload's ``on_gpus`` rows per strategy, from the first ok record that has them."""
+
+    key: CellKey
+    rows: dict[str, tuple[TransferRow, ...]]
+
+    def has_claim_pair(self) -> bool:
+        return all(s in self.rows for s in STRATEGIES)
+
+
+# -- the model -------------------------------------------------------------------------------
+
+
+def _device(name: str, profile: HardwareProfile) -> int | None:
+    """GPU index of a short device name, or None for the host."""
+    found = _DEVICE.search(name)
+    if found is None:
+        raise LinkCostError(f"{name!r}: not a host (CPU:k) or GPU (GPU:i) device name")
+    if found.group(1).upper() == "CPU":
+        return None
+    index = int(found.group(2))
+    if index >= profile.gpus:
+        raise LinkCostError(
+            f"{name} is beyond {profile.name}'s {profile.gpus} GPUs (GPU:0..GPU:{profile.gpus - 1})"
+        )
+    return index
+
+
+def _hops(src: int | None, dst: int | None, profile: HardwareProfile) -> list[dict[str, float]]:
+    """The hops of one copy, each the links it crosses with their bandwidths (bytes/s); a hop
+    runs at its slowest link. Empty when source and destination are the same place."""
+    if src == dst:
+        return []
+    if src is None or dst is None:
+        gpu = dst if src is None else src
+        assert gpu is not None
+        return [_host_hop(gpu, down=src is None, profile=profile)]
+    direct = profile.peer.nvlink_gb_s_between(src, dst)
+    if direct is not None:
+        return [{f"NVLink GPU:{src}->GPU:{dst}": direct * GB}]
+    via, rate = profile.peer.via, (profile.peer.gb_s or 0.0) * GB
+    if via == "switch":
+        return [{f"NVSwitch port GPU:{src} out": rate, f"NVSwitch port GPU:{dst} in": rate}]
+    if via == "chip":
+        return [{"on-chip memory copy": rate}]
+    if via == "host":
+        return [
+            _host_hop(src, down=False, profile=profile),
+            _host_hop(dst, down=True, profile=profile),
+        ]
+    # PCIe peer-to-peer: out of one GPU's link, into the other's; through the uplinks only when
+    # the two are not behind the same one.
+    hop = {
+        f"GPU:{src} link out": profile.d2h_gb_s * GB,
+        f"GPU:{dst} link in": profile.h2d_gb_s * GB,
+    }
+    up, down = profile.uplink_of(src), profile.uplink_of(dst)
+    if up is None or down is None or up.name != down.name:
+        if up is not None:
+            hop[f"{up.name} up"] = up.d2h_gb_s * GB
+        if down is not None:
+            hop[f"{down.name} down"] = down.h2d_gb_s * GB
+    if rate:
+        hop[f"PCIe P2P GPU:{src}->GPU:{dst}"] = rate
+    return [hop]
+
+
+def _host_hop(gpu: int, *, down: bool, profile: HardwareProfile) -> dict[str, float]:
+    uplink = profile.uplink_of(gpu)
+    if down:
+        hop = {f"GPU:{gpu} link in": profile.h2d_gb_s * GB}
+        if uplink is not None:
+            hop[f"{uplink.name} down"] = uplink.h2d_gb_s * GB
+    else:
+        hop = {f"GPU:{gpu} link out": profile.d2h_gb_s * GB}
+        if uplink is not None:
+            hop[f"{uplink.name} up"] = uplink.d2h_gb_s * GB
+    return hop
+
+
+def _link_class(src: int | None, dst: int | None) -> str:
+    if src is None:
+        return "host->GPU"
+    return "GPU->host" if dst is None else "GPU->GPU"
+
+
+def strategy_cost(
+    rows: Iterable[TransferLike], profile: HardwareProfile, strategy: str = ""
+) -> StrategyCost:
+    """A strategy's copy time per step on ``profile``, under both assumptions."""
+    parsed = [(row, _device(row.src, profile), _device(row.dst, profile)) for row in rows]
+    # Slices that leave a GPU which first received the batch wait for it (the concat split).
+    batch_landed = {dst for row, _, dst in parsed if row.role == "batch" and dst is not None}
+    by_class = dict.fromkeys(LINK_CLASSES, 0)
+    serial = 0.0
+    loads: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    rates: dict[str, float] = {}
+    for row, src, dst in parsed:
+        hops = _hops(src, dst, profile)
+        if not hops or row.bytes == 0:
+            continue
+        by_class[_link_class(src, dst)] += row.bytes
+        phase = _PHASE_OF_ROLE.get(row.role, "other")
+        if row.role == "slices" and src is not None and src in batch_landed:
+            phase = "slices"
+        for hop in hops:
+            serial += row.bytes / min(hop.values())
+            for link, rate in hop.items():
+                loads[phase][link] += row.bytes
+                rates[link] = rate
+    phases = []
+    for phase in PHASES:
+        if phase not in loads:
+            continue
+        link, seconds = max(
+            ((link, load / rates[link]) for link, load in loads[phase].items()),
+            key=lambda item: item[1],
+        )
+        phases.append(PhaseCost(phase, seconds, link))
+    return StrategyCost(
+        strategy=strategy,
+        bytes_by_class=by_class,
+        serial_s=serial,
+        parallel_s=sum(p.seconds for p in phases),
+        phases=tuple(phases),
+    )
+
+
+def speedup_pct(compute_s: float, inplace_s: float, concat_s: float) -> float:
+    """In-place over concat in %, when a step is compute plus copies (no overlap)."""
+    if compute_s < 0:
+        raise ValueError(f"compute time must be >= 0, got {compute_s}")
+    if compute_s + inplace_s == 0:
+        return 0.0
+    return ((compute_s + concat_s) / (compute_s + inplace_s) - 1) * 100
+
+
+def crossing_compute_s(inplace_s: float, concat_s: float, target_pct: float) -> float | None:
+    """The compute time per step at which the speed-up equals ``target_pct`` (> 0); below it the
+    speed-up is larger. None when no compute time >= 0 gives that much."""
+    if target_pct <= 0:
+        raise ValueError(f"target must be > 0%, got {target_pct}")
+    s = target_pct / 100
+    # (c + concat) / (c + inplace) = 1 + s  <=>  c = (concat - (1 + s) inplace) / s
+    c = (concat_s - (1 + s) * inplace_s) / s
+    if c < 0 or math.isclose(concat_s, inplace_s):
+        return None
+    return c
+
+
+def reference_compute(
+    profile: HardwareProfile,
+    model: str,
+    image_size: int,
+    batch_per_replica: int,
+    replicas: int,
+) -> ComputeEstimate | None:
+    """The compute time per step a profile's published throughput implies for a workload: the
+    reference for this model and image size (the one of the same batch and GPU count first),
+    time per image taken as constant across batch sizes; None when the profile has none."""
+    candidates = profile.references_for(model, image_size)
+    if not candidates:
+        return None
+    reference = min(
+        candidates,
+        key=lambda r: (r.batch_per_gpu != batch_per_replica, r.gpus != replicas),
+    )
+    sharing = min(replicas, profile.gpus_per_chip)
+    seconds = batch_per_replica * sharing / reference.img_s_per_gpu
+    claimed = None
+    exact = reference.batch_per_gpu == batch_per_replica and reference.gpus == replicas
+    if reference.after_img_s is not None and exact:
+        claimed = (reference.after_img_s / reference.img_s - 1) * 100
+    return ComputeEstimate(seconds, reference, batch_per_replica, sharing, claimed)
+
+
+def predict(
+    rows_by_strategy: Mapping[str, Sequence[TransferLike]],
+    profile: HardwareProfile,
+    *,
+    compute_s: float | None = None,
+    compute: ComputeEstimate | None = None,
+    thresholds_pct: Sequence[float] = DEFAULT_THRESHOLDS_PCT,
+) -> Prediction:
+    """In-place against concat on ``profile`` at ``compute_s``, or at ``compute``'s seconds when
+    no ``compute_s`` is given (a ``compute_s`` of its own drops ``compute``)."""
+    missing = [s for s in STRATEGIES if s not in rows_by_strategy]
+    if missing:
+        raise LinkCostError(f"no transfer rows for {' and '.join(missing)}")
+    inplace = strategy_cost(rows_by_strategy["inplace"], profile, "inplace")
+    concat = strategy_cost(rows_by_strategy["concat"], profile, "concat")
+    if compute_s is not None and compute_s < 0:
+        raise LinkCostError(f"compute time must be >= 0, got {compute_s}")
+    if compute_s is not None and compute is not None and compute_s != compute.seconds:
+        compute = None
+    crossings = {
+        assumption: {
+            t: crossing_compute_s(inplace.seconds(assumption), concat.seconds(assumption), t)
+            for t in thresholds_pct
+        }
+        for assumption in ASSUMPTIONS
+    }
+    return Prediction(
+        profile=profile.name,
+        inplace=inplace,
+        concat=concat,
+        compute_s=compute_s if compute_s is not None else (compute.seconds if compute else None),
+        compute=compute,
+        thresholds_pct=tuple(thresholds_pct),
+        crossings_s=crossings,
+    )
+
+
+def sweep(
+    prediction: Prediction, compute_times_s: Sequence[float] | None = None
+) -> tuple[SweepPoint, ...]:
+    """The predicted speed-up over compute times: ``compute_times_s``, or the default 1-2-5 grid
+    with the prediction's own compute time and the threshold crossings added (and labelled)."""
+    labels: dict[float, list[str]] = defaultdict(list)
+    if compute_times_s is None:
+        points = set(DEFAULT_SWEEP_S)
+        if prediction.compute_s is not None:
+            labels[prediction.compute_s].append("compute used")
+        for assumption, crossings in prediction.crossings_s.items():
+            for target, c in crossings.items():
+                if c is not None:
+                    labels[c].append(f"{target:g}% ({assumption})")
+        points |= set(labels)
+    else:
+        points = set(compute_times_s)
+    return tuple(
+        SweepPoint(
+            compute_s=c,
+            speedup_pct={a: prediction.speedup_pct(a, c) for a in ASSUMPTIONS},
+            labels=tuple(labels.get(c, ())),
+        )
+        for c in sorted(points)
+    )
+
+
+# -- from records ----------------------------------------------------------------------------
+
+
+def workload_transfers(records: Iterable[Record]) -> list[WorkloadTransfers]:
+    """Each workload's ``on_gpus`` rows per strategy, in order of first appearance.
+
+    The rows are deterministic for a cell, so the first successful isolated record that carries
+    an audit stands for its strategy; paired processes trace no placement and carry none.
+    """
+    found: dict[CellKey, dict[str, tuple[TransferRow, ...]]] = {}
+    for record in records:
+        cell = record.cell
+        if not record.ok or cell.paired or record.transfers is None:
+            continue
+        found.setdefault(CellKey.of(cell), {}).setdefault(cell.strategy, record.transfers.on_gpus)
+    return [WorkloadTransfers(key, rows) for key, rows in found.items()]

@@ -1,0 +1,68 @@
+"""``mgbench predict RUN --hardware NAME|FILE.toml``: a run's transfer audits on a hardware
+profile's links, as each strategy's copy time per step and the in-place speed-up it implies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mgbench.analysis import linkcost
+from mgbench.config import hardware
+from mgbench.present import prediction
+from mgbench.present.render import table
+from mgbench.records import store
+
+
+def predict_command(
+    run: str | Path, hardware_profile: str | Path, compute_ms: float | None = None
+) -> str:
+    """The prediction tables of every workload of ``run`` that has audits of both splits.
+
+    Bad input raises ValueError with one line: an unknown profile or a malformed hardware file
+    (:class:`~mgbench.config.hardware.HardwareError`), an unreadable run, a run without transfer
+    audits, or none with both inplace and concat.
+    """
+    if compute_ms is not None and not compute_ms >= 0:
+        raise ValueError(f"--compute-ms: expected a time >= 0, got {compute_ms}")
+    profile = hardware.load_profile(hardware_profile)
+    folder, results_path = store.locate(run)
+    run_records = store.read_run(results_path)
+    records = list(run_records.records)
+    workloads = linkcost.workload_transfers(records)
+    if not workloads:
+        raise ValueError(f"no record in {run} has a transfer audit; re-run it with this mgbench")
+    paired = [w for w in workloads if w.has_claim_pair()]
+    if not paired:
+        audited = ", ".join(sorted({s for w in workloads for s in w.rows}))
+        raise ValueError(
+            f"no workload in {run} has transfer audits of both inplace and concat "
+            f"(audited: {audited})"
+        )
+    compute_s = None if compute_ms is None else compute_ms / 1000
+    out = [
+        f"# mgbench predict: {folder.name} on {profile.name}",
+        "",
+        f"Hardware: {profile.description} ({profile.path}).",
+        "",
+    ]
+    out += [f"- {warning}" for warning in run_records.warnings]
+    errors = []
+    for workload in paired:
+        title = workload.key.label
+        try:
+            out.append(
+                prediction.workload_text(
+                    workload.rows, profile, key=workload.key, compute_s=compute_s, title=title
+                )
+            )
+        except linkcost.LinkCostError as error:
+            errors.append(f"{title}: {error}")
+            out += [f"## {title}", "", f"Not predicted: {error}", ""]
+    if len(errors) == len(paired):
+        raise ValueError(f"nothing in {run} can be predicted on {profile.name}: {errors[0]}")
+    section = prediction.prediction_section(records, profile, compute_s=compute_s)
+    out += [f"## {section.title}", ""]
+    if section.rows:
+        out += [table(section), ""]
+    # The assumptions are already under each workload's tables.
+    out += [f"- {n}" for n in section.notes if n not in prediction.ASSUMPTION_NOTES]
+    return "\n".join(out).rstrip() + "\n"

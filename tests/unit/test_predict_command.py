@@ -1,0 +1,256 @@
+"""``mgbench predict``: a synthetic run folder whose records carry transfer audits, predicted on
+the shipped profiles, beside the run's measured paired verdict; bad input fails with one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+from data.make_paired_results import ENVIRONMENT, PAIRED_CELL, paired_record
+
+from mgbench import cli
+from mgbench.analysis.cells import CellKey
+from mgbench.commands.predict import predict_command
+from mgbench.config import hardware
+from mgbench.present import prediction, render
+from mgbench.present.sections import Report
+from mgbench.records.record import Record, TransferRow
+
+# The paired cell's workload (ResNet50 32px, 8 per replica, 2 replicas): the isolated cells
+# below share it, so the prediction and the measured paired verdict meet in one row.
+BATCH = 8 * 32 * 32 * 3 * 4  # 98,304 bytes: the whole batch
+SLICE = BATCH // 2
+WEIGHTS = 94_000_000
+ROWS = {
+    "inplace": [
+        ("CPU:0", "GPU:0", "slices", SLICE),
+        ("CPU:0", "GPU:1", "slices", SLICE),
+        ("CPU:0", "GPU:0", "weights", WEIGHTS),
+        ("CPU:0", "GPU:1", "weights", WEIGHTS),
+        ("GPU:0", "CPU:0", "gradients", WEIGHTS),
+        ("GPU:1", "CPU:0", "gradients", WEIGHTS),
+    ],
+    "concat": [
+        ("CPU:0", "GPU:0", "batch", BATCH),
+        ("GPU:0", "GPU:1", "slices", SLICE),
+        ("CPU:0", "GPU:0", "weights", WEIGHTS),
+        ("CPU:0", "GPU:1", "weights", WEIGHTS),
+        ("GPU:0", "CPU:0", "gradients", WEIGHTS),
+        ("GPU:1", "CPU:0", "gradients", WEIGHTS),
+    ],
+}
+
+
+def isolated_record(strategy: str, repeat: int, *, audited: bool = True, **cell) -> dict:
+    """An isolated cell's record as JSON; ``cell`` overrides the paired cell's workload."""
+    fields = {k: v for k, v in PAIRED_CELL.items() if k not in ("versus", "rounds", "block_steps")}
+    cell_dict = {**fields, "strategy": strategy, "placement": True, **cell}
+    batch = cell_dict["batch_per_replica"] * cell_dict["replicas"]
+    label = f"{cell_dict['model']}-{cell_dict['image_size']}px-b{cell_dict['batch_per_replica']}"
+    record = {
+        "schema_version": 1,
+        "cell_id": f"{label}-{strategy}-x{cell_dict['replicas']}",
+        "repeat": repeat,
+        "status": "ok",
+        "reason": None,
+        "cell": cell_dict,
+        "suite": "synthetic",
+        "run_id": "synthetic",
+        "device_mode": "gpu",
+        "environment": ENVIRONMENT,
+        "timing": {
+            "first_step_s": 2.0,
+            "step_s": [0.1 + 0.001 * i for i in range(10)],
+            "timed_wall_s": 1.05,
+            "images_per_step": batch,
+            "images_per_s": batch / 0.105,
+        },
+    }
+    if audited:
+        rows = [
+            {"src": s, "dst": d, "role": r, "bytes": b}
+            for s, d, r, b in ROWS.get(strategy, ROWS["inplace"])
+        ]
+        record["transfers"] = {"as_run": [], "on_gpus": rows}
+    return record
+
+
+def write_run(folder, records):
+    folder.mkdir()
+    with open(folder / "results.jsonl", "w", encoding="utf-8") as handle:
+        for record in records:
+            Record.from_json(record)  # the synthetic records are valid records
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+    return folder
+
+
+def synthetic_run(tmp_path, **options):
+    rng = np.random.default_rng(3)
+    records = [isolated_record(s, r, **options) for s in ("inplace", "concat") for r in (0, 1)]
+    records += [paired_record(r, rng, true_pct=8.0, round_sd=0.01) for r in range(3)]
+    return write_run(tmp_path / "run", records)
+
+
+def test_predict_prints_both_tables_per_workload_and_the_measured_verdict(tmp_path):
+    text = predict_command(synthetic_run(tmp_path), "4xP100-pcie3", compute_ms=100)
+    assert text.startswith("# mgbench predict: run on 4xP100-pcie3")
+    assert "## ResNet50-32px-b8-x2" in text
+    assert "### Copies per step on 4xP100-pcie3" in text
+    assert "### Sweep over compute time per step (4xP100-pcie3)" in text
+    assert "- serial: every copy one after another" in text
+    # concat's 0.09 MiB batch to GPU:0 and its slice on to GPU:1, in MiB
+    concat_row = next(line for line in text.splitlines() if line.startswith("| concat "))
+    assert f"| {(BATCH + 2 * WEIGHTS) / 2**20:,.2f} " in concat_row and "| 0.05 " in concat_row
+    assert "compute 100.0 ms/step (given)" in text
+    section = text.split(f"## {prediction.SECTION_TITLE}")[1]
+    assert "supports the claim" in section  # the paired processes' +8%
+    assert "measured on synthetic-host" in section
+
+
+def test_the_numbers_behind_the_text(tmp_path):
+    profile = hardware.load_profile("4xP100-pcie3")
+    records = [Record.from_json(isolated_record(s, 0)) for s in ("inplace", "concat")]
+    section = prediction.prediction_section(records, profile, compute_s=0.1)
+    (row,) = section.rows
+    predicted = row[6]
+    serial = (
+        (0.1 + (BATCH + SLICE + 2 * WEIGHTS) / 11.7e9 + 2 * WEIGHTS / 12.9e9)
+        / (0.1 + (2 * SLICE + 2 * WEIGHTS) / 11.7e9 + 2 * WEIGHTS / 12.9e9)
+        - 1
+    ) * 100
+    assert predicted["serial"] == pytest.approx(serial)
+    assert predicted["parallel"] > predicted["serial"] > 0
+    assert row[8] is None  # no paired processes in these records
+    assert row[-1].startswith("inconclusive")  # one isolated process a side
+    data = json.loads(render.render(Report("t", [], [section]), "json"))
+    shown = data["sections"][0]["rows"][0]["predicted (serial / parallel)"]
+    assert shown["serial"] == pytest.approx(serial)
+
+
+def test_the_profile_reference_gives_the_compute_time(tmp_path):
+    run = write_run(
+        tmp_path / "claim",
+        [
+            isolated_record(
+                s, 0, model="ResNet50", image_size=224, batch_per_replica=96, replicas=4
+            )
+            for s in ("inplace", "concat")
+        ],
+    )
+    text = predict_command(run, "4xP100-pcie3")
+    assert "compute 979.6 ms/step from ResNet50 224px, 392 img/s on 4 GPU(s)" in text
+    assert "Claimed on this machine for this workload: +6.4%." in text
+    assert "compute used" in text
+
+
+def test_no_reference_shows_the_sweep_only(tmp_path):
+    text = predict_command(synthetic_run(tmp_path), "dgx1-v100")
+    assert "dgx1-v100 has no published throughput for ResNet50 32px" in text
+    assert "speed-up (no compute time)" in text
+
+
+def test_a_users_hardware_file_is_read(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('gpus = 2\n[host_link]\nh2d_gb_s = 1\nd2h_gb_s = 1\n[peer]\nvia = "host"\n')
+    assert "on mine" in predict_command(synthetic_run(tmp_path), path, compute_ms=50)
+
+
+def one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_bad_input_raises_one_line(tmp_path):
+    run = synthetic_run(tmp_path)
+    with pytest.raises(ValueError) as caught:
+        predict_command(run, "dgx2")
+    assert one_line(caught).startswith("unknown hardware profile 'dgx2'; known: 4xP100-pcie3")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("gpus = 4\n[host_link\n")
+    with pytest.raises(ValueError) as caught:
+        predict_command(run, bad)
+    assert one_line(caught).startswith(f"{bad}:2: not valid TOML")
+    with pytest.raises(ValueError) as caught:
+        predict_command(tmp_path / "nowhere", "4xP100-pcie3")
+    assert "no such run folder" in one_line(caught)
+    with pytest.raises(ValueError) as caught:
+        predict_command(run, "4xP100-pcie3", compute_ms=-1)
+    assert one_line(caught) == "--compute-ms: expected a time >= 0, got -1"
+
+
+def test_a_run_without_audits_is_refused(tmp_path):
+    old = write_run(
+        tmp_path / "old", [isolated_record(s, 0, audited=False) for s in ("inplace", "concat")]
+    )
+    with pytest.raises(ValueError) as caught:
+        predict_command(old, "4xP100-pcie3")
+    assert one_line(caught) == (
+        f"no record in {old} has a transfer audit; re-run it with this mgbench"
+    )
+
+
+def test_a_run_without_both_splits_is_refused(tmp_path):
+    one = write_run(tmp_path / "one", [isolated_record("inplace", 0)])
+    with pytest.raises(ValueError) as caught:
+        predict_command(one, "4xP100-pcie3")
+    assert one_line(caught) == (
+        f"no workload in {one} has transfer audits of both inplace and concat (audited: inplace)"
+    )
+
+
+def test_replicas_beyond_the_profile_are_refused(tmp_path):
+    rows8 = [("CPU:0", f"GPU:{i}", "slices", SLICE) for i in range(8)]
+    records = [isolated_record(s, 0, replicas=8) for s in ("inplace", "concat")]
+    for record in records:
+        record["transfers"]["on_gpus"] = [
+            {"src": s, "dst": d, "role": r, "bytes": b} for s, d, r, b in rows8
+        ]
+    run = write_run(tmp_path / "eight", records)
+    with pytest.raises(ValueError) as caught:
+        predict_command(run, "4xP100-pcie3")
+    assert one_line(caught) == (
+        f"nothing in {run} can be predicted on 4xP100-pcie3: ResNet50-32px-b8-x8: "
+        "GPU:4 is beyond 4xP100-pcie3's 4 GPUs (GPU:0..GPU:3)"
+    )
+    assert "GPU:4 is beyond" not in predict_command(run, "dgx1-v100", compute_ms=10)
+
+
+def test_rows_given_directly_are_predicted_on_every_profile():
+    """What the placement command prints for a configuration it traced: no run needed."""
+    rows = {s: [TransferRow(*r) for r in ROWS[s]] for s in ROWS}
+    key = CellKey("ResNet50", 224, 96, 4, "keras3")
+    profiles = [hardware.load_profile(n) for n in hardware.names()]
+    section = prediction.profiles_section(rows, profiles, key)
+    assert [row[0] for row in section.rows] == hardware.names()
+    assert all(row[1] is not None for row in section.rows)  # every profile has ResNet50 224px
+    claimed = {row[0]: row[-1] for row in section.rows}
+    assert claimed["4xP100-pcie3"] == pytest.approx((417 / 392 - 1) * 100)
+    text = prediction.workload_text(rows, profiles[0], key=key, title="claim")
+    assert text.startswith("## claim") and "979.6 ms/step" in text
+
+
+def _registered(command: str) -> bool:
+    parser = cli.build_parser()
+    return any(
+        isinstance(action, argparse._SubParsersAction) and command in action.choices
+        for action in parser._actions
+    )
+
+
+@pytest.mark.skipif(
+    not _registered("predict"), reason="the predict command is not registered in cli.py yet"
+)
+def test_the_cli_exits_2_with_one_line(tmp_path, run_cli):
+    run = synthetic_run(tmp_path)
+    for args in (
+        ("predict", run, "--hardware", "dgx2"),
+        ("predict", tmp_path / "nowhere", "--hardware", "4xP100-pcie3"),
+    ):
+        result = run_cli(*args)
+        assert result.code == 2
+        assert result.err.count("\n") == 1 and result.err.startswith("mgbench: error: ")
+    result = run_cli("predict", run, "--hardware", "4xP100-pcie3", "--compute-ms", "100")
+    assert result.code == 0 and "ResNet50-32px-b8-x2" in result.out
