@@ -4,7 +4,8 @@ Two layers: :func:`trace_train_step` (TensorFlow) turns a model's traced ``train
 :class:`OpInfo` records, and :func:`analyse` (pure) resolves each op's device the way TF's placer
 does and gives it a role. The rules, in order:
 
-1. an op that reads or writes a resource variable runs on the variable's device;
+1. an op that reads or writes a resource variable runs on the variable's device (except the ops
+   that only forward a handle: functional control flow, function calls, ``IdentityN``);
 2. an op with a requested device (``tf.device``) runs there;
 3. an op colocated with another op (``tf.gradients`` does this) runs where that op runs;
 4. the placer's two heuristics for what is left: a metadata op (``Shape``, ``ShapeN``, ``Size``,
@@ -52,6 +53,22 @@ ROLES = (
 )
 
 
+# Ops TF exempts from running beside the resources they take (its input-colocation exemption
+# registry): function calls and functional control flow forward handles into bodies placed on
+# their own, and IdentityN only passes them on.
+RESOURCE_FORWARDING_TYPES = frozenset(
+    {
+        "If",
+        "StatelessIf",
+        "While",
+        "StatelessWhile",
+        "Case",
+        "StatelessCase",
+        "PartitionedCall",
+        "StatefulPartitionedCall",
+        "IdentityN",
+    }
+)
 # Ops whose output describes their input's shape: TF's placer runs them beside that input, and
 # the edge into them carries no tensor data.
 METADATA_TYPES = frozenset({"Shape", "ShapeN", "Size", "Rank"})
@@ -187,7 +204,7 @@ def resolve_devices(ops: Iterable[OpInfo], default_device: str) -> dict[str, tup
         ]
         if op.captured_device:
             result = short_name(op.captured_device), "resource"
-        elif resource_devices and op.type != "Placeholder":
+        elif resource_devices and op.type not in ("Placeholder", *RESOURCE_FORWARDING_TYPES):
             result = short_name(resource_devices[0]), "resource"
         elif op.requested_device:
             result = short_name(op.requested_device), "requested"

@@ -164,3 +164,24 @@ def test_the_claims_baseline_sends_the_whole_batch_to_every_replica():
         Transfer("CPU:0", "GPU:2", "batch", 100),
         Transfer("GPU:1", "CPU:0", "gradients", 7),
     )
+
+
+def test_ops_that_only_forward_a_handle_are_not_pulled_to_the_variable():
+    # Keras 2's BatchNormalization runs an If whose branches read the moving statistics: TF
+    # exempts If (and calls, While, IdentityN) from running beside the resources they take.
+    ops = [
+        OpInfo("moving_mean", "Placeholder", captured_device="CPU:0", outputs=HANDLE),
+        OpInfo("replica_0/conv", "Conv2D", requested_device="CPU:1", outputs=f32(8, 4, 4, 16)),
+        OpInfo(
+            "replica_0/bn/cond", "If", requested_device="CPU:1",
+            inputs=("replica_0/conv", "moving_mean"), outputs=f32(8, 4, 4, 16),
+        ),
+        OpInfo("replica_0/bn/read", "ReadVariableOp", requested_device="CPU:1",
+               inputs=("moving_mean",), outputs=f32(16)),
+        OpInfo("replica_0/bn/scale", "Mul", requested_device="CPU:1",
+               inputs=("replica_0/bn/read",), outputs=f32(16)),
+    ]  # fmt: skip
+    placed = resolve_devices(ops, "CPU:0")
+    assert placed["replica_0/bn/cond"] == ("CPU:1", "requested")
+    assert placed["replica_0/bn/read"] == ("CPU:0", "resource")
+    assert audit(step(*ops), global_batch=8).rows == (Transfer("CPU:0", "CPU:1", "weights", 64),)
