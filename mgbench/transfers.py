@@ -96,8 +96,10 @@ def audit(
 
     replicas = [short_name(d) for d in traced.replica_devices]
     if resolution == "on_gpus":
-        rename = gpu_names(replicas)
-        default = replicas[0]
+        # A one-device model on a CPU machine has the host as its "replica": it stays the host,
+        # and the unplaced ops go to the GPU:0 it would have.
+        rename = gpu_names([d for d in replicas if d != HOST] or ["GPU:0"])
+        default = next(iter(rename))
     else:
         rename = {}
         default = short_name(traced.default_device)

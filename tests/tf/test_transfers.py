@@ -149,3 +149,16 @@ def _built(model):
     from mgbench.backends.base import Built
 
     return Built(model, model.replica_devices, "CPU:0", strategy="inplace")
+
+
+def test_on_gpus_a_one_device_model_runs_on_gpu0_reading_its_weights_from_the_host():
+    spec = BuildSpec(model="TinyCNN", image_size=32, classes=10, strategy="single", replicas=1)
+    built = KERAS3.build_compiled(spec)
+    x, y = models.synthetic_batch(32, 10, spec.global_batch)
+    traced, _ = KERAS3.trace_step(built, x, y)
+    param_bytes = sum(int(np.prod(v.shape)) * FLOAT for v in built.model.trainable_variables)
+    on_gpus = transfers.audit(traced, global_batch=spec.global_batch, resolution="on_gpus")
+    assert on_gpus.bytes_between("CPU:0", "GPU:0", "batch") == spec.global_batch * IMAGE_BYTES
+    assert on_gpus.bytes_between("CPU:0", "GPU:0", "weights") >= param_bytes
+    # as run on this CPU machine, one device is the host itself: nothing crosses
+    assert transfers.audit(traced, global_batch=spec.global_batch).rows == ()
