@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from mgbench.devices import HOST_DEVICE, short_name
-from mgbench.placement import METADATA_TYPES, OpInfo, TensorInfo, TracedStep, op_role
+from mgbench.placement import (
+    METADATA_TYPES,
+    OpInfo,
+    TensorInfo,
+    TracedStep,
+    op_role,
+    resolve_devices,
+)
 from mgbench.wrappers.scopes import SPLIT_SCOPE, replica_index
 
 RESOLUTIONS = ("as_run", "on_gpus")
@@ -92,8 +99,6 @@ def audit(
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
-    from mgbench.placement import resolve_devices
-
     replicas = [short_name(d) for d in traced.replica_devices]
     if resolution == "on_gpus":
         # A one-device model on a CPU machine has the host as its "replica": it stays the host,

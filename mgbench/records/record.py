@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mgbench.config.suite import Cell
+from mgbench.transfers import Transfer
 
 T = TypeVar("T")
 
@@ -286,27 +287,20 @@ class Placement:
 TRANSFER_RESOLUTIONS = ("as_run", "on_gpus")
 
 
-@dataclass(frozen=True)
-class TransferRow:
-    """Bytes one traced training step sends from ``src`` to ``dst`` for one ``role``
-    (``mgbench.transfers``); devices are short names (``CPU:0``, ``GPU:1``)."""
+# A transfer row is the audit's own row type, read back from JSON by ``_transfer_row``.
+TransferRow = Transfer
 
-    src: str
-    dst: str
-    role: str
-    bytes: int
 
-    @classmethod
-    def from_json(cls, data: Any, where: str) -> TransferRow:
-        d = _object(data, where)
-        texts = {
-            name: _required(_text(d.get(name), f"{where}.{name}"), f"{where}.{name}")
-            for name in ("src", "dst", "role")
-        }
-        size = _required(_integer(d.get("bytes"), f"{where}.bytes"), f"{where}.bytes")
-        if size < 0:
-            raise RecordError(f"{where}.bytes: expected bytes >= 0, got {size}")
-        return cls(bytes=size, **texts)
+def _transfer_row(data: Any, where: str) -> Transfer:
+    d = _object(data, where)
+    texts = {
+        name: _required(_text(d.get(name), f"{where}.{name}"), f"{where}.{name}")
+        for name in ("src", "dst", "role")
+    }
+    size = _required(_integer(d.get("bytes"), f"{where}.bytes"), f"{where}.bytes")
+    if size < 0:
+        raise RecordError(f"{where}.bytes: expected bytes >= 0, got {size}")
+    return Transfer(bytes=size, **texts)
 
 
 @dataclass(frozen=True)
@@ -314,8 +308,8 @@ class Transfers:
     """The step's cross-device bytes, resolved twice: on this machine's devices (``as_run``) and
     as TF's placer would place the same graph on a GPU machine (``on_gpus``)."""
 
-    as_run: tuple[TransferRow, ...]
-    on_gpus: tuple[TransferRow, ...]
+    as_run: tuple[Transfer, ...]
+    on_gpus: tuple[Transfer, ...]
 
     @classmethod
     def from_json(cls, data: Any) -> Transfers:
@@ -326,7 +320,7 @@ class Transfers:
             if not isinstance(listed, list):
                 raise RecordError(f"transfers.{name}: expected a list of rows")
             rows[name] = tuple(
-                TransferRow.from_json(row, f"transfers.{name}[{i}]") for i, row in enumerate(listed)
+                _transfer_row(row, f"transfers.{name}[{i}]") for i, row in enumerate(listed)
             )
         return cls(**rows)
 
