@@ -367,6 +367,38 @@ class TracedStep:
         )
 
 
+def watch_train_step(model: Any) -> None:
+    """Keep the graph and batch of the next trace of ``model.train_step``, so the step ``fit``
+    traces anyway can be audited afterwards (:func:`fitted_step`) instead of tracing it twice.
+
+    Keras binds ``model.train_step`` when it first makes its train function, so call this before
+    ``fit``. Tracing runs the wrapper once; executing the traced step does not run it at all.
+    """
+    from mgbench.platform import lazy
+
+    if getattr(model.train_step, "mgbench_watch", None) is not None:
+        return
+    tf = lazy.tensorflow()
+    original = model.train_step
+    seen: dict[str, Any] = {}
+
+    def train_step(data: Any) -> Any:
+        if not tf.executing_eagerly():
+            seen["graph"], seen["data"] = tf.compat.v1.get_default_graph(), data
+        return original(data)
+
+    train_step.mgbench_watch = seen  # type: ignore[attr-defined]
+    model.train_step = train_step
+
+
+def fitted_step(model: Any) -> TracedStep | None:
+    """The step :func:`watch_train_step` saw traced, as plain ops; None if none was traced."""
+    seen = getattr(model.train_step, "mgbench_watch", None) or {}
+    if "graph" not in seen:
+        return None
+    return _traced_step(model, seen["graph"], seen["data"])
+
+
 def trace_step(model: Any, x: Any, y: Any = None) -> TracedStep:
     """Trace ``model.train_step`` on one batch's shapes (nothing runs) into plain ops."""
     from mgbench.platform import lazy
@@ -376,16 +408,25 @@ def trace_step(model: Any, x: Any, y: Any = None) -> TracedStep:
     model._symbolic_build(data_batch=data)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    graph = tf.function(model.train_step).get_concrete_function(data).graph
+    watch_train_step(model)
+    tf.function(model.train_step).get_concrete_function(data)
+    traced = fitted_step(model)
+    assert traced is not None  # the trace just ran the watcher
+    return traced
+
+
+def _traced_step(model: Any, graph: Any, data: Any) -> TracedStep:
+    from mgbench.platform import lazy
+
+    tf = lazy.tensorflow()
+    keras = lazy.keras()
     metric_handles = {id(v.value.handle) for v in model.metrics_variables}
     writable = [
         internal.op.name
         for external, internal in graph.captures
         if external.dtype.name == "resource" and id(external) not in metric_handles
     ]
-    # The function's first inputs are the flattened (x, y) in order; captures follow.
-    features = len(tf.nest.flatten(x))
-    data_inputs = [t.op.name for t in graph.inputs[: len(tf.nest.flatten(data))]]
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     default = devices.default_device()
     replicas = getattr(model, "replica_devices", None)
     return TracedStep(
@@ -396,8 +437,8 @@ def trace_step(model: Any, x: Any, y: Any = None) -> TracedStep:
         variable_devices=tuple(v.value.device for v in model.trainable_variables),
         # Keras 3 runs an unwrapped model's ops under its (uniquified) name scope.
         model_scope=None if replicas else rf"{re.escape(model.name)}(_\d+)?",
-        batch_inputs=tuple(data_inputs[:features]),
-        label_inputs=tuple(data_inputs[features:]),
+        batch_inputs=tuple(t.op.name for t in tf.nest.flatten(x)),
+        label_inputs=tuple(t.op.name for t in tf.nest.flatten((y, sample_weight)) if t is not None),
     )
 
 

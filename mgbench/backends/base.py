@@ -145,6 +145,16 @@ class Backend(Protocol):
         mgbench's to trace."""
         ...
 
+    def watch_step(self, built: Built) -> None:
+        """Before ``fit``: keep the training step ``fit`` is about to trace, for
+        :meth:`fitted_step` (so the audit costs no second trace)."""
+        ...
+
+    def fitted_step(self, spec: ModelSpec, built: Built) -> tuple[TracedStep | None, str | None]:
+        """After ``fit``: the step it traced (see :meth:`watch_step`) as plain ops; None and why
+        when the strategy's placement is not mgbench's to trace."""
+        ...
+
     def trace_placement(
         self, built: Built, x: Any, y: Any
     ) -> tuple[PlacementReport | None, str | None]:

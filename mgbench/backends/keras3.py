@@ -50,6 +50,16 @@ class Keras3Backend(TensorFlowBackend):
 
         return placement.trace_step(model, x, y)
 
+    def watch_model_step(self, model: Any) -> None:
+        from mgbench import placement
+
+        placement.watch_train_step(model)
+
+    def fitted_model_step(self, spec: ModelSpec, model: Any) -> TracedStep | None:
+        from mgbench import placement
+
+        return placement.fitted_step(model)
+
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         tf = lazy.tensorflow()
         dataset = models.synthetic_dataset(spec.image_size, spec.classes, spec.global_batch)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 LEARNING_RATE = 0.01
 TF_PEAK_CPU_REASON = "TF allocator statistics exist only for GPUs (CPU simulation)"
 MIRRORED_PLACEMENT_REASON = "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+FIT_UNTRACED_REASON = "fit traced no training step to audit (no step ran?)"
 
 
 def weights_device_name(weights: str) -> str:
@@ -209,6 +210,16 @@ class TensorFlowBackend:
             return None, MIRRORED_PLACEMENT_REASON
         return self.trace_model_step(built.model, x, y), None
 
+    def watch_step(self, built: Built) -> None:
+        if built.distribution is None:
+            self.watch_model_step(built.model)
+
+    def fitted_step(self, spec: ModelSpec, built: Built) -> tuple[TracedStep | None, str | None]:
+        if built.distribution is not None:
+            return None, MIRRORED_PLACEMENT_REASON
+        traced = self.fitted_model_step(spec, built.model)
+        return traced, None if traced is not None else FIT_UNTRACED_REASON
+
     def trace_placement(
         self, built: Built, x: Any, y: Any
     ) -> tuple[PlacementReport | None, str | None]:
@@ -300,6 +311,13 @@ class TensorFlowBackend:
 
     def trace_model_step(self, model: Any, x: Any, y: Any) -> TracedStep:
         """``model``'s training step on the batch ``(x, y)``, traced into plain ops."""
+        raise NotImplementedError
+
+    def watch_model_step(self, model: Any) -> None:
+        """Arrange to keep the step ``fit`` will trace (nothing to do if it stays reachable)."""
+
+    def fitted_model_step(self, spec: ModelSpec, model: Any) -> TracedStep | None:
+        """The step ``fit`` traced for ``model``, as plain ops; None when none was traced."""
         raise NotImplementedError
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:

@@ -90,6 +90,12 @@ class TfKerasBackend(TensorFlowBackend):
         # The graph holds the step already; the labels only size what is fed to it.
         return trace_step(model, labels=y)
 
+    def fitted_model_step(self, spec: ModelSpec, model: Any) -> TracedStep | None:
+        # The graph holds the step fit ran; the labels fed to it were the synthetic batch's.
+        import numpy as np
+
+        return trace_step(model, labels=np.zeros(spec.global_batch, dtype="int32"))
+
     def check_pairable(self, spec: ModelSpec) -> None:
         raise CellSkipped(PAIRED_REASON)
 

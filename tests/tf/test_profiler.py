@@ -57,14 +57,18 @@ def test_slicing_runs_where_the_placement_audit_puts_it(profiled):
     assert summary.devices_with("update") == [HOST]
 
 
-def test_step_time_is_positive_and_almost_all_attributed(profiled):
+def test_step_time_is_positive_and_every_op_is_attributed(profiled):
+    # Shares of time vary with the machine's load (the host's input pipeline is "other"), so
+    # the checks are structural: every op the trace names is one the audit placed, and the
+    # replicas' time is all in named categories.
     _, _, result = profiled
     summary = summarise_profile(result)
     assert summary.steps == 2
     assert all(d.total_s > 0 for d in summary.devices)
-    assert summary.attributed_share > 0.9
-    assert summary.matched_share > 0.6  # the rest: copies and input, placed by the trace itself
     assert summary.unmatched == ()
+    for replica in ("CPU:1", "CPU:2"):
+        assert summary.device(replica).seconds["other"] == 0.0
+        assert summary.device(replica).attributed_share == 1.0
     assert summary.wall_s_per_step is not None and summary.wall_s_per_step > 0
 
 
