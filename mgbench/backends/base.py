@@ -177,8 +177,11 @@ class Backend(Protocol):
         """Start the framework's per-device peak memory statistics afresh."""
         ...
 
-    def memory_peaks(self) -> tuple[dict[str, int] | None, str | None]:
-        """Peak bytes per device since the last reset; None and why when there are none."""
+    def memory_peaks(
+        self, cell_devices: Sequence[str] | None = None
+    ) -> tuple[dict[str, int] | None, str | None]:
+        """Peak bytes per GPU since the last reset, for ``cell_devices`` (the cell's replicas and
+        weights device; None: every GPU); None and why when there are none."""
         ...
 
     def environment(self, nvml: Any | None) -> dict[str, Any]:

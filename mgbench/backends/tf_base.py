@@ -248,9 +248,15 @@ class TensorFlowBackend:
         for device in tf.config.list_logical_devices("GPU"):
             tf.config.experimental.reset_memory_stats(device.name)
 
-    def memory_peaks(self) -> tuple[dict[str, int] | None, str | None]:
+    def memory_peaks(
+        self, cell_devices: Sequence[str] | None = None
+    ) -> tuple[dict[str, int] | None, str | None]:
         tf = lazy.tensorflow()
         gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+        if cell_devices is not None:
+            # Only the cell's own devices: an idle GPU's peak would pass for a replica's.
+            wanted = {devices.short_name(d) for d in cell_devices}
+            gpus = [name for name in gpus if devices.short_name(name) in wanted]
         if not gpus:
             return None, TF_PEAK_CPU_REASON
         peaks = {

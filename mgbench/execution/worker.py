@@ -108,7 +108,7 @@ def run_cell(
         built, measured = _run_paired(cell, backend, sampler, phases)
     else:
         built, measured = _run_isolated(cell, backend, sampler, phases, process.create_time())
-    framework_peaks, framework_peak_reason = backend.memory_peaks()
+    framework_peaks, framework_peak_reason = backend.memory_peaks(_cell_devices(built[0]))
     if cell.paired:
         framework_peak_reason = "; ".join(
             filter(None, (PAIRED_MEMORY_REASON, framework_peak_reason))
@@ -244,6 +244,12 @@ def profile_cell(
         "profile": {**profile, "device_mode": setup.mode},
         "environment": backend.environment(None),
     }
+
+
+def _cell_devices(built: Built) -> list[str]:
+    """The devices a cell's memory belongs to: its replicas and where its weights live."""
+    where = [] if built.weights_device == MIRRORED_WEIGHTS else [built.weights_device]
+    return [*built.replica_devices, *where]
 
 
 def _tail(text: str, lines: int = 20) -> str:

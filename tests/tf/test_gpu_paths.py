@@ -80,6 +80,8 @@ def test_tf_allocator_peaks_are_read_per_gpu(fake_gpus, monkeypatch):
         tf.config.experimental, "get_memory_info", lambda name: {"current": 0, "peak": peaks[name]}
     )
     assert backend.memory_peaks() == ({"GPU:0": 3 * 2**30, "GPU:1": 2**30}, None)
+    # a cell reads only its own devices: an idle GPU's peak must not pass for a replica's
+    assert backend.memory_peaks(["/device:GPU:1", "/device:CPU:0"]) == ({"GPU:1": 2**30}, None)
 
 
 def test_without_gpus_tf_peaks_are_null_with_a_reason():
