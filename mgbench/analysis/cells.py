@@ -192,6 +192,9 @@ class MemoryRow:
     tf_peak_median_bytes: dict[str, int] = field(default_factory=dict)
     nvml_process_peak_median_bytes: dict[str, int] = field(default_factory=dict)
     host_rss_peak_median_bytes: int | None = None
+    # Why NVML gave no process peak: the records' reasons (NVML unavailable, or the process
+    # never listed, as inside a container), each once.
+    nvml_reasons: tuple[str, ...] = ()
 
 
 def _max_per_key(maps: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -228,6 +231,13 @@ def memory_rows(cells: Sequence[CellResult]) -> list[MemoryRow]:
             if m.nvml is not None
         ]
         tf = [m.tf_peak_bytes for m in memories if m.tf_peak_bytes is not None]
+        nvml_reasons = {m.nvml_reason for m in memories if m.nvml is None and m.nvml_reason}
+        nvml_reasons |= {
+            gpu.process_reason
+            for m in memories
+            for gpu in (m.nvml or {}).values()
+            if gpu.process_peak_bytes is None and gpu.process_reason
+        }
         rows.append(
             MemoryRow(
                 cell,
@@ -238,8 +248,62 @@ def memory_rows(cells: Sequence[CellResult]) -> list[MemoryRow]:
                 tf_peak_median_bytes=_median_per_key(tf),
                 nvml_process_peak_median_bytes=_median_per_key(nvml),
                 host_rss_peak_median_bytes=int(stats.median(rss)) if rss else None,
+                nvml_reasons=tuple(sorted(nvml_reasons)),
             )
         )
+    return rows
+
+
+NO_ENERGY_RECORDED = "no energy recorded (the record predates mgbench's energy readings)"
+
+
+def process_joules_per_image(record: Record) -> tuple[float | None, str | None]:
+    """Joules per image over one process's timed steps: every physical GPU's energy summed (energy
+    adds up across devices, unlike memory peaks), over the images of those steps. None, with the
+    reason, when a GPU gave no reading or the window was shorter than the counter's update."""
+    if record.energy is None:
+        return None, record.energy_reason or NO_ENERGY_RECORDED
+    if record.timing is None:
+        return None, "no timed steps"
+    if not record.energy:
+        return None, "no GPU energy reading"
+    total = 0.0
+    for index, gpu in sorted(record.energy.items()):
+        if gpu.joules is None:
+            return None, f"GPU {index}: {gpu.reason or 'no reading'}"
+        if gpu.short_window:
+            return None, (
+                "timed window shorter than the energy counter's update period (20-100 ms): "
+                "its reading is not trusted"
+            )
+        total += gpu.joules
+    images = record.timing.images_per_step * len(record.timing.step_s)
+    return (total / images, None) if images else (None, "no images in the timed steps")
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    cell: CellResult
+    joules_per_image: float | None  # median over the processes that gave one
+    processes: int  # how many gave one
+    reasons: tuple[str, ...]  # why the others gave none, each once
+
+
+def energy_rows(cells: Sequence[CellResult]) -> list[EnergyRow]:
+    """Joules per image per cell with a successful run, in the cells' order."""
+    rows = []
+    for cell in cells:
+        if not cell.records:
+            continue
+        values, reasons = [], set()
+        for record in cell.records:
+            value, reason = process_joules_per_image(record)
+            if value is None:
+                reasons.add(reason or "no reading")
+            else:
+                values.append(value)
+        median = stats.median(values) if values else None
+        rows.append(EnergyRow(cell, median, len(values), tuple(sorted(reasons))))
     return rows
 
 

@@ -219,7 +219,12 @@ def run_changes(
 
 
 def memory_saving_pct(inplace: MemoryRow, concat: MemoryRow, device: str) -> float | None:
-    """How much less TF peak memory the in-place split needs on ``device``, in %."""
+    """How much less TF peak memory the in-place split needs on ``device``, in %.
+
+    TF allocator peaks only, never NVML: NVML's process figure is what TF reserved from the
+    driver on a physical GPU (with virtual GPUs, the whole ``memory_limit`` of each, the same for
+    every strategy), so it cannot show what one split saves on one logical device.
+    """
     a, b = inplace.tf_peak_bytes.get(device), concat.tf_peak_bytes.get(device)
     if a is None or not b:
         return None

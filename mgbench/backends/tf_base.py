@@ -28,7 +28,7 @@ from mgbench.backends.base import (
     DeviceSetup,
     ModelSpec,
 )
-from mgbench.platform import lazy, models
+from mgbench.platform import hardware, lazy, models
 
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
@@ -274,9 +274,12 @@ class TensorFlowBackend:
             details = tf.config.experimental.get_device_details(gpu)
             gpus.append({"name": details.get("device_name"), "tf_device": gpu.name})
         if nvml is not None:
-            for index, gpu in enumerate(gpus):
-                if index < nvml.device_count():
-                    gpu["memory_bytes"] = nvml.memory_total_bytes(index)
+            try:  # TF's physical GPU i is CUDA's device i: NVML's by UUID, not by index
+                indices = hardware.visible_gpu_indices(nvml)
+            except ValueError:  # the worker recorded why (memory.nvml_reason)
+                indices = []
+            for gpu, index in zip(gpus, indices, strict=False):
+                gpu["memory_bytes"] = nvml.memory_total_bytes(index)
         try:
             import tf_keras
 

@@ -18,13 +18,13 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mgbench import backends
 from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
+from mgbench.trackers.energy import EnergyMeter
 from mgbench.trackers.memory import MemorySampler
 from mgbench.trackers.paired import run_paired
 from mgbench.trackers.timing import StepTimer
@@ -32,15 +32,19 @@ from mgbench.trackers.timing import StepTimer
 __all__ = ["CellSkipped", "main", "run_cell"]
 
 
-def _open_nvml(setup: DeviceSetup) -> tuple[Any, str | None]:
+def _open_nvml(setup: DeviceSetup) -> tuple[Any, list[int], str | None]:
+    """NVML, the NVML indices of this process's GPUs (TF's GPU i is entry i, matched by UUID so
+    CUDA_VISIBLE_DEVICES counts; only the first when virtual GPUs split it), or why none."""
     from mgbench.platform import hardware
 
     if not setup.has_gpus:
-        return None, "no GPU: CPU simulation"
+        return None, [], "no GPU: CPU simulation"
     try:
-        return hardware.open_nvml(), None
-    except hardware.NvmlUnavailable as reason:
-        return None, str(reason)
+        nvml = hardware.open_nvml()
+        indices = hardware.visible_gpu_indices(nvml)
+    except (hardware.NvmlUnavailable, ValueError) as reason:
+        return None, [], str(reason)
+    return nvml, indices[:1] if setup.split_first_gpu else indices, None
 
 
 def _audits(cell: Cell, backend: Backend, built: Any) -> dict[str, Any]:
@@ -65,6 +69,10 @@ def _audits(cell: Cell, backend: Backend, built: Any) -> dict[str, Any]:
 
 PAIRED_MEMORY_REASON = (
     "paired process: both strategies ran in it, so its memory cannot be told apart "
+    "(the isolated cells record each strategy's)"
+)
+PAIRED_ENERGY_REASON = (
+    "paired process: both strategies ran in it, so its energy cannot be told apart "
     "(the isolated cells record each strategy's)"
 )
 PAIRED_PLACEMENT_REASON = "paired process: placement is recorded by the isolated cells"
@@ -100,14 +108,19 @@ def run_cell(
         cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     )
     backend.check_runnable(cell, virtual_gpus)
-    nvml, nvml_reason = _open_nvml(setup)
+    nvml, gpu_indices, nvml_reason = _open_nvml(setup)
     phases.done("tensorflow_and_devices")
     process = psutil.Process()
-    sampler = _memory_sampler(nvml, setup, lambda: process.memory_info().rss)
+    sampler = MemorySampler(nvml, gpu_indices, os.getpid(), lambda: process.memory_info().rss)
+    energy = EnergyMeter(nvml, gpu_indices, unavailable_reason=nvml_reason)
     if cell.paired:
         built, measured = _run_paired(cell, backend, sampler, phases)
+        energy_result = {"energy": None, "energy_reason": PAIRED_ENERGY_REASON}
     else:
-        built, measured = _run_isolated(cell, backend, sampler, phases, process.create_time())
+        built, measured = _run_isolated(
+            cell, backend, sampler, energy, phases, process.create_time()
+        )
+        energy_result = energy.result()
     framework_peaks, framework_peak_reason = backend.memory_peaks(_cell_devices(built[0]))
     if cell.paired:
         framework_peak_reason = "; ".join(
@@ -131,22 +144,17 @@ def run_cell(
             "samples": sampler.samples,
             "sampler_error": sampler.error,
         },
+        **energy_result,
         "backend": cell.backend,
         "environment": backend.environment(nvml),
     }
-
-
-def _memory_sampler(nvml: Any, setup: DeviceSetup, host_rss: Callable[[], int]) -> MemorySampler:
-    gpu_indices = range(nvml.device_count()) if nvml is not None else ()
-    if nvml is not None and setup.split_first_gpu:
-        gpu_indices = range(1)
-    return MemorySampler(nvml, list(gpu_indices), os.getpid(), host_rss)
 
 
 def _run_isolated(
     cell: Cell,
     backend: Backend,
     sampler: MemorySampler,
+    energy: EnergyMeter,
     phases: _Phases,
     process_created_at: float,
 ) -> tuple[tuple[Built, ...], dict[str, Any]]:
@@ -161,13 +169,18 @@ def _run_isolated(
         first_timed_at.append(time.time())
         backend.reset_memory_peaks()
         sampler.start()
+        energy.start()  # last: the energy window opens right before the first timed step
+
+    def timed_end() -> None:
+        energy.stop()  # first: the window closes right after the last timed step
+        sampler.stop()
 
     timer = StepTimer(
         warmup_steps=cell.warmup_steps,
         timed_steps=cell.timed_steps,
         images_per_step=cell.global_batch,
         on_timed_start=timed_start,
-        on_timed_end=sampler.stop,
+        on_timed_end=timed_end,
     )
     timing = backend.fit_timed(built, backend.dataset(cell, built), timer).to_dict()
     timing["process_to_first_timed_step_s"] = first_timed_at[0] - process_created_at

@@ -1,5 +1,6 @@
 """Export a run for other tools: a pytest-benchmark JSON file that ``pytest-benchmark compare``
-reads (one benchmark per cell, the per-step times of all its processes as data)."""
+reads (one benchmark per cell, the per-step times of all its processes as data; images/s, J/image
+and memory as ``extra_info``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mgbench import analysis
+from mgbench.analysis.cells import energy_rows
 from mgbench.records import environment
 from mgbench.records.record import Record
 
@@ -28,12 +30,14 @@ def _machine_info(record: Record) -> dict[str, Any]:
         "release": None,
         "system": env.platform,
         "cpu": {"brand_raw": env.cpu, "count": env.cpu_count},
-        "mgbench": {
+        "mgbench": {  # the keys the pytest plugin's machine_info hook writes, where known
             "device_mode": record.device_mode,
+            "gpu": ", ".join(name or "GPU" for name in env.gpu_names()) or "no GPU",
             "gpus": list(env.gpu_names()),
             "tensorflow": env.tensorflow,
             "keras": env.keras,
             "cuda_build": env.cuda_build,
+            "cudnn_build": env.cudnn_build,
             "driver": env.driver,
         },
     }
@@ -61,7 +65,9 @@ def to_pytest_benchmark(records: Sequence[Record]) -> dict[str, Any]:
     if not ok:
         raise ValueError("no successful cell runs to export")
     benchmarks = []
-    for cell in analysis.cell_results(records):
+    cells = analysis.cell_results(records)
+    energy = {row.cell.cell_id: row for row in energy_rows(cells)}
+    for cell in cells:
         if not cell.processes:
             continue
         stats = Stats()
@@ -70,6 +76,7 @@ def to_pytest_benchmark(records: Sequence[Record]) -> dict[str, Any]:
                 stats.update(step)
         c = cell.cell
         first = cell.records[0]
+        joules = energy.get(cell.cell_id)
         benchmarks.append(
             {
                 "group": f"{c.model}-{c.image_size}px-b{c.batch_per_replica}",
@@ -85,6 +92,11 @@ def to_pytest_benchmark(records: Sequence[Record]) -> dict[str, Any]:
                     "processes": len(cell.processes),
                     "device_mode": first.device_mode,
                     "memory": first.to_json()["memory"],
+                    "joules_per_image": joules.joules_per_image if joules else None,
+                    "joules_per_image_processes": joules.processes if joules else 0,
+                    "joules_per_image_reasons": list(joules.reasons) if joules else [],
+                    "energy": first.to_json()["energy"],
+                    "energy_reason": first.energy_reason,
                 },
                 "options": {
                     "disable_gc": False,

@@ -10,6 +10,7 @@ from typing import Any
 
 from mgbench import analysis
 from mgbench.analysis import stats
+from mgbench.analysis.cells import EnergyRow, energy_rows
 from mgbench.analysis.paired import Outcome
 from mgbench.analysis.timeline import summarise_profile
 from mgbench.config.suite import Cell
@@ -48,6 +49,50 @@ CPU_SIMULATION_NOTE = (
     "default device, so the in-place and concat splits coincide. These numbers test the harness "
     "and placement, not the 5-12% claim."
 )
+
+VIRTUAL_GPU_MODE = "virtual-gpu"  # a record's device_mode when one chip is split into replicas
+VIRTUAL_GPU_MARKER = "virtual GPUs on one chip: not the claim's hardware"
+VIRTUAL_GPU_VERDICT = f" ({VIRTUAL_GPU_MARKER})"
+VIRTUAL_GPU_NOTE = (
+    "**Virtual GPUs on one chip**: the replicas are logical GPUs of one physical GPU. The concat "
+    "split's extra GPU:0 -> GPU:i copies stay inside the chip's memory and cost almost nothing, "
+    "and the host -> GPU traffic crosses the same single link for both splits, so these numbers "
+    "test placement, the pipeline and memory accounting, not the 5-12% claim. Every claim row "
+    f"says so ({VIRTUAL_GPU_MARKER}), and no scaling efficiency is shown: the replicas share "
+    "one chip's compute."
+)
+VIRTUAL_GPU_SCALING_NOTE = (
+    "Scaling efficiency not shown: the replicas are virtual GPUs sharing one chip's compute, so "
+    "images/s against replicas x one device's images/s measures the split, not scaling."
+)
+NVML_NOTE = (
+    "NVML process peak: what the process reserved from the driver on each physical GPU (TF's "
+    "memory pool and the CUDA context), not the memory its tensors used; the TF peaks are TF's "
+    "allocator figures per logical device. Virtual GPUs of one chip share one NVML device and "
+    "cannot be told apart. The in-place saving compares TF peaks only."
+)
+NVML_VIRTUAL_GPU_NOTE = (
+    "Virtual GPUs: with a memory_limit per virtual GPU TF reserves the whole limit, so NVML's "
+    "process figure is the same for every strategy and says nothing about the splits."
+)
+ENERGY_NOTE = (
+    "J/image: energy of the timed steps from NVML's counter, every physical GPU of the process "
+    "summed (the whole device's energy, other work on it included), over the images of those "
+    "steps; median over processes. Windows shorter than the counter's update period (20-100 ms) "
+    "are left out."
+)
+
+
+def is_virtual_gpu(records: Sequence[Record]) -> bool:
+    """Any record measured on virtual GPUs of one chip."""
+    return any(r.device_mode == VIRTUAL_GPU_MODE for r in records)
+
+
+def claim_marker(cpu_simulation: bool, virtual_gpus: bool) -> str:
+    """What every claim row's verdict carries when the hardware cannot show the claim."""
+    return (CPU_SIMULATION_VERDICT if cpu_simulation else "") + (
+        VIRTUAL_GPU_VERDICT if virtual_gpus else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +166,11 @@ def comparison_values(comparison: stats.Comparison, verdict: str) -> list[Any]:
     return [comparison.change_pct, comparison.ci_pct, comparison.p_value, verdict]
 
 
+def joules_text(value: float) -> str:
+    """Joules to three significant figures (J/image spans 0.01 to 10 across GPUs and models)."""
+    return f"{value:.3g}"
+
+
 def mib_column(header: str, missing: str = "n/a") -> Column:
     return Column(header, formats.mib, "bytes", missing)
 
@@ -151,11 +201,14 @@ def build_report(
     if cells is None:
         cells = analysis.cell_results(records, seed=seed)
     cpu_simulation = environment.is_cpu_simulation(records)
+    virtual_gpus = is_virtual_gpu(records)
     preamble = [f"Machine: {environment.machine_label(records)}"]
     backends = sorted({r.cell.backend for r in records})
     preamble.append(f"Backend: {', '.join(backends)}")
     if cpu_simulation:
         preamble.append(CPU_SIMULATION_NOTE)
+    if virtual_gpus:
+        preamble.append(VIRTUAL_GPU_NOTE)
     preamble += [PAIRED_METHOD, verdict_rule(claim_pct)]
     preamble.append(
         f"Unpaired cross-check and per-cell comparisons: Mann-Whitney U test at alpha "
@@ -170,11 +223,11 @@ def build_report(
     notes = list(warnings) + mixed + analysis.weak_result_notes(cells)
     notes += [note for comparison in paired_rows for note in comparison.notes]
     sections = [
-        headline_section(paired_rows, cpu_simulation, alpha),
-        claim_section(pairs, cpu_simulation, alpha),
+        headline_section(paired_rows, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
+        claim_section(pairs, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
         cells_section(cells),
-        scaling_section(analysis.scaling_rows(cells)),
-        memory_section(analysis.memory_rows(cells)),
+        scaling_section(analysis.scaling_rows(cells), virtual_gpus=virtual_gpus),
+        memory_section(analysis.memory_rows(cells), virtual_gpus=virtual_gpus),
         placement_section(cells),
     ]
     transfers = transfers_section(cells)
@@ -187,25 +240,33 @@ def build_report(
     return Report(title, preamble, sections)
 
 
-def paired_verdict_text(comparison: analysis.PairedComparison, cpu_simulation: bool) -> str:
-    """The verdict shown for a paired comparison; on a CPU simulation never 'supports'."""
+def paired_verdict_text(
+    comparison: analysis.PairedComparison, cpu_simulation: bool, *, virtual_gpus: bool = False
+) -> str:
+    """The verdict shown for a paired comparison; on a CPU simulation or on virtual GPUs of one
+    chip never 'supports', and always with the hardware's marker."""
     estimate, verdict = comparison.estimate, comparison.verdict
+    marker = claim_marker(cpu_simulation, virtual_gpus)
     if estimate is None:
         statuses = ", ".join(comparison.statuses) or "no rounds"
         reasons = "; ".join(comparison.reasons)
-        return f"no paired estimate ({statuses}{': ' + reasons if reasons else ''})"
+        return f"no paired estimate ({statuses}{': ' + reasons if reasons else ''})" + marker
     if verdict is None:  # not the claim's pair (an A/A calibration, say): read against 0
         low, high = estimate.ci_pct
         text = "CI covers 0" if low <= 0 <= high else ("A faster" if low > 0 else "A slower")
-    elif cpu_simulation and verdict.outcome is Outcome.SUPPORTS:
+    elif (cpu_simulation or virtual_gpus) and verdict.outcome is Outcome.SUPPORTS:
         text = f"CI inside the claimed range ({verdict.detail})"
     else:
         text = verdict.text
-    return text + (CPU_SIMULATION_VERDICT if cpu_simulation else "")
+    return text + marker
 
 
 def headline_section(
-    paired_rows: Sequence[analysis.PairedComparison], cpu_simulation: bool, alpha: float
+    paired_rows: Sequence[analysis.PairedComparison],
+    cpu_simulation: bool,
+    alpha: float,
+    *,
+    virtual_gpus: bool = False,
 ) -> Section:
     """The headline: one row per paired comparison, A's speed-up over B with its CI."""
     rows = []
@@ -222,7 +283,7 @@ def headline_section(
                 estimate.speedup_pct if estimate else None,
                 estimate.ci_pct if estimate else None,
                 estimate.tau_pct if estimate else None,
-                paired_verdict_text(comparison, cpu_simulation),
+                paired_verdict_text(comparison, cpu_simulation, virtual_gpus=virtual_gpus),
             ]
         )
     notes = [
@@ -252,11 +313,23 @@ def headline_section(
     )
 
 
+def cross_check_verdict_text(verdict: stats.Verdict, virtual_gpus: bool) -> str:
+    """The unpaired verdict; on virtual GPUs of one chip never 'supports' (the chip cannot show
+    the claim's mechanism)."""
+    if virtual_gpus and verdict.outcome == Outcome.SUPPORTS.value:
+        return f"CI inside the claimed range ({verdict.detail})"
+    return verdict.text
+
+
 def claim_section(
-    pairs: Sequence[analysis.ClaimPair], cpu_simulation: bool, alpha: float = stats.DEFAULT_ALPHA
+    pairs: Sequence[analysis.ClaimPair],
+    cpu_simulation: bool,
+    alpha: float = stats.DEFAULT_ALPHA,
+    *,
+    virtual_gpus: bool = False,
 ) -> Section:
     """The unpaired cross-check from the isolated processes; its CI is hidden below 5 a side."""
-    marker = CPU_SIMULATION_VERDICT if cpu_simulation else ""
+    marker = claim_marker(cpu_simulation, virtual_gpus)
     rows, hidden = [], []
     for pair in pairs:
         c = pair.comparison
@@ -273,7 +346,7 @@ def claim_section(
                 c.change_pct,
                 c.ci_pct if shown else None,
                 c.p_value,
-                pair.verdict.text + marker,
+                cross_check_verdict_text(pair.verdict, virtual_gpus) + marker,
             ]
         )
     notes = [
@@ -297,9 +370,11 @@ def claim_section(
 
 
 def cells_section(cells: Sequence[analysis.CellResult]) -> Section:
+    energy = {row.cell.cell_id: row for row in energy_rows(cells)}
     rows = []
     for cell in cells:
         pp, ps = cell.per_process, cell.per_step
+        joules = energy.get(cell.cell_id)
         rows.append(
             [
                 *cell_values(cell.cell),
@@ -314,6 +389,7 @@ def cells_section(cells: Sequence[analysis.CellResult]) -> Section:
                 cell.first_step_s,
                 len(cell.processes),
                 cell.step_samples,
+                joules.joules_per_image if joules else None,
             ]
         )
     return Section(
@@ -331,38 +407,68 @@ def cells_section(cells: Sequence[analysis.CellResult]) -> Section:
             Column("first step s", formats.seconds, "s"),
             Column("processes"),
             Column("steps"),
+            Column("J/image", joules_text, "J"),
         ],
         rows,
+        energy_notes(list(energy.values())),
     )
 
 
-def scaling_section(scaling: Sequence[analysis.ScalingRow]) -> Section:
+def energy_notes(rows: Sequence[EnergyRow]) -> list[str]:
+    """What J/image is, once, and why cells have none (each reason once, naming its cells)."""
+    if not rows:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for row in rows:
+        for reason in row.reasons:
+            by_reason.setdefault(reason, []).append(row.cell.cell_id)
+    return [ENERGY_NOTE] + [
+        f"J/image left out: {reason} ({_which_cells(ids, len(rows))})"
+        for reason, ids in sorted(by_reason.items())
+    ]
+
+
+def _which_cells(cell_ids: Sequence[str], of: int) -> str:
+    return "every cell" if len(cell_ids) == of else ", ".join(cell_ids)
+
+
+def scaling_section(
+    scaling: Sequence[analysis.ScalingRow], *, virtual_gpus: bool = False
+) -> Section:
+    """Scaling against one device and against MirroredStrategy; on virtual GPUs of one chip
+    without the efficiency (kept as None, its column says why)."""
     rows = [
         [
             *cell_values(row.cell.cell),
             *strategy_values(row.cell.cell),
             row.cell.images_per_s,
-            row.efficiency,
+            None if virtual_gpus else row.efficiency,
             row.vs_mirrored,
         ]
         for row in scaling
     ]
+    efficiency_missing = "not shown" if virtual_gpus else "n/a"
     return Section(
         "Scaling against one device and against MirroredStrategy",
         [
             *CELL_COLUMNS,
             *STRATEGY_COLUMNS,
             rate_column("img/s"),
-            Column("scaling efficiency", formats.fraction_pct0, "fraction"),
+            Column("scaling efficiency", formats.fraction_pct0, "fraction", efficiency_missing),
             Column("vs mirrored", formats.times, "ratio"),
         ],
         rows,
+        [VIRTUAL_GPU_SCALING_NOTE] if virtual_gpus else [],
     )
 
 
-def memory_section(memory: Sequence[analysis.MemoryRow]) -> Section:
+def memory_section(memory: Sequence[analysis.MemoryRow], *, virtual_gpus: bool = False) -> Section:
+    """Peaks per device: TF's allocator per logical device, NVML's reservation per physical GPU
+    (explained in the notes, with every reason NVML gave none), host RSS, and the in-place
+    saving from TF peaks only."""
     by_key = {(m.cell.key, m.cell.strategy): m for m in memory}
     rows, reasons = [], set()
+    nvml_reasons: dict[str, list[str]] = {}
     for row in memory:
         tf = row.tf_peak_bytes
         first = next(iter(tf), None)
@@ -373,6 +479,8 @@ def memory_section(memory: Sequence[analysis.MemoryRow]) -> Section:
             saving = analysis.memory_saving_pct(row, concat, first)
         if row.reason:
             reasons.add(row.reason)
+        for reason in row.nvml_reasons:
+            nvml_reasons.setdefault(reason, []).append(row.cell.cell_id)
         rows.append(
             [
                 *cell_values(row.cell.cell),
@@ -385,6 +493,14 @@ def memory_section(memory: Sequence[analysis.MemoryRow]) -> Section:
             ]
         )
     notes = [f"TF peaks: {r}" for r in sorted(reasons)]
+    if memory:
+        notes.append(NVML_NOTE)
+    if virtual_gpus:
+        notes.append(NVML_VIRTUAL_GPU_NOTE)
+    notes += [
+        f"NVML process peak n/a: {reason} ({_which_cells(ids, len(memory))})"
+        for reason, ids in sorted(nvml_reasons.items())
+    ]
     return Section(
         "Peak memory per device (MiB; max over processes, never summed across devices)",
         [

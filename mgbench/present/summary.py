@@ -19,11 +19,13 @@ from mgbench.present.sections import (
     CELL_COLUMNS,
     CPU_SIMULATION_NOTE,
     STRATEGY_COLUMNS,
+    VIRTUAL_GPU_NOTE,
     Column,
     Section,
     cell_values,
     devices_column,
     headline_section,
+    is_virtual_gpu,
     mib_column,
     rate_column,
     strategy_values,
@@ -75,6 +77,8 @@ def summary_table(records: Sequence[Record]) -> str:
     lines = [f"Machine: {environment.machine_label(records)}", ""]
     if environment.is_cpu_simulation(records):
         lines += [CPU_SIMULATION_NOTE, ""]
+    if is_virtual_gpu(records):
+        lines += [VIRTUAL_GPU_NOTE, ""]
     lines.append(table(summary_section(analysis.cell_results(records))))
     problems = [r for r in records if r.status in PROBLEM_STATUSES]
     if problems:
@@ -96,6 +100,7 @@ def claim_headline(
         analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct),
         environment.is_cpu_simulation(records),
         alpha,
+        virtual_gpus=is_virtual_gpu(records),
     )
     lines = [f"## {section.title}", ""]
     if section.rows:

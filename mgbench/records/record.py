@@ -183,8 +183,9 @@ class NvmlPeak:
 
     name: str | None
     total_bytes: int | None
-    process_peak_bytes: int | None
+    process_peak_bytes: int | None  # what the process holds from the driver, not its tensors
     device_used_peak_bytes: int | None
+    process_reason: str | None = None  # why there is no process peak (NVML never listed it)
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> NvmlPeak:
@@ -196,6 +197,7 @@ class NvmlPeak:
             device_used_peak_bytes=_integer(
                 d.get("device_used_peak_bytes"), f"{where}.device_used_peak_bytes"
             ),
+            process_reason=_text(d.get("process_reason"), f"{where}.process_reason"),
         )
 
 
@@ -233,6 +235,39 @@ class Memory:
             samples=_integer(d.get("samples"), "memory.samples"),
             sampler_error=_text(d.get("sampler_error"), "memory.sampler_error"),
         )
+
+
+@dataclass(frozen=True)
+class GpuEnergy:
+    """One physical GPU's energy over the timed steps (``mgbench.trackers.energy``): the whole
+    device's, from NVML's counter. ``joules`` None comes with ``reason``; ``short_window`` marks
+    a window shorter than the counter's update period, whose joules are not to be trusted."""
+
+    joules: float | None
+    window_s: float | None
+    short_window: bool | None
+    reason: str | None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> GpuEnergy:
+        d = _object(data, where)
+        joules = _number(d.get("joules"), f"{where}.joules")
+        if joules is not None and joules < 0:
+            raise RecordError(f"{where}.joules: expected joules >= 0, got {_shown(joules)}")
+        return cls(
+            joules=joules,
+            window_s=_number(d.get("window_s"), f"{where}.window_s"),
+            short_window=_flag(d.get("short_window"), f"{where}.short_window"),
+            reason=_text(d.get("reason"), f"{where}.reason"),
+        )
+
+
+def _energy(data: Any) -> dict[str, GpuEnergy]:
+    """The record's ``energy``: physical GPU (NVML index) -> :class:`GpuEnergy`."""
+    return {
+        str(index): GpuEnergy.from_json(gpu, f"energy.{index}")
+        for index, gpu in _object(data, "energy").items()
+    }
 
 
 PLACEMENT_DEVICE_LISTS = (
@@ -457,7 +492,7 @@ class RunContext:
 
 _RECORD_TEXTS = (
     *("reason", "error_tail", "suite", "profile", "run_id", "started_at"),
-    *("backend", "device_mode", "weights_device", "placement_reason"),
+    *("backend", "device_mode", "weights_device", "placement_reason", "energy_reason"),
 )
 
 
@@ -488,6 +523,8 @@ class Record:
     placement_reason: str | None
     paired: Paired | None = None  # set, instead of timing, for a paired cell's process
     transfers: Transfers | None = None  # the traced step's cross-device bytes
+    energy: dict[str, GpuEnergy] | None = None  # physical GPU index -> energy of the timed steps
+    energy_reason: str | None = None  # why ``energy`` is None (a CPU, no NVML, a paired process)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -545,6 +582,7 @@ class Record:
             "placement": Placement.from_json,
             "paired": Paired.from_json,
             "transfers": Transfers.from_json,
+            "energy": _energy,
         }
         parts = {
             name: None if d.get(name) is None else parse(d[name])

@@ -1,8 +1,10 @@
 """Memory during the timed steps: NVML per physical GPU and host RSS, sampled in a thread.
 
 The framework's allocator peaks (exact, per logical GPU) come from the backend
-(``Backend.memory_peaks``); this module covers what only sampling can see. Missing NVML is a
-reason, never a crash.
+(``Backend.memory_peaks``); this module covers what only sampling can see. NVML's process figure
+is what the process holds from the driver (the framework's reservation and the CUDA context),
+not its tensors, per physical GPU. Missing NVML is a reason, never a crash, and so is a process
+NVML never lists (inside a container its PID namespace hides it): ``process_reason`` says which.
 """
 
 from __future__ import annotations
@@ -22,6 +24,31 @@ class GpuPeak:
     total_bytes: int
     process_peak_bytes: int | None = None
     device_used_peak_bytes: int | None = None
+    samples_listed: int = 0  # samples in which NVML listed this process on the device
+    samples_not_listed: int = 0
+    most_other_processes: int = 0  # the most other compute processes listed in one sample
+
+    def process_reason(self, index: int) -> str | None:
+        """Why there is no process peak (None when there is one). Free of PIDs and counts, so
+        records of many processes share the same reasons."""
+        if self.process_peak_bytes is not None:
+            return None
+        if self.samples_listed:
+            return (
+                f"NVML listed this process on GPU {index} without a memory figure "
+                "(no permission to read it, or a MIG instance)"
+            )
+        if not self.samples_not_listed:
+            return "no NVML sample was taken"
+        if self.most_other_processes:
+            return (
+                f"NVML listed other processes on GPU {index} but never this one: a PID namespace "
+                "(a container) hides its PID from NVML"
+            )
+        return (
+            f"NVML listed no compute process on GPU {index}: the process had no CUDA context "
+            "there, or a container hides every process from NVML"
+        )
 
 
 def _max(current: int | None, value: int | None) -> int | None:
@@ -61,9 +88,13 @@ class MemorySampler:
         if self.nvml is None:
             return
         for index, peak in self.gpus.items():
-            peak.process_peak_bytes = _max(
-                peak.process_peak_bytes, self.nvml.process_used_bytes(index, self.pid)
-            )
+            process = self.nvml.process_memory(index, self.pid)
+            if process.listed:
+                peak.samples_listed += 1
+            else:
+                peak.samples_not_listed += 1
+            peak.most_other_processes = max(peak.most_other_processes, process.other_processes)
+            peak.process_peak_bytes = _max(peak.process_peak_bytes, process.used_bytes)
             peak.device_used_peak_bytes = _max(
                 peak.device_used_peak_bytes, self.nvml.memory_used_bytes(index)
             )
@@ -87,12 +118,18 @@ class MemorySampler:
         self.sample()
 
     def nvml_result(self) -> dict[str, dict[str, object]]:
-        return {
-            str(index): {
+        """Per physical GPU index: name, total and peaks, plus ``process_reason`` when there is
+        no process peak (the key is left out otherwise)."""
+        result: dict[str, dict[str, object]] = {}
+        for index, peak in self.gpus.items():
+            gpu: dict[str, object] = {
                 "name": peak.name,
                 "total_bytes": peak.total_bytes,
                 "process_peak_bytes": peak.process_peak_bytes,
                 "device_used_peak_bytes": peak.device_used_peak_bytes,
             }
-            for index, peak in self.gpus.items()
-        }
+            reason = peak.process_reason(index)
+            if reason is not None:
+                gpu["process_reason"] = reason
+            result[str(index)] = gpu
+        return result

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+
+from mgbench.platform.hardware import ProcessMemory
+
+# In a "process" script: NVML lists the process but gives no memory figure (no permission, MIG).
+LISTED_WITHOUT_FIGURE = "listed-without-figure"
+
+Script = Sequence[int | str | None]
 
 
 class FakeClock:
@@ -16,19 +23,47 @@ class FakeClock:
         self.now += seconds
 
 
-class FakeNvml:
-    """Replays scripted readings: each call takes the next value of that device's script."""
+def fake_uuid(index: int) -> str:
+    return f"GPU-00000000-0000-0000-0000-{index:012d}"
 
-    def __init__(self, devices: dict[int, dict[str, list[int | None]]], pid: int):
+
+class FakeNvml:
+    """Replays scripted readings: each call takes the next value of that device's script (the
+    last value repeats once a script runs out).
+
+    ``devices[index]`` holds scripts: ``"process"`` (this PID's bytes; None: not listed;
+    :data:`LISTED_WITHOUT_FIGURE`), ``"device"`` (the whole device's used bytes) and
+    ``"energy"`` (the energy counter in mJ; absent or None: the GPU has no counter).
+    ``container=True``: NVML never lists this PID (a PID namespace hides it) but lists one other
+    process per device, as inside a container. ``calls`` logs ``(method, index)`` in order.
+    """
+
+    def __init__(
+        self,
+        devices: Mapping[int, Mapping[str, Script]],
+        pid: int,
+        *,
+        uuids: Sequence[str] | None = None,
+        mig_uuids: Mapping[int, Sequence[str]] | None = None,
+        container: bool = False,
+        total_bytes: int = 80 * 2**30,
+    ):
         self._devices = devices
         self._pid = pid
-        self._scripts: dict[tuple[int, str], Iterator[int | None]] = {}
+        self._uuids = list(uuids) if uuids is not None else [fake_uuid(i) for i in devices]
+        self._mig = {i: tuple(v) for i, v in (mig_uuids or {}).items()}
+        self._container = container
+        self._total_bytes = total_bytes
+        self._scripts: dict[tuple[int, str], Iterator[int | str | None]] = {}
+        self.calls: list[tuple[str, int]] = []
 
-    def _next(self, index: int, what: str) -> int | None:
+    def _next(self, index: int, what: str) -> int | str | None:
+        values = self._devices[index].get(what)
+        if not values:
+            return None
         key = (index, what)
         if key not in self._scripts:
-            self._scripts[key] = iter(self._devices[index][what])
-        values = self._devices[index][what]
+            self._scripts[key] = iter(values)
         return next(self._scripts[key], values[-1])
 
     def device_count(self) -> int:
@@ -37,14 +72,42 @@ class FakeNvml:
     def device_name(self, index: int) -> str:
         return f"Fake GPU {index}"
 
+    def device_uuid(self, index: int) -> str:
+        self.calls.append(("device_uuid", index))
+        return self._uuids[index]
+
+    def mig_uuids(self, index: int) -> tuple[str, ...]:
+        self.calls.append(("mig_uuids", index))
+        return self._mig.get(index, ())
+
     def driver_version(self) -> str:
         return "999.1"
 
     def memory_total_bytes(self, index: int) -> int:
-        return 80 * 2**30
+        return self._total_bytes
 
     def memory_used_bytes(self, index: int) -> int:
-        return self._next(index, "device")
+        value = self._next(index, "device")
+        assert isinstance(value, int), f"device {index}: scripted used bytes must be integers"
+        return value
+
+    def process_memory(self, index: int, pid: int) -> ProcessMemory:
+        self.calls.append(("process_memory", index))
+        if self._container or pid != self._pid:  # NVML lists a PID, just not this one
+            return ProcessMemory(False, None, 1)
+        value = self._next(index, "process")
+        if value is None:
+            return ProcessMemory(False, None, 0)
+        if value == LISTED_WITHOUT_FIGURE:
+            return ProcessMemory(True, None, 0)
+        assert isinstance(value, int)
+        return ProcessMemory(True, value, 0)
 
     def process_used_bytes(self, index: int, pid: int) -> int | None:
-        return self._next(index, "process") if pid == self._pid else 0
+        return self.process_memory(index, pid).used_bytes
+
+    def energy_mj(self, index: int) -> int | None:
+        self.calls.append(("energy_mj", index))
+        value = self._next(index, "energy")
+        assert value is None or isinstance(value, int)
+        return value

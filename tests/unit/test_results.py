@@ -72,6 +72,7 @@ def ok_payload() -> dict:
                     "total_bytes": 8000,
                     "process_peak_bytes": 900,
                     "device_used_peak_bytes": 1000,
+                    "process_reason": None,
                 }
             },
             "nvml_reason": None,
