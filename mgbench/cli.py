@@ -86,6 +86,17 @@ def milliseconds(text: str) -> float:
     return value
 
 
+def minutes(text: str) -> float:
+    """``"8"`` -> 8.0: a duration in minutes, > 0."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected minutes like 8 or 7.5, got {text!r}") from error
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from mgbench.commands.run import run_command
 
@@ -100,6 +111,9 @@ def _run(args: argparse.Namespace) -> int:
         pairs=args.pairs,
         virtual_gpus=args.virtual_gpus,
         virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+        plan=args.plan,
+        plan_from=args.plan_from,
+        deadline_min=args.deadline,
     )
 
 
@@ -165,6 +179,21 @@ def _devices(args: argparse.Namespace) -> int:
     from mgbench.commands.devices import devices_command
 
     return devices_command()
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from mgbench.commands.doctor import doctor_command
+
+    return doctor_command()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"mgbench {version('mgbench')}"
+    except PackageNotFoundError:
+        return "mgbench (not installed: version unknown)"
 
 
 def _placement(args: argparse.Namespace) -> int:
@@ -240,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mgbench", description="Benchmark data-parallel multi-GPU training wrappers for Keras."
     )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show TensorFlow's start-up output (otherwise kept in ~/.cache/mgbench/tf-*.log)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_cmd = commands.add_parser("run", help="run a suite file: one process per cell and repeat")
@@ -267,6 +303,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--pairs",
         type=int,
         help="paired processes per comparison (both strategies in one process, alternating)",
+    )
+    run_cmd.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the cells, processes, per-phase costs, estimated wall time and the paired CI "
+        "half-width to expect; run nothing",
+    )
+    run_cmd.add_argument(
+        "--plan-from",
+        metavar="RUN",
+        help="per-phase costs for --plan/--deadline from this run folder (default: the newest "
+        "run of the suite under results/<suite>/ made on this machine, else stated defaults)",
+    )
+    run_cmd.add_argument(
+        "--deadline",
+        type=minutes,
+        metavar="MINUTES",
+        help="start no process that would not end within MINUTES; those left out are recorded as "
+        "skipped (--resume runs them)",
     )
     _add_virtual_gpus(run_cmd)
     run_cmd.set_defaults(handler=_run)
@@ -336,6 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     devices_cmd.set_defaults(handler=_devices)
 
+    doctor_cmd = commands.add_parser(
+        "doctor",
+        help="check this machine before measuring: TF build, GPUs, NVML, virtual GPUs, and one "
+        "step per strategy whose observed placement must match the prediction "
+        "(exit 0 passed, 1 a check failed)",
+    )
+    doctor_cmd.set_defaults(handler=_doctor)
+
     placement_cmd = commands.add_parser(
         "placement", help="show where each wrapper's ops run (forward, backward, slicing, merge)"
     )
@@ -384,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mgbench.platform import quiet
+
     args = build_parser().parse_args(argv)
+    quiet.set_verbose(args.verbose)
     try:
         return args.handler(args)
     except (ValueError, RuntimeError, OSError) as error:

@@ -9,7 +9,7 @@ from mgbench.analysis.cells import CellKey
 from mgbench.analysis.comparisons import CLAIM_PAIR
 from mgbench.backends.base import BuildSpec
 from mgbench.config import hardware
-from mgbench.platform import models
+from mgbench.platform import models, quiet
 from mgbench.present import prediction
 from mgbench.present.render import table
 from mgbench.present.sections import Section
@@ -34,47 +34,52 @@ def placement_tables(
     transfer audit; with ``hardware_profile`` (a name, a TOML file, or ``all``) the predicted
     in-place speed-up on those machines too."""
     profiles = _profiles(hardware_profile)  # a bad profile is refused before TF starts
-    chosen = backends.get(backend)
-    mode = chosen.prepare_process(
-        replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
-    ).mode
-    sections = [f"devices: {mode}; backend: {backend}"]
-    audited: dict[str, dict[str, transfers.TransferAudit]] = {}
-    if mode == "cpu-simulation":
-        sections.append(CPU_NOTE)
-    for name in strategy_names:
-        count = 1 if name == "single" else replicas
-        spec = BuildSpec(
-            model=model,
-            image_size=image_size,
-            classes=classes,
-            strategy=name,
-            replicas=count,
-            batch_per_replica=batch_per_replica,
-        )
-        built = chosen.build_compiled(spec)
-        x, y = models.synthetic_batch(image_size, classes, spec.global_batch)
-        traced, reason = chosen.trace_step(built, x, y)
-        title = (
-            f"## {name} ({backend}): {model} {image_size}px, {count} replica(s) x "
-            f"{batch_per_replica} images"
-        )
-        if traced is None:
-            sections.append(f"{title}\n{reason}")
-            continue
-        audits = {
-            resolution: transfers.audit(
-                traced, global_batch=spec.global_batch, resolution=resolution
+    # TF's and absl's C++ start-up lines go to ~/.cache/mgbench/tf-placement.log, not the
+    # terminal (--verbose shows them; on a failure the log's last lines are printed).
+    with quiet.native_stderr_to_log("placement"):
+        chosen = backends.get(backend)
+        mode = chosen.prepare_process(
+            replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+        ).mode
+        sections = [f"devices: {mode}; backend: {backend}"]
+        audited: dict[str, dict[str, transfers.TransferAudit]] = {}
+        if mode == "cpu-simulation":
+            sections.append(CPU_NOTE)
+        for name in strategy_names:
+            count = 1 if name == "single" else replicas
+            spec = BuildSpec(
+                model=model,
+                image_size=image_size,
+                classes=classes,
+                strategy=name,
+                replicas=count,
+                batch_per_replica=batch_per_replica,
             )
-            for resolution in transfers.RESOLUTIONS
-        }
-        audited[name] = audits
-        sections.append(placement.format_placement(traced.placement(), title))
-        sections.append(transfers.format_transfers(audits))
-    if profiles and all(s in audited for s in CLAIM_PAIR):
-        key = CellKey(model, image_size, batch_per_replica, replicas, backend)
-        sections += predictions({s: audited[s]["on_gpus"].rows for s in CLAIM_PAIR}, profiles, key)
-    return "\n\n".join(sections)
+            built = chosen.build_compiled(spec)
+            x, y = models.synthetic_batch(image_size, classes, spec.global_batch)
+            traced, reason = chosen.trace_step(built, x, y)
+            title = (
+                f"## {name} ({backend}): {model} {image_size}px, {count} replica(s) x "
+                f"{batch_per_replica} images"
+            )
+            if traced is None:
+                sections.append(f"{title}\n{reason}")
+                continue
+            audits = {
+                resolution: transfers.audit(
+                    traced, global_batch=spec.global_batch, resolution=resolution
+                )
+                for resolution in transfers.RESOLUTIONS
+            }
+            audited[name] = audits
+            sections.append(placement.format_placement(traced.placement(), title))
+            sections.append(transfers.format_transfers(audits))
+        if profiles and all(s in audited for s in CLAIM_PAIR):
+            key = CellKey(model, image_size, batch_per_replica, replicas, backend)
+            sections += predictions(
+                {s: audited[s]["on_gpus"].rows for s in CLAIM_PAIR}, profiles, key
+            )
+        return "\n\n".join(sections)
 
 
 def _profiles(name: str | None) -> list[hardware.HardwareProfile]:
