@@ -1,17 +1,30 @@
-"""``mgbench run``: load a suite, pick the profile and run folder, run it, print the summary."""
+"""``mgbench run``: load a suite, pick the profile and run folder, run it, print the summary.
+
+``--plan`` prints the run's estimate instead (:mod:`mgbench.analysis.plan`), with per-phase costs
+from an earlier run of the suite on this machine (``--plan-from RUN``, or the newest matching one
+under ``results/<suite>/``) or stated defaults; ``--deadline MINUTES`` runs with the same
+estimates deciding whether the next process still fits.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mgbench.analysis import plan as planning
 from mgbench.config import suite
 from mgbench.config.suite import Suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
+from mgbench.present.plan import plan_line, plan_text
 from mgbench.present.summary import claim_headline, summary_table
+from mgbench.records import environment, store
+from mgbench.records.profile import read_profiles
 
 SUMMARY_FILE = "summary.md"
+RESULTS_ROOT = Path("results")
 
 
 def run_command(
@@ -26,13 +39,29 @@ def run_command(
     pairs: int | None = None,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 4096,
+    plan: bool = False,
+    plan_from: str | None = None,
+    deadline_min: float | None = None,
+    emit: Callable[[str], None] = print,
 ) -> int:
+    if deadline_min is not None and not 0 < deadline_min < float("inf"):
+        raise ValueError(f"--deadline: expected minutes > 0, got {deadline_min:g}")
+    if plan_from is not None and not (plan or deadline_min is not None):
+        raise ValueError("--plan-from: only with --plan or --deadline, which use its costs")
+    gpus = hardware.gpu_count()
     cpu_only = {"auto": None, "cpu": True, "default": False}[profile]
     if cpu_only is None:
-        cpu_only = hardware.gpu_count() == 0 and not virtual_gpus
+        cpu_only = gpus == 0 and not virtual_gpus
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only).select(
         models=models, replicas=replicas, repeats=repeats, pairs=pairs
     )
+    mode = device_mode(gpus, virtual_gpus)
+    estimate = None
+    if plan or deadline_min is not None:
+        estimate = planning.plan_run(loaded, mode, earlier=earlier_run(loaded, mode, plan_from))
+        if plan:
+            emit(plan_text(estimate, deadline_min=deadline_min))
+            return 0
     if output:
         folder = Path(output)
     elif resume:
@@ -40,7 +69,88 @@ def run_command(
     else:
         folder = launcher.default_output(loaded)
     options = launcher.DeviceOptions(virtual_gpus, virtual_gpu_memory_mb)
-    return run_and_summarise(loaded, folder, resume=resume, options=options)
+    deadline = None
+    if estimate is not None and deadline_min is not None:
+        emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
+        deadline = launcher.Deadline(deadline_min, estimate.process_s)
+    return run_and_summarise(
+        loaded, folder, resume=resume, options=options, deadline=deadline, emit=emit
+    )
+
+
+def device_mode(gpus: int, virtual_gpus: int) -> str:
+    """The device mode a run's workers will choose (``devices.prepare``), known before any
+    starts: virtual GPUs when asked for, real GPUs when found, else CPU simulation."""
+    if virtual_gpus:
+        return "virtual-gpu"
+    return "gpu" if gpus else "cpu-simulation"
+
+
+def _version(*distributions: str) -> str | None:
+    for name in distributions:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _gpu_names() -> frozenset[str] | None:
+    """The GPU names NVML sees (None: NVML unavailable, so GPUs are not compared)."""
+    try:
+        nvml = hardware.open_nvml()
+        return frozenset(nvml.device_name(i) for i in range(nvml.device_count()))
+    except hardware.NvmlUnavailable:
+        return None
+
+
+def this_machine(mode: str) -> planning.MachineHere:
+    """This machine as records describe theirs, found without starting TensorFlow."""
+    host = environment.host_environment()
+    return planning.MachineHere(
+        host=host.get("host"),
+        cpu=host.get("cpu"),
+        device_mode=mode,
+        gpu_names=_gpu_names(),
+        tensorflow=_version("tensorflow", "tensorflow-cpu", "tf-nightly"),
+        keras=_version("keras"),
+    )
+
+
+def _read_earlier(folder: Path, results_path: Path, notes: Sequence[str]) -> planning.EarlierRun:
+    records = tuple(store.read_records(results_path))
+    walls = {
+        p.cell_id: p.wall_s
+        for p in read_profiles(folder)
+        if p.status == "ok" and p.wall_s is not None
+    }
+    return planning.EarlierRun(str(folder), records, walls, tuple(notes))
+
+
+def earlier_run(
+    loaded: Suite, mode: str, plan_from: str | None, root: Path = RESULTS_ROOT
+) -> planning.EarlierRun | None:
+    """The run whose records cost the plan: ``--plan-from`` (its machine's differences become
+    notes), else the newest run of this suite under ``root`` made on this machine, else None."""
+    here = this_machine(mode)
+    if plan_from is not None:
+        folder, results_path = store.locate(plan_from)
+        records = store.read_records(results_path)
+        differences = planning.machine_differences(records, here)
+        notes = [f"{folder} was recorded on another machine: {'; '.join(differences)}"]
+        return _read_earlier(folder, results_path, notes if differences else [])
+    runs = sorted((p for p in (root / loaded.name).glob("*") if p.is_dir()), reverse=True)
+    for folder in runs:
+        results_path = folder / store.RESULTS_FILE
+        if not results_path.exists():
+            continue
+        try:
+            records = store.read_records(results_path)
+        except store.ResultsError:
+            continue
+        if not planning.machine_differences(records, here):
+            return _read_earlier(folder, results_path, [])
+    return None
 
 
 def run_and_summarise(
@@ -51,8 +161,11 @@ def run_and_summarise(
     options: launcher.DeviceOptions | None = None,
     spawn: launcher.Spawner = launcher.spawn_worker,
     emit: Callable[[str], None] = print,
+    deadline: launcher.Deadline | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Run the suite, write and print its summary; the exit code is 1 when a cell run failed."""
+    """Run the suite, write and print its summary; the exit code is 1 when a cell run failed
+    (not when ``deadline`` left processes out: those are listed)."""
     outcome = launcher.run_suite(
         loaded,
         folder,
@@ -60,6 +173,8 @@ def run_and_summarise(
         options=options or launcher.DeviceOptions(),
         spawn=spawn,
         emit=emit,
+        deadline=deadline,
+        clock=clock,
     )
     table = summary_table(outcome.records)
     (outcome.folder / SUMMARY_FILE).write_text(table + "\n", encoding="utf-8")
@@ -69,6 +184,13 @@ def run_and_summarise(
     emit("")
     emit(claim_headline(outcome.records, run_folder=outcome.folder))
     emit(f"\nresults: {outcome.results_path}")
+    left_out = [f"{r.cell_id} r{r.repeat}" for r in outcome.left_out]
+    left_out += [f"{p.cell_id} (profiled)" for p in outcome.profiles_left_out]
+    if left_out:
+        emit(
+            f"--deadline left out {len(left_out)} process(es), recorded as skipped "
+            f"(`--resume --output {outcome.folder}` runs them): {', '.join(left_out)}"
+        )
     if outcome.failed:
         emit(f"{len(outcome.failed)} cell run(s) failed; see their records and {outcome.logs}")
     return outcome.exit_code

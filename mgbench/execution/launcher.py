@@ -1,7 +1,9 @@
 """Runs a suite: one fresh worker process per (cell, repeat), with timeouts, resume and progress.
 
 Records are appended the moment each cell ends, so Ctrl-C or a crash keeps every finished cell,
-and ``--resume`` continues without redoing them.
+and ``--resume`` continues without redoing them. With a :class:`Deadline` (``--deadline``) no
+process starts that would not end in time; each process left out is recorded as skipped with a
+reason naming the deadline, and ``--resume`` runs those again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import signal
 import socket
@@ -31,6 +34,7 @@ from mgbench.records.profile import ProfileRecord, append_profile, read_profiles
 from mgbench.records.record import Record, RecordError, RunContext
 
 STDERR_TAIL_LINES = 20
+DEADLINE_REASON = "left out by --deadline"  # how a skipped record's reason starts
 
 
 class RunError(ValueError):
@@ -57,6 +61,85 @@ class WorkerResult:
 
 # (cell, device options, log path[, profile={"steps": n, "logdir": path}]) -> the worker's result
 Spawner = Callable[..., WorkerResult]
+
+
+# (cell, profiled) -> the seconds one process of it should take; None when unknown
+ProcessEstimate = Callable[[Cell, bool], "float | None"]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """``--deadline MINUTES``: no process starts that would not end within ``minutes`` of the
+    run's start. A process's time is ``estimate(cell, profiled)`` (the plan's per-phase costs)
+    scaled by how long the finished processes took against their estimates, or without an
+    estimate the longest process finished so far; the first one without either starts."""
+
+    minutes: float
+    estimate: ProcessEstimate | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.minutes < math.inf:
+            raise RunError(f"--deadline: expected minutes > 0, got {self.minutes:g}")
+
+
+class _DeadlineWatch:
+    """Decides, before each process, whether it still fits; once one does not, none starts."""
+
+    def __init__(self, deadline: Deadline, clock: Callable[[], float]):
+        self.deadline = deadline
+        self.clock = clock
+        self.started = clock()
+        self.ends_at = self.started + deadline.minutes * 60
+        self.estimated_s = 0.0  # finished processes that had an estimate: estimated...
+        self.took_s = 0.0  # ...and taken
+        self.longest_s: float | None = None
+        self.stopped_at: float | None = None  # seconds into the run when starts stopped
+
+    def _base(self, cell: Cell, profiled: bool) -> float | None:
+        return self.deadline.estimate(cell, profiled) if self.deadline.estimate else None
+
+    def expected_s(self, cell: Cell, profiled: bool) -> float | None:
+        base = self._base(cell, profiled)
+        if base is None:
+            return self.longest_s
+        if self.estimated_s > 0:  # the estimates' error so far, on this machine
+            return base * self.took_s / self.estimated_s
+        return base
+
+    def refusal(self, cell: Cell, profiled: bool, emit: Callable[[str], None]) -> str | None:
+        """Why this process must not start (a skipped record's reason), or None: start it.
+        The first refusal is emitted."""
+        minutes = f"{self.deadline.minutes:g} min"
+        if self.stopped_at is not None:
+            return (
+                f"{DEADLINE_REASON} {minutes}: processes stopped starting "
+                f"{_format_duration(self.stopped_at)} into the run"
+            )
+        now = self.clock()
+        left = self.ends_at - now
+        expected = self.expected_s(cell, profiled)
+        if left > 0 and (expected is None or expected <= left):
+            return None
+        self.stopped_at = now - self.started
+        need = "" if expected is None else f"it needed about {expected:.0f} s and "
+        reason = f"{DEADLINE_REASON} {minutes}: {need}{max(left, 0):.0f} s were left"
+        emit(
+            f"deadline: {cell.cell_id}{' (profiled)' if profiled else ''} would not end in time "
+            f"({need}{max(left, 0):.0f} s were left): it and every later process are recorded "
+            "as skipped"
+        )
+        return reason
+
+    def finished(self, cell: Cell, profiled: bool, wall_s: float) -> None:
+        base = self._base(cell, profiled)
+        if base is not None and base > 0:
+            self.estimated_s += base
+            self.took_s += wall_s
+        self.longest_s = max(self.longest_s or 0.0, wall_s)
+
+
+def is_left_out_by_deadline(status: str, reason: str | None) -> bool:
+    return status == "skipped" and (reason or "").startswith(DEADLINE_REASON)
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
@@ -252,6 +335,7 @@ class RunOutcome:
 
     folder: Path
     records: tuple[Record, ...]
+    profiles_left_out: tuple[ProfileRecord, ...] = ()  # profiled processes --deadline left out
 
     @property
     def results_path(self) -> Path:
@@ -266,7 +350,14 @@ class RunOutcome:
         return tuple(r for r in self.records if r.status in ("failed", "timeout"))
 
     @property
+    def left_out(self) -> tuple[Record, ...]:
+        """The measured processes ``--deadline`` left out (skipped records naming it)."""
+        return tuple(r for r in self.records if is_left_out_by_deadline(r.status, r.reason))
+
+    @property
     def exit_code(self) -> int:
+        """1 when a process failed or timed out; processes left out by the deadline are not
+        failures."""
         return 1 if self.failed else 0
 
 
@@ -278,16 +369,21 @@ def run_suite(
     options: DeviceOptions = DeviceOptions(),
     spawn: Spawner = spawn_worker,
     emit: Callable[[str], None] = print,
+    deadline: Deadline | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RunOutcome:
     """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results.
 
+    With ``deadline``, a process that would not end in time is not started: it and every later
+    one (profiled ones too) are recorded as skipped, with a reason naming the deadline.
     The folder is locked while the run writes it: a second run or ``--resume`` on it is refused
     (:class:`mgbench.execution.lock.FolderInUse`, naming the holder's pid)."""
     if resume and not (output / "suite.json").exists():
         raise RunError(f"--resume: {output} holds no earlier run (no suite.json)")
+    watch = _DeadlineWatch(deadline, clock) if deadline is not None else None
     output.mkdir(parents=True, exist_ok=True)
     with hold_run_folder(output):
-        return _run_locked(suite, output, resume, options, spawn, emit)
+        return _run_locked(suite, output, resume, options, spawn, emit, watch)
 
 
 def _unpairable(cell: Cell) -> WorkerResult | None:
@@ -308,6 +404,7 @@ def _run_locked(
     options: DeviceOptions,
     spawn: Spawner,
     emit: Callable[[str], None],
+    watch: _DeadlineWatch | None = None,
 ) -> RunOutcome:
     host_env = environment.host_environment()
     order = suite.runs()
@@ -315,7 +412,11 @@ def _run_locked(
     results_path = output / store.RESULTS_FILE
     logs = output / "logs"
     logs.mkdir(exist_ok=True)
-    done = store.finished_keys(store.read_records(results_path)) if results_path.exists() else set()
+    recorded = store.read_records(results_path) if results_path.exists() else []
+    # A process an earlier --deadline left out was not run: --resume runs it.
+    done = store.finished_keys(
+        r for r in recorded if not is_left_out_by_deadline(r.status, r.reason)
+    )
     todo = [(cell, repeat) for cell, repeat in order if (cell.cell_id, repeat) not in done]
     if done:
         emit(f"resuming {output}: {len(done)} cell run(s) already recorded, {len(todo)} to go")
@@ -325,21 +426,30 @@ def _run_locked(
     progress = Progress(len(todo), emit, [])
     try:
         for index, (cell, repeat) in enumerate(todo):
-            progress.starting(index, cell, repeat, suite.repeats_of(cell))
             started_at = store.now_iso()
-            outcome = _unpairable(cell) or spawn(
-                cell, options, logs / f"{cell.cell_id}-r{repeat}.log"
-            )
+            outcome = _unpairable(cell)
+            refusal = watch.refusal(cell, False, emit) if watch and outcome is None else None
+            if refusal is not None:
+                outcome = WorkerResult({"status": "skipped", "reason": refusal}, 0.0)
+                record = _record(cell, repeat, outcome, context, started_at)
+                store.append_record(results_path, record)
+                continue
+            progress.starting(index, cell, repeat, suite.repeats_of(cell))
+            if outcome is None:
+                outcome = spawn(cell, options, logs / f"{cell.cell_id}-r{repeat}.log")
+                if watch:
+                    watch.finished(cell, False, outcome.wall_s)
             record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)
-        run_profiles(
+        profiles = run_profiles(
             suite.profiled_cells(),
             output,
             steps=suite.settings.profile_steps,
             options=options,
             spawn=spawn,
             emit=emit,
+            watch=watch,
         )
     except KeyboardInterrupt:
         emit(
@@ -347,7 +457,8 @@ def _run_locked(
             f"`mgbench run {suite.path} --resume --output {output}`"
         )
         raise
-    return RunOutcome(output, tuple(store.read_records(results_path)))
+    profiles_left_out = tuple(p for p in profiles if is_left_out_by_deadline(p.status, p.reason))
+    return RunOutcome(output, tuple(store.read_records(results_path)), profiles_left_out)
 
 
 def run_profiles(
@@ -358,15 +469,28 @@ def run_profiles(
     options: DeviceOptions = DeviceOptions(),
     spawn: Spawner = spawn_worker,
     emit: Callable[[str], None] = print,
+    watch: _DeadlineWatch | None = None,
 ) -> list[ProfileRecord]:
     """One more process per cell, its steps under TF's profiler (``profile = true``): each
     result is appended to ``profiles.jsonl`` as it ends, the trace kept under ``profiles/``.
-    Cells already profiled in ``output`` are not profiled again (``--resume``)."""
+    Cells already profiled in ``output`` are not profiled again (``--resume``). With a deadline
+    (``watch``), a profiled process that would not end in time is recorded as skipped."""
     done = {p.cell_id for p in read_profiles(output) if p.status == "ok"}
     todo = [cell for cell in cells if cell.cell_id not in done]
     (output / "logs").mkdir(parents=True, exist_ok=True)
     found = []
     for index, cell in enumerate(todo):
+        refusal = watch.refusal(cell, True, emit) if watch else None
+        if refusal is not None:
+            record = ProfileRecord.from_payload(
+                cell,
+                {"status": "skipped", "reason": refusal},
+                started_at=store.now_iso(),
+                wall_s=0.0,
+            )
+            append_profile(output, record)
+            found.append(record)
+            continue
         emit(
             f"[profile {index + 1}/{len(todo)}] {cell.cell_id}: {steps} steps under TF's "
             "profiler (not timed)"
@@ -378,6 +502,8 @@ def run_profiles(
             output / "logs" / f"{cell.cell_id}-profile.log",
             profile={"steps": steps, "logdir": str(output / "profiles" / cell.cell_id)},
         )
+        if watch:
+            watch.finished(cell, True, outcome.wall_s)
         record = ProfileRecord.from_payload(
             cell,
             _relative_trace(outcome.payload, output),

@@ -10,8 +10,9 @@ import pytest
 
 from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
-from mgbench.execution.launcher import RunError, WorkerResult, run_suite
+from mgbench.execution.launcher import Deadline, RunError, WorkerResult, run_suite
 from mgbench.records import store
+from mgbench.records.profile import read_profiles
 
 SUITE = """
 [suite]
@@ -179,3 +180,134 @@ def test_the_launcher_does_not_import_the_presentation():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+# -- --deadline: a fake clock that the fake worker advances -------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ClockedSpawner(FakeSpawner):
+    """A fake worker whose process takes ``wall_s`` on the fake clock (profiled ones too)."""
+
+    def __init__(self, clock, wall_s=10.0):
+        super().__init__()
+        self.clock = clock
+        self.wall_s = wall_s
+        self.profiled = []
+
+    def __call__(self, cell, options, log_path, profile=None):
+        self.clock.now += self.wall_s
+        if profile is not None:
+            self.profiled.append(cell.cell_id)
+            return WorkerResult({"status": "ok", "profile": {"steps": 5}}, wall_s=self.wall_s)
+        self.calls.append((cell.cell_id, log_path.name))
+        return WorkerResult(ok_payload(cell), wall_s=self.wall_s)
+
+
+def test_deadline_stops_starting_processes_and_records_each_left_out(tmp_path):
+    suite = parse_suite(SUITE, "fake.toml")  # 3 cells x 2 repeats
+    clock = Clock()
+    spawn = ClockedSpawner(clock, wall_s=10.0)
+    deadline = Deadline(0.5, estimate=lambda cell, profiled: 10.0)  # 30 s: three fit
+    lines = []
+    code = run_and_summarise(
+        suite, tmp_path / "run", spawn=spawn, emit=lines.append, deadline=deadline, clock=clock
+    )
+    assert code == 0  # nothing failed
+    order = [(c.cell_id, r) for c, r in suite.runs()]
+    assert [c[1] for c in spawn.calls] == [f"{i}-r{r}.log" for i, r in order[:3]]
+    records = store.read_records(tmp_path / "run" / "results.jsonl")
+    assert [(r.cell_id, r.repeat) for r in records] == order
+    left_out = records[3:]
+    assert [r.status for r in left_out] == ["skipped"] * 3
+    assert (
+        left_out[0].reason
+        == "left out by --deadline 0.5 min: it needed about 10 s and 0 s were left"
+    )
+    assert left_out[1].reason == (
+        "left out by --deadline 0.5 min: processes stopped starting 0m30s into the run"
+    )
+    assert any(line.startswith("deadline: ") for line in lines)
+    assert lines[-1].startswith("--deadline left out 3 process(es), recorded as skipped")
+    summary = (tmp_path / "run" / "summary.md").read_text()  # reports count them
+    assert summary.count("1/2 (skipped)") == 3
+    assert summary.count("skipped: left out by --deadline 0.5 min") == 3
+
+
+def test_deadline_scales_estimates_by_how_long_finished_processes_took(tmp_path):
+    suite = parse_suite(SUITE, "fake.toml")
+    clock = Clock()
+    spawn = ClockedSpawner(clock, wall_s=10.0)
+    # Estimated 5 s but each takes 10 s: after the first, 5 s reads as 10 s. At t = 40 s, 5 s
+    # are left: the fifth would end at 50 s, after the deadline, though its estimate fits.
+    deadline = Deadline(0.75, estimate=lambda cell, profiled: 5.0)
+    outcome = run_suite(
+        suite, tmp_path / "run", spawn=spawn, emit=lambda _: None, deadline=deadline, clock=clock
+    )
+    assert len(spawn.calls) == 4
+    assert [r.status for r in outcome.records].count("skipped") == 2
+    assert outcome.left_out[0].reason == (
+        "left out by --deadline 0.75 min: it needed about 10 s and 5 s were left"
+    )
+
+
+def test_without_an_estimate_the_longest_finished_process_decides(tmp_path):
+    suite = parse_suite(SUITE, "fake.toml")
+    clock = Clock()
+    spawn = ClockedSpawner(clock, wall_s=12.0)
+    outcome = run_suite(
+        suite,
+        tmp_path / "run",
+        spawn=spawn,
+        emit=lambda _: None,
+        deadline=Deadline(0.5),  # 30 s; processes take 12 s: two fit
+        clock=clock,
+    )
+    assert len(spawn.calls) == 2 and len(outcome.left_out) == 4 and outcome.exit_code == 0
+
+
+def test_profiled_processes_respect_the_deadline_and_resume_runs_what_was_left_out(tmp_path):
+    suite = parse_suite(SUITE.replace("compare = []", "compare = []\nprofile = true"), "f.toml")
+    clock = Clock()
+    spawn = ClockedSpawner(clock, wall_s=10.0)
+    deadline = Deadline(65 / 60, estimate=lambda cell, profiled: 10.0)  # 6 measured fit, no profile
+    output = tmp_path / "run"
+    outcome = run_suite(
+        suite, output, spawn=spawn, emit=lambda _: None, deadline=deadline, clock=clock
+    )
+    assert len(spawn.calls) == 6 and spawn.profiled == [] and outcome.left_out == ()
+    assert [p.status for p in outcome.profiles_left_out] == ["skipped"] * 3
+    profiles = read_profiles(output)
+    assert [p.reason.startswith("left out by --deadline") for p in profiles] == [True] * 3
+
+    # A shorter first run leaves measured processes out; --resume runs them (and the profiles)
+    short = tmp_path / "short"
+    clock = Clock()
+    spawn = ClockedSpawner(clock, wall_s=10.0)
+    first = run_suite(
+        suite,
+        short,
+        spawn=spawn,
+        emit=lambda _: None,
+        deadline=Deadline(0.5, estimate=lambda cell, profiled: 10.0),
+        clock=clock,
+    )
+    assert len(first.left_out) == 3
+    spawn = ClockedSpawner(Clock(), wall_s=10.0)
+    again = run_suite(suite, short, resume=True, spawn=spawn, emit=lambda _: None)
+    order = [(c.cell_id, r) for c, r in suite.runs()]
+    assert [c[1] for c in spawn.calls] == [f"{i}-r{r}.log" for i, r in order[3:]]
+    assert len(spawn.profiled) == 3
+    assert again.left_out == () and all(r.ok for r in again.records)
+
+
+def test_a_deadline_must_be_positive():
+    with pytest.raises(RunError, match="--deadline: expected minutes > 0, got 0"):
+        Deadline(0)

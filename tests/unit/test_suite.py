@@ -364,3 +364,28 @@ def test_the_imagenet_cpu_profile_pairs_inplace_with_concat_for_both_models():
     ]
     assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (6, 20, 5)
     assert len(suite.runs()) == 8 + 2 * 6  # one process per isolated cell, six per comparison
+
+
+def test_gpu_quick_holds_the_pr_rows_on_four_replicas_and_a_tiny_cpu_profile():
+    path = ROOT / "suites" / "gpu-quick.toml"
+    cells = load_suite(path).cells()
+    rows = {(c.model, c.image_size, c.batch_per_replica) for c in cells}
+    assert rows == {("ResNet50", 224, 96), ("InceptionV3", 299, 64)}
+    assert {c.replicas for c in cells} == {1, 4}
+    assert {c.strategy for c in cells if not c.paired} == {
+        "single",
+        "inplace",
+        "concat",
+        "mirrored",
+    }
+    assert [c.cell_id for c in cells if c.paired] == [
+        "ResNet50-224px-b96-inplace-vs-concat-x4",
+        "InceptionV3-299px-b64-inplace-vs-concat-x4",
+    ]
+    assert len(load_suite(path).runs()) == 8 + 2  # one process per cell and per comparison
+    cpu = load_suite(path, cpu_only=True)
+    assert cpu.profile == "cpu" and {c.model for c in cpu.cells()} == {"ResNet50"}
+    assert len(cpu.runs()) == 4 + 2
+    # the imagenet cpu profile's cells, so that suite's runs cost them (--plan-from)
+    imagenet = load_suite(ROOT / "suites" / "imagenet.toml", cpu_only=True)
+    assert {c.cell_id for c in cpu.cells()} <= {c.cell_id for c in imagenet.cells()}
