@@ -77,13 +77,14 @@ def test_records_are_complete_and_consistent(smoke_records, index):
         timing["images_per_step"] * 8 / timing["timed_wall_s"], rel=1e-9
     )
     assert 0 < timing["process_to_first_timed_step_s"] < record["wall_s"]
-    # placement and transfers are read from the step fit traced, after the timed steps
-    assert list(timing["phases_s"]) == [
+    # placement and transfers are read from the step fit traced, after the timed steps: no
+    # second trace before them (the store sorts keys, so the phases are compared as a set)
+    assert set(timing["phases_s"]) == {
         "tensorflow_and_devices",
         "build_and_compile",
         "fit",
         "audit",
-    ]
+    }
     memory = record["memory"]
     assert memory["tf_peak_bytes"] is None and "only for GPUs" in memory["tf_peak_reason"]
     assert memory["nvml"] is None and memory["nvml_reason"] == "no GPU: CPU simulation"
