@@ -218,8 +218,9 @@ def resolve_devices(ops: Iterable[OpInfo], default_device: str) -> dict[str, tup
         return result
 
     generators = [op for op in op_list if op.is_generator and not _constrained(op)]
+    generator_names = {op.name for op in generators}
     for op in op_list:
-        if op not in generators:
+        if op.name not in generator_names:
             resolve(op.name)
     consumers: dict[str, set[str]] = defaultdict(set)
     for op in op_list:

@@ -185,3 +185,29 @@ def test_ops_that_only_forward_a_handle_are_not_pulled_to_the_variable():
     assert placed["replica_0/bn/cond"] == ("CPU:1", "requested")
     assert placed["replica_0/bn/read"] == ("CPU:0", "resource")
     assert audit(step(*ops), global_batch=8).rows == (Transfer("CPU:0", "CPU:1", "weights", 64),)
+
+
+def test_resolving_a_large_graph_stays_linear():
+    # 20,000 constants each feeding one op: a list-membership scan made this quadratic
+    # (minutes); a count of comparisons, not a timer, keeps it honest.
+    import mgbench.placement as placement_module
+
+    ops = []
+    for i in range(10_000):
+        ops.append(OpInfo(f"c{i}", "Const", outputs=f32()))
+        ops.append(OpInfo(f"m{i}", "Mul", requested_device="CPU:1", inputs=(f"c{i}",)))
+    compared = 0
+    original_eq = OpInfo.__eq__
+
+    def counting_eq(self, other):
+        nonlocal compared
+        compared += 1
+        return original_eq(self, other)
+
+    OpInfo.__eq__ = counting_eq
+    try:
+        placed = placement_module.resolve_devices(ops, "CPU:0")
+    finally:
+        OpInfo.__eq__ = original_eq
+    assert placed["c9999"] == ("CPU:1", "with_consumer")
+    assert compared < len(ops)
