@@ -114,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         plan=args.plan,
         plan_from=args.plan_from,
         deadline_min=args.deadline,
+        executor=args.executor,
     )
 
 
@@ -322,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MINUTES",
         help="start no process that would not end within MINUTES; those left out are recorded as "
         "skipped (--resume runs them)",
+    )
+    run_cmd.add_argument(
+        "--executor",
+        choices=("local", "submitit-local"),
+        default="local",
+        help="where each worker process starts: a child of this process (local), or one "
+        "submitit job per process on this machine (submitit-local, one at a time)",
     )
     _add_virtual_gpus(run_cmd)
     run_cmd.set_defaults(handler=_run)

@@ -16,7 +16,7 @@ from pathlib import Path
 from mgbench.analysis import plan as planning
 from mgbench.config import suite
 from mgbench.config.suite import Suite
-from mgbench.execution import launcher
+from mgbench.execution import executors, launcher
 from mgbench.platform import hardware
 from mgbench.present.plan import plan_line, plan_text
 from mgbench.present.summary import claim_headline, summary_table
@@ -42,8 +42,11 @@ def run_command(
     plan: bool = False,
     plan_from: str | None = None,
     deadline_min: float | None = None,
+    executor: str = "local",
     emit: Callable[[str], None] = print,
 ) -> int:
+    if executor not in executors.EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(executors.EXECUTORS)}")
     if deadline_min is not None and not 0 < deadline_min < float("inf"):
         raise ValueError(f"--deadline: expected minutes > 0, got {deadline_min:g}")
     if plan_from is not None and not (plan or deadline_min is not None):
@@ -74,7 +77,13 @@ def run_command(
         emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
         deadline = launcher.Deadline(deadline_min, estimate.process_s)
     return run_and_summarise(
-        loaded, folder, resume=resume, options=options, deadline=deadline, emit=emit
+        loaded,
+        folder,
+        resume=resume,
+        options=options,
+        spawn=executors.make_spawner(executor, folder),
+        deadline=deadline,
+        emit=emit,
     )
 
 

@@ -151,6 +151,80 @@ def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
+def worker_command(spec_path: Path, out_path: Path) -> list[str]:
+    """The command line of one worker process (the same under every executor)."""
+    return [sys.executable, "-m", "mgbench.execution.worker", str(spec_path), str(out_path)]
+
+
+def worker_env() -> dict[str, str]:
+    return dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+
+
+def write_worker_spec(
+    folder: Path, cell: Cell, options: DeviceOptions, profile: dict[str, Any] | None
+) -> tuple[Path, Path]:
+    """SPEC.json for one worker in ``folder``, and where its OUT.json will be."""
+    spec: dict[str, Any] = {"cell": cell.to_dict(), "devices": options.to_dict()}
+    if profile is not None:
+        spec["profile"] = profile
+    spec_path, out_path = folder / "spec.json", folder / "out.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    return spec_path, out_path
+
+
+def run_worker_process(
+    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float
+) -> int | None:
+    """Run one worker, its output to ``log_path``; its exit code, or None when it ran past
+    ``timeout_s`` (its whole process group is killed then)."""
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            worker_command(spec_path, out_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=worker_env(),
+            start_new_session=True,  # its own process group, so a timeout kills it all
+        )
+        try:
+            return process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return None
+        except BaseException:
+            _kill_group(process)
+            raise
+
+
+def worker_result(
+    cell: Cell, out_path: Path, log_path: Path, returncode: int | None, wall_s: float
+) -> WorkerResult:
+    """The worker's payload, or a failed/timeout payload saying why there is none."""
+    if returncode is None:
+        return WorkerResult(
+            {
+                "status": "timeout",
+                "reason": f"exceeded the cell timeout of {cell.timeout_s:g} s",
+                "error_tail": _tail(log_path),
+            },
+            wall_s,
+        )
+    if out_path.exists():
+        try:
+            payload = json.loads(out_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            payload = {"status": "failed", "reason": f"unreadable worker output: {error}"}
+        if payload.get("status") == "failed" and not payload.get("error_tail"):
+            payload["error_tail"] = _tail(log_path)
+        return WorkerResult(payload, wall_s)
+    reason = f"worker exited with code {returncode} before writing a record"
+    if returncode < 0:
+        reason = f"worker killed by signal {signal.Signals(-returncode).name}"
+    return WorkerResult(
+        {"status": "failed", "reason": reason, "error_tail": _tail(log_path)}, wall_s
+    )
+
+
 def spawn_worker(
     cell: Cell,
     options: DeviceOptions,
@@ -158,54 +232,13 @@ def spawn_worker(
     *,
     profile: dict[str, Any] | None = None,
 ) -> WorkerResult:
-    """Run the worker module for one cell (measured, or ``profile``d); kill its process group
-    on timeout."""
-    env = dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
+    """The local executor: run the worker module for one cell (measured, or ``profile``d) as a
+    child of this process; kill its process group on timeout."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mgbench-") as scratch:
-        spec_path = Path(scratch, "spec.json")
-        out_path = Path(scratch, "out.json")
-        spec: dict[str, Any] = {"cell": cell.to_dict(), "devices": options.to_dict()}
-        if profile is not None:
-            spec["profile"] = profile
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        with open(log_path, "w", encoding="utf-8") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mgbench.execution.worker", str(spec_path), str(out_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # its own process group, so a timeout kills it all
-            )
-            try:
-                returncode = process.wait(timeout=cell.timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                return WorkerResult(
-                    {
-                        "status": "timeout",
-                        "reason": f"exceeded the cell timeout of {cell.timeout_s:g} s",
-                        "error_tail": _tail(log_path),
-                    },
-                    time.monotonic() - started,
-                )
-            except BaseException:
-                _kill_group(process)
-                raise
-        wall = time.monotonic() - started
-        if out_path.exists():
-            try:
-                payload = json.loads(out_path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                payload = {"status": "failed", "reason": f"unreadable worker output: {error}"}
-            if payload.get("status") == "failed" and not payload.get("error_tail"):
-                payload["error_tail"] = _tail(log_path)
-            return WorkerResult(payload, wall)
-    reason = f"worker exited with code {returncode} before writing a record"
-    if returncode < 0:
-        reason = f"worker killed by signal {signal.Signals(-returncode).name}"
-    return WorkerResult({"status": "failed", "reason": reason, "error_tail": _tail(log_path)}, wall)
+        spec_path, out_path = write_worker_spec(Path(scratch), cell, options, profile)
+        returncode = run_worker_process(spec_path, out_path, log_path, cell.timeout_s)
+        return worker_result(cell, out_path, log_path, returncode, time.monotonic() - started)
 
 
 def _kill_group(process: subprocess.Popen[Any]) -> None:
