@@ -24,11 +24,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from mgbench.analysis.cells import CellKey
 from mgbench.config.hardware import ComputeReference, HardwareProfile
-from mgbench.records.record import Record, TransferRow
+from mgbench.records.record import Record
+from mgbench.transfers import Transfer
 
 ASSUMPTIONS = ("serial", "parallel")
 STRATEGIES = ("inplace", "concat")
@@ -51,19 +51,6 @@ _DEVICE = re.compile(r"(CPU|GPU):(\d+)$", re.IGNORECASE)
 
 class LinkCostError(ValueError):
     """Rows cannot be costed on a profile (a device it does not have); one line."""
-
-
-class TransferLike(Protocol):
-    """A transfer row: a record's :class:`TransferRow` or the audit's own rows."""
-
-    @property
-    def src(self) -> str: ...
-    @property
-    def dst(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def bytes(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +142,7 @@ class WorkloadTransfers:
     """One workload's ``on_gpus`` rows per strategy, from the first ok record that has them."""
 
     key: CellKey
-    rows: dict[str, tuple[TransferRow, ...]]
+    rows: dict[str, tuple[Transfer, ...]]
 
     def has_claim_pair(self) -> bool:
         return all(s in self.rows for s in STRATEGIES)
@@ -238,7 +225,7 @@ def _link_class(src: int | None, dst: int | None) -> str:
 
 
 def strategy_cost(
-    rows: Iterable[TransferLike], profile: HardwareProfile, strategy: str = ""
+    rows: Iterable[Transfer], profile: HardwareProfile, strategy: str = ""
 ) -> StrategyCost:
     """A strategy's copy time per step on ``profile``, under both assumptions."""
     parsed = [(row, _device(row.src, profile), _device(row.dst, profile)) for row in rows]
@@ -328,7 +315,7 @@ def reference_compute(
 
 
 def predict(
-    rows_by_strategy: Mapping[str, Sequence[TransferLike]],
+    rows_by_strategy: Mapping[str, Sequence[Transfer]],
     profile: HardwareProfile,
     *,
     compute_s: float | None = None,
@@ -400,7 +387,7 @@ def workload_transfers(records: Iterable[Record]) -> list[WorkloadTransfers]:
     The rows are deterministic for a cell, so the first successful isolated record that carries
     an audit stands for its strategy; paired processes trace no placement and carry none.
     """
-    found: dict[CellKey, dict[str, tuple[TransferRow, ...]]] = {}
+    found: dict[CellKey, dict[str, tuple[Transfer, ...]]] = {}
     for record in records:
         cell = record.cell
         if not record.ok or cell.paired or record.transfers is None:

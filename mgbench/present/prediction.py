@@ -25,6 +25,7 @@ from mgbench.present.sections import (
 )
 from mgbench.records import environment
 from mgbench.records.record import Record
+from mgbench.transfers import Transfer
 
 SECTION_TITLE = "Link-cost prediction beside the measured verdict"
 ASSUMPTION_NOTES = (
@@ -223,7 +224,7 @@ def prediction_text(
 
 
 def workload_text(
-    rows_by_strategy: Mapping[str, Sequence[linkcost.TransferLike]],
+    rows_by_strategy: Mapping[str, Sequence[Transfer]],
     profile: HardwareProfile,
     *,
     key: CellKey | None = None,
@@ -241,7 +242,7 @@ def workload_text(
 
 
 def profiles_section(
-    rows_by_strategy: Mapping[str, Sequence[linkcost.TransferLike]],
+    rows_by_strategy: Mapping[str, Sequence[Transfer]],
     profiles: Sequence[HardwareProfile],
     key: CellKey,
     title: str | None = None,

@@ -322,10 +322,6 @@ class Placement:
 TRANSFER_RESOLUTIONS = ("as_run", "on_gpus")
 
 
-# A transfer row is the audit's own row type, read back from JSON by ``_transfer_row``.
-TransferRow = Transfer
-
-
 def _transfer_row(data: Any, where: str) -> Transfer:
     d = _object(data, where)
     texts = {

@@ -9,7 +9,8 @@ import pytest
 from mgbench.analysis import linkcost
 from mgbench.analysis.linkcost import LinkCostError
 from mgbench.config.hardware import parse_profile
-from mgbench.records.record import Record, TransferRow
+from mgbench.records.record import Record
+from mgbench.transfers import Transfer
 
 GB = 10**9
 
@@ -54,8 +55,8 @@ def toy(via: str = "host", rate: float | None = None, chip: int = 1):
     return parse_profile(TOY.format(via=via, peer_rate=peer_rate, chip=chip), "toy.toml")
 
 
-def row(src: str, dst: str, role: str, gigabytes: float) -> TransferRow:
-    return TransferRow(src, dst, role, int(gigabytes * GB))
+def row(src: str, dst: str, role: str, gigabytes: float) -> Transfer:
+    return Transfer(src, dst, role, int(gigabytes * GB))
 
 
 # The claim's pattern on GPUs 0 and 1: in-place sends each replica its half from the host; concat

@@ -16,7 +16,8 @@ from mgbench.commands.predict import predict_command
 from mgbench.config import hardware
 from mgbench.present import prediction, render
 from mgbench.present.sections import Report
-from mgbench.records.record import Record, TransferRow
+from mgbench.records.record import Record
+from mgbench.transfers import Transfer
 
 # The paired cell's workload (ResNet50 32px, 8 per replica, 2 replicas): the isolated cells
 # below share it, so the prediction and the measured paired verdict meet in one row.
@@ -220,7 +221,7 @@ def test_replicas_beyond_the_profile_are_refused(tmp_path):
 
 def test_rows_given_directly_are_predicted_on_every_profile():
     """What the placement command prints for a configuration it traced: no run needed."""
-    rows = {s: [TransferRow(*r) for r in ROWS[s]] for s in ROWS}
+    rows = {s: [Transfer(*r) for r in ROWS[s]] for s in ROWS}
     key = CellKey("ResNet50", 224, 96, 4, "keras3")
     profiles = [hardware.load_profile(n) for n in hardware.names()]
     section = prediction.profiles_section(rows, profiles, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mgbench.placement import OpInfo, TensorInfo, TracedStep, resolve_devices
-from mgbench.records.record import RecordError, TransferRow, Transfers
+from mgbench.records.record import RecordError, Transfers
 from mgbench.transfers import Transfer, audit, replica_batches
 
 
@@ -141,7 +141,7 @@ def test_the_record_field_round_trips_and_names_a_bad_row():
         "as_run": [],
         "on_gpus": [{"src": "CPU:0", "dst": "GPU:0", "role": "batch", "bytes": 8}],
     }
-    assert Transfers.from_json(data).on_gpus == (TransferRow("CPU:0", "GPU:0", "batch", 8),)
+    assert Transfers.from_json(data).on_gpus == (Transfer("CPU:0", "GPU:0", "batch", 8),)
     bad = {"as_run": [], "on_gpus": [{"src": "CPU:0", "dst": "GPU:0", "role": "x", "bytes": 1.5}]}
     with pytest.raises(RecordError, match=r"transfers.on_gpus\[0\].bytes: expected an integer"):
         Transfers.from_json(bad)
