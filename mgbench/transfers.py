@@ -168,22 +168,24 @@ def audit(
     return TransferAudit(rows, tuple(sorted(unresolved)))
 
 
+def audits(
+    traced: TracedStep, *, global_batch: int, input_device: str | None = None
+) -> dict[str, TransferAudit]:
+    """:func:`audit` in every resolution: ``{"as_run": ..., "on_gpus": ...}``."""
+    return {
+        resolution: audit(
+            traced, global_batch=global_batch, resolution=resolution, input_device=input_device
+        )
+        for resolution in RESOLUTIONS
+    }
+
+
 def both_resolutions(
     traced: TracedStep, *, global_batch: int, input_device: str | None = None
 ) -> dict[str, list[dict[str, object]]]:
     """The record's ``transfers`` field: ``{"as_run": [...], "on_gpus": [...]}``."""
-    return {
-        resolution: [
-            row.to_json()
-            for row in audit(
-                traced,
-                global_batch=global_batch,
-                resolution=resolution,
-                input_device=input_device,
-            ).rows
-        ]
-        for resolution in RESOLUTIONS
-    }
+    found = audits(traced, global_batch=global_batch, input_device=input_device)
+    return {resolution: [row.to_json() for row in found[resolution].rows] for resolution in found}
 
 
 _ROLE_RANK = {role: rank for rank, role in enumerate(TRANSFER_ROLES)}

@@ -65,12 +65,7 @@ def placement_tables(
             if traced is None:
                 sections.append(f"{title}\n{reason}")
                 continue
-            audits = {
-                resolution: transfers.audit(
-                    traced, global_batch=spec.global_batch, resolution=resolution
-                )
-                for resolution in transfers.RESOLUTIONS
-            }
+            audits = transfers.audits(traced, global_batch=spec.global_batch)
             audited[name] = audits
             sections.append(placement.format_placement(traced.placement(), title))
             sections.append(transfers.format_transfers(audits))

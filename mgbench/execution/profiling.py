@@ -14,7 +14,6 @@ from typing import Any
 
 from mgbench import devices
 from mgbench.backends.base import Backend, Built, ModelSpec
-from mgbench.platform import models
 from mgbench.trackers import profiler
 
 
@@ -34,18 +33,21 @@ def profile_built(
     steps: int,
     logdir: str | Path,
 ) -> dict[str, Any]:
-    """Trace the placement, warm up, profile ``steps`` steps; the attribution and trace path.
+    """Warm up, profile ``steps`` steps, and audit the step the warm-up traced; the
+    attribution and trace path.
 
-    The audit traces its own graph of the same step; op names match the profiled function's
-    once the call scopes (``StatefulPartitionedCall/``) are stripped, so every op the audit
-    knows gets its device and role, and ``attribution["unmatched"]`` lists any it did not.
+    The audit reads the very graph the profiled function runs (``Backend.watch_step``, as the
+    measured worker does: no second trace); its op names match the trace's once the call scopes
+    (``StatefulPartitionedCall/``) are stripped, so every op the audit knows gets its device and
+    role, and ``attribution["unmatched"]`` lists any it did not.
     """
-    x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
-    report, reason = backend.trace_placement(built, x, y)
+    backend.watch_step(built)
     step = backend.step_function(spec, built)
     for _ in range(warmup_steps):
         step()
     profiled = profiler.profile(step, steps=steps, logdir=logdir)
+    traced, reason = backend.fitted_step(spec, built)
+    report = traced.placement() if traced is not None else None
     host = devices.short_name(devices.HOST_DEVICE)
     attribution = profiler.attribute(profiled.events, placement_map(report), host=host)
     return {
