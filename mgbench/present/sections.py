@@ -15,9 +15,11 @@ from mgbench.analysis.paired import Outcome
 from mgbench.analysis.timeline import summarise_profile
 from mgbench.config.suite import Cell
 from mgbench.present import formats
+from mgbench.present.timeline import category_header
 from mgbench.records import environment
 from mgbench.records.profile import ProfileRecord
 from mgbench.records.record import Record
+from mgbench.trackers.profiler import CATEGORIES
 from mgbench.transfers import TRANSFER_ROLES
 
 CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
@@ -613,21 +615,6 @@ def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
     )
 
 
-TIMELINE_CATEGORIES = (
-    ("forward", "forward"),
-    ("backward", "backward"),
-    ("slicing", "slicing"),
-    ("merge", "merge"),
-    ("loss", "loss"),
-    ("grad_aggregate", "grad agg"),
-    ("update", "update"),
-    ("copy_h2d", "copy H->D"),
-    ("copy_d2d", "copy D->D"),
-    ("copy_d2h", "copy D->H"),
-    ("other", "other"),
-)
-
-
 def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
     """Where the step time goes, per strategy and device (ms per step, profiled processes)."""
     rows = []
@@ -649,7 +636,7 @@ def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
                     c.replicas,
                     *cell_values(c),
                     f"{device.device} {device.label}",
-                    *(device.seconds.get(key, 0.0) for key, _ in TIMELINE_CATEGORIES),
+                    *(device.seconds.get(category, 0.0) for category in CATEGORIES),
                     device.total_s,
                 ]
             )
@@ -663,7 +650,7 @@ def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
             *STRATEGY_COLUMNS,
             *CELL_COLUMNS,
             Column("device"),
-            *(Column(h, formats.milliseconds_fine, "s") for _, h in TIMELINE_CATEGORIES),
+            *(Column(category_header(c), formats.milliseconds_fine, "s") for c in CATEGORIES),
             Column("total", formats.milliseconds_fine, "s"),
         ],
         rows,

@@ -16,6 +16,11 @@ _SHORT_HEADERS = {
 }
 
 
+def category_header(category: str) -> str:
+    """A category's column heading (short where the name is long)."""
+    return _SHORT_HEADERS.get(category, category)
+
+
 def _ms(value_s: float) -> str:
     # Tiny models spend microseconds per op: three decimals keep them visible.
     return f"{value_s * 1000:,.3f}"
@@ -30,7 +35,7 @@ def _cell(device: DeviceTime, category: str) -> str:
 
 def format_timeline(summary: TimelineSummary, title: str | None = None) -> str:
     """A github table of ms per step per device and category, the totals and the notes."""
-    headers = ["device", "", *(_SHORT_HEADERS.get(c, c) for c in CATEGORIES), "total", "named"]
+    headers = ["device", "", *(category_header(c) for c in CATEGORIES), "total", "named"]
     rows = [
         [
             device.device,
@@ -65,7 +70,7 @@ def format_timeline(summary: TimelineSummary, title: str | None = None) -> str:
         f"named: share of the time in a category other than 'other' "
         f"({summary.attributed_share:.1%} overall); ops the placement audit placed: "
         f"{summary.matched_share:.1%} of the time. Categories: "
-        + ", ".join(f"{_SHORT_HEADERS.get(c, c)} = {CATEGORY_LABELS[c]}" for c in _SHORT_HEADERS)
+        + ", ".join(f"{category_header(c)} = {CATEGORY_LABELS[c]}" for c in _SHORT_HEADERS)
         + "."
     )
     if summary.unmatched:
