@@ -115,7 +115,20 @@ def _run(args: argparse.Namespace) -> int:
         plan_from=args.plan_from,
         deadline_min=args.deadline,
         executor=args.executor,
+        slurm_overrides=_slurm_overrides(args),
     )
+
+
+def _slurm_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ``--slurm-*`` flags given, keyed as in the ``[slurm]`` table."""
+    given = {
+        "partition": args.slurm_partition,
+        "account": args.slurm_account,
+        "gpus_per_node": args.slurm_gpus_per_node,
+        "time_min": args.slurm_time,
+        "sbatch": args.slurm_sbatch,
+    }
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -326,10 +339,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--executor",
-        choices=("local", "submitit-local"),
+        choices=("local", "submitit-local", "slurm"),
         default="local",
-        help="where each worker process starts: a child of this process (local), or one "
-        "submitit job per process on this machine (submitit-local, one at a time)",
+        help="where each worker process starts: a child of this process (local), one "
+        "submitit job per process on this machine (submitit-local), or one Slurm job per "
+        "process on a whole node (slurm; the run folder must be on a shared file system); "
+        "one at a time",
+    )
+    slurm_flags = run_cmd.add_argument_group(
+        "Slurm (--executor slurm; each overrides the suite's [slurm] table)"
+    )
+    slurm_flags.add_argument("--slurm-partition", metavar="NAME")
+    slurm_flags.add_argument("--slurm-account", metavar="NAME")
+    slurm_flags.add_argument("--slurm-gpus-per-node", type=int, metavar="N")
+    slurm_flags.add_argument(
+        "--slurm-time",
+        type=int,
+        metavar="MINUTES",
+        help="each job's time limit (default: its cell's timeout + 1 min, the least allowed)",
+    )
+    slurm_flags.add_argument(
+        "--slurm-sbatch",
+        action="append",
+        metavar="LINE",
+        help="one more #SBATCH option, added after the table's; repeatable; write it with '=', "
+        "e.g. --slurm-sbatch=--qos=high",
     )
     _add_virtual_gpus(run_cmd)
     run_cmd.set_defaults(handler=_run)

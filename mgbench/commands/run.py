@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mgbench.analysis import plan as planning
-from mgbench.config import suite
+from mgbench.config import slurm, suite
 from mgbench.config.suite import Suite
 from mgbench.execution import executors, launcher
 from mgbench.platform import hardware
@@ -43,10 +44,16 @@ def run_command(
     plan_from: str | None = None,
     deadline_min: float | None = None,
     executor: str = "local",
+    slurm_overrides: Mapping[str, Any] | None = None,
     emit: Callable[[str], None] = print,
 ) -> int:
+    """``slurm_overrides`` maps ``[slurm]`` keys to the ``--slurm-*`` flags' values, which
+    override the suite's table (only with ``executor="slurm"``)."""
     if executor not in executors.EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(executors.EXECUTORS)}")
+    slurm_overrides = slurm_overrides or {}
+    if slurm_overrides and executor != "slurm":
+        raise ValueError(f"{slurm.given_flags(slurm_overrides)[0]}: only with --executor slurm")
     if deadline_min is not None and not 0 < deadline_min < float("inf"):
         raise ValueError(f"--deadline: expected minutes > 0, got {deadline_min:g}")
     if plan_from is not None and not (plan or deadline_min is not None):
@@ -58,6 +65,7 @@ def run_command(
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only).select(
         models=models, replicas=replicas, repeats=repeats, pairs=pairs
     )
+    slurm_options = slurm_settings(loaded, slurm_overrides) if executor == "slurm" else None
     mode = device_mode(gpus, virtual_gpus)
     estimate = None
     if plan or deadline_min is not None:
@@ -81,10 +89,29 @@ def run_command(
         folder,
         resume=resume,
         options=options,
-        spawn=executors.make_spawner(executor, folder),
+        spawn=executors.make_spawner(executor, folder, slurm_options),
         deadline=deadline,
         emit=emit,
     )
+
+
+def slurm_settings(loaded: Suite, overrides: Mapping[str, Any]) -> slurm.SlurmOptions:
+    """The suite's ``[slurm]`` table with the command line's flags over it, refused before any
+    job starts when its time limit is shorter than a cell's timeout plus the margin."""
+    options = slurm.merge_overrides(loaded.slurm, overrides)
+    if options.time_min is None:
+        return options
+    source = (
+        slurm.FLAGS["time_min"] if "time_min" in overrides else f"{loaded.path}: [slurm] time_min"
+    )
+    cells = loaded.cells() + loaded.profiled_cells()
+    longest = max(cells, key=lambda cell: cell.timeout_s, default=None)
+    if longest is not None:
+        try:
+            options.time_limit_min(longest.timeout_s, f"cell {longest.cell_id}")
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from error
+    return options
 
 
 def device_mode(gpus: int, virtual_gpus: int) -> str:

@@ -18,9 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mgbench.config.slurm import SlurmOptions, parse_slurm_table
 from mgbench.platform import models
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored")
+STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker")
+# MultiWorkerMirroredStrategy runs on tf_keras only: Keras 3's fit cannot train under it
+# (keras-team/keras issue 20585: it fails converting PerReplica values).
+MULTIWORKER = "multiworker"
+MULTIWORKER_BACKENDS = ("tf_keras",)
 BACKENDS = ("keras3", "tf_keras")
 INPUTS = ("host", "device")
 WEIGHTS = ("cpu", "gpu0")
@@ -78,6 +83,9 @@ class Settings:
     # One more process per isolated cell, after the measured ones: its steps under TF's profiler.
     profile: bool = False
     profile_steps: int = 5
+    # Processes (tf.distribute workers) of a ``multiworker`` cell; its replicas are split evenly
+    # between them, so a group of R replicas gets one when R is a multiple of ``workers``.
+    workers: int = 2
 
     @property
     def comparisons(self) -> tuple[tuple[str, str], ...]:
@@ -110,18 +118,29 @@ class Cell:
     versus: str | None = None
     rounds: int | None = None
     block_steps: int | None = None
+    # A multiworker cell's processes; ``replicas`` counts every worker's replicas.
+    workers: int = 1
 
     @property
     def paired(self) -> bool:
         return self.versus is not None
 
     @property
+    def multiworker(self) -> bool:
+        return self.workers > 1
+
+    @property
+    def replicas_per_worker(self) -> int:
+        return self.replicas // self.workers
+
+    @property
     def cell_id(self) -> str:
         suffix = backend_suffix(self.backend)
         strategy = f"{self.strategy}-vs-{self.versus}" if self.paired else self.strategy
+        workers = f"-w{self.workers}" if self.multiworker else ""
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
-            f"-{strategy}-x{self.replicas}{suffix}"
+            f"-{strategy}-x{self.replicas}{workers}{suffix}"
         )
 
     @property
@@ -133,6 +152,8 @@ class Cell:
         if not self.paired:  # an isolated cell's dict stays as it was before paired cells
             for name in PAIRED_FIELDS:
                 del data[name]
+        if not self.multiworker:  # ...and a one-process cell's as before multiworker cells
+            del data["workers"]
         return data
 
     @classmethod
@@ -149,6 +170,8 @@ class Suite:
     settings: Settings
     models: tuple[ModelEntry, ...]
     profile: str  # "default" or "cpu"
+    # the [slurm] table (``--executor slurm``)
+    slurm: SlurmOptions = dataclasses.field(default_factory=SlurmOptions)
 
     def groups(self) -> list[list[Cell]]:
         """Cells compared with each other (one backend, model, image size, batch, replicas).
@@ -166,7 +189,12 @@ class Suite:
                     group = []
                     for strategy in s.strategies:
                         count = 1 if strategy == "single" else replicas
-                        isolated = self._cell(backend, entry, batch, strategy, count)
+                        extra: dict[str, Any] = {}
+                        if strategy == MULTIWORKER:
+                            if backend not in MULTIWORKER_BACKENDS or replicas % s.workers:
+                                continue
+                            extra["workers"] = s.workers
+                        isolated = self._cell(backend, entry, batch, strategy, count, **extra)
                         if isolated not in seen:
                             seen.add(isolated)
                             group.append(isolated)
@@ -197,7 +225,8 @@ class Suite:
         replicas: int,
         **paired: Any,
     ) -> Cell:
-        """One cell of ``entry`` with the suite's run settings (``paired``: versus, rounds...)."""
+        """One cell of ``entry`` with the suite's run settings (``paired``: versus, rounds...;
+        or ``workers``)."""
         s = self.settings
         return Cell(
             backend=backend,
@@ -225,8 +254,12 @@ class Suite:
         return self.settings.pairs if cell.paired else self.settings.repeats
 
     def profiled_cells(self) -> list[Cell]:
-        """The cells ``profile = true`` runs once more under the profiler: the isolated ones."""
-        return [c for c in self.cells() if not c.paired] if self.settings.profile else []
+        """The cells ``profile = true`` runs once more under the profiler: the isolated
+        one-process ones."""
+        if not self.settings.profile:
+            return []
+        # A multiworker cell's processes are tf.distribute's: the profiler runs one process.
+        return [c for c in self.cells() if not c.paired and not c.multiworker]
 
     def runs(self) -> list[tuple[Cell, int]]:
         """(cell, repeat) in execution order, group by group, round by round: round r runs the
@@ -317,6 +350,7 @@ _SETTING_TYPES: dict[str, Any] = {
     "seed": "nonneg_int",
     "profile": "bool",
     "profile_steps": "pos_int",
+    "workers": "workers",
 }
 _SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
@@ -386,6 +420,10 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
                 table, key, f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}"
             )
         return tuple(dict.fromkeys(items))
+    if kind == "workers":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise fail("an integer >= 2 (a multiworker cell's processes)")
+        return value
     if kind == "rounds":
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise fail("an integer >= 2 (a paired process's spread needs two rounds)")
@@ -432,7 +470,29 @@ def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings
         multi = [s for s in settings.strategies if s != "single"]
         if multi and all(r < 2 for r in settings.replicas):
             raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
+    touched = changes.keys() & {"strategies", "backend", "replicas", "workers"}
+    if MULTIWORKER in settings.strategies and touched:
+        _check_multiworker(where, table, settings)
     return settings
+
+
+def _check_multiworker(where: _Where, table: str, settings: Settings) -> None:
+    """A suite asking for multiworker cells must be able to make at least one."""
+    if not set(settings.backend) & set(MULTIWORKER_BACKENDS):
+        raise where.error(
+            table,
+            "strategies",
+            f"'multiworker' runs on the {' or '.join(MULTIWORKER_BACKENDS)} backend only (Keras 3 "
+            "cannot fit under MultiWorkerMirroredStrategy: keras-team/keras issue 20585); add "
+            "'tf_keras' to backend",
+        )
+    if not any(r % settings.workers == 0 for r in settings.replicas):
+        raise where.error(
+            table,
+            "workers",
+            f"no replica count in {list(settings.replicas)} splits evenly between "
+            f"{settings.workers} workers, so there would be no multiworker cell",
+        )
 
 
 def _model_entry(where: _Where, index: int, data: Any, defaults: Settings) -> ModelEntry:
@@ -470,7 +530,7 @@ def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SuiteError(f"{path}: not valid TOML: {error}") from error
-    _check_keys(where, "top level", data, {"suite", "models", "cpu"})
+    _check_keys(where, "top level", data, {"suite", "models", "cpu", "slurm"})
     table = data.get("suite")
     if not isinstance(table, dict):
         raise where.error("suite", None, "a [suite] table is required")
@@ -496,8 +556,11 @@ def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> 
     cpu_entries = _cpu_entries(where, cpu, entries)
     if cpu_only and cpu:
         settings, entries, profile = cpu_settings, cpu_entries, "cpu"
+    slurm = parse_slurm_table(
+        data.get("slurm", {}), lambda key, problem: where.error("slurm", key, problem)
+    )
     settings = dataclasses.replace(settings, compare=settings.comparisons)
-    suite = Suite(name, path, description, settings, tuple(entries), profile)
+    suite = Suite(name, path, description, settings, tuple(entries), profile, slurm)
     seen: set[str] = set()
     for cell in suite.cells():
         if cell.cell_id in seen:
