@@ -7,6 +7,7 @@ compares share a :class:`CellKey` (model, image size, batch per replica, replica
 from __future__ import annotations
 
 import functools
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -325,3 +326,65 @@ def weak_result_notes(cells: Sequence[CellResult]) -> list[str]:
                 "cannot show a significant difference"
             )
     return notes
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """One worker of a multiworker cell over its processes: where it ran, its median step
+    (median over processes), its peaks (max over processes); the chief's first and last loss."""
+
+    cell: CellResult
+    index: int
+    hosts: tuple[str, ...]
+    median_step_s: float | None
+    host_rss_peak_bytes: int | None
+    tf_peak_bytes: int | None  # all its devices together
+    losses: tuple[float, float] | None  # chief only: medians of the processes' first and last
+
+
+def worker_rows(cells: Sequence[CellResult]) -> list[WorkerRow]:
+    rows = []
+    for cell in cells:
+        if not cell.cell.multiworker:
+            continue
+        for index in range(cell.cell.workers):
+            parts = [
+                w
+                for r in cell.records
+                for w in r.workers or ()
+                if w.index == index and w.status == "ok"
+            ]
+            steps = [w.median_step_s for w in parts if w.median_step_s is not None]
+            rss = [
+                w.memory.host_rss_peak_bytes
+                for w in parts
+                if w.memory and w.memory.host_rss_peak_bytes
+            ]
+            tf = [
+                sum(w.memory.tf_peak_bytes.values())
+                for w in parts
+                if w.memory and w.memory.tf_peak_bytes
+            ]
+            rows.append(
+                WorkerRow(
+                    cell,
+                    index,
+                    tuple(dict.fromkeys(w.host or "?" for w in parts)),
+                    statistics.median(steps) if steps else None,
+                    max(rss) if rss else None,
+                    max(tf) if tf else None,
+                    _losses(cell.records) if index == 0 else None,
+                )
+            )
+    return rows
+
+
+def _losses(records: Iterable[Record]) -> tuple[float, float] | None:
+    pairs = [
+        (t.first_loss, t.last_loss)
+        for t in _timings(records)
+        if t.first_loss is not None and t.last_loss is not None
+    ]
+    if not pairs:
+        return None
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored")
+STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker")
 # Strategies that wrap a template without owning it, so several can share one template.
 WRAPPER_STRATEGIES = ("inplace", "concat")
 MIRRORED_WEIGHTS = "mirrored"  # Built.weights_device when every replica holds a copy
@@ -51,6 +51,8 @@ class ModelSpec(Protocol):
     def dtype(self) -> str: ...
     @property
     def global_batch(self) -> int: ...
+    @property
+    def workers(self) -> int: ...  # processes of a multiworker cell (1 otherwise)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class BuildSpec:
     weights: str = "cpu"
     input: str = "host"
     dtype: str = "float32"
+    workers: int = 1
 
     @property
     def global_batch(self) -> int:
@@ -106,9 +109,15 @@ class Backend(Protocol):
         ...
 
     def prepare_process(
-        self, replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+        self,
+        replicas: int,
+        *,
+        virtual_gpus: int = 0,
+        virtual_gpu_memory_mb: int = 0,
+        multiworker: bool = False,
     ) -> DeviceSetup:
-        """Configure a fresh process's devices; the first thing a worker does."""
+        """Configure a fresh process's devices; the first thing a worker does. ``replicas`` are
+        this process's; ``multiworker``: it is one worker of a tf.distribute cluster."""
         ...
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:

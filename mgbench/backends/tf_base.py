@@ -8,7 +8,10 @@ The strategies: ``single`` is the bare template on the default device (GPU:0 wit
 the host); ``inplace`` and ``concat`` wrap the template over N replicas (the wrappers differ per
 backend); ``mirrored`` is ``tf.distribute.MirroredStrategy``, NCCL on real GPUs and a reduction
 that works on virtual GPUs and CPUs (NCCL refuses virtual GPUs). Its variables are mirrored on
-every replica, so the ``weights`` setting does not apply to it.
+every replica, so the ``weights`` setting does not apply to it. ``multiworker`` is
+``tf.distribute.MultiWorkerMirroredStrategy``: this process is one of ``workers`` processes
+(peers from TF_CONFIG or Slurm, :mod:`mgbench.platform.cluster`), its replicas every GPU it sees
+(one CPU without GPUs), gradients all-reduced by collectives (NCCL on GPUs, a ring on CPUs).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from mgbench.backends.base import (
     DeviceSetup,
     ModelSpec,
 )
-from mgbench.platform import hardware, lazy, models
+from mgbench.config.suite import MULTIWORKER, MULTIWORKER_BACKENDS
+from mgbench.platform import cluster, hardware, lazy, models
 
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
@@ -37,6 +41,13 @@ if TYPE_CHECKING:
 LEARNING_RATE = 0.01
 TF_PEAK_CPU_REASON = "TF allocator statistics exist only for GPUs (CPU simulation)"
 MIRRORED_PLACEMENT_REASON = "MirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+MULTIWORKER_PLACEMENT_REASON = (
+    "MultiWorkerMirroredStrategy: placement is tf.distribute's, not traced by mgbench"
+)
+MULTIWORKER_BACKEND_REASON = (
+    "MultiWorkerMirroredStrategy runs on the tf_keras backend only: Keras 3's fit cannot train "
+    "under it (keras-team/keras issue 20585)"
+)
 FIT_UNTRACED_REASON = "fit traced no training step to audit (no step ran?)"
 
 
@@ -80,13 +91,38 @@ class TensorFlowBackend:
     # -- process and devices -----------------------------------------------------------------
 
     def prepare_process(
-        self, replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+        self,
+        replicas: int,
+        *,
+        virtual_gpus: int = 0,
+        virtual_gpu_memory_mb: int = 0,
+        multiworker: bool = False,
     ) -> DeviceSetup:
+        if multiworker:
+            return self._prepare_multiworker()
         mode = devices.prepare(
             replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
         )
         self.keras()  # loading the framework is set-up, not part of the timed build phase
         return _device_setup(mode)
+
+    def _prepare_multiworker(self) -> DeviceSetup:
+        """A tf.distribute worker: its collectives must be configured before TF's runtime
+        starts, so the strategy is made first, over the devices as they are (no simulated
+        replicas: it takes every GPU the process sees, or the CPU)."""
+        tf = lazy.tensorflow()
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            devices.enable_memory_growth()
+        implementation = tf.distribute.experimental.CommunicationImplementation
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=implementation.NCCL if gpus else implementation.RING
+        )
+        self._multiworker_distribution = tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=cluster.cluster_resolver(), communication_options=options
+        )
+        self.keras()
+        return DeviceSetup(mode="gpu" if gpus else "cpu-simulation", has_gpus=bool(gpus))
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:
         if not devices.already_configured():
@@ -99,10 +135,31 @@ class TensorFlowBackend:
 
     def check_runnable(self, spec: ModelSpec, virtual_gpus: int) -> None:
         gpus = lazy.tensorflow().config.list_physical_devices("GPU")
+        if spec.strategy == MULTIWORKER:
+            self._check_multiworker(spec, len(gpus), virtual_gpus)
+            return
         if gpus and spec.replicas > (virtual_gpus or len(gpus)):
             raise CellSkipped(
                 f"{spec.replicas} replicas asked for, but this machine has "
                 f"{virtual_gpus or len(gpus)} {'virtual ' if virtual_gpus else ''}GPU(s)"
+            )
+
+    def _check_multiworker(self, spec: ModelSpec, gpus: int, virtual_gpus: int) -> None:
+        if self.name not in MULTIWORKER_BACKENDS:
+            raise CellSkipped(MULTIWORKER_BACKEND_REASON)
+        if virtual_gpus:
+            raise CellSkipped(
+                "multiworker cells do not run on virtual GPUs: NCCL refuses them, and every "
+                "worker would split the same chip"
+            )
+        per_worker = spec.replicas // spec.workers
+        # The strategy takes every GPU the worker sees, or the CPU alone when there is none.
+        seen = gpus or 1
+        if per_worker != seen:
+            where = f"{gpus} GPU(s)" if gpus else "no GPU, so one CPU device"
+            raise CellSkipped(
+                f"{per_worker} replica(s) per worker asked for, but a worker here sees {where} "
+                "(MultiWorkerMirroredStrategy uses all of them)"
             )
 
     def check_pairable(self, spec: ModelSpec) -> None:
@@ -136,7 +193,8 @@ class TensorFlowBackend:
         for strategy in strategies:
             if strategy not in STRATEGIES:
                 raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
-        self.check_can_build()
+        if strategies != (MULTIWORKER,):
+            self.check_can_build()
         keras = self.keras()
         if spec.dtype != "float32":
             keras.mixed_precision.set_global_policy(spec.dtype)
@@ -148,6 +206,8 @@ class TensorFlowBackend:
 
         if strategies == ("mirrored",):
             built = [self._build_mirrored(make_template, spec.replicas)]
+        elif strategies == (MULTIWORKER,):
+            built = [self._build_multiworker(make_template)]
         elif strategies == ("single",):
             if spec.replicas != 1:
                 raise ValueError(
@@ -174,6 +234,18 @@ class TensorFlowBackend:
         with distribution.scope():
             template = make_template()
         return Built(template, replica_names, MIRRORED_WEIGHTS, distribution, "mirrored")
+
+    def _build_multiworker(self, make_template: Callable[[], Any]) -> Built:
+        distribution = getattr(self, "_multiworker_distribution", None)
+        if distribution is None:
+            raise RuntimeError(
+                "a multiworker cell is built in a worker process prepared for it: "
+                "prepare_process(..., multiworker=True) first"
+            )
+        with distribution.scope():
+            template = make_template()
+        local = tuple(devices.short_name(d) for d in distribution.extended.worker_devices)
+        return Built(template, local, MIRRORED_WEIGHTS, distribution, MULTIWORKER)
 
     def _build_single(self, make_template: Callable[[], Any], weights: str) -> Built:
         tf = lazy.tensorflow()
@@ -207,7 +279,7 @@ class TensorFlowBackend:
 
     def trace_step(self, built: Built, x: Any, y: Any) -> tuple[TracedStep | None, str | None]:
         if built.distribution is not None:
-            return None, MIRRORED_PLACEMENT_REASON
+            return None, _distributed_reason(built)
         return self.trace_model_step(built.model, x, y), None
 
     def watch_step(self, built: Built) -> None:
@@ -216,7 +288,7 @@ class TensorFlowBackend:
 
     def fitted_step(self, spec: ModelSpec, built: Built) -> tuple[TracedStep | None, str | None]:
         if built.distribution is not None:
-            return None, MIRRORED_PLACEMENT_REASON
+            return None, _distributed_reason(built)
         traced = self.fitted_model_step(spec, built.model)
         return traced, None if traced is not None else FIT_UNTRACED_REASON
 
@@ -227,6 +299,8 @@ class TensorFlowBackend:
         return (traced.placement() if traced else None), reason
 
     def dataset(self, spec: ModelSpec, built: Built) -> Any:
+        if built.strategy == MULTIWORKER:
+            return self._multiworker_dataset(spec, built)
         return models.synthetic_dataset(
             spec.image_size,
             spec.classes,
@@ -235,6 +309,20 @@ class TensorFlowBackend:
             # MirroredStrategy distributes the pipeline onto its replicas itself.
             first_replica=None if built.distribution is not None else built.replica_devices[0],
         )
+
+    def _multiworker_dataset(self, spec: ModelSpec, built: Built) -> Any:
+        """Each replica's own synthetic batch, made on its worker: tf.distribute cannot split
+        a one-element dataset between workers (sharding it by data would hand every worker the
+        whole global batch, doubling the work and the reported loss)."""
+
+        def replica_batches(context: Any) -> Any:
+            return models.synthetic_dataset(
+                spec.image_size,
+                spec.classes,
+                context.get_per_replica_batch_size(spec.global_batch),
+            )
+
+        return built.distribution.distribute_datasets_from_function(replica_batches)
 
     def fit_timed(self, built: Built, dataset: Any, timer: StepTimer) -> StepTiming:
         from mgbench.trackers.timing import timed_fit
@@ -331,3 +419,9 @@ class TensorFlowBackend:
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         raise NotImplementedError
+
+
+def _distributed_reason(built: Built) -> str:
+    return (
+        MULTIWORKER_PLACEMENT_REASON if built.strategy == MULTIWORKER else MIRRORED_PLACEMENT_REASON
+    )

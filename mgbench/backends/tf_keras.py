@@ -39,12 +39,22 @@ class TfKerasBackend(TensorFlowBackend):
         return lazy.tf_keras()
 
     def prepare_process(
-        self, replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+        self,
+        replicas: int,
+        *,
+        virtual_gpus: int = 0,
+        virtual_gpu_memory_mb: int = 0,
+        multiworker: bool = False,
     ) -> DeviceSetup:
-        # TF1 graph mode, as in 2018; it must be switched on before any TF op exists.
-        lazy.tensorflow().compat.v1.disable_eager_execution()
+        if not multiworker:
+            # TF1 graph mode, as in 2018; it must be switched on before any TF op exists.
+            # A tf.distribute worker stays eager: MultiWorkerMirroredStrategy's fit is TF2's.
+            lazy.tensorflow().compat.v1.disable_eager_execution()
         return super().prepare_process(
-            replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+            replicas,
+            virtual_gpus=virtual_gpus,
+            virtual_gpu_memory_mb=virtual_gpu_memory_mb,
+            multiworker=multiworker,
         )
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:

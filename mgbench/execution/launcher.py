@@ -8,7 +8,6 @@ reason naming the deadline, and ``--resume`` runs those again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
@@ -28,7 +27,9 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import CellSkipped
 from mgbench.config.suite import Cell, Suite
+from mgbench.execution import multiworker
 from mgbench.execution.lock import hold_run_folder
+from mgbench.platform import cluster, hardware
 from mgbench.records import environment, store
 from mgbench.records.profile import ProfileRecord, append_profile, read_profiles
 from mgbench.records.record import Record, RecordError, RunContext
@@ -176,24 +177,88 @@ def run_worker_process(
     spec_path: Path, out_path: Path, log_path: Path, timeout_s: float
 ) -> int | None:
     """Run one worker, its output to ``log_path``; its exit code, or None when it ran past
-    ``timeout_s`` (its whole process group is killed then)."""
+    ``timeout_s`` (its whole process group is killed then). A multiworker cell's workers run
+    side by side on loopback (:func:`run_loopback_workers`)."""
+    cell = Cell.from_dict(json.loads(spec_path.read_text(encoding="utf-8"))["cell"])
+    if cell.multiworker:
+        return run_loopback_workers(cell, spec_path, out_path, log_path, timeout_s)
+    return run_one_worker(spec_path, out_path, log_path, timeout_s, worker_env())
+
+
+def run_one_worker(
+    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float, env: dict[str, str]
+) -> int | None:
+    """One worker process in ``env``; its exit code, or None past ``timeout_s``."""
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
             worker_command(spec_path, out_path),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=worker_env(),
+            env=env,
             start_new_session=True,  # its own process group, so a timeout kills it all
         )
         try:
             return process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            multiworker.kill_group(process)
             return None
         except BaseException:
-            _kill_group(process)
+            multiworker.kill_group(process)
             raise
+
+
+def run_loopback_workers(
+    cell: Cell, spec_path: Path, out_path: Path, log_path: Path, timeout_s: float
+) -> int | None:
+    """A multiworker cell on this machine: its workers side by side, peers on loopback ports,
+    each with its own share of the GPUs; their payloads merged into ``out_path``. The chief's
+    exit code (or the first failure's), None on timeout."""
+    ports = cluster.free_loopback_ports(cell.workers)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = [v.strip() for v in visible.split(",")] if visible else None
+    shares = multiworker.gpu_shares(
+        cell.workers,
+        cell.replicas_per_worker,
+        gpus or [str(i) for i in range(hardware.gpu_count())],
+    )
+    envs = []
+    for index in range(cell.workers):
+        env = dict(worker_env(), TF_CONFIG=cluster.loopback_tf_config(ports, index))
+        if shares is not None:
+            env["CUDA_VISIBLE_DEVICES"] = shares[index]
+        envs.append(env)
+    out_paths = [multiworker.worker_out_path(out_path, i) for i in range(cell.workers)]
+    codes = multiworker.run_side_by_side(
+        [worker_command(spec_path, path) for path in out_paths],
+        envs,
+        [multiworker.worker_log_path(log_path, i) for i in range(cell.workers)],
+        out_paths,
+        timeout_s,
+    )
+    if codes is None:
+        return None
+    multiworker.merge_outputs(cell, out_path, codes)
+    return next((code for code in codes if code), 0)
+
+
+def run_slurm_worker_task(
+    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float, gpus_per_node: int
+) -> int | None:
+    """One Slurm task of a multiworker cell's job: the worker of this task's rank, its peers
+    found by TF's SlurmClusterResolver; the spawner merges the tasks' payloads afterwards."""
+    index = int(os.environ["SLURM_PROCID"])
+    env = dict(
+        worker_env(),
+        **{cluster.CLUSTER_ENV: "slurm", cluster.GPUS_PER_NODE_ENV: str(gpus_per_node)},
+    )
+    return run_one_worker(
+        spec_path,
+        multiworker.worker_out_path(out_path, index),
+        multiworker.worker_log_path(log_path, index),
+        timeout_s,
+        env,
+    )
 
 
 def worker_result(
@@ -239,12 +304,6 @@ def spawn_worker(
         spec_path, out_path = write_worker_spec(Path(scratch), cell, options, profile)
         returncode = run_worker_process(spec_path, out_path, log_path, cell.timeout_s)
         return worker_result(cell, out_path, log_path, returncode, time.monotonic() - started)
-
-
-def _kill_group(process: subprocess.Popen[Any]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def default_output(suite: Suite, root: Path = Path("results")) -> Path:

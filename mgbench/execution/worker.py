@@ -6,9 +6,11 @@ The cell's backend (:func:`mgbench.backends.get`) does all the framework's work:
 devices first, before the framework starts; then it builds the strategy, traces its placement and
 runs the real training loop (``fit`` over a tf.data pipeline), timed step by step while memory is
 sampled. A paired cell builds its two strategies over one template and alternates timed blocks of
-steps of each (:mod:`mgbench.trackers.paired`). This module imports no framework. A cell that
-cannot run here (more replicas than devices) is recorded as skipped with its reason; an exception
-becomes a failed record with its last lines.
+steps of each (:mod:`mgbench.trackers.paired`). A multiworker cell runs this module once per
+worker, each given its peers by the launcher (:mod:`mgbench.platform.cluster`); every worker
+writes its own payload, with its index and host, and the launcher merges them. This module
+imports no framework. A cell that cannot run here (more replicas than devices) is recorded as
+skipped with its reason; an exception becomes a failed record with its last lines.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
+from mgbench.platform import cluster
+from mgbench.records.environment import host_environment
 from mgbench.trackers.energy import EnergyMeter
 from mgbench.trackers.memory import MemorySampler
 from mgbench.trackers.paired import run_paired
@@ -105,7 +109,10 @@ def run_cell(
     if cell.paired:
         backend.check_pairable(cell)  # before the framework starts: a refusal costs nothing
     setup = backend.prepare_process(
-        cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
+        cell.replicas_per_worker,
+        virtual_gpus=virtual_gpus,
+        virtual_gpu_memory_mb=virtual_gpu_memory_mb,
+        multiworker=cell.multiworker,
     )
     backend.check_runnable(cell, virtual_gpus)
     nvml, gpu_indices, nvml_reason = _open_nvml(setup)
@@ -146,8 +153,17 @@ def run_cell(
         },
         **energy_result,
         "backend": cell.backend,
-        "environment": backend.environment(nvml),
+        **_worker_identity(cell),
+        # This process's machine: a Slurm job's node, not the launcher's host.
+        "environment": {**host_environment(), **backend.environment(nvml)},
     }
+
+
+def _worker_identity(cell: Cell) -> dict[str, Any]:
+    """A multiworker process's place in its cluster (the launcher merges the workers by it)."""
+    if not cell.multiworker:
+        return {}
+    return {"worker": {"index": cluster.worker_index(), "count": cell.workers}}
 
 
 def _run_isolated(

@@ -10,7 +10,7 @@ from typing import Any
 
 from mgbench import analysis
 from mgbench.analysis import stats
-from mgbench.analysis.cells import EnergyRow, energy_rows
+from mgbench.analysis.cells import EnergyRow, WorkerRow, energy_rows, worker_rows
 from mgbench.analysis.paired import Outcome
 from mgbench.analysis.timeline import summarise_profile
 from mgbench.config.suite import Cell
@@ -235,6 +235,9 @@ def build_report(
     transfers = transfers_section(cells)
     if transfers is not None:  # runs recorded before the audit existed have none
         sections.append(transfers)
+    workers = worker_rows(cells)
+    if workers:
+        sections.append(workers_section(workers))
     if profiles:
         sections.append(timeline_section(profiles))
     if notes:
@@ -612,6 +615,55 @@ def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
         ],
         rows,
         notes,
+    )
+
+
+MULTIWORKER_NOTE = (
+    "multiworker: tf.distribute.MultiWorkerMirroredStrategy on the tf_keras backend (Keras 3's "
+    "fit cannot train under it: keras-team/keras issue 20585), one process per worker, "
+    "gradients all-reduced by collectives (a ring on CPUs, NCCL on GPUs). The cell's images/s "
+    "is the chief's (worker 0), counting every worker's images; each worker's memory is its own. "
+    "Its loss is fit's per-step log, which tf_keras sums over the workers under this strategy "
+    "(its per-epoch log does not): falling is what it shows."
+)
+
+
+def loss_text(value: Sequence[float]) -> str:
+    first, last = value
+    return f"{first:.3g} -> {last:.3g}"
+
+
+def workers_section(rows: Sequence[WorkerRow]) -> Section:
+    """Each worker of each multiworker cell: its host, median step and peaks (the cell itself
+    sits beside mirrored in the scaling table)."""
+    return Section(
+        "Multi-worker cells, worker by worker",
+        [
+            *CELL_COLUMNS,
+            Column("replicas"),
+            Column("workers"),
+            Column("worker"),
+            Column("host", formats.device_list),
+            Column("median step", formats.milliseconds, "s"),
+            mib_column("host RSS peak MiB"),
+            mib_column("TF peak MiB (all devices)"),
+            Column("loss first -> last (chief)", loss_text, missing=""),
+        ],
+        [
+            [
+                *cell_values(row.cell.cell),
+                row.cell.cell.replicas,
+                row.cell.cell.workers,
+                row.index,
+                list(row.hosts),
+                row.median_step_s,
+                row.host_rss_peak_bytes,
+                row.tf_peak_bytes,
+                None if row.losses is None else list(row.losses),
+            ]
+            for row in rows
+        ],
+        [MULTIWORKER_NOTE],
     )
 
 

@@ -144,6 +144,8 @@ class Timing:
     images_per_s: float
     process_to_first_timed_step_s: float | None
     phases_s: dict[str, float] | None
+    first_loss: float | None = None  # the loss fit reported after its first and last steps
+    last_loss: float | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Timing:
@@ -168,6 +170,8 @@ class Timing:
             process_to_first_timed_step_s=_number(
                 d.get("process_to_first_timed_step_s"), "timing.process_to_first_timed_step_s"
             ),
+            first_loss=_number(d.get("first_loss"), "timing.first_loss"),
+            last_loss=_number(d.get("last_loss"), "timing.last_loss"),
             phases_s=None
             if phases is None
             else {
@@ -412,6 +416,45 @@ class Paired:
 
 
 @dataclass(frozen=True)
+class WorkerPart:
+    """One process of a multiworker cell: where it ran, how it ended, its steps and memory
+    (the record's timing is the chief's, worker 0)."""
+
+    index: int
+    host: str | None
+    status: str
+    reason: str | None
+    device_mode: str | None
+    replica_devices: tuple[str, ...] | None
+    median_step_s: float | None
+    memory: Memory | None
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> WorkerPart:
+        d = _object(data, where)
+        status = _required(_text(d.get("status"), f"{where}.status"), f"{where}.status")
+        if status not in STATUSES:
+            raise RecordError(f"{where}.status: unknown status {status!r}")
+        memory = d.get("memory")
+        return cls(
+            index=_required(_integer(d.get("index"), f"{where}.index"), f"{where}.index"),
+            host=_text(d.get("host"), f"{where}.host"),
+            status=status,
+            reason=_text(d.get("reason"), f"{where}.reason"),
+            device_mode=_text(d.get("device_mode"), f"{where}.device_mode"),
+            replica_devices=_texts(d.get("replica_devices"), f"{where}.replica_devices"),
+            median_step_s=_number(d.get("median_step_s"), f"{where}.median_step_s"),
+            memory=None if memory is None else Memory.from_json(memory),
+        )
+
+
+def _workers(data: Any) -> tuple[WorkerPart, ...]:
+    if not isinstance(data, list):
+        raise RecordError(f"workers: expected a list, got {_shown(data)}")
+    return tuple(WorkerPart.from_json(item, f"workers[{i}]") for i, item in enumerate(data))
+
+
+@dataclass(frozen=True)
 class Gpu:
     name: str | None
     tf_device: str | None
@@ -521,6 +564,7 @@ class Record:
     transfers: Transfers | None = None  # the traced step's cross-device bytes
     energy: dict[str, GpuEnergy] | None = None  # physical GPU index -> energy of the timed steps
     energy_reason: str | None = None  # why ``energy`` is None (a CPU, no NVML, a paired process)
+    workers: tuple[WorkerPart, ...] | None = None  # a multiworker cell's processes, by index
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -579,6 +623,7 @@ class Record:
             "paired": Paired.from_json,
             "transfers": Transfers.from_json,
             "energy": _energy,
+            "workers": _workers,
         }
         parts = {
             name: None if d.get(name) is None else parse(d[name])

@@ -7,6 +7,7 @@ reads the loss) before its end time is taken, so a time covers the device work t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ class StepTiming:
     step_s: tuple[float, ...]
     timed_wall_s: float  # from the start of the first timed step to the end of the last
     images_per_step: int
+    losses: tuple[float, ...] = ()  # what each step's sync read, when it read a loss
 
     @property
     def images_per_s(self) -> float:
@@ -35,6 +37,10 @@ class StepTiming:
             "timed_wall_s": self.timed_wall_s,
             "images_per_step": self.images_per_step,
             "images_per_s": self.images_per_s,
+            # The first and last loss show the model trained (a multiworker cell's workers
+            # must agree on the gradients for it to fall).
+            "first_loss": self.losses[0] if self.losses else None,
+            "last_loss": self.losses[-1] if self.losses else None,
         }
 
 
@@ -48,6 +54,7 @@ class StepTimer:
     on_timed_end: Callable[[], None] | None = None
     _begins: list[float] = field(default_factory=list)
     _ends: list[float] = field(default_factory=list)
+    _losses: list[float] = field(default_factory=list)
 
     @property
     def total_steps(self) -> int:
@@ -73,8 +80,10 @@ class StepTimer:
         self._begins.append(self.clock())
 
     def end(self, step: int, sync: Callable[[], object] = lambda: None) -> None:
-        sync()
+        read = sync()
         self._ends.append(self.clock())
+        if isinstance(read, float) and math.isfinite(read):
+            self._losses.append(read)
         if step == self.total_steps - 1 and self.on_timed_end:
             self.on_timed_end()
 
@@ -89,6 +98,7 @@ class StepTimer:
             step_s=tuple(durations[first : self.total_steps]),
             timed_wall_s=self._ends[self.total_steps - 1] - self._begins[first],
             images_per_step=self.images_per_step,
+            losses=tuple(self._losses),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -67,5 +68,44 @@ def test_jobs_never_overlap(submitit_run):
 
 
 def test_an_unknown_executor_is_refused_by_name(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown executor 'slurm'; known: local, submitit-local"):
-        make_spawner("slurm", tmp_path)
+    with pytest.raises(
+        ValueError, match=r"unknown executor 'pbs'; known: local, submitit-local, slurm$"
+    ):
+        make_spawner("pbs", tmp_path)
+
+
+def test_a_job_killed_mid_run_is_a_failed_record_and_resume_runs_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent))  # factories:killed
+    text = SUITE.replace('strategies = ["inplace", "concat"]', 'strategies = ["inplace"]')
+    text = text.replace("[[models]]", '[[models]]\nname = "factories:killed"\n[[models]]', 1)
+    suite = parse_suite(text, "executors.toml", cpu_only=True)
+    output = tmp_path / "run"
+    assert [c.model for c, _ in suite.runs()] == ["factories:killed", "TinyMLP"]
+
+    def stop_after_the_first_record(line: str) -> None:
+        if line.strip().startswith("failed:"):
+            raise KeyboardInterrupt  # the run is stopped right after the killed job's record
+
+    with pytest.raises(KeyboardInterrupt):
+        run_and_summarise(
+            suite,
+            output,
+            spawn=make_spawner("submitit-local", output),
+            emit=stop_after_the_first_record,
+        )
+    (killed,) = store.read_records(output / "results.jsonl")
+    assert (killed.status, killed.reason) == ("failed", "worker killed by signal SIGKILL")
+
+    code = run_and_summarise(
+        suite,
+        output,
+        resume=True,
+        spawn=make_spawner("submitit-local", output),
+        emit=lambda _: None,
+    )
+    assert code == 1  # the killed job's record stays a failure
+    records = store.read_records(output / "results.jsonl")
+    assert [(r.cell.model, r.status) for r in records] == [
+        ("factories:killed", "failed"),
+        ("TinyMLP", "ok"),
+    ]
