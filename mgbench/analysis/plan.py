@@ -264,7 +264,7 @@ def default_cost(cell: Cell, device_mode: str) -> ProcessCost:
     costs, label = model_defaults(cell.model, device_mode)
     images = cell.batch_per_replica if device_mode == "gpu" else cell.global_batch
     step = images * _scaled_image_s(costs, cell.image_size) + machine.step_overhead_s
-    if cell.strategy == "mirrored":
+    if cell.strategy in ("mirrored", "multiworker"):  # tf.distribute's steps, both
         step *= machine.mirrored_step_factor
     first = cell.replicas * costs.trace_s_per_replica + machine.first_step_extra_s + step
     if cell.paired:  # one template and two wrappers built; two graphs traced; no audit

@@ -45,7 +45,7 @@ _MANAGED = {
     "gpus-per-node": "the gpus_per_node key",
     "time": "the time_min key",
     "exclusive": "mgbench (every job takes whole nodes)",
-    "nodes": "mgbench (one node per job)",
+    "nodes": "mgbench (one node per job; a multiworker cell's job, one per worker)",
     "ntasks-per-node": "mgbench (one task per job)",
     "no-requeue": "mgbench (a measurement is never silently rerun)",
     "output": "submitit (its log files)",

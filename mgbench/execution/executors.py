@@ -19,9 +19,11 @@ interleaving, records gathered in one run folder) and is a :data:`~launcher.Spaw
   ``OUT_OF_MEMORY``...) is recorded as failed, its reason naming the job id and the Slurm state;
   Ctrl-C cancels the job in flight.
 
-  Limitations: jobs are still submitted one at a time, as with ``submitit-local``, although a
-  cluster could run processes side by side on different nodes; and each process, so both sides
-  of a paired comparison, runs on one node. The Slurm path is tested against faked ``sbatch``,
+  After the first job, every job asks for the first one's node (``--nodelist``), so a run's
+  processes, every comparison's, are measured on one machine; a multiworker cell's job asks for
+  ``workers`` nodes, one task each, that one among them. Limitation: jobs are still submitted one
+  at a time, as with ``submitit-local``, although a cluster could run processes side by side on
+  different nodes. The Slurm path is tested against faked ``sbatch``,
   ``sacct``, ``scancel`` and ``srun`` only (``tests/tf/test_slurm_executor.py``): it has not met
   a real cluster yet.
 """
@@ -143,6 +145,7 @@ class SubmititSpawner:
             except BaseException:
                 job.cancel(check=False)  # Ctrl-C: no job outlives the run
                 raise
+            self._ran_on(job)
             unfinished = self._unfinished(job)
             if unfinished is not None:
                 return _failed(unfinished, self._clock() - started)
@@ -164,6 +167,9 @@ class SubmititSpawner:
 
     def _ended(self, job: Any) -> bool:
         return bool(job.done())
+
+    def _ran_on(self, job: Any) -> None:
+        """Note where an ended job ran (Slurm pins the later jobs there)."""
 
     def _unfinished(self, job: Any) -> str | None:
         """Why an ended job left no result (a failed record's reason), or None: read it."""
@@ -196,6 +202,9 @@ class SlurmSpawner(SubmititSpawner):
             )
         super().__init__(folder, cluster="slurm", clock=clock)
         self.options = options
+        # The node every later job asks for, once the first job has run: a run's processes,
+        # so every comparison's, are measured on one machine.
+        self.node: str | None = None
 
     def job_parameters(self, cell: Cell) -> dict[str, Any]:
         """The job of one process of ``cell``: every Slurm request is made here."""
@@ -215,7 +224,11 @@ class SlurmSpawner(SubmititSpawner):
             "slurm_signal_delay_s": SIGNAL_DELAY_S,
             "slurm_setup": list(options.setup) or None,
             # submitit writes these as "#SBATCH --key[=value]" lines, after its own.
-            "slurm_additional_parameters": {"no-requeue": True, **options.sbatch_parameters()},
+            "slurm_additional_parameters": {
+                "no-requeue": True,
+                **({"nodelist": self.node} if self.node else {}),
+                **options.sbatch_parameters(),
+            },
         }
 
     def job_call(self, cell: Cell) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -225,6 +238,14 @@ class SlurmSpawner(SubmititSpawner):
 
     def _ended(self, job: Any) -> bool:
         return bool(job.done()) or _state_word(job.state) in _FINAL_UNFINISHED
+
+    def _ran_on(self, job: Any) -> None:
+        if self.node is not None:
+            return
+        nodes = str(job.get_info(mode="force").get("NodeList") or "")
+        # One plain host name only: a multi-node job's list ("gpu[01-02]") pins nothing.
+        if nodes and not any(c in nodes for c in ",[ ") and nodes not in ("None", "(null)"):
+            self.node = nodes
 
     def _unfinished(self, job: Any) -> str | None:
         if job.paths.result_pickle.exists():

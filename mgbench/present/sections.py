@@ -644,7 +644,7 @@ def workers_section(rows: Sequence[WorkerRow]) -> Section:
             Column("workers"),
             Column("worker"),
             Column("host", formats.device_list),
-            Column("median step", formats.milliseconds, "s"),
+            Column("median step ms", formats.milliseconds, "s"),
             mib_column("host RSS peak MiB"),
             mib_column("TF peak MiB (all devices)"),
             Column("loss first -> last (chief)", loss_text, missing=""),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import submitit.slurm.slurm
+from test_executors import SUITE  # the same tiny suite as the submitit-local tests
 
 from mgbench import cli
 from mgbench.commands.run import run_and_summarise
@@ -30,23 +31,6 @@ from mgbench.execution.executors import (
 )
 from mgbench.execution.launcher import RunError
 from mgbench.records import store
-
-SUITE = """
-[suite]
-name = "executors"
-strategies = ["inplace", "concat"]
-replicas = [2]
-batch_per_replica = 4
-warmup_steps = 1
-timed_steps = 4
-repeats = 1
-timeout_s = 240
-compare = []
-[[models]]
-name = "TinyMLP"
-image_size = 8
-classes = 5
-"""
 
 SLURM_TABLE = """
 [slurm]
@@ -273,6 +257,15 @@ def test_the_submission_script_asks_for_one_whole_node_and_the_options(slurm_run
         command = next(i for i, line in enumerate(lines) if "submitit.core._submit" in line)
         assert lines[command].startswith("srun ") and setup < command
         assert max(i for i, line in enumerate(lines) if line.startswith("#SBATCH")) < setup
+
+
+def test_jobs_after_the_first_ask_for_its_node(slurm_run):
+    _, _, _, fake = slurm_run
+    first, *later = fake.jobs()
+    assert later
+    assert not [line for line in fake.script(first).splitlines() if "--nodelist" in line]
+    for job_id in later:  # every comparison's processes are measured on one machine
+        assert "#SBATCH --nodelist=localhost" in fake.script(job_id).splitlines()
 
 
 def test_a_jobs_time_limit_defaults_to_its_cell_timeout_plus_a_minute(fake_slurm, tmp_path):

@@ -104,7 +104,8 @@ BAD = [
     ),
     (
         "[slurm]\nsbatch = ['--nodes=2']",
-        r"\[slurm\] sbatch: '--nodes=2': --nodes is set by mgbench \(one node per job\)",
+        r"\[slurm\] sbatch: '--nodes=2': --nodes is set by mgbench \(one node per job; a "
+        r"multiworker cell's job, one per worker\)",
     ),
     (
         "[slurm]\nsbatch = ['--exclusive']",

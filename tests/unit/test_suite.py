@@ -174,7 +174,10 @@ def test_shipped_suites_are_valid(path, cpu_only):
     isolated = {c.strategy for c in suite.cells() if not c.paired}
     assert isolated == set(suite.settings.strategies)
     if path.name != "ci.toml":  # CI's gate suite measures the two wrappers only, on purpose
-        assert isolated == {"single", "inplace", "concat", "mirrored"}
+        assert isolated - {"multiworker"} == {"single", "inplace", "concat", "mirrored"}
+    if path.name == "smoke.toml":  # the smoke suite checks the multi-worker path too
+        (multi,) = [c for c in suite.cells() if c.strategy == "multiworker"]
+        assert (multi.backend, multi.workers, multi.replicas) == ("tf_keras", 2, 2)
     assert [(c.strategy, c.versus) for c in suite.cells() if c.paired]
 
 
