@@ -145,7 +145,8 @@ def _timings(records: Iterable[Record]) -> list[Timing]:
 def by_key_and_strategy(cells: Iterable[CellResult]) -> dict[CellKey, dict[str, CellResult]]:
     out: dict[CellKey, dict[str, CellResult]] = {}
     for cell in cells:
-        out.setdefault(cell.key, {})[cell.strategy] = cell
+        # dataparallel over 1 and over 2 processes are different cells of one workload
+        out.setdefault(cell.key, {})[cell.cell.strategy_label] = cell
     return out
 
 
@@ -162,6 +163,7 @@ class ScalingRow:
     cell: CellResult
     efficiency: float | None  # images/s / (replicas x single's images/s)
     vs_mirrored: float | None  # images/s / mirrored's images/s
+    vs_dataparallel: float | None = None  # images/s / one-process DataParallel's (Keras 3 on JAX)
 
 
 def scaling_rows(cells: Sequence[CellResult]) -> list[ScalingRow]:
@@ -178,8 +180,28 @@ def scaling_rows(cells: Sequence[CellResult]) -> list[ScalingRow]:
         ratio = None
         if mirrored is not None and mirrored.images_per_s:
             ratio = cell.images_per_s / mirrored.images_per_s
-        rows.append(ScalingRow(cell, efficiency, ratio))
+        dataparallel = dataparallel_baseline(cells, cell.key)
+        vs_dataparallel = None
+        if dataparallel is not None and dataparallel.images_per_s:
+            vs_dataparallel = cell.images_per_s / dataparallel.images_per_s
+        rows.append(ScalingRow(cell, efficiency, ratio, vs_dataparallel))
     return rows
+
+
+def dataparallel_baseline(cells: Sequence[CellResult], key: CellKey) -> CellResult | None:
+    """Today's recipe on ``key``'s workload and replicas, whatever backend ``key`` is: the
+    one-process DataParallel cell, if it succeeded."""
+    for cell in cells:
+        c = cell.cell
+        same = (c.model, c.image_size, c.batch_per_replica, c.replicas) == (
+            key.model,
+            key.image_size,
+            key.batch_per_replica,
+            key.replicas,
+        )
+        if c.strategy == "dataparallel" and not c.multiprocess and same and cell.processes:
+            return cell
+    return None
 
 
 @dataclass(frozen=True)
@@ -345,7 +367,7 @@ class WorkerRow:
 def worker_rows(cells: Sequence[CellResult]) -> list[WorkerRow]:
     rows = []
     for cell in cells:
-        if not cell.cell.multiworker:
+        if not cell.cell.multiprocess:
             continue
         for index in range(cell.cell.workers):
             parts = [

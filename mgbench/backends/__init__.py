@@ -1,6 +1,6 @@
-"""Backends by name: ``get("keras3")``, ``get("tf_keras")``; :mod:`mgbench.backends.base` says
-what each offers. Importing this package, or asking for a backend, imports no framework: each
-backend loads its framework when a method first needs it.
+"""Backends by name: ``get("keras3")``, ``get("tf_keras")``, ``get("jax")``;
+:mod:`mgbench.backends.base` says what each offers. Importing this package, or asking for a
+backend, imports no framework: each backend loads its framework when a method first needs it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from mgbench.backends.base import Backend
 _REGISTRY = {
     "keras3": "mgbench.backends.keras3:Keras3Backend",
     "tf_keras": "mgbench.backends.tf_keras:TfKerasBackend",
+    "jax": "mgbench.backends.jax_keras:JaxBackend",
 }
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker")
+STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker", "dataparallel")
 # Strategies that wrap a template without owning it, so several can share one template.
 WRAPPER_STRATEGIES = ("inplace", "concat")
 MIRRORED_WEIGHTS = "mirrored"  # Built.weights_device when every replica holds a copy
@@ -117,7 +117,8 @@ class Backend(Protocol):
         multiworker: bool = False,
     ) -> DeviceSetup:
         """Configure a fresh process's devices; the first thing a worker does. ``replicas`` are
-        this process's; ``multiworker``: it is one worker of a tf.distribute cluster."""
+        this process's; ``multiworker``: it is one process of a multi-process cell (tf.distribute
+        or keras.distribution)."""
         ...
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:

@@ -21,12 +21,21 @@ from typing import Any
 from mgbench.config.slurm import SlurmOptions, parse_slurm_table
 from mgbench.platform import models
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker")
-# MultiWorkerMirroredStrategy runs on tf_keras only: Keras 3's fit cannot train under it
-# (keras-team/keras issue 20585: it fails converting PerReplica values).
-MULTIWORKER = "multiworker"
-MULTIWORKER_BACKENDS = ("tf_keras",)
-BACKENDS = ("keras3", "tf_keras")
+STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker", "dataparallel")
+MULTIWORKER = "multiworker"  # tf.distribute.MultiWorkerMirroredStrategy, several processes
+DATAPARALLEL = "dataparallel"  # keras.distribution.DataParallel (Keras 3 on JAX)
+BACKENDS = ("keras3", "tf_keras", "jax")
+# What each backend runs. MultiWorkerMirroredStrategy runs on tf_keras only: Keras 3's fit cannot
+# train under it (keras-team/keras issue 20585: it fails converting PerReplica values). The jax
+# backend runs today's recipe, DataParallel, and one device; the wrappers are TF graphs.
+BACKEND_STRATEGIES = {
+    "keras3": ("single", "inplace", "concat", "mirrored"),
+    "tf_keras": ("single", "inplace", "concat", "mirrored", MULTIWORKER),
+    "jax": ("single", DATAPARALLEL),
+}
+MULTIWORKER_BACKENDS = tuple(b for b, runs in BACKEND_STRATEGIES.items() if MULTIWORKER in runs)
+# Strategies whose cells may span several processes (``workers``).
+MULTIPROCESS_STRATEGIES = (MULTIWORKER, DATAPARALLEL)
 INPUTS = ("host", "device")
 WEIGHTS = ("cpu", "gpu0")
 DTYPES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -83,9 +92,10 @@ class Settings:
     # One more process per isolated cell, after the measured ones: its steps under TF's profiler.
     profile: bool = False
     profile_steps: int = 5
-    # Processes (tf.distribute workers) of a ``multiworker`` cell; its replicas are split evenly
-    # between them, so a group of R replicas gets one when R is a multiple of ``workers``.
-    workers: int = 2
+    # Process counts of the cells of a strategy that may span processes (multiworker: the counts
+    # >= 2; dataparallel: each); a cell's replicas are split evenly between its processes, so a
+    # group of R replicas gets a W-process cell when W divides R.
+    workers: tuple[int, ...] = (1, 2)
 
     @property
     def comparisons(self) -> tuple[tuple[str, str], ...]:
@@ -118,7 +128,8 @@ class Cell:
     versus: str | None = None
     rounds: int | None = None
     block_steps: int | None = None
-    # A multiworker cell's processes; ``replicas`` counts every worker's replicas.
+    # A multi-process cell's processes (multiworker, dataparallel); ``replicas`` counts every
+    # process's replicas.
     workers: int = 1
 
     @property
@@ -126,8 +137,13 @@ class Cell:
         return self.versus is not None
 
     @property
-    def multiworker(self) -> bool:
+    def multiprocess(self) -> bool:
         return self.workers > 1
+
+    @property
+    def strategy_label(self) -> str:
+        """The strategy as tables tell cells apart: ``dataparallel-w2`` for 2 processes."""
+        return f"{self.strategy}-w{self.workers}" if self.multiprocess else self.strategy
 
     @property
     def replicas_per_worker(self) -> int:
@@ -137,7 +153,7 @@ class Cell:
     def cell_id(self) -> str:
         suffix = backend_suffix(self.backend)
         strategy = f"{self.strategy}-vs-{self.versus}" if self.paired else self.strategy
-        workers = f"-w{self.workers}" if self.multiworker else ""
+        workers = f"-w{self.workers}" if self.multiprocess else ""
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
             f"-{strategy}-x{self.replicas}{workers}{suffix}"
@@ -152,7 +168,7 @@ class Cell:
         if not self.paired:  # an isolated cell's dict stays as it was before paired cells
             for name in PAIRED_FIELDS:
                 del data[name]
-        if not self.multiworker:  # ...and a one-process cell's as before multiworker cells
+        if not self.multiprocess:  # ...and a one-process cell's as before multiworker cells
             del data["workers"]
         return data
 
@@ -187,17 +203,16 @@ class Suite:
             for batch in entry.batch_per_replica:
                 for replicas in s.replicas:
                     group = []
-                    for strategy in s.strategies:
+                    runs = BACKEND_STRATEGIES[backend]
+                    for strategy in (x for x in s.strategies if x in runs):
                         count = 1 if strategy == "single" else replicas
-                        extra: dict[str, Any] = {}
-                        if strategy == MULTIWORKER:
-                            if backend not in MULTIWORKER_BACKENDS or replicas % s.workers:
-                                continue
-                            extra["workers"] = s.workers
-                        isolated = self._cell(backend, entry, batch, strategy, count, **extra)
-                        if isolated not in seen:
-                            seen.add(isolated)
-                            group.append(isolated)
+                        for workers in _process_counts(strategy, count, s.workers):
+                            isolated = self._cell(
+                                backend, entry, batch, strategy, count, workers=workers
+                            )
+                            if isolated not in seen:
+                                seen.add(isolated)
+                                group.append(isolated)
                     if replicas >= 2:
                         group.extend(
                             self._cell(
@@ -211,6 +226,7 @@ class Suite:
                                 block_steps=s.block_steps,
                             )
                             for a, b in s.comparisons
+                            if a in runs and b in runs
                         )
                     if group:
                         out.append(group)
@@ -259,7 +275,7 @@ class Suite:
         if not self.settings.profile:
             return []
         # A multiworker cell's processes are tf.distribute's: the profiler runs one process.
-        return [c for c in self.cells() if not c.paired and not c.multiworker]
+        return [c for c in self.cells() if not c.paired and not c.multiprocess]
 
     def runs(self) -> list[tuple[Cell, int]]:
         """(cell, repeat) in execution order, group by group, round by round: round r runs the
@@ -350,7 +366,7 @@ _SETTING_TYPES: dict[str, Any] = {
     "seed": "nonneg_int",
     "profile": "bool",
     "profile_steps": "pos_int",
-    "workers": "workers",
+    "workers": "int_list",
 }
 _SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
@@ -420,10 +436,6 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
                 table, key, f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}"
             )
         return tuple(dict.fromkeys(items))
-    if kind == "workers":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise fail("an integer >= 2 (a multiworker cell's processes)")
-        return value
     if kind == "rounds":
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise fail("an integer >= 2 (a paired process's spread needs two rounds)")
@@ -467,32 +479,64 @@ def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings
     }
     settings = dataclasses.replace(base, **changes)
     if "replicas" in changes or "strategies" in changes or table == "suite":
-        multi = [s for s in settings.strategies if s != "single"]
+        # DataParallel over one device is a cell too: the recipe's own overhead.
+        multi = [s for s in settings.strategies if s not in ("single", DATAPARALLEL)]
         if multi and all(r < 2 for r in settings.replicas):
             raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
-    touched = changes.keys() & {"strategies", "backend", "replicas", "workers"}
-    if MULTIWORKER in settings.strategies and touched:
-        _check_multiworker(where, table, settings)
+    if changes.keys() & {"strategies", "backend", "replicas", "workers"} or table == "suite":
+        _check_backends_run_strategies(where, table, settings)
     return settings
 
 
-def _check_multiworker(where: _Where, table: str, settings: Settings) -> None:
-    """A suite asking for multiworker cells must be able to make at least one."""
-    if not set(settings.backend) & set(MULTIWORKER_BACKENDS):
-        raise where.error(
-            table,
-            "strategies",
-            f"'multiworker' runs on the {' or '.join(MULTIWORKER_BACKENDS)} backend only (Keras 3 "
-            "cannot fit under MultiWorkerMirroredStrategy: keras-team/keras issue 20585); add "
-            "'tf_keras' to backend",
-        )
-    if not any(r % settings.workers == 0 for r in settings.replicas):
-        raise where.error(
-            table,
-            "workers",
-            f"no replica count in {list(settings.replicas)} splits evenly between "
-            f"{settings.workers} workers, so there would be no multiworker cell",
-        )
+_WHY_NOT = {
+    MULTIWORKER: "Keras 3 cannot fit under MultiWorkerMirroredStrategy: keras-team/keras issue "
+    "20585",
+    DATAPARALLEL: "keras.distribution.DataParallel is Keras 3 on JAX",
+}
+
+
+def _check_backends_run_strategies(where: _Where, table: str, settings: Settings) -> None:
+    """Every strategy runs on some listed backend, every backend runs some listed strategy, and
+    a multi-process strategy gets at least one cell."""
+    for strategy in settings.strategies:
+        hosts = [b for b in BACKENDS if strategy in BACKEND_STRATEGIES[b]]
+        if not set(hosts) & set(settings.backend):
+            why = f" ({_WHY_NOT[strategy]})" if strategy in _WHY_NOT else ""
+            raise where.error(
+                table,
+                "strategies",
+                f"{strategy!r} runs on the {' or '.join(hosts)} backend only{why}; add "
+                f"{' or '.join(repr(h) for h in hosts)} to backend",
+            )
+    for backend in settings.backend:
+        runs = BACKEND_STRATEGIES[backend]
+        if not set(runs) & set(settings.strategies):
+            raise where.error(
+                table,
+                "backend",
+                f"the {backend} backend runs {', '.join(runs)}, none of the suite's strategies",
+            )
+    for strategy in set(settings.strategies) & set(MULTIPROCESS_STRATEGIES):
+        if not any(
+            _process_counts(strategy, replicas, settings.workers) for replicas in settings.replicas
+        ):
+            raise where.error(
+                table,
+                "workers",
+                f"no {strategy!r} cell: its process counts {list(settings.workers)} must split "
+                f"a replica count in {list(settings.replicas)} evenly"
+                + (" (multiworker needs 2 processes or more)" if strategy == MULTIWORKER else ""),
+            )
+
+
+def _process_counts(strategy: str, replicas: int, workers: Sequence[int]) -> list[int]:
+    """The process counts of ``strategy``'s cells over ``replicas``: 1 unless it may span
+    processes; then each of ``workers`` that splits the replicas evenly (2 or more for
+    multiworker, which is multi-process by definition)."""
+    if strategy not in MULTIPROCESS_STRATEGIES:
+        return [1]
+    least = 2 if strategy == MULTIWORKER else 1
+    return [w for w in workers if w >= least and replicas % w == 0]
 
 
 def _model_entry(where: _Where, index: int, data: Any, defaults: Settings) -> ModelEntry:

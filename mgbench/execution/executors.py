@@ -232,7 +232,7 @@ class SlurmSpawner(SubmititSpawner):
         }
 
     def job_call(self, cell: Cell) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        if cell.multiworker:  # one task per worker, each on its own node
+        if cell.multiprocess:  # one task per worker, each on its own node
             return run_worker_task, (self.options.gpus_per_node or 0,)
         return run_worker_job, ()
 

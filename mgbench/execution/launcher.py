@@ -180,7 +180,7 @@ def run_worker_process(
     ``timeout_s`` (its whole process group is killed then). A multiworker cell's workers run
     side by side on loopback (:func:`run_loopback_workers`)."""
     cell = Cell.from_dict(json.loads(spec_path.read_text(encoding="utf-8"))["cell"])
-    if cell.multiworker:
+    if cell.multiprocess:
         return run_loopback_workers(cell, spec_path, out_path, log_path, timeout_s)
     return run_one_worker(spec_path, out_path, log_path, timeout_s, worker_env())
 

@@ -112,7 +112,7 @@ def run_cell(
         cell.replicas_per_worker,
         virtual_gpus=virtual_gpus,
         virtual_gpu_memory_mb=virtual_gpu_memory_mb,
-        multiworker=cell.multiworker,
+        multiworker=cell.multiprocess,
     )
     backend.check_runnable(cell, virtual_gpus)
     nvml, gpu_indices, nvml_reason = _open_nvml(setup)
@@ -161,7 +161,7 @@ def run_cell(
 
 def _worker_identity(cell: Cell) -> dict[str, Any]:
     """A multiworker process's place in its cluster (the launcher merges the workers by it)."""
-    if not cell.multiworker:
+    if not cell.multiprocess:
         return {}
     return {"worker": {"index": cluster.worker_index(), "count": cell.workers}}
 

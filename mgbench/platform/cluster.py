@@ -53,6 +53,16 @@ def worker_index(env: Mapping[str, str] = os.environ) -> int:
     return int(json.loads(config)["task"]["index"])
 
 
+def loopback_peers(env: Mapping[str, str] = os.environ) -> tuple[list[str], int]:
+    """Every worker's address and this worker's index, from the launcher's TF_CONFIG (which a
+    JAX worker reads too: ``keras.distribution.initialize`` takes the first as coordinator)."""
+    config = env.get("TF_CONFIG")
+    if not config:
+        raise ValueError("a multi-process cell's worker needs TF_CONFIG from the launcher")
+    data = json.loads(config)
+    return list(data["cluster"]["worker"]), int(data["task"]["index"])
+
+
 def cluster_resolver(env: Mapping[str, str] = os.environ) -> Any:
     """TF's cluster resolver for this worker: Slurm's when under Slurm (GPUs set explicitly, not
     guessed from the node), else None (MultiWorkerMirroredStrategy reads TF_CONFIG itself)."""

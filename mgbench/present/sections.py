@@ -148,7 +148,7 @@ def cell_values(cell: Cell) -> list[Any]:
 
 
 def strategy_values(cell: Cell) -> list[Any]:
-    return [cell.strategy, cell.replicas]
+    return [cell.strategy_label, cell.replicas]
 
 
 def rate_column(header: str) -> Column:
@@ -440,8 +440,10 @@ def _which_cells(cell_ids: Sequence[str], of: int) -> str:
 def scaling_section(
     scaling: Sequence[analysis.ScalingRow], *, virtual_gpus: bool = False
 ) -> Section:
-    """Scaling against one device and against MirroredStrategy; on virtual GPUs of one chip
+    """Scaling against one device, against MirroredStrategy and, when the run has it, against
+    today's recipe (one-process DataParallel, Keras 3 on JAX); on virtual GPUs of one chip
     without the efficiency (kept as None, its column says why)."""
+    with_dataparallel = any(row.vs_dataparallel is not None for row in scaling)
     rows = [
         [
             *cell_values(row.cell.cell),
@@ -449,22 +451,30 @@ def scaling_section(
             row.cell.images_per_s,
             None if virtual_gpus else row.efficiency,
             row.vs_mirrored,
+            *([row.vs_dataparallel] if with_dataparallel else []),
         ]
         for row in scaling
     ]
     efficiency_missing = "not shown" if virtual_gpus else "n/a"
-    return Section(
-        "Scaling against one device and against MirroredStrategy",
-        [
-            *CELL_COLUMNS,
-            *STRATEGY_COLUMNS,
-            rate_column("img/s"),
-            Column("scaling efficiency", formats.fraction_pct0, "fraction", efficiency_missing),
-            Column("vs mirrored", formats.times, "ratio"),
-        ],
-        rows,
-        [VIRTUAL_GPU_SCALING_NOTE] if virtual_gpus else [],
-    )
+    columns = [
+        *CELL_COLUMNS,
+        *STRATEGY_COLUMNS,
+        rate_column("img/s"),
+        Column("scaling efficiency", formats.fraction_pct0, "fraction", efficiency_missing),
+        Column("vs mirrored", formats.times, "ratio"),
+    ]
+    notes = [VIRTUAL_GPU_SCALING_NOTE] if virtual_gpus else []
+    if with_dataparallel:
+        columns.append(Column("vs dataparallel", formats.times, "ratio"))
+        notes.append(DATAPARALLEL_NOTE)
+    return Section("Scaling against one device and against MirroredStrategy", columns, rows, notes)
+
+
+DATAPARALLEL_NOTE = (
+    "vs dataparallel: against keras.distribution.DataParallel in one process (Keras 3 on JAX, "
+    "what Keras's documentation points a multi-GPU user to today) on the same model, batch and "
+    "replicas. XLA compiles JAX's whole step, so its cells have no placement or transfer audit."
+)
 
 
 def memory_section(memory: Sequence[analysis.MemoryRow], *, virtual_gpus: bool = False) -> Section:

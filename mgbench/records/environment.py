@@ -6,6 +6,7 @@ Records from different machines or versions must not be compared silently: their
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import socket
@@ -50,8 +51,23 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+FRAMEWORKS = ("tensorflow", "keras", "tf-keras", "jax", "jaxlib")
+
+
+def installed_versions() -> dict[str, str | None]:
+    """The frameworks' installed versions, read from their metadata (nothing is imported)."""
+    versions: dict[str, str | None] = {}
+    for name in FRAMEWORKS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def host_environment() -> dict[str, Any]:
-    """What the launcher knows without TensorFlow: host, CPU, Python, mgbench, git."""
+    """What the launcher knows without TensorFlow: host, CPU, Python, mgbench, git, and the
+    frameworks' installed versions."""
     import psutil
 
     commit = _git("rev-parse", "HEAD")
@@ -66,19 +82,32 @@ def host_environment() -> dict[str, Any]:
         "mgbench": mgbench.__version__,
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
+        "packages": installed_versions(),
     }
+
+
+def _versions(record: Record) -> dict[str, str | None]:
+    """Framework versions: installed ones where the record has them (the same for a jax cell,
+    which imports no TensorFlow, as for a TF cell of the same run), else what its worker saw."""
+    env = record.environment
+    if env.packages is not None:
+        return env.packages
+    return {"tensorflow": env.tensorflow, "keras": env.keras}
 
 
 def machine_identity(record: Record) -> MachineIdentity:
     env = record.environment
     gpus = ",".join(sorted(name or "?" for name in env.gpu_names()))
+    versions = _versions(record)
+    jax = (f"jax={versions['jax']}",) if versions.get("jax") else ()
     return (
         f"host={env.host}",
         f"cpu={env.cpu}",
         f"gpus={gpus or 'none'}",
         f"devices={record.device_mode}",
-        f"tensorflow={env.tensorflow}",
-        f"keras={env.keras}",
+        f"tensorflow={versions.get('tensorflow')}",
+        f"keras={versions.get('keras')}",
+        *jax,
         f"mgbench={env.mgbench}",
     )
 
@@ -116,7 +145,10 @@ def machine_label(records: Iterable[Record]) -> str:
         env = record.environment
         gpus = [name or "GPU" for name in env.gpu_names()]
         hardware = ", ".join(sorted(set(gpus))) if gpus else _or_unknown(env.cpu)
-        versions = f"TF {_or_unknown(env.tensorflow)}, Keras {_or_unknown(env.keras)}"
+        installed = _versions(record)
+        tf, keras = (_or_unknown(installed.get(name)) for name in ("tensorflow", "keras"))
+        jax = f", JAX {installed['jax']}" if installed.get("jax") else ""
+        versions = f"TF {tf}, Keras {keras}{jax}"
         mode = record.device_mode or "?"
         label = f"{_or_unknown(env.host)} ({hardware}; {mode}; {versions})"
         if label not in labels and record.ok:

@@ -459,6 +459,7 @@ class Gpu:
     name: str | None
     tf_device: str | None
     memory_bytes: int | None
+    jax_device: str | None = None  # how JAX names it (the jax backend's records)
 
     @classmethod
     def from_json(cls, data: Any) -> Gpu:
@@ -467,12 +468,14 @@ class Gpu:
             name=_text(d.get("name"), "environment.gpus[].name"),
             tf_device=_text(d.get("tf_device"), "environment.gpus[].tf_device"),
             memory_bytes=_integer(d.get("memory_bytes"), "environment.gpus[].memory_bytes"),
+            jax_device=_text(d.get("jax_device"), "environment.gpus[].jax_device"),
         )
 
 
 _ENVIRONMENT_TEXTS = (
     *("host", "platform", "cpu", "python", "mgbench", "git_commit"),
     *("tensorflow", "keras", "tf_keras", "cuda_build", "cudnn_build", "driver"),
+    *("jax", "jaxlib"),
 )
 
 
@@ -496,6 +499,11 @@ class Environment:
     cudnn_build: str | None
     gpus: tuple[Gpu, ...] | None
     driver: str | None
+    jax: str | None = None  # the jax backend's records (their tensorflow is None)
+    jaxlib: str | None = None
+    # Installed versions of the frameworks (the launcher's and each worker's view, the same on
+    # one machine): what tells machines apart, whichever framework a record's backend imported.
+    packages: dict[str, str | None] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Environment:
@@ -509,11 +517,21 @@ class Environment:
             memory_bytes=_integer(d.get("memory_bytes"), "environment.memory_bytes"),
             git_dirty=_flag(d.get("git_dirty"), "environment.git_dirty"),
             gpus=None if gpus is None else tuple(Gpu.from_json(g) for g in gpus),
+            packages=_packages(d.get("packages")),
             **texts,
         )
 
     def gpu_names(self) -> tuple[str | None, ...]:
         return tuple(gpu.name for gpu in self.gpus or ())
+
+
+def _packages(data: Any) -> dict[str, str | None] | None:
+    if data is None:
+        return None
+    return {
+        str(k): _text(v, f"environment.packages.{k}")
+        for k, v in _object(data, "environment.packages").items()
+    }
 
 
 @dataclass(frozen=True)

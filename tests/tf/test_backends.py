@@ -15,8 +15,8 @@ from mgbench.platform import models
 SPEC = BuildSpec(model="TinyMLP", image_size=8, classes=5, replicas=2, batch_per_replica=4)
 
 
-def test_the_registry_knows_both_tensorflow_backends():
-    assert backends.names() == ("keras3", "tf_keras")
+def test_the_registry_knows_every_backend():
+    assert backends.names() == ("keras3", "tf_keras", "jax")
     for name in backends.names():
         backend = backends.get(name)
         assert backend.name == name
@@ -30,9 +30,9 @@ def test_suites_accept_exactly_the_registered_backends():
 
 def test_an_unknown_backend_is_a_clear_error_naming_the_known_ones():
     with pytest.raises(
-        ValueError, match=r"unknown backend 'jax'; known backends: keras3, tf_keras"
+        ValueError, match=r"unknown backend 'torch'; known backends: keras3, tf_keras, jax"
     ):
-        backends.get("jax")
+        backends.get("torch")
 
 
 def test_an_unknown_strategy_is_refused_before_anything_is_built():

@@ -12,7 +12,8 @@ def test_import_mgbench_is_light():
         "import mgbench.platform.hardware, mgbench.wrappers, mgbench.wrappers.scopes;"
         "import mgbench.backends, mgbench.execution.worker, mgbench.commands.placement;"
         "[mgbench.backends.get(name) for name in mgbench.backends.names()];"
-        "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras', 'pynvml') if m in sys.modules];"
+        "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras', 'pynvml', 'jax', 'jaxlib') "
+        "if m in sys.modules];"
         "print(heavy)"
     )
     result = subprocess.run(

@@ -46,12 +46,12 @@ def test_multiworker_cells_are_tf_keras_only_and_split_replicas_evenly():
 
 def test_a_one_process_cell_keeps_its_dict_and_id():
     mirrored = next(c for c in parse_suite(SUITE, "mw.toml").cells() if c.strategy == "mirrored")
-    assert "workers" not in mirrored.to_dict() and not mirrored.multiworker
+    assert "workers" not in mirrored.to_dict() and not mirrored.multiprocess
     assert "-w" not in mirrored.cell_id.split("-x")[-1]
 
 
 def test_workers_setting_changes_the_split():
-    text = SUITE.replace("replicas = [2, 3, 4]", "replicas = [3, 6]\nworkers = 3")
+    text = SUITE.replace("replicas = [2, 3, 4]", "replicas = [3, 6]\nworkers = [1, 3]")
     assert [(c.replicas, c.workers) for c in multiworker_cells(text)] == [(3, 3), (6, 3)]
 
 
@@ -66,18 +66,50 @@ def test_workers_setting_changes_the_split():
         ),
         (
             ("replicas = [2, 3, 4]", "replicas = [2, 4]\nworkers = 3"),
-            r"\[suite\] workers: no replica count in \[2, 4\] splits evenly between 3 workers",
+            r"\[suite\] workers: no 'multiworker' cell: its process counts \[3\] must split a "
+            r"replica count in \[2, 4\] evenly \(multiworker needs 2 processes or more\)",
         ),
         (
             ("replicas = [2, 3, 4]", "replicas = [2]\nworkers = 1"),
-            r"\[suite\] workers: expected an integer >= 2 \(a multiworker cell's processes\), "
-            "got 1",
+            r"\[suite\] workers: no 'multiworker' cell: its process counts \[1\]",
+        ),
+        (
+            ('strategies = ["mirrored", "multiworker"]', 'strategies = ["dataparallel"]'),
+            r"\[suite\] strategies: 'dataparallel' runs on the jax backend only "
+            r"\(keras.distribution.DataParallel is Keras 3 on JAX\); add 'jax' to backend",
+        ),
+        (
+            ('backend = ["keras3", "tf_keras"]', 'backend = ["tf_keras", "jax"]'),
+            r"\[suite\] backend: the jax backend runs single, dataparallel, none of the "
+            "suite's strategies",
+        ),
+        (
+            ("replicas = [2, 3, 4]", "replicas = [2]\nworkers = 0"),
+            r"\[suite\] workers: expected integers >= 1, got 0",
         ),
     ],
 )
-def test_a_suite_that_cannot_make_a_multiworker_cell_is_refused(change, message):
+def test_a_suite_a_backend_cannot_run_is_refused(change, message):
     with pytest.raises(SuiteError, match=message):
         parse_suite(SUITE.replace(*change), "mw.toml")
+
+
+def test_dataparallel_cells_take_every_process_count_that_splits_the_replicas():
+    text = SUITE.replace('backend = ["keras3", "tf_keras"]', 'backend = ["tf_keras", "jax"]')
+    text = text.replace('["mirrored", "multiworker"]', '["single", "multiworker", "dataparallel"]')
+    cells = parse_suite(text, "mw.toml").cells()
+    jax = [(c.strategy, c.replicas, c.workers) for c in cells if c.backend == "jax"]
+    assert jax == [
+        ("single", 1, 1),
+        ("dataparallel", 2, 1),
+        ("dataparallel", 2, 2),
+        ("dataparallel", 3, 1),  # 3 replicas do not split between 2 processes
+        ("dataparallel", 4, 1),
+        ("dataparallel", 4, 2),
+    ]
+    tf = {c.strategy for c in cells if c.backend == "tf_keras"}
+    assert tf == {"single", "multiworker"}  # no paired cells: the suite lists no wrapper
+    assert "TinyCNN-32px-b8-dataparallel-x2-w2-jax" in {c.cell_id for c in cells}
 
 
 # -- finding peers -------------------------------------------------------------------------------

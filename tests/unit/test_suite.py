@@ -173,11 +173,24 @@ def test_shipped_suites_are_valid(path, cpu_only):
     assert suite.cells()
     isolated = {c.strategy for c in suite.cells() if not c.paired}
     assert isolated == set(suite.settings.strategies)
+    if path.name == "jax-gpu.toml":  # Keras 3 on JAX alone, for a GPU machine without TF
+        assert {c.backend for c in suite.cells()} == {"jax"}
+        assert isolated == {"single", "dataparallel"}
+        return
     if path.name != "ci.toml":  # CI's gate suite measures the two wrappers only, on purpose
-        assert isolated - {"multiworker"} == {"single", "inplace", "concat", "mirrored"}
-    if path.name == "smoke.toml":  # the smoke suite checks the multi-worker path too
+        assert isolated - {"multiworker", "dataparallel"} == {
+            "single",
+            "inplace",
+            "concat",
+            "mirrored",
+        }
+    if path.name == "smoke.toml":  # the smoke suite checks the multi-process paths too
         (multi,) = [c for c in suite.cells() if c.strategy == "multiworker"]
         assert (multi.backend, multi.workers, multi.replicas) == ("tf_keras", 2, 2)
+        jax = [(c.strategy, c.replicas, c.workers) for c in suite.cells() if c.backend == "jax"]
+        assert jax == [("single", 1, 1), ("dataparallel", 2, 1), ("dataparallel", 2, 2)]
+    if path.name == "modern.toml":  # today's recipe beside the 2018 ones
+        assert "dataparallel" in isolated and "mirrored" in isolated
     assert [(c.strategy, c.versus) for c in suite.cells() if c.paired]
 
 
@@ -237,8 +250,13 @@ BAD = [
     ("[suite]\n[[models]]\nname='TinyCNN'\n[cpu]\ngpu=1", r"\[cpu\] gpu: unknown key"),
     ("[suite\nname='x'", r"not valid TOML"),
     (
+        "[suite]\nbackend = 'pytorch'\n[[models]]\nname='TinyCNN'",
+        r"\[suite\] backend: expected 'keras3' or 'tf_keras' or 'jax'",
+    ),
+    (
         "[suite]\nbackend = 'jax'\n[[models]]\nname='TinyCNN'",
-        r"\[suite\] backend: expected 'keras3' or 'tf_keras'",
+        r"\[suite\] strategies: 'inplace' runs on the keras3 or tf_keras backend only; add "
+        r"'keras3' or 'tf_keras' to backend",
     ),
     (
         "[suite]\ncompare = [['inplace', 'mirrored']]\n[[models]]\nname='TinyCNN'",
