@@ -88,3 +88,42 @@ def test_the_report_shows_the_workers(run):
     assert len(rows) == 2  # one per worker
     (record,) = store.read_records(output / "results.jsonl")
     assert record.workers is not None and record.workers[1].host in rows[1]
+
+
+# The smoke suite's jax cells: DataParallel on 2 simulated devices in one process, and in two
+# processes on loopback (keras.distribution.initialize), through the launcher as in a run.
+JAX_SUITE = """
+[suite]
+name = "dataparallel"
+strategies = ["dataparallel"]
+backend = "jax"
+workers = [1, 2]
+replicas = [2]
+batch_per_replica = 16
+warmup_steps = 3
+timed_steps = 20
+repeats = 1
+timeout_s = 180
+[[models]]
+name = "TinyCNN"
+image_size = 32
+classes = 10
+"""
+
+
+def test_dataparallel_in_one_process_and_in_two_runs_as_in_the_smoke_suite(tmp_path):
+    suite = parse_suite(JAX_SUITE, "dataparallel.toml", cpu_only=True)
+    smoke = load_suite(ROOT / "suites" / "smoke.toml", cpu_only=True)
+    assert {c.cell_id for c in suite.cells()} <= {c.cell_id for c in smoke.cells()}
+    assert run_and_summarise(suite, tmp_path / "run", emit=lambda _: None) == 0
+    records = {r.cell_id: r for r in store.read_records(tmp_path / "run" / "results.jsonl")}
+    one = records["TinyCNN-32px-b16-dataparallel-x2-jax"]
+    two = records["TinyCNN-32px-b16-dataparallel-x2-w2-jax"]
+    for record in (one, two):
+        assert record.status == "ok", record.reason
+        assert record.timing is not None and record.timing.images_per_step == 32
+        assert record.timing.last_loss < record.timing.first_loss
+        assert record.placement is None and "XLA" in (record.placement_reason or "")
+    assert one.replica_devices == ("CPU:0", "CPU:1") and one.workers is None
+    assert two.workers is not None and [w.index for w in two.workers] == [0, 1]
+    assert all(w.status == "ok" and w.replica_devices == ("CPU:0",) for w in two.workers)
