@@ -1,21 +1,22 @@
 """Reports -> text: Markdown, CSV, LaTeX and HTML show the formatted values; JSON keeps the
 numbers (null for n/a) and says each column's unit, so every format carries the same data.
+HTML is a whole page (``present.html``), not a fragment: it is opened on its own, in a browser.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from typing import Any
 
 from tabulate import tabulate
 
+from mgbench.present.html import html_document
 from mgbench.present.sections import Report, Section
 
 FORMATS = ("md", "csv", "latex", "html", "json")
-_TABLE_FORMATS = {"md": "github", "latex": "latex_booktabs", "html": "html"}
+_TABLE_FORMATS = {"md": "github", "latex": "latex_booktabs"}
 
 
 def table(section: Section, tablefmt: str = "github") -> str:
@@ -31,20 +32,21 @@ def render(report: Report, fmt: str) -> str:
         return json.dumps(to_data(report), indent=2, ensure_ascii=False, allow_nan=False)
     if fmt == "csv":
         return _render_csv(report)
-    heading = {"md": "# {}", "latex": "\\section*{{{}}}", "html": "<h1>{}</h1>"}[fmt]
-    sub = {"md": "## {}", "latex": "\\subsection*{{{}}}", "html": "<h2>{}</h2>"}[fmt]
-    text = {"md": str, "latex": _latex_text, "html": html.escape}[fmt]
-    para = {"md": "{}", "latex": "{}", "html": "<p>{}</p>"}[fmt]
+    if fmt == "html":
+        return html_document(report)
+    heading = {"md": "# {}", "latex": "\\section*{{{}}}"}[fmt]
+    sub = {"md": "## {}", "latex": "\\subsection*{{{}}}"}[fmt]
+    text = {"md": str, "latex": _latex_text}[fmt]
     out = [heading.format(text(report.title)), ""]
     for line in report.preamble:
-        out += [para.format(text(line)), ""]
+        out += [text(line), ""]
     for section in report.sections:
         out += [sub.format(text(section.title)), ""]
         if section.rows:
             out += [table(section, _TABLE_FORMATS[fmt]), ""]
         elif not section.notes:
-            out += [para.format("(nothing to show)"), ""]
-        bullet = "- {}" if fmt == "md" else para
+            out += ["(nothing to show)", ""]
+        bullet = "- {}" if fmt == "md" else "{}"
         out += [bullet.format(text(note)) for note in section.notes]
         if section.notes:
             out.append("")
