@@ -249,6 +249,21 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from mgbench.commands.validate import validate_command
+
+    print(validate_command(args.run))
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from mgbench.commands.index import index_command
+
+    path, runs = index_command(args.results)
+    print(f"wrote {path} ({runs} runs)")
+    return 0
+
+
 def _add_hardware(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--hardware",
@@ -485,6 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
         "workload, else the sweep only)",
     )
     predict_cmd.set_defaults(handler=_predict)
+
+    validate_cmd = commands.add_parser(
+        "validate",
+        help="check a run folder before publishing: records, checksums, complete environment, "
+        "one machine, run files (exit 0 valid, 2 the first bad record named)",
+    )
+    validate_cmd.add_argument("run", help="a run folder or its results.jsonl")
+    validate_cmd.set_defaults(handler=_validate)
+
+    index_cmd = commands.add_parser(
+        "index",
+        help="regenerate RESULTS/README.md from its run folders, their notes.md and "
+        "INDEX_HEADER.md / INDEX_FOOTER.md",
+    )
+    index_cmd.add_argument("results", metavar="RESULTS", help="the results folder, e.g. results/")
+    index_cmd.set_defaults(handler=_index)
     return parser
 
 

@@ -9,6 +9,8 @@ and readers decide what absence means. JSON field names never change (later vers
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout", "skipped")
+CHECKSUM_KEY = "checksum"
+CHECKSUM_ALGORITHM = "sha256"
 
 
 class RecordError(ValueError):
@@ -550,6 +554,7 @@ class RunContext:
 _RECORD_TEXTS = (
     *("reason", "error_tail", "suite", "profile", "run_id", "started_at"),
     *("backend", "device_mode", "weights_device", "placement_reason", "energy_reason"),
+    CHECKSUM_KEY,
 )
 
 
@@ -583,6 +588,10 @@ class Record:
     energy: dict[str, GpuEnergy] | None = None  # physical GPU index -> energy of the timed steps
     energy_reason: str | None = None  # why ``energy`` is None (a CPU, no NVML, a paired process)
     workers: tuple[WorkerPart, ...] | None = None  # a multiworker cell's processes, by index
+    # What the store wrote beside the content (``content_checksum``), None in files older than
+    # checksums. Left out of equality: it is derived from the content, so a record read back
+    # equals the one that was appended.
+    checksum: str | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -666,6 +675,21 @@ class Record:
         data = _plain(self)
         data["schema_version"] = SCHEMA_VERSION
         return data
+
+
+def content_checksum(data: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of a record's JSON object without its checksum key.
+
+    The object is hashed in a canonical form (sorted keys, no spaces, UTF-8), so the checksum
+    depends on the content only, not on how a line was spaced. Pass the object as it reads back
+    from JSON (the store does): a tuple and a list, or an int key and its text, are one content.
+    """
+    content = {key: value for key, value in data.items() if key != CHECKSUM_KEY}
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return f"{CHECKSUM_ALGORITHM}:{digest}"
 
 
 def _plain(value: Any) -> Any:

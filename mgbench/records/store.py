@@ -4,6 +4,9 @@ Each record is appended, flushed and fsynced the moment its cell ends, so a cras
 at most the cell in flight. Readers count nothing twice and drop nothing silently: a torn last line
 is skipped, and a (cell, repeat) written twice (two runs on one folder) is kept once, the last
 written; both are said in :attr:`RunRecords.warnings`, which the report shows.
+
+Each line carries the checksum of its content, written with it. Readers do not judge it: a record
+edited since is still read (``mgbench validate`` is what refuses it before publishing).
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgbench.records.record import SCHEMA_VERSION, Record, RecordError
+from mgbench.records.record import (
+    CHECKSUM_KEY,
+    SCHEMA_VERSION,
+    Record,
+    RecordError,
+    content_checksum,
+)
 
 RESULTS_FILE = "results.jsonl"
 
@@ -50,7 +59,13 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def append_record(path: Path, record: Record) -> None:
-    line = json.dumps(record.to_json(), sort_keys=True, allow_nan=False)
+    """Append ``record`` as one line carrying the checksum of its content (see
+    :func:`~mgbench.records.record.content_checksum`), so an edit made later can be shown."""
+    # Hash the object as it will read back (tuples as lists, keys as text): what a checker
+    # recomputes from the line is then exactly what was hashed here.
+    data = json.loads(json.dumps(record.to_json(), allow_nan=False))
+    data[CHECKSUM_KEY] = content_checksum(data)
+    line = json.dumps(data, sort_keys=True, allow_nan=False)
     if Path(path).exists():
         _drop_torn_tail(Path(path))
     with open(path, "a", encoding="utf-8") as handle:

@@ -1,0 +1,112 @@
+"""``mgbench index RESULTS``: regenerate ``RESULTS/README.md`` from the run folders present.
+
+A run folder is any folder holding ``results.jsonl``. Its row is read from its records, its
+``run.json`` and its ``notes.md`` (the prose the people publishing write about it); the text
+above and below the table comes from ``INDEX_HEADER.md`` and ``INDEX_FOOTER.md``. Those live as
+files beside the results rather than in code so that publishing a run never means editing
+mgbench, and a reviewer sees prose and results change in the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from mgbench import analysis
+from mgbench.present.index import RunEntry, index_markdown
+from mgbench.records import store
+
+INDEX_FILE = "README.md"
+HEADER_FILE = "INDEX_HEADER.md"
+FOOTER_FILE = "INDEX_FOOTER.md"
+NOTES_FILE = "notes.md"
+FOREST_PLOT = "claim-forest.png"
+REPORT_FILE = "report.md"
+# Markdown files a run folder holds that are not its report.
+NOT_REPORTS = (NOTES_FILE, "summary.md")
+_FOLDER_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})-")
+
+
+def index_command(results: str | Path) -> tuple[Path, int]:
+    """Write the index; (its path, the number of runs in it)."""
+    root = Path(results)
+    if not root.is_dir():
+        raise ValueError(f"{root}: not a folder")
+    text, runs = index_text(root)
+    path = root / INDEX_FILE
+    path.write_text(text, encoding="utf-8")
+    return path, runs
+
+
+def index_text(root: Path) -> tuple[str, int]:
+    """The index's text for the results folder ``root``, and the number of runs in it."""
+    entries = [run_entry(root, folder) for folder in run_folders(root)]
+    text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE))
+    return text, len(entries)
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Every folder under ``root`` holding a results file: grouped by the folder above them (the
+    suite), newest first within it (run folders are named by their start time)."""
+    folders = [path.parent for path in root.rglob(store.RESULTS_FILE)]
+    by_group = sorted(folders, key=lambda f: f.name, reverse=True)
+    return sorted(by_group, key=lambda f: f.relative_to(root).parent.as_posix())
+
+
+def run_entry(root: Path, folder: Path) -> RunEntry:
+    relative = folder.relative_to(root).as_posix()
+    run_info = _run_info(folder)
+    forest = folder / FOREST_PLOT
+    common = {
+        "path": relative,
+        "link": f"{relative}/{_report(folder)}",
+        "date": _date(folder, run_info),
+        "command": _command(run_info),
+        "forest_plot": f"{relative}/{FOREST_PLOT}" if forest.exists() else None,
+        "notes": _read(folder / NOTES_FILE),
+    }
+    try:
+        records = store.read_run(folder / store.RESULTS_FILE).records
+    except store.ResultsError as error:
+        return RunEntry(records=(), comparisons=(), error=str(error), **common)
+    comparisons = tuple(analysis.paired_comparisons(records))
+    return RunEntry(records=records, comparisons=comparisons, **common)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _run_info(folder: Path) -> dict[str, object]:
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _report(folder: Path) -> str:
+    """The report when there is one, else the folder's own Markdown (a calibration's table),
+    else its records."""
+    if (folder / REPORT_FILE).exists():
+        return REPORT_FILE
+    others = sorted(p.name for p in folder.glob("*.md") if p.name not in NOT_REPORTS)
+    return others[0] if others else store.RESULTS_FILE
+
+
+def _date(folder: Path, run_info: dict[str, object]) -> str:
+    started = run_info.get("started_at")
+    if isinstance(started, str) and len(started) >= 10:
+        return started[:10]
+    match = _FOLDER_DATE.match(folder.name)
+    return "-".join(match.groups()) if match else "?"
+
+
+def _command(run_info: dict[str, object]) -> str | None:
+    """How the run was started, the program named as a reader would type it."""
+    argv = run_info.get("argv")
+    if not isinstance(argv, list) or not argv:
+        return None
+    program = "mgbench" if Path(str(argv[0])).name == "mgbench" else str(argv[0])
+    return " ".join([program, *(str(arg) for arg in argv[1:])])
