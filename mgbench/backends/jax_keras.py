@@ -25,14 +25,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mgbench.backends.base import MIRRORED_WEIGHTS, Built, CellSkipped, DeviceSetup, ModelSpec
+from mgbench.config.suite import BACKEND_STRATEGIES, DATAPARALLEL
 from mgbench.platform import cluster, hardware, lazy, models
 
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
-DATAPARALLEL = "dataparallel"
-JAX_STRATEGIES = ("single", DATAPARALLEL)
+JAX_STRATEGIES = BACKEND_STRATEGIES["jax"]
 LEARNING_RATE = 0.01  # as the TensorFlow backends: cells differ by framework, not by optimizer
 XLA_PLACEMENT_REASON = (
     "jax: XLA compiles the whole training step for its devices and places every op and transfer "

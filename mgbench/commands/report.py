@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mgbench import analysis
 from mgbench.config import hardware
-from mgbench.present import plots, prediction, render, sections
+from mgbench.present import html, plots, prediction, render, sections
 from mgbench.records import environment, store
 from mgbench.records.profile import read_profiles
 
@@ -46,13 +46,23 @@ def report_run(
         built.sections.insert(
             2, prediction.prediction_section(records, profile, claim_pct=claim_pct, alpha=alpha)
         )
-    text = render.render(built, fmt)
-    out = folder / f"report.{fmt}"
-    out.write_text(text, encoding="utf-8")
-    written = [out]
-    if with_plots:
+    images: list[Path] = []
+    if with_plots:  # first: the HTML page embeds them and the Markdown links them
         cpu_simulation = environment.is_cpu_simulation(records)
         caption = "CPU simulation: not a speed test" if cpu_simulation else ""
-        written += plots.throughput_plots(cells, folder, caption=caption)
-        written += plots.memory_plots(cells, folder)
-    return text, written
+        images = plots.report_plots(
+            records, cells, folder, claim_pct=claim_pct, alpha=alpha, caption=caption
+        )
+    if fmt == "html":
+        text = html.html_document(built, images)
+    else:
+        text = render.render(built, fmt)
+        if fmt == "md" and images:
+            text += (
+                "\n## Plots\n\n"
+                + "\n".join(f"![{path.stem}]({path.name})" for path in images)
+                + "\n"
+            )
+    out = folder / f"report.{fmt}"
+    out.write_text(text, encoding="utf-8")
+    return text, [out, *images]
