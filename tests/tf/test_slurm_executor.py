@@ -13,6 +13,7 @@ import io
 import itertools
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,15 @@ class FakeSlurm:
     def script(self, job_id: str) -> str:
         return (self.root / "jobs" / job_id / "script.sh").read_text()
 
+    def exit_code(self, job_id: str, wait_s: float = 30.0) -> str:
+        """The job script's exit code. The fake node writes it after the script ends, which can
+        be just after submitit has read the job's result: wait for it."""
+        path = self.root / "jobs" / job_id / "exit"
+        ends_at = time.monotonic() + wait_s
+        while not path.exists() and time.monotonic() < ends_at:
+            time.sleep(0.05)
+        return path.read_text().strip()
+
     def scancel_calls(self) -> list[str]:
         log = self.root / "scancel.log"
         return log.read_text().splitlines() if log.exists() else []
@@ -229,7 +239,7 @@ def test_every_cell_runs_as_a_slurm_job_with_the_usual_record(slurm_run):
         assert (output / "logs" / f"{record.cell_id}-r0.log").read_text().strip()
     for job_id in fake.jobs():
         assert (output / "logs" / "submitit" / job_id / f"{job_id}_0_result.pkl").exists()
-        assert (fake.root / "jobs" / job_id / "exit").read_text().strip() == "0"
+        assert fake.exit_code(job_id) == "0"
 
 
 def test_the_submission_script_asks_for_one_whole_node_and_the_options(slurm_run):
