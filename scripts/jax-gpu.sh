@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" KERAS_BACKEND=jax
 output=${1:-}
-python3 -m mgbench.cli run suites/jax-gpu.toml ${output:+--output "$output"}
+status=0  # a failed cell must not cost the report of the others
+python3 -m mgbench.cli run suites/jax-gpu.toml ${output:+--output "$output"} || status=$?
 run=${output:-$(ls -d results/jax-gpu/*/ | sort | tail -1)}
 python3 -m mgbench.cli report "$run" --no-plots
+exit "$status"

@@ -86,6 +86,13 @@ def validate_run(run: str | Path) -> Validation:
         records.append((number, record))
     if not records:
         raise ValidationError(f"{results_path}: no records")
+    if 0 < unproven < len(records):
+        # A run writes a checksum on every record or on none: a line without one among lines
+        # with one had its checksum removed.
+        raise ValidationError(
+            f"{results_path.name}: {unproven} of {len(records)} records have no checksum while "
+            "the others have one: removed after they were written"
+        )
     if unproven:
         notes.append(
             f"{unproven} of {len(records)} records written before checksums: not provable unedited"

@@ -52,6 +52,7 @@ from mgbench.execution.launcher import (
     worker_result,
     write_worker_spec,
 )
+from mgbench.records import store
 
 EXECUTORS = ("local", "submitit-local", "slurm")
 POLL_S = 0.2  # how often the launcher looks whether the job it waits for has ended
@@ -158,6 +159,8 @@ class SubmititSpawner:
             if len(returncodes) > 1:  # one task per worker of a multiworker cell
                 multiworker.merge_outputs(cell, out_path, returncodes)
             returncode = next((code for code in returncodes if code), returncodes[0])
+            if any(code is None for code in returncodes):  # a task ran past the cell timeout
+                returncode = None
             return worker_result(cell, out_path, log_path, returncode, self._clock() - started)
 
     def job_call(self, cell: Cell) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -263,6 +266,15 @@ class SlurmSpawner(SubmititSpawner):
         return f"Slurm job {job.job_id} ({state})"
 
 
+def _node_of(run_folder: Path) -> str | None:
+    """The host an earlier part of this run was measured on (``--resume`` keeps to it)."""
+    results = run_folder / store.RESULTS_FILE
+    if not results.exists():
+        return None
+    hosts = [r.environment.host for r in store.read_records(results) if r.ok]
+    return next((h for h in hosts if h), None)
+
+
 def make_spawner(name: str, run_folder: Path, slurm: SlurmOptions | None = None) -> Spawner:
     """The spawner of executor ``name`` (``slurm``: with these options); ValueError naming the
     known ones otherwise."""
@@ -271,5 +283,7 @@ def make_spawner(name: str, run_folder: Path, slurm: SlurmOptions | None = None)
     if name == "submitit-local":
         return SubmititSpawner(run_folder / "logs", cluster="local")
     if name == "slurm":
-        return SlurmSpawner(run_folder / "logs", slurm or SlurmOptions())
+        spawner = SlurmSpawner(run_folder / "logs", slurm or SlurmOptions())
+        spawner.node = _node_of(run_folder)
+        return spawner
     raise ValueError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")

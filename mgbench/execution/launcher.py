@@ -217,11 +217,21 @@ def run_loopback_workers(
     ports = cluster.free_loopback_ports(cell.workers)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     gpus = [v.strip() for v in visible.split(",")] if visible else None
-    shares = multiworker.gpu_shares(
-        cell.workers,
-        cell.replicas_per_worker,
-        gpus or [str(i) for i in range(hardware.gpu_count())],
-    )
+    visible_gpus = gpus or [str(i) for i in range(hardware.gpu_count())]
+    shares = multiworker.gpu_shares(cell.workers, cell.replicas_per_worker, visible_gpus)
+    if visible_gpus and shares is None:
+        # Workers sharing a GPU would each pass their own check and time one chip twice over.
+        out_path.write_text(
+            json.dumps(
+                {
+                    "status": "skipped",
+                    "reason": f"{cell.workers} workers x {cell.replicas_per_worker} GPU(s) need "
+                    f"{cell.workers * cell.replicas_per_worker} GPUs, {len(visible_gpus)} visible",
+                }
+            ),
+            encoding="utf-8",
+        )
+        return 0
     envs = []
     for index in range(cell.workers):
         env = dict(worker_env(), TF_CONFIG=cluster.loopback_tf_config(ports, index))
@@ -344,7 +354,7 @@ class Progress:
             eta = (
                 f" · ETA {_format_duration(remaining * sum(self.durations) / len(self.durations))}"
             )
-        strategy = f"{cell.strategy} vs {cell.versus}" if cell.paired else cell.strategy
+        strategy = f"{cell.strategy} vs {cell.versus}" if cell.paired else cell.strategy_label
         label = f"{cell.model} {cell.image_size}px b{cell.batch_per_replica} {strategy}"
         self.emit(
             f"[{index + 1:>{len(str(self.total))}}/{self.total}] {label} x{cell.replicas} "

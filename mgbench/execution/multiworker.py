@@ -162,6 +162,12 @@ def merge_payloads(
         }
     chief = dict(payloads[0] or {})
     chief.pop("worker", None)
+    if chief.get("energy") is not None:
+        # Worker 0 metered only its own GPUs, but the cell's images are every worker's.
+        chief["energy"] = None
+        chief["energy_reason"] = (
+            "multi-process cell: each worker meters only its own GPUs (per worker, not summed)"
+        )
     return {**chief, "workers": workers}
 
 

@@ -628,13 +628,21 @@ def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
     )
 
 
+MULTIPROCESS_NOTE = (
+    "One process per worker; the cell's images/s is the chief's (worker 0), counting every "
+    "worker's images; each worker's memory is its own (framework peak: TF's allocator since the "
+    "timed steps began, JAX's since the process started). Loss: what fit logged after the first "
+    "step -> after the last, which Keras keeps as the mean over the steps so far."
+)
 MULTIWORKER_NOTE = (
     "multiworker: tf.distribute.MultiWorkerMirroredStrategy on the tf_keras backend (Keras 3's "
-    "fit cannot train under it: keras-team/keras issue 20585), one process per worker, "
-    "gradients all-reduced by collectives (a ring on CPUs, NCCL on GPUs). The cell's images/s "
-    "is the chief's (worker 0), counting every worker's images; each worker's memory is its own. "
-    "Its loss is fit's per-step log, which tf_keras sums over the workers under this strategy "
-    "(its per-epoch log does not): falling is what it shows."
+    "fit cannot train under it: keras-team/keras issue 20585), gradients all-reduced by "
+    "collectives (a ring on CPUs, NCCL on GPUs). tf_keras sums its logged loss over the workers "
+    "under this strategy (its per-epoch log does not): falling is what it shows."
+)
+DATAPARALLEL_WORKERS_NOTE = (
+    "dataparallel-wN: keras.distribution.DataParallel across N processes (Keras 3 on JAX, "
+    "keras.distribution.initialize; gloo collectives on CPUs), each feeding its own rows."
 )
 
 
@@ -644,24 +652,30 @@ def loss_text(value: Sequence[float]) -> str:
 
 
 def workers_section(rows: Sequence[WorkerRow]) -> Section:
-    """Each worker of each multiworker cell: its host, median step and peaks (the cell itself
+    """Each worker of each multi-process cell: its host, median step and peaks (the cell itself
     sits beside mirrored in the scaling table)."""
+    strategies = {row.cell.cell.strategy for row in rows}
+    notes = [MULTIPROCESS_NOTE]
+    notes += [MULTIWORKER_NOTE] if "multiworker" in strategies else []
+    notes += [DATAPARALLEL_WORKERS_NOTE] if "dataparallel" in strategies else []
     return Section(
         "Multi-worker cells, worker by worker",
         [
             *CELL_COLUMNS,
+            Column("strategy"),
             Column("replicas"),
             Column("workers"),
             Column("worker"),
             Column("host", formats.device_list),
             Column("median step ms", formats.milliseconds, "s"),
             mib_column("host RSS peak MiB"),
-            mib_column("TF peak MiB (all devices)"),
-            Column("loss first -> last (chief)", loss_text, missing=""),
+            mib_column("framework peak MiB (all devices)"),
+            Column("loss after first -> last step (chief)", loss_text, missing=""),
         ],
         [
             [
                 *cell_values(row.cell.cell),
+                row.cell.cell.strategy,
                 row.cell.cell.replicas,
                 row.cell.cell.workers,
                 row.index,
@@ -673,7 +687,7 @@ def workers_section(rows: Sequence[WorkerRow]) -> Section:
             ]
             for row in rows
         ],
-        [MULTIWORKER_NOTE],
+        notes,
     )
 
 

@@ -148,8 +148,11 @@ class Timing:
     images_per_s: float
     process_to_first_timed_step_s: float | None
     phases_s: dict[str, float] | None
-    first_loss: float | None = None  # the loss fit reported after its first and last steps
+    # The loss fit logged after the first and the last step: Keras logs the mean over the epoch
+    # so far, so the last is the mean over every step. None when not finite (see nonfinite).
+    first_loss: float | None = None
     last_loss: float | None = None
+    nonfinite_losses: int | None = None  # steps whose loss was nan or inf
 
     @classmethod
     def from_json(cls, data: Any) -> Timing:
@@ -176,6 +179,7 @@ class Timing:
             ),
             first_loss=_number(d.get("first_loss"), "timing.first_loss"),
             last_loss=_number(d.get("last_loss"), "timing.last_loss"),
+            nonfinite_losses=_integer(d.get("nonfinite_losses"), "timing.nonfinite_losses"),
             phases_s=None
             if phases is None
             else {

@@ -23,6 +23,7 @@ class StepTiming:
     timed_wall_s: float  # from the start of the first timed step to the end of the last
     images_per_step: int
     losses: tuple[float, ...] = ()  # what each step's sync read, when it read a loss
+    nonfinite_losses: int = 0  # steps whose loss was nan or inf (the model diverged)
 
     @property
     def images_per_s(self) -> float:
@@ -39,8 +40,9 @@ class StepTiming:
             "images_per_s": self.images_per_s,
             # The first and last loss show the model trained (a multiworker cell's workers
             # must agree on the gradients for it to fall).
-            "first_loss": self.losses[0] if self.losses else None,
-            "last_loss": self.losses[-1] if self.losses else None,
+            "first_loss": _finite(self.losses[0]) if self.losses else None,
+            "last_loss": _finite(self.losses[-1]) if self.losses else None,
+            "nonfinite_losses": self.nonfinite_losses,
         }
 
 
@@ -82,7 +84,7 @@ class StepTimer:
     def end(self, step: int, sync: Callable[[], object] = lambda: None) -> None:
         read = sync()
         self._ends.append(self.clock())
-        if isinstance(read, float) and math.isfinite(read):
+        if isinstance(read, float):
             self._losses.append(read)
         if step == self.total_steps - 1 and self.on_timed_end:
             self.on_timed_end()
@@ -99,7 +101,13 @@ class StepTimer:
             timed_wall_s=self._ends[self.total_steps - 1] - self._begins[first],
             images_per_step=self.images_per_step,
             losses=tuple(self._losses),
+            nonfinite_losses=sum(not math.isfinite(loss) for loss in self._losses),
         )
+
+
+def _finite(loss: float) -> float | None:
+    """JSON has no nan: a diverged loss is None here and counted in ``nonfinite_losses``."""
+    return loss if math.isfinite(loss) else None
 
 
 def keras_callback(timer: StepTimer, keras: Any) -> Any:

@@ -302,3 +302,41 @@ def test_the_cells_timeout_kills_every_worker(tmp_path):
     ticks = iter([0.0, 1000.0])  # the start, then past the 300 s timeout at the first look
     codes, _ = side_by_side(tmp_path, [WAITER, WAITER], clock=lambda: next(ticks, 1000.0))
     assert codes is None
+
+
+def test_workers_that_would_share_a_gpu_are_skipped_without_starting(tmp_path, monkeypatch):
+    from mgbench.execution import launcher
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # one GPU for two one-GPU workers
+    spec, out = launcher.write_worker_spec(tmp_path, CELL, launcher.DeviceOptions(), None)
+    code = launcher.run_worker_process(spec, out, tmp_path / "cell.log", timeout_s=60)
+    assert code == 0 and not (tmp_path / "cell.log").exists()  # no worker started
+    assert json.loads(out.read_text()) == {
+        "status": "skipped",
+        "reason": "2 workers x 1 GPU(s) need 2 GPUs, 1 visible",
+    }
+
+
+def test_a_resumed_slurm_run_keeps_to_the_node_its_records_name(tmp_path):
+    from mgbench.execution.executors import _node_of
+    from mgbench.records import store
+
+    assert _node_of(tmp_path) is None  # a new run: the first job picks the node
+    merged = multiworker.merge_payloads(CELL, [worker_payload(0, "gpu"), worker_payload(1)], [0, 0])
+    record = Record.from_payload(
+        CELL,
+        0,
+        merged,
+        RunContext("mw", "default", "run", {"host": "login"}),
+        started_at="2026-11-30T00:00:00+00:00",
+        wall_s=3.0,
+    )
+    store.append_record(tmp_path / store.RESULTS_FILE, record)
+    assert _node_of(tmp_path) == "gpu0"
+
+
+def test_a_multi_process_cells_energy_is_not_the_chiefs_alone():
+    payload = {**worker_payload(0), "energy": {"0": {"joules": 5.0, "window_s": 1.0}}}
+    merged = multiworker.merge_payloads(CELL, [payload, worker_payload(1)], [0, 0])
+    assert merged["energy"] is None
+    assert merged["energy_reason"].startswith("multi-process cell: each worker meters")

@@ -63,6 +63,7 @@ def ok_payload() -> dict:
             "process_to_first_timed_step_s": 3.0,
             "first_loss": 2.5,
             "last_loss": 1.25,
+            "nonfinite_losses": 0,
             "phases_s": {"fit": 2.0, "build_and_compile": 0.5},
         },
         "memory": {
@@ -137,6 +138,7 @@ def test_the_record_is_built_from_cell_payload_and_context_field_by_field():
         phases_s={"fit": 2.0, "build_and_compile": 0.5},
         first_loss=2.5,
         last_loss=1.25,
+        nonfinite_losses=0,
     )
     assert record.memory == Memory(
         tf_peak_bytes={"GPU:0": 700, "GPU:1": 640},

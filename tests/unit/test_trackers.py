@@ -231,3 +231,17 @@ def test_paired_loop_refuses_empty_settings(rounds, block_steps, warmup):
             rounds=rounds,
             block_steps=block_steps,
         )
+
+
+def test_a_diverged_loss_is_counted_not_hidden():
+    clock = FakeClock()
+    timer = StepTimer(warmup_steps=0, timed_steps=3, images_per_step=8, clock=clock)
+    losses = iter([2.3, 2.1, float("nan"), float("inf")])
+    for step in range(timer.total_steps):
+        timer.begin(step)
+        clock.advance(0.1)
+        timer.end(step, sync=lambda: next(losses))
+    record = timer.result().to_dict()
+    assert record["first_loss"] == 2.3
+    assert record["last_loss"] is None  # the last step's loss was not finite: never 2.1
+    assert record["nonfinite_losses"] == 2

@@ -132,11 +132,12 @@ def test_one_edited_number_is_named_and_exits_2(tmp_path, capsys):
     assert store.read_records(folder / store.RESULTS_FILE)[1].timing.images_per_s == 129.0
 
 
-def test_a_record_without_a_checksum_passes_with_a_note(tmp_path):
+def test_records_written_before_checksums_pass_with_a_note(tmp_path):
     folder = run_folder(tmp_path, [record(0), record(1)])
-    edit_line(folder, 1, lambda d: d.pop("checksum"))
+    for number in (1, 2):
+        edit_line(folder, number, lambda d: d.pop("checksum"))
     result = validate_run(folder)
-    assert result.notes == ("1 of 2 records written before checksums: not provable unedited",)
+    assert result.notes == ("2 of 2 records written before checksums: not provable unedited",)
 
 
 @pytest.mark.parametrize("folder", PUBLISHED, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -218,3 +219,10 @@ def test_a_script_run_needs_no_suite_file(tmp_path):
     (folder / "suite.json").unlink()
     (folder / "run.json").write_text(json.dumps({"argv": ["benchmarks/calibration.py"]}))
     assert "no suite.json: made by benchmarks/calibration.py" in validate_run(folder).notes[0]
+
+
+def test_a_checksum_removed_from_one_record_of_a_checksummed_run_is_refused(tmp_path, capsys):
+    folder = run_folder(tmp_path, [record(0), record(1)])
+    edit_line(folder, 2, lambda d: d.pop("checksum"))
+    assert cli.main(["validate", str(folder)]) == 2
+    assert "1 of 2 records have no checksum while the others have one" in capsys.readouterr().err
