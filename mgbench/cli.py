@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -519,19 +520,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``timeout``'s kill): the same clean-up as Ctrl-C, so worker
+    processes, which run in sessions of their own, do not outlive the run."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from mgbench.platform import quiet
 
     args = build_parser().parse_args(argv)
     quiet.set_verbose(args.verbose)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.handler(args)
     except (ValueError, RuntimeError, OSError) as error:
         print(f"mgbench: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("mgbench: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("mgbench: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
