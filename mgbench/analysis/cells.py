@@ -6,6 +6,7 @@ compares share a :class:`CellKey` (model, image size, batch per replica, replica
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
 from collections.abc import Iterable, Sequence
@@ -193,12 +194,7 @@ def dataparallel_baseline(cells: Sequence[CellResult], key: CellKey) -> CellResu
     one-process DataParallel cell, if it succeeded."""
     for cell in cells:
         c = cell.cell
-        same = (c.model, c.image_size, c.batch_per_replica, c.replicas) == (
-            key.model,
-            key.image_size,
-            key.batch_per_replica,
-            key.replicas,
-        )
+        same = dataclasses.replace(cell.key, backend=key.backend) == key
         if c.strategy == "dataparallel" and not c.multiprocess and same and cell.processes:
             return cell
     return None

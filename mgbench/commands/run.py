@@ -8,7 +8,6 @@ estimates deciding whether the next process still fits.
 
 from __future__ import annotations
 
-import importlib.metadata
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -122,15 +121,6 @@ def device_mode(gpus: int, virtual_gpus: int) -> str:
     return "gpu" if gpus else "cpu-simulation"
 
 
-def _version(*distributions: str) -> str | None:
-    for name in distributions:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
 def _gpu_names() -> frozenset[str] | None:
     """The GPU names NVML sees (None: NVML unavailable, so GPUs are not compared)."""
     try:
@@ -148,8 +138,8 @@ def this_machine(mode: str) -> planning.MachineHere:
         cpu=host.get("cpu"),
         device_mode=mode,
         gpu_names=_gpu_names(),
-        tensorflow=_version("tensorflow", "tensorflow-cpu", "tf-nightly"),
-        keras=_version("keras"),
+        tensorflow=environment.installed_version("tensorflow", "tensorflow-cpu", "tf-nightly"),
+        keras=environment.installed_version("keras"),
     )
 
 

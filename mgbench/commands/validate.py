@@ -27,7 +27,6 @@ from mgbench.records.record import (
 
 RUN_FILE = "run.json"
 SUITE_FILE = "suite.json"
-GPU_MODES = ("gpu", "virtual-gpu")
 # The framework whose version says what measured a backend's records. A mapping here, not a
 # backend attribute: validating must not import the backends (nor the frameworks they wrap).
 FRAMEWORK_OF_BACKEND = {"keras3": "tensorflow", "tf_keras": "tensorflow", "jax": "jax"}
@@ -223,7 +222,7 @@ def missing_environment(record: Record) -> list[str]:
         missing.append(f"known framework for backend {backend!r}")
     elif not _framework_version(env, framework):
         missing.append(f"{framework} version")
-    if record.device_mode in GPU_MODES:
+    if record.device_mode in environment.GPU_MODES:
         names = env.gpu_names()
         if not names or not all(names):
             missing.append("GPU names")

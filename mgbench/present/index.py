@@ -41,7 +41,6 @@ DEVICE_MODES = {
     sections.VIRTUAL_GPU_MODE: "virtual GPUs on one chip (not the claim's hardware)",
     "gpu": "GPU",
 }
-GPU_MODES = ("gpu", sections.VIRTUAL_GPU_MODE)
 NO_GPU_RUN = (
     "No GPU run is published yet: every run above was made without a GPU. The runs to publish "
     'when one is available are listed in the project README under "Open measurements".'
@@ -72,7 +71,7 @@ def index_markdown(header: str, entries: Sequence[RunEntry], footer: str) -> str
         *("| " + " | ".join(_cell(text) for text in row) + " |" for row in rows),
     ]
     parts = [GENERATED_NOTE, header.strip(), TABLE_INTRO, "\n".join(table)]
-    if not any(_modes(entry.records) & set(GPU_MODES) for entry in entries):
+    if not any(_modes(entry.records) & set(environment.GPU_MODES) for entry in entries):
         parts.append(NO_GPU_RUN)
     if footer.strip():
         parts.append(footer.strip())

@@ -23,7 +23,8 @@ from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT
 from mgbench.analysis.paired import Outcome
 from mgbench.config.suite import backend_suffix
 from mgbench.present.formats import MIB
-from mgbench.present.sections import VIRTUAL_GPU_MODE
+from mgbench.present.sections import is_virtual_gpu
+from mgbench.records import environment
 from mgbench.records.record import Record
 
 STRATEGY_ORDER = ("single", "inplace", "concat", "mirrored")
@@ -90,10 +91,9 @@ class ForestRow:
 
 def hardware_marker(records: Sequence[Record]) -> str | None:
     """CPU_SIMULATION or VIRTUAL_GPUS when any record ran on such hardware, else None."""
-    modes = {r.device_mode for r in records}
-    if "cpu-simulation" in modes:
+    if environment.is_cpu_simulation(records):
         return CPU_SIMULATION
-    if VIRTUAL_GPU_MODE in modes:
+    if is_virtual_gpu(records):
         return VIRTUAL_GPUS
     return None
 

@@ -52,17 +52,23 @@ def _cpu_model() -> str:
 
 
 FRAMEWORKS = ("tensorflow", "keras", "tf-keras", "jax", "jaxlib")
+GPU_MODES = ("gpu", "virtual-gpu")  # the device modes whose records ran on GPUs
+
+
+def installed_version(*distributions: str) -> str | None:
+    """The version of the first of ``distributions`` installed, from its metadata (nothing is
+    imported); None when none is."""
+    for name in distributions:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def installed_versions() -> dict[str, str | None]:
-    """The frameworks' installed versions, read from their metadata (nothing is imported)."""
-    versions: dict[str, str | None] = {}
-    for name in FRAMEWORKS:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    """The frameworks' installed versions."""
+    return {name: installed_version(name) for name in FRAMEWORKS}
 
 
 def host_environment() -> dict[str, Any]:

@@ -1,15 +1,37 @@
-"""Fakes for hardware: a clock that advances only when told, and a scripted NVML."""
+"""Fakes for hardware: a clock that advances only when told, and a scripted NVML; and the tiny
+cell the record tests build their records on."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from mgbench.config.suite import Cell
 from mgbench.platform.hardware import ProcessMemory
 
 # In a "process" script: NVML lists the process but gives no memory figure (no permission, MIG).
 LISTED_WITHOUT_FIGURE = "listed-without-figure"
 
 Script = Sequence[int | str | None]
+
+
+def tiny_cnn_cell(**changes: object) -> Cell:
+    """TinyCNN 32px, 16 a replica, in-place over 2 replicas, 1 + 2 steps; ``changes`` on top."""
+    fields: dict[str, object] = {
+        "model": "TinyCNN",
+        "image_size": 32,
+        "classes": 10,
+        "batch_per_replica": 16,
+        "strategy": "inplace",
+        "replicas": 2,
+        "warmup_steps": 1,
+        "timed_steps": 2,
+        "input": "host",
+        "weights": "cpu",
+        "dtype": "float32",
+        "timeout_s": 60.0,
+        "placement": False,
+    }
+    return Cell(**{**fields, **changes})  # type: ignore[arg-type]
 
 
 class FakeClock:

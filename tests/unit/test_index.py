@@ -7,9 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
+from fakes import tiny_cnn_cell
+
 from mgbench import cli
 from mgbench.commands.index import index_text, run_folders
-from mgbench.config.suite import Cell
 from mgbench.records import store
 from mgbench.records.record import Record, RunContext
 
@@ -18,21 +19,7 @@ RESULTS = ROOT / "results"
 
 
 def record(host: str, repeat: int = 0) -> Record:
-    cell = Cell(
-        model="TinyCNN",
-        image_size=32,
-        classes=10,
-        batch_per_replica=16,
-        strategy="inplace",
-        replicas=2,
-        warmup_steps=1,
-        timed_steps=2,
-        input="host",
-        weights="cpu",
-        dtype="float32",
-        timeout_s=60.0,
-        placement=False,
-    )
+    cell = tiny_cnn_cell()
     payload = {
         "status": "ok",
         "device_mode": "gpu",

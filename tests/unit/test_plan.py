@@ -358,8 +358,8 @@ def test_plan_uses_the_newest_run_of_the_suite_made_on_this_machine(tmp_path, mo
     here = environment.host_environment()
     ours = {"host": here["host"], "cpu": here["cpu"], "mgbench": here["mgbench"]}
     versions = {
-        "tensorflow": run_module._version("tensorflow", "tensorflow-cpu", "tf-nightly"),
-        "keras": run_module._version("keras"),
+        "tensorflow": environment.installed_version("tensorflow", "tensorflow-cpu", "tf-nightly"),
+        "keras": environment.installed_version("keras"),
     }
     monkeypatch.setattr(run_module, "_gpu_names", lambda: None)  # NVML: not compared
     runs = tmp_path / "results" / "fake"

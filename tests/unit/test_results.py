@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import tiny_cnn_cell
 
 from mgbench.config.suite import Cell
 from mgbench.records import environment, store
@@ -27,21 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = sorted(ROOT.glob("results/*/*/results.jsonl"))
 SMALL_RESULTS = Path(__file__).resolve().parent / "data" / "small_results.jsonl"
 
-CELL = Cell(
-    model="TinyCNN",
-    image_size=32,
-    classes=10,
-    batch_per_replica=16,
-    strategy="inplace",
-    replicas=2,
-    warmup_steps=1,
-    timed_steps=2,
-    input="host",
-    weights="cpu",
-    dtype="float32",
-    timeout_s=60.0,
-    placement=True,
-)
+CELL = tiny_cnn_cell(placement=True)
 CONTEXT = RunContext("demo", "cpu", "run-1", {"host": "box", "cpu": "Some CPU", "cpu_count": 2})
 
 

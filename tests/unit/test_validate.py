@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import tiny_cnn_cell
 
 from mgbench import cli
 from mgbench.commands.validate import ValidationError, validate_run
@@ -31,22 +32,7 @@ HOST = {
 
 
 def cell(strategy: str = "inplace", backend: str = "keras3") -> Cell:
-    return Cell(
-        model="TinyCNN",
-        image_size=32,
-        classes=10,
-        batch_per_replica=16,
-        strategy=strategy,
-        replicas=2,
-        warmup_steps=1,
-        timed_steps=2,
-        input="host",
-        weights="cpu",
-        dtype="float32",
-        timeout_s=60.0,
-        placement=False,
-        backend=backend,
-    )
+    return tiny_cnn_cell(strategy=strategy, backend=backend)
 
 
 def record(
