@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from mgbench import backends, devices
-from mgbench.backends.base import CellSkipped
+from mgbench.backends.base import CellSkipped, DeviceSetup
 from mgbench.backends.tf_base import TF_PEAK_CPU_REASON, cross_device_ops
 from mgbench.config.suite import Cell
 from mgbench.platform import lazy
@@ -95,3 +97,67 @@ def test_real_gpus_get_memory_growth_not_simulation(fake_gpus, monkeypatch):
     assert devices.prepare(2) == "gpu"
     assert devices.prepare(4, virtual_gpus=4, virtual_gpu_memory_mb=1000) == "virtual-gpu"
     assert calls == ["growth", ("simulate", (4,), {"kind": "gpu", "memory_limit_mb": 1000})]
+
+
+class _StrategyRecorder:
+    """Stands in for MultiWorkerMirroredStrategy: this session's runtime has started, so the
+    real one cannot configure its collectives here; what it would be given is what counts."""
+
+    made: ClassVar[list[dict]] = []
+
+    def __init__(self, **kwargs):
+        _StrategyRecorder.made.append(kwargs)
+
+
+def _prepared_multiworker(monkeypatch) -> tuple[DeviceSetup, dict, list[str]]:
+    from mgbench.backends.tf_keras import TfKerasBackend
+
+    grown: list[str] = []
+    _StrategyRecorder.made = []
+    monkeypatch.setattr(devices, "enable_memory_growth", lambda: grown.append("grown"))
+    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy", _StrategyRecorder)
+    setup = TfKerasBackend().prepare_process(1, multiworker=True)  # a fresh, uncached backend
+    (made,) = _StrategyRecorder.made
+    return setup, made, grown
+
+
+def test_a_multiworker_process_on_gpus_grows_memory_and_uses_nccl(fake_gpus, monkeypatch):
+    setup, made, grown = _prepared_multiworker(monkeypatch)
+    implementation = tf.distribute.experimental.CommunicationImplementation
+    assert made["communication_options"].implementation == implementation.NCCL
+    assert made["cluster_resolver"] is None  # TF_CONFIG from the launcher, not Slurm's
+    assert grown == ["grown"]
+    assert (setup.mode, setup.has_gpus) == ("gpu", True)
+
+
+def test_a_multiworker_process_on_the_cpu_uses_a_ring(monkeypatch):
+    setup, made, grown = _prepared_multiworker(monkeypatch)
+    implementation = tf.distribute.experimental.CommunicationImplementation
+    assert made["communication_options"].implementation == implementation.RING
+    assert grown == []
+    assert (setup.mode, setup.has_gpus) == ("cpu-simulation", False)
+
+
+class _FakeJaxDevice:
+    def __init__(self, platform: str, peak: int | None):
+        self.platform = platform
+        self._peak = peak
+
+    def memory_stats(self):
+        return None if self._peak is None else {"peak_bytes_in_use": self._peak}
+
+
+def test_jax_memory_peaks_are_the_cells_gpus_since_process_start(monkeypatch):
+    from types import SimpleNamespace
+
+    from mgbench.backends import jax_keras
+
+    local = [_FakeJaxDevice("gpu", 300), _FakeJaxDevice("gpu", 200), _FakeJaxDevice("gpu", 900)]
+    monkeypatch.setattr(jax_keras, "_jax", lambda: SimpleNamespace(local_devices=lambda: local))
+    jax_backend = jax_keras.JaxBackend()
+    assert jax_backend.memory_peaks(["GPU:0", "GPU:1"]) == (
+        {"GPU:0": 300, "GPU:1": 200},  # GPU:2 is not the cell's
+        jax_keras.JAX_PEAK_NO_RESET_REASON,
+    )
+    local[:] = [_FakeJaxDevice("cpu", None)]
+    assert jax_backend.memory_peaks(None) == (None, jax_keras.JAX_PEAK_CPU_REASON)

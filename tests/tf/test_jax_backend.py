@@ -261,3 +261,25 @@ def test_two_processes_on_loopback_train_one_model(tmp_path):
     assert first["first_loss"] == second["first_loss"]
     assert first["last_loss"] == second["last_loss"]
     assert first["last_loss"] < first["first_loss"]
+
+
+def test_on_a_gpu_machine_jax_does_not_preallocate_and_refuses_a_cpu_only_jax():
+    # NVML sees two GPUs, but this machine's JAX is the CPU build: measuring on the CPU while
+    # the record says GPU would be a lie.
+    result = _run(
+        """
+from mgbench.platform import hardware
+hardware.gpu_count = lambda: 2
+import os
+from mgbench.backends.jax_keras import JaxBackend
+try:
+    JaxBackend().prepare_process(1)
+except RuntimeError as error:
+    results["error"] = str(error)
+results["preallocate"] = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")
+results["platforms"] = os.environ.get("JAX_PLATFORMS")
+"""
+    )
+    assert result["preallocate"] == "false"  # as TF's memory growth: NVML then sees the cell
+    assert result["platforms"] is None  # the GPU plugin is not ruled out
+    assert result["error"].startswith("NVML sees 2 GPU(s) but this JAX runs on 'cpu'")
