@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from mgbench.platform import lazy, models
+    from mgbench import models
+    from mgbench.platform import lazy
     from mgbench.trackers.timing import StepTimer, timed_fit
 
     tf = lazy.tensorflow()

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from mgbench.platform import lazy
+from mgbench.vocabulary import DeviceMode
 
 HOST_DEVICE = "/device:CPU:0"
 
@@ -71,24 +72,24 @@ def simulate(n: int, kind: str = "cpu", memory_limit_mb: int | None = None) -> l
     return names
 
 
-def prepare(replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0) -> str:
+def prepare(replicas: int, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0) -> DeviceMode:
     """Configure this fresh process's devices for a run; returns the mode it chose.
 
-    ``"gpu"``: real GPUs, memory growth on. ``"virtual-gpu"``: the first GPU split in
-    ``virtual_gpus`` parts. ``"cpu-simulation"``: no GPU, so ``replicas`` logical CPUs beside the
+    ``GPU``: real GPUs, memory growth on. ``VIRTUAL_GPU``: the first GPU split in
+    ``virtual_gpus`` parts. ``CPU_SIMULATION``: no GPU, so ``replicas`` logical CPUs beside the
     host (at least one, so ``single`` also runs off the host's own device slot).
     """
     tf = lazy.tensorflow()
     if tf.config.list_physical_devices("GPU"):
         if virtual_gpus:
             simulate(virtual_gpus, kind="gpu", memory_limit_mb=virtual_gpu_memory_mb)
-            return "virtual-gpu"
+            return DeviceMode.VIRTUAL_GPU
         enable_memory_growth()
-        return "gpu"
+        return DeviceMode.GPU
     if virtual_gpus:
         raise ValueError("virtual GPUs were asked for, but this machine has no GPU")
     simulate(max(replicas, 1))
-    return "cpu-simulation"
+    return DeviceMode.CPU_SIMULATION
 
 
 def already_configured() -> bool:

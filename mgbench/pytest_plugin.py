@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from mgbench.vocabulary import Strategy
+
 NO_GPU = "no GPU"
 
 
@@ -89,7 +91,7 @@ def mgbench_cell(benchmark: Any, request: pytest.FixtureRequest) -> Callable[...
 
     def run(
         model: str = "TinyCNN",
-        strategy: str = "inplace",
+        strategy: str = Strategy.INPLACE,
         replicas: int = 2,
         *,
         batch_per_replica: int = 16,

@@ -18,6 +18,7 @@ from typing import Any
 
 from mgbench.execution.doctor import NvmlGpu, NvmlSnapshot, TfGpu, TfInspection
 from mgbench.placement import METADATA_TYPES, PlacedOp
+from mgbench.vocabulary import DeviceMode
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 STATUSES = (OK, WARN, FAIL, SKIP)
@@ -454,9 +455,9 @@ def _predicted(rows: Iterable[Sequence[str]]) -> list[PlacedOp]:
 
 
 MODE_LABELS = {
-    "cpu-simulation": "simulated CPU replicas",
-    "virtual-gpu": "virtual GPUs on one chip",
-    "gpu": "GPUs",
+    DeviceMode.CPU_SIMULATION: "simulated CPU replicas",
+    DeviceMode.VIRTUAL_GPU: "virtual GPUs on one chip",
+    DeviceMode.GPU: "GPUs",
 }
 
 

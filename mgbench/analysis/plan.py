@@ -41,8 +41,9 @@ from scipy import stats as sps
 from mgbench.analysis import paired
 from mgbench.config.suite import Cell, Suite
 from mgbench.records.record import Record
+from mgbench.vocabulary import DeviceMode
 
-DEVICE_MODES = ("cpu-simulation", "virtual-gpu", "gpu")
+DEVICE_MODES = (DeviceMode.CPU_SIMULATION, DeviceMode.VIRTUAL_GPU, DeviceMode.GPU)
 # A profiled process (``profile = true``) runs its steps under TF's profiler, which records every
 # op: assumed this much slower per step, plus writing the trace.
 PROFILER_STEP_SLOWDOWN = 2.0
@@ -84,7 +85,7 @@ _GPU_BASIS = (
 MACHINE_DEFAULTS: dict[str, MachineCosts] = {
     # Mirrored's steps there: ResNet50 0.24 s against in-place's 0.13 s, MobileNetV2 0.078 s
     # against 0.048 s.
-    "cpu-simulation": MachineCosts(
+    DeviceMode.CPU_SIMULATION: MachineCosts(
         start_s=3.0,
         exit_s=2.5,
         first_step_extra_s=0.0,
@@ -95,7 +96,7 @@ MACHINE_DEFAULTS: dict[str, MachineCosts] = {
     # TF import with the CUDA libraries ~3.5 s, the CUDA context and the devices ~2 s (virtual
     # GPUs reserve their memory limit up front), NVML ~0.1 s; exit frees the context. Mirrored's
     # all-reduce of ResNet50's ~100 MB of gradients adds ~20% to a step.
-    "virtual-gpu": MachineCosts(
+    DeviceMode.VIRTUAL_GPU: MachineCosts(
         start_s=6.0,
         exit_s=2.5,
         first_step_extra_s=3.0,
@@ -103,7 +104,7 @@ MACHINE_DEFAULTS: dict[str, MachineCosts] = {
         mirrored_step_factor=1.2,
         basis=_GPU_BASIS,
     ),
-    "gpu": MachineCosts(
+    DeviceMode.GPU: MachineCosts(
         start_s=6.0,
         exit_s=2.5,
         first_step_extra_s=3.0,
@@ -115,27 +116,31 @@ MACHINE_DEFAULTS: dict[str, MachineCosts] = {
 
 _GPU_TRACE = "tracing is host work: ~25% faster than the 2-core VM's per replica"
 MODEL_DEFAULTS: dict[tuple[str, str], ModelCosts] = {
-    ("ResNet50", "cpu-simulation"): ModelCosts(7.5, 32, 0.7, 4.0, 0.5, _CPU_RUN),
-    ("MobileNetV2", "cpu-simulation"): ModelCosts(2.5, 32, 0.4, 3.5, 0.4, _CPU_RUN),
+    ("ResNet50", DeviceMode.CPU_SIMULATION): ModelCosts(7.5, 32, 0.7, 4.0, 0.5, _CPU_RUN),
+    ("MobileNetV2", DeviceMode.CPU_SIMULATION): ModelCosts(2.5, 32, 0.4, 3.5, 0.4, _CPU_RUN),
     # Not in that run: ResNet50's cost per pixel x 0.8 (InceptionV3 has ~0.8x its FLOPs per
     # pixel), tracing ~1.8x (311 layers against 177).
-    ("InceptionV3", "cpu-simulation"): ModelCosts(
+    ("InceptionV3", DeviceMode.CPU_SIMULATION): ModelCosts(
         32.0, 75, 1.2, 7.0, 0.9, "scaled from ResNet50's: FLOPs per pixel x0.8, layers x1.8"
     ),
     # ~670 images/s at 224px on one GPU (ResNet50's ~12 GFLOP per training image at ~8 TFLOP/s
     # achieved), InceptionV3 ~450 images/s at 299px (~17 GFLOP per image).
-    ("ResNet50", "gpu"): ModelCosts(1.5, 224, 2.0, 3.0, 0.4, f"{_GPU_BASIS}; {_GPU_TRACE}"),
-    ("InceptionV3", "gpu"): ModelCosts(2.2, 299, 3.0, 5.5, 0.7, f"{_GPU_BASIS}; {_GPU_TRACE}"),
+    ("ResNet50", DeviceMode.GPU): ModelCosts(
+        1.5, 224, 2.0, 3.0, 0.4, f"{_GPU_BASIS}; {_GPU_TRACE}"
+    ),
+    ("InceptionV3", DeviceMode.GPU): ModelCosts(
+        2.2, 299, 3.0, 5.5, 0.7, f"{_GPU_BASIS}; {_GPU_TRACE}"
+    ),
 }
 FALLBACK_MODEL = "ResNet50"  # a model without defaults is costed as ResNet50 (and says so)
 
 # Noise of one paired round's log ratio (within a process) and between processes.
 NOISE_DEFAULTS: dict[str, tuple[float, float, str]] = {
     # The published run: ResNet50 sd 6.3% (tau 0), MobileNetV2 sd 14.1% (tau 2.6%).
-    "cpu-simulation": (0.10, 0.015, f"default for the CPU: {_CPU_RUN}"),
+    DeviceMode.CPU_SIMULATION: (0.10, 0.015, f"default for the CPU: {_CPU_RUN}"),
     # GPU step times are steadier than a shared CPU's; virtual GPUs share one chip's queues.
-    "virtual-gpu": (0.03, 0.01, "default for virtual GPUs (assumed)"),
-    "gpu": (0.02, 0.01, "default for GPUs (assumed)"),
+    DeviceMode.VIRTUAL_GPU: (0.03, 0.01, "default for virtual GPUs (assumed)"),
+    DeviceMode.GPU: (0.02, 0.01, "default for GPUs (assumed)"),
 }
 
 
@@ -247,7 +252,7 @@ def _scaled_image_s(costs: ModelCosts, image_size: int) -> float:
 def model_defaults(model: str, device_mode: str) -> tuple[ModelCosts, str]:
     """The default costs of ``model`` (GPU modes share one table) and the label that says so."""
     _check_mode(device_mode)
-    kind = "cpu-simulation" if device_mode == "cpu-simulation" else "gpu"
+    kind = DeviceMode.CPU_SIMULATION if device_mode == DeviceMode.CPU_SIMULATION else DeviceMode.GPU
     if (model, kind) in MODEL_DEFAULTS:
         return MODEL_DEFAULTS[(model, kind)], f"default: {model} on {device_mode}"
     return (
@@ -262,7 +267,7 @@ def default_cost(cell: Cell, device_mode: str) -> ProcessCost:
     replica has its own, so a step takes one replica's images."""
     machine = MACHINE_DEFAULTS[device_mode]
     costs, label = model_defaults(cell.model, device_mode)
-    images = cell.batch_per_replica if device_mode == "gpu" else cell.global_batch
+    images = cell.batch_per_replica if device_mode == DeviceMode.GPU else cell.global_batch
     step = images * _scaled_image_s(costs, cell.image_size) + machine.step_overhead_s
     if cell.strategy in ("mirrored", "multiworker"):  # tf.distribute's steps, both
         step *= machine.mirrored_step_factor

@@ -1,6 +1,9 @@
-"""Backends by name: ``get("keras3")``, ``get("tf_keras")``, ``get("jax")``;
-:mod:`mgbench.backends.base` says what each offers. Importing this package, or asking for a
-backend, imports no framework: each backend loads its framework when a method first needs it.
+"""Backends by name: ``get("keras3")``, ``get("tf_keras")``, ``get("jax")``, and who runs a
+strategy: ``running("multiworker")``. Each backend is declared once, in
+:data:`mgbench.vocabulary.BACKENDS` (its name, strategies, framework and class), so the suite
+checker below this room knows them without importing any; :mod:`mgbench.backends.base` says what
+each offers. Importing this package, or asking for a backend, imports no framework: each backend
+loads its framework when a method first needs it.
 """
 
 from __future__ import annotations
@@ -9,26 +12,26 @@ import importlib
 from functools import cache
 
 from mgbench.backends.base import Backend
-
-# name -> "module:class"; a new backend is one line here and one module beside this one.
-_REGISTRY = {
-    "keras3": "mgbench.backends.keras3:Keras3Backend",
-    "tf_keras": "mgbench.backends.tf_keras:TfKerasBackend",
-    "jax": "mgbench.backends.jax_keras:JaxBackend",
-}
+from mgbench.vocabulary import BACKEND_NAMES, BACKENDS, backends_running
 
 
 def names() -> tuple[str, ...]:
     """The known backend names, in a stable order."""
-    return tuple(_REGISTRY)
+    return BACKEND_NAMES
+
+
+def running(strategy: str) -> tuple[str, ...]:
+    """The backends that run ``strategy`` (each declares its strategies in
+    :data:`mgbench.vocabulary.BACKENDS`)."""
+    return backends_running(strategy)
 
 
 @cache
 def get(name: str) -> Backend:
     """The backend called ``name``; a ValueError names the known ones."""
-    target = _REGISTRY.get(name)
-    if target is None:
+    entry = BACKENDS.get(name)
+    if entry is None:
         raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(names())}")
-    module_name, _, class_name = target.partition(":")
+    module_name, _, class_name = entry.implementation.partition(":")
     backend: Backend = getattr(importlib.import_module(module_name), class_name)()
     return backend

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from mgbench.vocabulary import DeviceMode, Strategy
+
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker", "dataparallel")
-# Strategies that wrap a template without owning it, so several can share one template.
-WRAPPER_STRATEGIES = ("inplace", "concat")
-MIRRORED_WEIGHTS = "mirrored"  # Built.weights_device when every replica holds a copy
+# Built.weights_device when every replica holds a copy of the weights
+MIRRORED_WEIGHTS = Strategy.MIRRORED.value
 
 
 class CellSkipped(Exception):
@@ -62,7 +62,7 @@ class BuildSpec:
     model: str = "TinyCNN"
     image_size: int = 32
     classes: int = 10
-    strategy: str = "inplace"
+    strategy: str = Strategy.INPLACE
     replicas: int = 2
     batch_per_replica: int = 4
     weights: str = "cpu"
@@ -79,7 +79,7 @@ class BuildSpec:
 class DeviceSetup:
     """How a backend configured this process's devices."""
 
-    mode: str  # recorded as device_mode: "gpu", "virtual-gpu", "cpu-simulation", ...
+    mode: DeviceMode  # recorded as the record's device_mode
     has_gpus: bool  # physical GPUs are visible, so NVML is worth opening
     split_first_gpu: bool = False  # virtual GPUs share the first chip: NVML watches that one
 
@@ -103,6 +103,7 @@ class Backend(Protocol):
     """One framework's way to run a cell. Get one with :func:`mgbench.backends.get`."""
 
     name: str
+    strategies: tuple[Strategy, ...]  # what it builds and times (vocabulary.BACKENDS)
 
     def keras(self) -> ModuleType:
         """The Keras module models are built with."""

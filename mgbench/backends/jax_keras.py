@@ -24,15 +24,15 @@ from contextlib import nullcontext
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from mgbench import models
 from mgbench.backends.base import MIRRORED_WEIGHTS, Built, CellSkipped, DeviceSetup, ModelSpec
-from mgbench.config.suite import BACKEND_STRATEGIES, DATAPARALLEL
-from mgbench.platform import cluster, hardware, lazy, models
+from mgbench.platform import cluster, hardware, lazy
+from mgbench.vocabulary import BACKENDS, DeviceMode, Strategy
 
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
     from mgbench.trackers.timing import StepTimer, StepTiming
 
-JAX_STRATEGIES = BACKEND_STRATEGIES["jax"]
 LEARNING_RATE = 0.01  # as the TensorFlow backends: cells differ by framework, not by optimizer
 XLA_PLACEMENT_REASON = (
     "jax: XLA compiles the whole training step for its devices and places every op and transfer "
@@ -103,6 +103,10 @@ class JaxBackend:
 
     name = "jax"
 
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        return BACKENDS[self.name].strategies
+
     def keras(self) -> ModuleType:
         return lazy.keras_jax()
 
@@ -152,7 +156,8 @@ class JaxBackend:
                 f"NVML sees {gpus} GPU(s) but this JAX runs on {jax.default_backend()!r}: "
                 "install a CUDA build of JAX (jax[cuda12]) or hide the GPUs"
             )
-        return DeviceSetup(mode="gpu" if has_gpus else "cpu-simulation", has_gpus=has_gpus)
+        mode = DeviceMode.GPU if has_gpus else DeviceMode.CPU_SIMULATION
+        return DeviceSetup(mode=mode, has_gpus=has_gpus)
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:
         if "jax" not in sys.modules or not _jax_started():
@@ -161,19 +166,19 @@ class JaxBackend:
         has_gpus = any(_is_gpu(d) for d in jax.local_devices())
         self.keras()
         return DeviceSetup(
-            mode="gpu (configured elsewhere)" if has_gpus else "cpu-simulation",
+            mode=DeviceMode.GPU_CONFIGURED_ELSEWHERE if has_gpus else DeviceMode.CPU_SIMULATION,
             has_gpus=has_gpus,
         )
 
     def check_runnable(self, spec: ModelSpec, virtual_gpus: int) -> None:
         if virtual_gpus:
             raise CellSkipped(VIRTUAL_GPU_REASON)
-        if spec.strategy not in JAX_STRATEGIES:
+        if spec.strategy not in self.strategies:
             raise CellSkipped(
-                f"the jax backend runs {', '.join(JAX_STRATEGIES)}, not {spec.strategy!r}"
+                f"the jax backend runs {', '.join(self.strategies)}, not {spec.strategy!r}"
             )
         jax = _jax()
-        if spec.workers > 1 and spec.strategy != DATAPARALLEL:
+        if spec.workers > 1 and spec.strategy != Strategy.DATAPARALLEL:
             raise CellSkipped(f"{spec.strategy!r} runs in one process; workers={spec.workers}")
         if spec.workers != jax.process_count():
             raise CellSkipped(
@@ -201,16 +206,16 @@ class JaxBackend:
         """Build ``spec.strategy`` and compile it the way every cell is (SGD, sparse categorical
         cross-entropy on logits), with XLA on: on JAX it is the compiler, not an option. The
         ``weights`` setting does not apply: the weights live on the replicas (as ``mirrored``)."""
-        if spec.strategy not in JAX_STRATEGIES:
+        if spec.strategy not in self.strategies:
             raise ValueError(
-                f"the jax backend builds {', '.join(JAX_STRATEGIES)}, not {spec.strategy!r}"
+                f"the jax backend builds {', '.join(self.strategies)}, not {spec.strategy!r}"
             )
         keras = self.keras()
         if spec.dtype != "float32":
             keras.mixed_precision.set_global_policy(spec.dtype)
         factory = models.model_factory(spec.model, keras)
         shape = models.input_shape(spec.image_size)
-        if spec.strategy == "single":
+        if spec.strategy == Strategy.SINGLE:
             if spec.replicas != 1:
                 raise ValueError(
                     f"strategy 'single' runs on one device, got replicas={spec.replicas}"
@@ -218,7 +223,7 @@ class JaxBackend:
             device = _jax().local_devices()[0]
             built = self._compiled(keras, factory, shape, spec.classes, None)
             name = _short_name(device, 0)
-            return Built(built, (name,), name, None, "single")
+            return Built(built, (name,), name, None, Strategy.SINGLE)
         replica_devices = _replica_devices(spec.replicas // spec.workers)
         # Each process feeds its own rows (dataset()): Keras shards only tf.data by itself.
         distribution = keras.distribution.DataParallel(
@@ -230,7 +235,7 @@ class JaxBackend:
             _local_short_names(replica_devices),
             MIRRORED_WEIGHTS,
             distribution,
-            DATAPARALLEL,
+            Strategy.DATAPARALLEL,
         )
 
     def _compiled(

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mgbench import models
 from mgbench.backends.base import Built, ModelSpec
 from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend, weights_device_name
-from mgbench.platform import lazy, models
+from mgbench.platform import lazy
 
 if TYPE_CHECKING:
     from mgbench.placement import TracedStep

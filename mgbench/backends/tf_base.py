@@ -21,18 +21,24 @@ from contextlib import nullcontext
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mgbench import devices
+from mgbench import devices, models
 from mgbench.backends.base import (
     MIRRORED_WEIGHTS,
-    STRATEGIES,
-    WRAPPER_STRATEGIES,
     Built,
     CellSkipped,
     DeviceSetup,
     ModelSpec,
 )
-from mgbench.config.suite import MULTIWORKER, MULTIWORKER_BACKENDS
-from mgbench.platform import cluster, hardware, lazy, models
+from mgbench.platform import cluster, hardware, lazy
+from mgbench.vocabulary import (
+    BACKENDS,
+    STRATEGIES,
+    WRAPPERS,
+    DeviceMode,
+    Strategy,
+    backends_running,
+    why_only,
+)
 
 if TYPE_CHECKING:
     from mgbench.placement import PlacementReport, TracedStep
@@ -45,8 +51,8 @@ MULTIWORKER_PLACEMENT_REASON = (
     "MultiWorkerMirroredStrategy: placement is tf.distribute's, not traced by mgbench"
 )
 MULTIWORKER_BACKEND_REASON = (
-    "MultiWorkerMirroredStrategy runs on the tf_keras backend only: Keras 3's fit cannot train "
-    "under it (keras-team/keras issue 20585)"
+    f"MultiWorkerMirroredStrategy runs on the {' or '.join(backends_running(Strategy.MULTIWORKER))}"
+    f" backend only: {why_only(Strategy.MULTIWORKER)}"
 )
 FIT_UNTRACED_REASON = "fit traced no training step to audit (no step ran?)"
 
@@ -70,7 +76,7 @@ def cross_device_ops() -> Any:
     return None
 
 
-def _device_setup(mode: str) -> DeviceSetup:
+def _device_setup(mode: DeviceMode) -> DeviceSetup:
     tf = lazy.tensorflow()
     return DeviceSetup(
         mode=mode,
@@ -84,6 +90,10 @@ class TensorFlowBackend:
 
     name = ""
     compile_options: ClassVar[dict[str, Any]] = {}  # extra compile() arguments
+
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        return BACKENDS[self.name].strategies
 
     def keras(self) -> ModuleType:
         raise NotImplementedError
@@ -122,7 +132,8 @@ class TensorFlowBackend:
             cluster_resolver=cluster.cluster_resolver(), communication_options=options
         )
         self.keras()
-        return DeviceSetup(mode="gpu" if gpus else "cpu-simulation", has_gpus=bool(gpus))
+        mode = DeviceMode.GPU if gpus else DeviceMode.CPU_SIMULATION
+        return DeviceSetup(mode=mode, has_gpus=bool(gpus))
 
     def prepare_shared_process(self, replicas: int) -> DeviceSetup:
         if not devices.already_configured():
@@ -131,11 +142,13 @@ class TensorFlowBackend:
             except RuntimeError:
                 pass  # the TF runtime started before us: use the devices it has
         gpu = bool(lazy.tensorflow().config.list_logical_devices("GPU"))
-        return _device_setup("gpu (configured elsewhere)" if gpu else "cpu-simulation")
+        return _device_setup(
+            DeviceMode.GPU_CONFIGURED_ELSEWHERE if gpu else DeviceMode.CPU_SIMULATION
+        )
 
     def check_runnable(self, spec: ModelSpec, virtual_gpus: int) -> None:
         gpus = lazy.tensorflow().config.list_physical_devices("GPU")
-        if spec.strategy == MULTIWORKER:
+        if spec.strategy == Strategy.MULTIWORKER:
             self._check_multiworker(spec, len(gpus), virtual_gpus)
             return
         if gpus and spec.replicas > (virtual_gpus or len(gpus)):
@@ -145,7 +158,7 @@ class TensorFlowBackend:
             )
 
     def _check_multiworker(self, spec: ModelSpec, gpus: int, virtual_gpus: int) -> None:
-        if self.name not in MULTIWORKER_BACKENDS:
+        if Strategy.MULTIWORKER not in self.strategies:
             raise CellSkipped(MULTIWORKER_BACKEND_REASON)
         if virtual_gpus:
             raise CellSkipped(
@@ -163,10 +176,10 @@ class TensorFlowBackend:
             )
 
     def check_pairable(self, spec: ModelSpec) -> None:
-        if spec.strategy not in WRAPPER_STRATEGIES:
+        if spec.strategy not in WRAPPERS:
             raise CellSkipped(
                 f"a paired process shares one template between wrappers "
-                f"({', '.join(WRAPPER_STRATEGIES)}), not {spec.strategy!r}"
+                f"({', '.join(WRAPPERS)}), not {spec.strategy!r}"
             )
 
     def check_steppable(self, spec: ModelSpec) -> None:
@@ -180,10 +193,10 @@ class TensorFlowBackend:
         return self._build(spec, (spec.strategy,))[0]
 
     def build_many(self, spec: ModelSpec, strategies: Sequence[str]) -> tuple[Built, ...]:
-        others = [s for s in strategies if s not in WRAPPER_STRATEGIES]
+        others = [s for s in strategies if s not in WRAPPERS]
         if not strategies or others:
             raise ValueError(
-                f"build_many shares one template between wrappers ({', '.join(WRAPPER_STRATEGIES)})"
+                f"build_many shares one template between wrappers ({', '.join(WRAPPERS)})"
                 f", got {list(strategies)}; 'single' and 'mirrored' are built alone "
                 "(build_compiled)"
             )
@@ -193,7 +206,7 @@ class TensorFlowBackend:
         for strategy in strategies:
             if strategy not in STRATEGIES:
                 raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
-        if strategies != (MULTIWORKER,):
+        if strategies != (Strategy.MULTIWORKER,):
             self.check_can_build()
         keras = self.keras()
         if spec.dtype != "float32":
@@ -204,11 +217,11 @@ class TensorFlowBackend:
         def make_template() -> Any:
             return factory(input_shape=shape, classes=spec.classes)
 
-        if strategies == ("mirrored",):
+        if strategies == (Strategy.MIRRORED,):
             built = [self._build_mirrored(make_template, spec.replicas)]
-        elif strategies == (MULTIWORKER,):
+        elif strategies == (Strategy.MULTIWORKER,):
             built = [self._build_multiworker(make_template)]
-        elif strategies == ("single",):
+        elif strategies == (Strategy.SINGLE,):
             if spec.replicas != 1:
                 raise ValueError(
                     f"strategy 'single' runs on one device, got replicas={spec.replicas}"
@@ -233,7 +246,7 @@ class TensorFlowBackend:
         )
         with distribution.scope():
             template = make_template()
-        return Built(template, replica_names, MIRRORED_WEIGHTS, distribution, "mirrored")
+        return Built(template, replica_names, MIRRORED_WEIGHTS, distribution, Strategy.MIRRORED)
 
     def _build_multiworker(self, make_template: Callable[[], Any]) -> Built:
         distribution = getattr(self, "_multiworker_distribution", None)
@@ -245,7 +258,7 @@ class TensorFlowBackend:
         with distribution.scope():
             template = make_template()
         local = tuple(devices.short_name(d) for d in distribution.extended.worker_devices)
-        return Built(template, local, MIRRORED_WEIGHTS, distribution, MULTIWORKER)
+        return Built(template, local, MIRRORED_WEIGHTS, distribution, Strategy.MULTIWORKER)
 
     def _build_single(self, make_template: Callable[[], Any], weights: str) -> Built:
         tf = lazy.tensorflow()
@@ -253,7 +266,7 @@ class TensorFlowBackend:
         with tf.device(device) if device else nullcontext():
             template = make_template()
         default = devices.default_device()
-        return Built(template, (default,), device or default, strategy="single")
+        return Built(template, (default,), device or default, strategy=Strategy.SINGLE)
 
     def _build_wrappers(
         self, make_template: Callable[[], Any], spec: ModelSpec, strategies: tuple[str, ...]
@@ -299,7 +312,7 @@ class TensorFlowBackend:
         return (traced.placement() if traced else None), reason
 
     def dataset(self, spec: ModelSpec, built: Built) -> Any:
-        if built.strategy == MULTIWORKER:
+        if built.strategy == Strategy.MULTIWORKER:
             return self._multiworker_dataset(spec, built)
         return models.synthetic_dataset(
             spec.image_size,
@@ -423,5 +436,7 @@ class TensorFlowBackend:
 
 def _distributed_reason(built: Built) -> str:
     return (
-        MULTIWORKER_PLACEMENT_REASON if built.strategy == MULTIWORKER else MIRRORED_PLACEMENT_REASON
+        MULTIWORKER_PLACEMENT_REASON
+        if built.strategy == Strategy.MULTIWORKER
+        else MIRRORED_PLACEMENT_REASON
     )

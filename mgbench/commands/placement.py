@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mgbench import backends, placement, transfers
+from mgbench import backends, models, placement, transfers
 from mgbench.analysis.cells import CellKey
 from mgbench.analysis.comparisons import CLAIM_PAIR
 from mgbench.backends.base import BuildSpec
 from mgbench.config import hardware
-from mgbench.platform import models, quiet
+from mgbench.platform import quiet
 from mgbench.present import prediction
 from mgbench.present.render import table
 from mgbench.present.sections import Section
+from mgbench.vocabulary import DeviceMode, Strategy
 
 CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
 
@@ -43,10 +44,10 @@ def placement_tables(
         ).mode
         sections = [f"devices: {mode}; backend: {backend}"]
         audited: dict[str, dict[str, transfers.TransferAudit]] = {}
-        if mode == "cpu-simulation":
+        if mode == DeviceMode.CPU_SIMULATION:
             sections.append(CPU_NOTE)
         for name in strategy_names:
-            count = 1 if name == "single" else replicas
+            count = 1 if name == Strategy.SINGLE else replicas
             spec = BuildSpec(
                 model=model,
                 image_size=image_size,

@@ -22,6 +22,7 @@ from mgbench.present.plan import plan_line, plan_text
 from mgbench.present.summary import claim_headline, summary_table
 from mgbench.records import environment, store
 from mgbench.records.profile import read_profiles
+from mgbench.vocabulary import DeviceMode
 
 SUMMARY_FILE = "summary.md"
 RESULTS_ROOT = Path("results")
@@ -113,12 +114,12 @@ def slurm_settings(loaded: Suite, overrides: Mapping[str, Any]) -> slurm.SlurmOp
     return options
 
 
-def device_mode(gpus: int, virtual_gpus: int) -> str:
+def device_mode(gpus: int, virtual_gpus: int) -> DeviceMode:
     """The device mode a run's workers will choose (``devices.prepare``), known before any
     starts: virtual GPUs when asked for, real GPUs when found, else CPU simulation."""
     if virtual_gpus:
-        return "virtual-gpu"
-    return "gpu" if gpus else "cpu-simulation"
+        return DeviceMode.VIRTUAL_GPU
+    return DeviceMode.GPU if gpus else DeviceMode.CPU_SIMULATION
 
 
 def _gpu_names() -> frozenset[str] | None:

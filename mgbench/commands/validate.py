@@ -24,12 +24,10 @@ from mgbench.records.record import (
     RecordError,
     content_checksum,
 )
+from mgbench.vocabulary import BACKENDS
 
 RUN_FILE = "run.json"
 SUITE_FILE = "suite.json"
-# The framework whose version says what measured a backend's records. A mapping here, not a
-# backend attribute: validating must not import the backends (nor the frameworks they wrap).
-FRAMEWORK_OF_BACKEND = {"keras3": "tensorflow", "tf_keras": "tensorflow", "jax": "jax"}
 
 
 class ValidationError(ValueError):
@@ -217,7 +215,10 @@ def missing_environment(record: Record) -> list[str]:
     }
     missing = [name for name, value in wanted.items() if not value]
     backend = record.backend or record.cell.backend
-    framework = FRAMEWORK_OF_BACKEND.get(backend)
+    # The framework whose version says what measured the records, from the declaration: no
+    # backend (nor the framework it wraps) is imported to validate.
+    entry = BACKENDS.get(backend)
+    framework = entry.framework if entry is not None else None
     if framework is None:
         missing.append(f"known framework for backend {backend!r}")
     elif not _framework_version(env, framework):

@@ -18,30 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mgbench import models
 from mgbench.config.slurm import SlurmOptions, parse_slurm_table
-from mgbench.platform import models
+from mgbench.vocabulary import (
+    BACKEND_NAMES,
+    BACKENDS,
+    DEFAULT_BACKEND,
+    MULTIPROCESS,
+    STRATEGIES,
+    WRAPPERS,
+    Strategy,
+    backends_running,
+    why_only,
+)
 
-STRATEGIES = ("single", "inplace", "concat", "mirrored", "multiworker", "dataparallel")
-MULTIWORKER = "multiworker"  # tf.distribute.MultiWorkerMirroredStrategy, several processes
-DATAPARALLEL = "dataparallel"  # keras.distribution.DataParallel (Keras 3 on JAX)
-BACKENDS = ("keras3", "tf_keras", "jax")
-# What each backend runs. MultiWorkerMirroredStrategy runs on tf_keras only: Keras 3's fit cannot
-# train under it (keras-team/keras issue 20585: it fails converting PerReplica values). The jax
-# backend runs today's recipe, DataParallel, and one device; the wrappers are TF graphs.
-BACKEND_STRATEGIES = {
-    "keras3": ("single", "inplace", "concat", "mirrored"),
-    "tf_keras": ("single", "inplace", "concat", "mirrored", MULTIWORKER),
-    "jax": ("single", DATAPARALLEL),
-}
-MULTIWORKER_BACKENDS = tuple(b for b, runs in BACKEND_STRATEGIES.items() if MULTIWORKER in runs)
-# Strategies whose cells may span several processes (``workers``).
-MULTIPROCESS_STRATEGIES = (MULTIWORKER, DATAPARALLEL)
 INPUTS = ("host", "device")
 WEIGHTS = ("cpu", "gpu0")
 DTYPES = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-DEFAULT_BACKEND = "keras3"
 
 
 def backend_suffix(backend: str, separator: str = "-") -> str:
@@ -51,9 +44,14 @@ def backend_suffix(backend: str, separator: str = "-") -> str:
 
 
 PAIRED_FIELDS = ("versus", "rounds", "block_steps")
-# Strategies a paired process can build over one template (the wrappers; the others own theirs).
-PAIRABLE = ("inplace", "concat")
-DEFAULT_COMPARE = (("inplace", "concat"),)
+
+
+def default_comparisons(strategies: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The paired comparisons a suite gets unless it says ``compare``: each pair of the wrappers
+    it lists (the strategies a paired process can build over one template), first against
+    later in the vocabulary's order."""
+    listed = [w for w in WRAPPERS if w in strategies]
+    return tuple((a, b) for i, a in enumerate(listed) for b in listed[i + 1 :])
 
 
 class SuiteError(ValueError):
@@ -70,7 +68,7 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class Settings:
-    strategies: tuple[str, ...] = ("single", "inplace", "concat", "mirrored")
+    strategies: tuple[str, ...] = (Strategy.SINGLE, *WRAPPERS, Strategy.MIRRORED)
     replicas: tuple[int, ...] = (2,)
     batch_per_replica: tuple[int, ...] = (32,)
     warmup_steps: int = 5
@@ -81,9 +79,9 @@ class Settings:
     dtype: str = "float32"
     timeout_s: float = 900.0
     placement: bool = True
-    backend: tuple[str, ...] = ("keras3",)
-    # Paired comparisons [A, B]; None: the default, inplace against concat when both are among
-    # the strategies (a parsed suite holds the resolved list, so suite.json shows it).
+    backend: tuple[str, ...] = (DEFAULT_BACKEND,)
+    # Paired comparisons [A, B]; None: the default, every pair of wrappers among the strategies,
+    # in their vocabulary order (a parsed suite holds the resolved list, so suite.json shows it).
     compare: tuple[tuple[str, str], ...] | None = None
     pairs: int = 3  # paired processes per comparison
     rounds: int = 20  # AB / BA rounds per paired process
@@ -101,8 +99,7 @@ class Settings:
     def comparisons(self) -> tuple[tuple[str, str], ...]:
         if self.compare is not None:
             return self.compare
-        both = all(s in self.strategies for s in DEFAULT_COMPARE[0])
-        return DEFAULT_COMPARE if both else ()
+        return default_comparisons(self.strategies)
 
 
 @dataclass(frozen=True)
@@ -203,9 +200,9 @@ class Suite:
             for batch in entry.batch_per_replica:
                 for replicas in s.replicas:
                     group = []
-                    runs = BACKEND_STRATEGIES[backend]
+                    runs = BACKENDS[backend].strategies
                     for strategy in (x for x in s.strategies if x in runs):
-                        count = 1 if strategy == "single" else replicas
+                        count = 1 if strategy == Strategy.SINGLE else replicas
                         for workers in _process_counts(strategy, count, s.workers):
                             isolated = self._cell(
                                 backend, entry, batch, strategy, count, workers=workers
@@ -423,8 +420,8 @@ def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
         return tuple(dict.fromkeys(items))
     if kind == "backends":
         items = value if isinstance(value, list) else [value]
-        if not items or any(i not in BACKENDS for i in items):
-            raise fail(f"{' or '.join(repr(b) for b in BACKENDS)}, or a list of them")
+        if not items or any(i not in BACKEND_NAMES for i in items):
+            raise fail(f"{' or '.join(repr(b) for b in BACKEND_NAMES)}, or a list of them")
         return tuple(dict.fromkeys(items))
     if kind == "strategies":
         items = value if isinstance(value, list) else [value]
@@ -459,12 +456,12 @@ def _comparisons(where: _Where, table: str, key: str, value: Any) -> tuple[tuple
             isinstance(item, list) and len(item) == 2 and all(isinstance(i, str) for i in item)
         ):
             raise where.error(table, key, f"expected {shape}, got the item {item!r}")
-        others = [i for i in item if i not in PAIRABLE]
+        others = [i for i in item if i not in WRAPPERS]
         if others:
             raise where.error(
                 table,
                 key,
-                f"{others[0]!r} cannot be paired: only {' and '.join(PAIRABLE)} share one "
+                f"{others[0]!r} cannot be paired: only {' and '.join(WRAPPERS)} share one "
                 "template in a process (A == B is the A/A calibration pair)",
             )
         pairs.append((item[0], item[1]))
@@ -480,7 +477,9 @@ def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings
     settings = dataclasses.replace(base, **changes)
     if "replicas" in changes or "strategies" in changes or table == "suite":
         # DataParallel over one device is a cell too: the recipe's own overhead.
-        multi = [s for s in settings.strategies if s not in ("single", DATAPARALLEL)]
+        multi = [
+            s for s in settings.strategies if s not in (Strategy.SINGLE, Strategy.DATAPARALLEL)
+        ]
         if multi and all(r < 2 for r in settings.replicas):
             raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
     if changes.keys() & {"strategies", "backend", "replicas", "workers"} or table == "suite":
@@ -488,20 +487,14 @@ def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings
     return settings
 
 
-_WHY_NOT = {
-    MULTIWORKER: "Keras 3 cannot fit under MultiWorkerMirroredStrategy: keras-team/keras issue "
-    "20585",
-    DATAPARALLEL: "keras.distribution.DataParallel is Keras 3 on JAX",
-}
-
-
 def _check_backends_run_strategies(where: _Where, table: str, settings: Settings) -> None:
     """Every strategy runs on some listed backend, every backend runs some listed strategy, and
     a multi-process strategy gets at least one cell."""
     for strategy in settings.strategies:
-        hosts = [b for b in BACKENDS if strategy in BACKEND_STRATEGIES[b]]
+        hosts = backends_running(strategy)
         if not set(hosts) & set(settings.backend):
-            why = f" ({_WHY_NOT[strategy]})" if strategy in _WHY_NOT else ""
+            reason = why_only(strategy)
+            why = f" ({reason})" if reason else ""
             raise where.error(
                 table,
                 "strategies",
@@ -509,14 +502,14 @@ def _check_backends_run_strategies(where: _Where, table: str, settings: Settings
                 f"{' or '.join(repr(h) for h in hosts)} to backend",
             )
     for backend in settings.backend:
-        runs = BACKEND_STRATEGIES[backend]
+        runs = BACKENDS[backend].strategies
         if not set(runs) & set(settings.strategies):
             raise where.error(
                 table,
                 "backend",
                 f"the {backend} backend runs {', '.join(runs)}, none of the suite's strategies",
             )
-    for strategy in set(settings.strategies) & set(MULTIPROCESS_STRATEGIES):
+    for strategy in set(settings.strategies) & set(MULTIPROCESS):
         if not any(
             _process_counts(strategy, replicas, settings.workers) for replicas in settings.replicas
         ):
@@ -525,7 +518,11 @@ def _check_backends_run_strategies(where: _Where, table: str, settings: Settings
                 "workers",
                 f"no {strategy!r} cell: its process counts {list(settings.workers)} must split "
                 f"a replica count in {list(settings.replicas)} evenly"
-                + (" (multiworker needs 2 processes or more)" if strategy == MULTIWORKER else ""),
+                + (
+                    f" ({Strategy.MULTIWORKER} needs 2 processes or more)"
+                    if strategy == Strategy.MULTIWORKER
+                    else ""
+                ),
             )
 
 
@@ -533,9 +530,9 @@ def _process_counts(strategy: str, replicas: int, workers: Sequence[int]) -> lis
     """The process counts of ``strategy``'s cells over ``replicas``: 1 unless it may span
     processes; then each of ``workers`` that splits the replicas evenly (2 or more for
     multiworker, which is multi-process by definition)."""
-    if strategy not in MULTIPROCESS_STRATEGIES:
+    if strategy not in MULTIPROCESS:
         return [1]
-    least = 2 if strategy == MULTIWORKER else 1
+    least = 2 if strategy == Strategy.MULTIWORKER else 1
     return [w for w in workers if w >= least and replicas % w == 0]
 
 

@@ -51,9 +51,11 @@ from typing import Any
 
 from mgbench import devices
 from mgbench.platform import hardware
+from mgbench.vocabulary import BACKENDS, Strategy
 
 CHILD_MODULE = "mgbench.execution.doctor"
-STRATEGIES = ("single", "inplace", "concat", "mirrored")
+# Every strategy the keras3 backend builds in one process.
+STRATEGIES = BACKENDS["keras3"].strategies
 PLACEMENT_REPLICAS = 2
 VIRTUAL_GPUS = 2
 VIRTUAL_GPU_MEMORY_MB = 1024
@@ -315,15 +317,15 @@ def placement_probe(
 
 
 def _probe_strategy(backend: Any, strategy: str, replicas: int) -> dict:
+    from mgbench import models
     from mgbench.backends.base import BuildSpec
-    from mgbench.platform import models
 
     spec = BuildSpec(
         model=PROBE_MODEL,
         image_size=PROBE_IMAGE_SIZE,
         classes=PROBE_CLASSES,
         strategy=strategy,
-        replicas=1 if strategy == "single" else replicas,
+        replicas=1 if strategy == Strategy.SINGLE else replicas,
         batch_per_replica=PROBE_BATCH_PER_REPLICA,
     )
     built = backend.build_compiled(spec)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mgbench import backends
 from mgbench.backends.base import Backend, BuildSpec, Built
+from mgbench.vocabulary import Strategy
 
 _prepared: dict[str, str] = {}
 
@@ -67,7 +68,7 @@ class InProcessCell:
 
 def build_cell(
     model: str = "TinyCNN",
-    strategy: str = "inplace",
+    strategy: str = Strategy.INPLACE,
     replicas: int = 2,
     *,
     batch_per_replica: int = 16,
@@ -75,7 +76,7 @@ def build_cell(
     classes: int = 10,
     backend: str = "keras3",
 ) -> InProcessCell:
-    count = 1 if strategy == "single" else replicas
+    count = 1 if strategy == Strategy.SINGLE else replicas
     mode = ensure_devices(max(count, 2), backend)
     chosen = backends.get(backend)
     spec = BuildSpec(

@@ -10,11 +10,12 @@ from tabulate import tabulate
 
 from mgbench.analysis import plan as planning
 from mgbench.analysis.plan import RunPlan
+from mgbench.vocabulary import DeviceMode
 
 MODE_TEXT = {
-    "cpu-simulation": "CPU simulation (no GPU: replicas share the CPU)",
-    "virtual-gpu": "virtual GPUs (one GPU split: replicas share its chip)",
-    "gpu": "GPUs (one per replica)",
+    DeviceMode.CPU_SIMULATION: "CPU simulation (no GPU: replicas share the CPU)",
+    DeviceMode.VIRTUAL_GPU: "virtual GPUs (one GPU split: replicas share its chip)",
+    DeviceMode.GPU: "GPUs (one per replica)",
 }
 
 

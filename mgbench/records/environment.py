@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import mgbench
+from mgbench import vocabulary
 from mgbench.records.record import Record
+from mgbench.vocabulary import DeviceMode
 
 MachineIdentity = tuple[str, ...]
 
@@ -52,7 +54,7 @@ def _cpu_model() -> str:
 
 
 FRAMEWORKS = ("tensorflow", "keras", "tf-keras", "jax", "jaxlib")
-GPU_MODES = ("gpu", "virtual-gpu")  # the device modes whose records ran on GPUs
+GPU_MODES = vocabulary.GPU_MODES  # the device modes whose records ran on GPUs
 
 
 def installed_version(*distributions: str) -> str | None:
@@ -167,4 +169,10 @@ def _or_unknown(value: str | None) -> str:
 
 
 def is_cpu_simulation(records: Iterable[Record]) -> bool:
-    return any(r.device_mode == "cpu-simulation" for r in records)
+    """Any record measured on a CPU simulation (no GPU: the splits coincide)."""
+    return any(r.device_mode == DeviceMode.CPU_SIMULATION for r in records)
+
+
+def is_virtual_gpu(records: Iterable[Record]) -> bool:
+    """Any record measured on virtual GPUs of one chip."""
+    return any(r.device_mode == DeviceMode.VIRTUAL_GPU for r in records)

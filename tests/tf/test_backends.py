@@ -7,10 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mgbench import backends
+from mgbench import backends, models
 from mgbench.backends.base import Backend, BuildSpec
 from mgbench.config.suite import BACKENDS as SUITE_BACKENDS
-from mgbench.platform import models
 
 SPEC = BuildSpec(model="TinyMLP", image_size=8, classes=5, replicas=2, batch_per_replica=4)
 

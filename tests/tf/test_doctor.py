@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
-from mgbench import backends
+from mgbench import backends, models
 from mgbench.analysis import doctor as verdicts
 from mgbench.backends.base import BuildSpec
 from mgbench.execution import doctor as probes
-from mgbench.platform import lazy, models
+from mgbench.platform import lazy
 
 # What TF and absl print from C++ at start-up when nothing keeps them off the terminal.
 NOISE = re.compile(r"absl::InitializeLog|oneDNN|cuInit|cudart_stub|cuda_platform|I0000|E0000")

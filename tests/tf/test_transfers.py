@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import templates
 
-from mgbench import backends, transfers
+from mgbench import backends, models, transfers
 from mgbench.backends.base import BuildSpec
-from mgbench.platform import models
 from mgbench.wrappers import MultiGpuModel, ParallelModel
 
 FLOAT = 4

@@ -23,6 +23,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from mgbench import models
 from mgbench.config.suite import (
     BACKENDS,
     STRATEGIES,
@@ -32,7 +33,6 @@ from mgbench.config.suite import (
     load_suite,
     parse_suite,
 )
-from mgbench.platform import models
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 # thorough runs every property this many times more often than ci.
