@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from mgbench import analysis
+from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.present.index import RunEntry, index_markdown
 from mgbench.records import store
 
@@ -70,7 +70,7 @@ def run_entry(root: Path, folder: Path) -> RunEntry:
         records = store.read_run(folder / store.RESULTS_FILE).records
     except store.ResultsError as error:
         return RunEntry(records=(), comparisons=(), error=str(error), **common)
-    comparisons = tuple(analysis.paired_comparisons(records))
+    comparisons = tuple(paired_comparisons(records))
     return RunEntry(records=records, comparisons=comparisons, **common)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgbench import analysis
+from mgbench.analysis.cells import cell_results
 from mgbench.config import hardware
 from mgbench.present import html, plots, prediction, render, sections
 from mgbench.records import environment, store
@@ -30,7 +30,7 @@ def report_run(
     records = list(run_records.records)
     if not records:
         raise store.ResultsError(f"{results_path}: no records yet")
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     built = sections.build_report(
         records,
         title=f"mgbench report: {folder.name}",

@@ -8,8 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from mgbench import analysis
-from mgbench.analysis.cells import energy_rows
+from mgbench.analysis.cells import cell_results, energy_rows
 from mgbench.records import environment
 from mgbench.records.record import Record
 
@@ -65,7 +64,7 @@ def to_pytest_benchmark(records: Sequence[Record]) -> dict[str, Any]:
     if not ok:
         raise ValueError("no successful cell runs to export")
     benchmarks = []
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     energy = {row.cell.cell_id: row for row in energy_rows(cells)}
     for cell in cells:
         if not cell.processes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mgbench import analysis
+from mgbench.analysis.comparisons import PairedComparison
 from mgbench.present import formats, sections
 from mgbench.records import environment
 from mgbench.records.record import Record
@@ -57,7 +57,7 @@ class RunEntry:
     date: str
     command: str | None  # how the run was started, from run.json
     records: tuple[Record, ...]
-    comparisons: tuple[analysis.PairedComparison, ...]
+    comparisons: tuple[PairedComparison, ...]
     forest_plot: str | None  # set when the folder holds the claim's forest plot
     notes: str  # the run's notes.md, as written
     error: str | None = None  # why its records could not be read
@@ -122,7 +122,7 @@ def _modes(records: Sequence[Record]) -> set[str]:
     return {r.device_mode for r in records if r.ok and r.device_mode}
 
 
-def _headline(comparisons: Sequence[analysis.PairedComparison], records: Sequence[Record]) -> str:
+def _headline(comparisons: Sequence[PairedComparison], records: Sequence[Record]) -> str:
     if not comparisons:
         return "no paired comparison"
     cpu_simulation = environment.is_cpu_simulation(records)

@@ -16,10 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgbench import analysis
 from mgbench.analysis import stats
-from mgbench.analysis.cells import CellKey, dataparallel_baseline
-from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT
+from mgbench.analysis.cells import (
+    CellKey,
+    CellResult,
+    MemoryRow,
+    dataparallel_baseline,
+    memory_rows,
+)
+from mgbench.analysis.comparisons import (
+    DEFAULT_CLAIM_PCT,
+    PairedComparison,
+    paired_comparisons,
+    strategy_ratios,
+)
 from mgbench.analysis.paired import Outcome
 from mgbench.config.suite import backend_suffix
 from mgbench.present.formats import MIB
@@ -98,7 +108,7 @@ def hardware_marker(records: Sequence[Record]) -> str | None:
     return None
 
 
-def paired_short_verdict(comparison: analysis.PairedComparison, marked: bool) -> str:
+def paired_short_verdict(comparison: PairedComparison, marked: bool) -> str:
     """The report's verdict in a few words; never 'supports' on hardware that cannot show the
     claim (the report's rule), and the rounds that would decide are left to the report."""
     estimate, verdict = comparison.estimate, comparison.verdict
@@ -117,7 +127,7 @@ def paired_short_verdict(comparison: analysis.PairedComparison, marked: bool) ->
 
 
 def claim_forest_rows(
-    comparisons: Sequence[analysis.PairedComparison], records: Sequence[Record]
+    comparisons: Sequence[PairedComparison], records: Sequence[Record]
 ) -> list[ForestRow]:
     """One row per paired comparison, in their order, rows without an estimate kept.
 
@@ -165,7 +175,7 @@ def _comparison_row(
 
 
 def baseline_forest_rows(
-    cells: Sequence[analysis.CellResult],
+    cells: Sequence[CellResult],
     *,
     alpha: float = stats.DEFAULT_ALPHA,
     seed: int = 0,
@@ -177,7 +187,7 @@ def baseline_forest_rows(
     ratios = {
         (ratio.key, label): ratio
         for label in labels
-        for ratio in analysis.strategy_ratios(cells, label, "mirrored", alpha=alpha, seed=seed)
+        for ratio in strategy_ratios(cells, label, "mirrored", alpha=alpha, seed=seed)
     }
     vs_mirrored, vs_dataparallel = [], []
     for cell in cells:
@@ -348,7 +358,7 @@ def claim_forest(
 ) -> list[Path]:
     """``claim-forest.png``: every paired comparison's speed-up of A over B with its CI against
     the claimed band; nothing when the run has no paired comparison."""
-    comparisons = analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
+    comparisons = paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
     rows = claim_forest_rows(comparisons, records)
     if not rows:
         return []
@@ -367,7 +377,7 @@ def claim_forest(
 
 
 def baselines_forest(
-    cells: Sequence[analysis.CellResult],
+    cells: Sequence[CellResult],
     folder: Path,
     *,
     alpha: float = stats.DEFAULT_ALPHA,
@@ -402,12 +412,10 @@ def baselines_forest(
 # -- throughput and memory -------------------------------------------------------------------
 
 
-def throughput_plots(
-    cells: Sequence[analysis.CellResult], folder: Path, *, caption: str = ""
-) -> list[Path]:
+def throughput_plots(cells: Sequence[CellResult], folder: Path, *, caption: str = "") -> list[Path]:
     """One plot per model, image size and batch: images/s against replicas, per strategy."""
     plt = _pyplot()
-    groups: dict[analysis.CellKey, list[analysis.CellResult]] = {}
+    groups: dict[CellKey, list[CellResult]] = {}
     for cell in cells:
         if cell.images_per_s is not None:
             # One plot across replica counts: the key of the workload on one replica.
@@ -452,12 +460,12 @@ def device_order(name: str) -> tuple[str, int, str]:
     return (kind, int(index), name) if index.isdigit() else (name, -1, name)
 
 
-def memory_plots(cells: Sequence[analysis.CellResult], folder: Path) -> list[Path]:
+def memory_plots(cells: Sequence[CellResult], folder: Path) -> list[Path]:
     """Per workload and replica count: TF allocator peak per device, grouped by strategy, the
     first device (where concat gathers and the host feeds) apart from the other replicas."""
     plt = _pyplot()
-    rows = [r for r in analysis.memory_rows(cells) if r.tf_peak_bytes]
-    groups: dict[analysis.CellKey, list[analysis.MemoryRow]] = {}
+    rows = [r for r in memory_rows(cells) if r.tf_peak_bytes]
+    groups: dict[CellKey, list[MemoryRow]] = {}
     for row in rows:
         if row.cell.strategy != "single":
             groups.setdefault(row.cell.key, []).append(row)
@@ -616,7 +624,7 @@ def step_plots(records: Sequence[Record], folder: Path, *, caption: str = "") ->
 
 def report_plots(
     records: Sequence[Record],
-    cells: Sequence[analysis.CellResult],
+    cells: Sequence[CellResult],
     folder: Path,
     *,
     claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,

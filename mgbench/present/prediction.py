@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mgbench import analysis
 from mgbench.analysis import linkcost, stats
-from mgbench.analysis.cells import CellKey
-from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT
+from mgbench.analysis.cells import CellKey, cell_results
+from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT, claim_pairs, paired_comparisons
 from mgbench.config.hardware import HardwareProfile
 from mgbench.present import formats
 from mgbench.present.render import table
@@ -299,13 +298,10 @@ def prediction_section(
     marker = CPU_SIMULATION_VERDICT if cpu_simulation else ""
     paired = {
         c.key: c
-        for c in analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
+        for c in paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
         if c.is_claim
     }
-    unpaired = {
-        p.key: p
-        for p in analysis.claim_pairs(analysis.cell_results(records), claim_pct, alpha=alpha)
-    }
+    unpaired = {p.key: p for p in claim_pairs(cell_results(records), claim_pct, alpha=alpha)}
     rows, notes = [], []
     for workload in linkcost.workload_transfers(records):
         key = workload.key

@@ -8,9 +8,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mgbench import analysis
 from mgbench.analysis import stats
-from mgbench.analysis.cells import EnergyRow, WorkerRow, energy_rows, worker_rows
+from mgbench.analysis.cells import (
+    CellResult,
+    EnergyRow,
+    MemoryRow,
+    ScalingRow,
+    WorkerRow,
+    cell_results,
+    energy_rows,
+    memory_rows,
+    scaling_rows,
+    weak_result_notes,
+    worker_rows,
+)
+from mgbench.analysis.comparisons import (
+    ClaimPair,
+    PairedComparison,
+    claim_pairs,
+    memory_saving_pct,
+    paired_comparisons,
+    run_changes,
+)
 from mgbench.analysis.paired import Outcome
 from mgbench.analysis.timeline import summarise_profile
 from mgbench.config.suite import Cell
@@ -188,7 +207,7 @@ def build_report(
     records: Sequence[Record],
     *,
     title: str,
-    cells: Sequence[analysis.CellResult] | None = None,
+    cells: Sequence[CellResult] | None = None,
     claim_pct: tuple[float, float] = (5.0, 12.0),
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
@@ -201,7 +220,7 @@ def build_report(
     ``warnings`` (duplicates collapsed, a torn line skipped) to show them."""
     mixed = environment.check_not_mixed(records, allow_mixed)
     if cells is None:
-        cells = analysis.cell_results(records, seed=seed)
+        cells = cell_results(records, seed=seed)
     cpu_simulation = environment.is_cpu_simulation(records)
     virtual_gpus = is_virtual_gpu(records)
     preamble = [f"Machine: {environment.machine_label(records)}"]
@@ -218,18 +237,16 @@ def build_report(
         f"(processes, then steps); with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes a "
         "side its CI is not shown and its verdict is inconclusive."
     )
-    paired_rows = analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
-    pairs = analysis.claim_pairs(
-        cells, claim_pct, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed
-    )
-    notes = list(warnings) + mixed + analysis.weak_result_notes(cells)
+    paired_rows = paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
+    pairs = claim_pairs(cells, claim_pct, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed)
+    notes = list(warnings) + mixed + weak_result_notes(cells)
     notes += [note for comparison in paired_rows for note in comparison.notes]
     sections = [
         headline_section(paired_rows, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
         claim_section(pairs, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
         cells_section(cells),
-        scaling_section(analysis.scaling_rows(cells), virtual_gpus=virtual_gpus),
-        memory_section(analysis.memory_rows(cells), virtual_gpus=virtual_gpus),
+        scaling_section(scaling_rows(cells), virtual_gpus=virtual_gpus),
+        memory_section(memory_rows(cells), virtual_gpus=virtual_gpus),
         placement_section(cells),
     ]
     transfers = transfers_section(cells)
@@ -246,7 +263,7 @@ def build_report(
 
 
 def paired_verdict_text(
-    comparison: analysis.PairedComparison, cpu_simulation: bool, *, virtual_gpus: bool = False
+    comparison: PairedComparison, cpu_simulation: bool, *, virtual_gpus: bool = False
 ) -> str:
     """The verdict shown for a paired comparison; on a CPU simulation or on virtual GPUs of one
     chip never 'supports', and always with the hardware's marker."""
@@ -267,7 +284,7 @@ def paired_verdict_text(
 
 
 def headline_section(
-    paired_rows: Sequence[analysis.PairedComparison],
+    paired_rows: Sequence[PairedComparison],
     cpu_simulation: bool,
     alpha: float,
     *,
@@ -327,7 +344,7 @@ def cross_check_verdict_text(verdict: stats.Verdict, virtual_gpus: bool) -> str:
 
 
 def claim_section(
-    pairs: Sequence[analysis.ClaimPair],
+    pairs: Sequence[ClaimPair],
     cpu_simulation: bool,
     alpha: float = stats.DEFAULT_ALPHA,
     *,
@@ -374,7 +391,7 @@ def claim_section(
     )
 
 
-def cells_section(cells: Sequence[analysis.CellResult]) -> Section:
+def cells_section(cells: Sequence[CellResult]) -> Section:
     energy = {row.cell.cell_id: row for row in energy_rows(cells)}
     rows = []
     for cell in cells:
@@ -437,9 +454,7 @@ def _which_cells(cell_ids: Sequence[str], of: int) -> str:
     return "every cell" if len(cell_ids) == of else ", ".join(cell_ids)
 
 
-def scaling_section(
-    scaling: Sequence[analysis.ScalingRow], *, virtual_gpus: bool = False
-) -> Section:
+def scaling_section(scaling: Sequence[ScalingRow], *, virtual_gpus: bool = False) -> Section:
     """Scaling against one device, against MirroredStrategy and, when the run has it, against
     today's recipe (one-process DataParallel, Keras 3 on JAX); on virtual GPUs of one chip
     without the efficiency (kept as None, its column says why)."""
@@ -477,7 +492,7 @@ DATAPARALLEL_NOTE = (
 )
 
 
-def memory_section(memory: Sequence[analysis.MemoryRow], *, virtual_gpus: bool = False) -> Section:
+def memory_section(memory: Sequence[MemoryRow], *, virtual_gpus: bool = False) -> Section:
     """Peaks per device: TF's allocator per logical device, NVML's reservation per physical GPU
     (explained in the notes, with every reason NVML gave none), host RSS, and the in-place
     saving from TF peaks only."""
@@ -491,7 +506,7 @@ def memory_section(memory: Sequence[analysis.MemoryRow], *, virtual_gpus: bool =
         saving = None
         concat = by_key.get((row.cell.key, "concat"))
         if row.cell.strategy == "inplace" and concat is not None and first is not None:
-            saving = analysis.memory_saving_pct(row, concat, first)
+            saving = memory_saving_pct(row, concat, first)
         if row.reason:
             reasons.add(row.reason)
         for reason in row.nvml_reasons:
@@ -532,7 +547,7 @@ def memory_section(memory: Sequence[analysis.MemoryRow], *, virtual_gpus: bool =
     )
 
 
-def placement_section(cells: Sequence[analysis.CellResult]) -> Section:
+def placement_section(cells: Sequence[CellResult]) -> Section:
     rows = []
     for cell in cells:
         if not cell.records:
@@ -582,7 +597,7 @@ TRANSFERS_NOTE = (
 )
 
 
-def transfers_section(cells: Sequence[analysis.CellResult]) -> Section | None:
+def transfers_section(cells: Sequence[CellResult]) -> Section | None:
     rows = []
     as_run_totals: dict[str, set[int]] = {}
     for cell in cells:
@@ -750,9 +765,9 @@ def build_comparison(
     """Every isolated cell of ``after`` against ``before``; ``warnings`` come from the store."""
     environment.check_not_mixed(before, False)
     environment.check_not_mixed(after, False)
-    changes = analysis.run_changes(
-        analysis.cell_results(before, seed=seed),
-        analysis.cell_results(after, seed=seed),
+    changes = run_changes(
+        cell_results(before, seed=seed),
+        cell_results(after, seed=seed),
         alpha=alpha,
         min_effect_pct=min_effect_pct,
         seed=seed,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mgbench import analysis
 from mgbench.analysis import stats
-from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT
+from mgbench.analysis.cells import CellResult, cell_results, memory_rows
+from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT, paired_comparisons
 from mgbench.present import formats
 from mgbench.present.render import table
 from mgbench.present.sections import (
@@ -36,8 +36,8 @@ from mgbench.records.record import Record
 PROBLEM_STATUSES = ("skipped", "failed", "timeout")
 
 
-def summary_section(cells: Sequence[analysis.CellResult]) -> Section:
-    memory = {row.cell.cell_id: row for row in analysis.memory_rows(cells)}
+def summary_section(cells: Sequence[CellResult]) -> Section:
+    memory = {row.cell.cell_id: row for row in memory_rows(cells)}
     rows = []
     for cell in cells:
         mem = memory.get(cell.cell_id)
@@ -79,7 +79,7 @@ def summary_table(records: Sequence[Record]) -> str:
         lines += [CPU_SIMULATION_NOTE, ""]
     if is_virtual_gpu(records):
         lines += [VIRTUAL_GPU_NOTE, ""]
-    lines.append(table(summary_section(analysis.cell_results(records))))
+    lines.append(table(summary_section(cell_results(records))))
     problems = [r for r in records if r.status in PROBLEM_STATUSES]
     if problems:
         lines.append("")
@@ -97,7 +97,7 @@ def claim_headline(
     """The report's headline section alone, for the end of ``mgbench run``: a heading, the
     paired estimate, CI and verdict per comparison, its notes, and the command for the report."""
     section = headline_section(
-        analysis.paired_comparisons(records, alpha=alpha, claim_pct=claim_pct),
+        paired_comparisons(records, alpha=alpha, claim_pct=claim_pct),
         environment.is_cpu_simulation(records),
         alpha,
         virtual_gpus=is_virtual_gpu(records),

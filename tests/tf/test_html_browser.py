@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from mgbench import analysis
+from mgbench.analysis.cells import cell_results
 from mgbench.present import plots
 from mgbench.present.html import html_document
 from mgbench.present.sections import Column, Report, Section, build_report
@@ -272,7 +272,7 @@ def run_page(run: Path, folder: Path) -> Path:
     """The run's report as the HTML page, with the throughput plots drawn afresh embedded."""
     stored = store.read_run(run / "results.jsonl")
     records = list(stored.records)
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     report = build_report(
         records,
         title=f"mgbench report: {run.name}",

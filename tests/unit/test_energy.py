@@ -9,8 +9,7 @@ import pytest
 from data.make_small_results import record as small_record
 from fakes import FakeClock, FakeNvml
 
-from mgbench import analysis
-from mgbench.analysis.cells import energy_rows, process_joules_per_image
+from mgbench.analysis.cells import cell_results, energy_rows, process_joules_per_image
 from mgbench.records.record import GpuEnergy, Record, RecordError
 from mgbench.trackers.energy import COUNTER_UPDATE_PERIOD_S, NO_COUNTER_REASON, EnergyMeter
 
@@ -140,7 +139,7 @@ def test_a_cells_joules_per_image_is_the_median_of_its_usable_processes():
         with_energy("inplace", 2, {"0": gpu(96.0)}),
         with_energy("inplace", 3, {"0": gpu(0.0, window_s=0.01, short=True)}),
     ]
-    (row,) = energy_rows(analysis.cell_results(records))
+    (row,) = energy_rows(cell_results(records))
     assert row.joules_per_image == pytest.approx(64.0 / 320)
     assert row.processes == 3
     assert len(row.reasons) == 1 and "update period" in row.reasons[0]

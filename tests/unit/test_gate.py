@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from data.make_small_results import record
 
-from mgbench import analysis
 from mgbench.analysis import gates
+from mgbench.analysis.cells import CellKey, cell_results
+from mgbench.analysis.comparisons import run_changes, strategy_ratios
 from mgbench.commands.export import export_run
 from mgbench.commands.gate import gate_command
 from mgbench.present import export
@@ -188,17 +189,17 @@ def test_a_ratio_without_a_success_on_one_side_fails():
 
 
 def test_run_changes_are_numbers_not_text():
-    before = analysis.cell_results(run_records(1))
-    after = analysis.cell_results(run_records(2, slow={"concat": 1.25}))
-    changes = {change.cell_id: change for change in analysis.run_changes(before, after)}
+    before = cell_results(run_records(1))
+    after = cell_results(run_records(2, slow={"concat": 1.25}))
+    changes = {change.cell_id: change for change in run_changes(before, after)}
     concat = changes["TinyCNN-32px-b16-concat-x2"]
     assert concat.comparison is not None
     assert concat.comparison.change_pct == pytest.approx(-20, abs=1.5)
     assert concat.comparison.ci_pct[1] < 0 and concat.comparison.significant
     assert concat.before is not None and concat.after is not None
     assert concat.after.images_per_s < concat.before.images_per_s
-    (ratio,) = analysis.strategy_ratios(after, "inplace", "concat")
-    assert ratio.key == analysis.CellKey("TinyCNN", 32, 16, 2, "keras3")
+    (ratio,) = strategy_ratios(after, "inplace", "concat")
+    assert ratio.key == CellKey("TinyCNN", 32, 16, 2, "keras3")
     assert ratio.key.label == "TinyCNN-32px-b16-x2"
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from data.make_paired_results import paired_record, paired_run
 
-from mgbench import analysis
 from mgbench.analysis import gates
+from mgbench.analysis.cells import cell_results
+from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.analysis.paired import Outcome
 from mgbench.commands.report import report_run
 from mgbench.present import render, sections, summary
@@ -36,7 +37,7 @@ def read(records):
 @pytest.mark.parametrize(("true_pct", "process_sd"), [(0.0, 0.0), (8.0, 0.0), (8.0, 0.02)])
 def test_the_estimate_recovers_a_known_ratio_through_the_store(tmp_path, true_pct, process_sd):
     run = write(tmp_path / "run", paired_run(4, seed=5, true_pct=true_pct, process_sd=process_sd))
-    (comparison,) = analysis.paired_comparisons(store.read_records(run / "results.jsonl"))
+    (comparison,) = paired_comparisons(store.read_records(run / "results.jsonl"))
     estimate = comparison.estimate
     assert comparison.ok == comparison.runs == estimate.processes == 4
     assert estimate.rounds == 80
@@ -50,7 +51,7 @@ def test_the_estimate_recovers_a_known_ratio_through_the_store(tmp_path, true_pc
 def test_simulated_coverage_through_records_is_near_nominal():
     hits = 0
     for seed in range(60):
-        (comparison,) = analysis.paired_comparisons(read(paired_run(3, seed, round_sd=0.04)))
+        (comparison,) = paired_comparisons(read(paired_run(3, seed, round_sd=0.04)))
         low, high = comparison.estimate.ci_pct
         hits += low <= 0 <= high
     assert hits >= 52  # 95% nominal: ~57 of 60
@@ -58,7 +59,7 @@ def test_simulated_coverage_through_records_is_near_nominal():
 
 def test_verdicts_from_records_with_known_answers():
     def verdict(**options):
-        (c,) = analysis.paired_comparisons(read(paired_run(3, 2, **options)), claim_pct=CLAIM)
+        (c,) = paired_comparisons(read(paired_run(3, 2, **options)), claim_pct=CLAIM)
         return c.verdict
 
     assert verdict(true_pct=8.0, round_sd=0.01).outcome is Outcome.SUPPORTS
@@ -72,7 +73,7 @@ def test_verdicts_from_records_with_known_answers():
 
 
 def test_isolated_analysis_ignores_paired_records():
-    assert analysis.cell_results(read(paired_run(2, 1))) == []
+    assert cell_results(read(paired_run(2, 1))) == []
 
 
 def test_the_headline_comes_first_and_names_each_model():
@@ -87,14 +88,14 @@ def test_the_headline_comes_first_and_names_each_model():
     assert "90% CI" in headline.headers and "between-process sd" in headline.headers
     text = render.render(built, "md")
     assert "| inplace | concat | 3/3 " in text
-    low, high = analysis.paired_comparisons(records, alpha=0.1)[0].estimate.ci_pct
+    low, high = paired_comparisons(records, alpha=0.1)[0].estimate.ci_pct
     assert f"[{low:+.1f}, {high:+.1f}]%" in text
     assert "random-effects model" in text and "Satterthwaite" in text
 
 
 def test_a_cpu_simulation_never_says_supports():
     records = read(paired_run(3, 1, true_pct=8.0, round_sd=0.01, device_mode="cpu-simulation"))
-    (comparison,) = analysis.paired_comparisons(records)
+    (comparison,) = paired_comparisons(records)
     assert comparison.verdict.outcome is Outcome.SUPPORTS  # what the CI says stays the outcome
     (row,) = sections.build_report(records, title="t").sections[0].text_rows()
     assert "supports" not in row[-1]
@@ -103,7 +104,7 @@ def test_a_cpu_simulation_never_says_supports():
 
 def test_an_aa_pair_is_read_against_zero():
     records = read(paired_run(3, 1, strategy="inplace", versus="inplace"))
-    (comparison,) = analysis.paired_comparisons(records)
+    (comparison,) = paired_comparisons(records)
     assert comparison.verdict is None and not comparison.is_claim
     (row,) = sections.build_report(records, title="t").sections[0].text_rows()
     assert row[-1] == "CI covers 0"
@@ -152,7 +153,7 @@ def test_duplicate_records_are_collapsed_and_not_counted_as_processes(tmp_path):
     read_back = store.read_run(run / "results.jsonl")
     assert len(read_back.records) == 3
     assert sum("written 2 times" in w for w in read_back.warnings) == 2
-    (comparison,) = analysis.paired_comparisons(read_back.records)
+    (comparison,) = paired_comparisons(read_back.records)
     assert comparison.runs == 3 and comparison.estimate.processes == 3
     text, _ = report_run(run, with_plots=False)
     assert "repeat 0 was written 2 times" in text.split("## Warnings")[1]

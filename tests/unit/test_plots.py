@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from data.make_paired_results import paired_record, paired_run
 
-from mgbench import analysis
+from mgbench.analysis.cells import cell_results
+from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.present import plots
 from mgbench.records import store
 from mgbench.records.record import Record
@@ -59,7 +60,7 @@ def assert_sane_png(path: Path) -> None:
 
 
 def claim_rows(records):
-    return plots.claim_forest_rows(analysis.paired_comparisons(records), records)
+    return plots.claim_forest_rows(paired_comparisons(records), records)
 
 
 def test_claim_rows_are_the_published_imagenet_reports_paired_table():
@@ -125,7 +126,7 @@ def test_an_aa_pair_is_read_against_zero():
 
 
 def test_baseline_rows_hide_the_ci_below_five_processes_a_side():
-    cells = analysis.cell_results(published(SMOKE))
+    cells = cell_results(published(SMOKE))
     groups = plots.baseline_forest_rows(cells)
     assert list(groups) == ["mirrored", "dataparallel"]
     assert [r.label for r in groups["mirrored"]] == [
@@ -145,7 +146,7 @@ def test_baseline_rows_hide_the_ci_below_five_processes_a_side():
 
 
 def test_baseline_rows_are_the_throughput_ratio_with_its_ci():
-    cells = analysis.cell_results(store.read_records(DATA / "small_results.jsonl"))
+    cells = cell_results(store.read_records(DATA / "small_results.jsonl"))
     by = {c.strategy: c.images_per_s for c in cells}
     groups = plots.baseline_forest_rows(cells)
     assert list(groups) == ["mirrored"]  # no one-process DataParallel in this run
@@ -159,7 +160,7 @@ def test_baseline_rows_are_the_throughput_ratio_with_its_ci():
 
 def test_report_plots_writes_every_plot_of_the_imagenet_run_in_a_stable_order(tmp_path):
     records = published(IMAGENET)
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     paths = plots.report_plots(
         records, cells, tmp_path, claim_pct=(5.0, 12.0), alpha=0.05, caption="CPU simulation"
     )
@@ -184,7 +185,7 @@ def test_runs_without_pairs_or_baselines_write_no_forest(tmp_path):
     small = store.read_records(DATA / "small_results.jsonl")
     assert plots.claim_forest(small, tmp_path) == []
     paired_only = read(paired_run(2, 1))
-    assert plots.baselines_forest(analysis.cell_results(paired_only), tmp_path) == []
+    assert plots.baselines_forest(cell_results(paired_only), tmp_path) == []
     assert [p.name for p in plots.report_plots(paired_only, [], tmp_path)] == [
         "claim-forest.png",
         "steps-ResNet50-32px-b8-inplace-vs-concat-x2.png",
@@ -216,11 +217,11 @@ def gpu_records(replicas: int) -> list[Record]:
 
 @pytest.mark.parametrize("replicas", [2, 12])
 def test_memory_plots_one_per_workload_and_replica_count(tmp_path, replicas):
-    cells = analysis.cell_results(gpu_records(replicas))
+    cells = cell_results(gpu_records(replicas))
     (path,) = plots.memory_plots(cells, tmp_path)
     assert path.name == f"memory-TinyCNN-32px-b16-x{replicas}.png"
     assert_sane_png(path)
-    assert plots.memory_plots(analysis.cell_results(published(IMAGENET)), tmp_path) == []
+    assert plots.memory_plots(cell_results(published(IMAGENET)), tmp_path) == []
 
 
 def test_devices_sort_by_index():

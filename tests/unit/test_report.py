@@ -16,8 +16,9 @@ from types import SimpleNamespace
 import pytest
 from data.make_paired_results import paired_run
 
-from mgbench import analysis
 from mgbench.analysis import cells as analysis_cells
+from mgbench.analysis.cells import cell_results, memory_rows, scaling_rows, weak_result_notes
+from mgbench.analysis.comparisons import claim_pairs, memory_saving_pct
 from mgbench.cli import claim_range
 from mgbench.commands.compare import compare_runs
 from mgbench.present import export, render, sections, summary
@@ -38,13 +39,13 @@ def test_report_matches_the_stored_expected_table():
 
 
 def test_memory_saving_and_scaling_known_answers():
-    cells = analysis.cell_results(small_records())
-    rows = {r.cell.strategy: r for r in analysis.memory_rows(cells)}
-    assert analysis.memory_saving_pct(rows["inplace"], rows["concat"], "GPU:0") == pytest.approx(
+    cells = cell_results(small_records())
+    rows = {r.cell.strategy: r for r in memory_rows(cells)}
+    assert memory_saving_pct(rows["inplace"], rows["concat"], "GPU:0") == pytest.approx(
         (1 - 700 / 820) * 100
     )
     assert rows["concat"].nvml_process_peak_bytes == {"0": 1120 * 2**20, "1": 940 * 2**20}
-    scaling = {r.cell.strategy: r for r in analysis.scaling_rows(cells)}
+    scaling = {r.cell.strategy: r for r in scaling_rows(cells)}
     by = {c.strategy: c.images_per_s for c in cells}
     assert scaling["inplace"].efficiency == pytest.approx(by["inplace"] / (2 * by["single"]))
     assert scaling["concat"].vs_mirrored == pytest.approx(by["concat"] / by["mirrored"])
@@ -86,16 +87,16 @@ def test_every_format_carries_the_same_verdict():
 
 def test_weak_results_are_flagged():
     records = [r for r in small_records() if r.repeat == 0]
-    notes = analysis.weak_result_notes(analysis.cell_results(records))
+    notes = weak_result_notes(cell_results(records))
     assert "TinyCNN-32px-b16-inplace-x2: only 1 process(es) and 10 step samples" in notes[1]
 
 
 def test_json_keeps_numbers_with_their_units_and_null_for_missing():
     records = small_records()
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     data = json.loads(render.render(sections.build_report(records, title="t", cells=cells), "json"))
     claim, throughput, scaling, memory, placement = data["sections"][1:6]
-    (pair,) = analysis.claim_pairs(cells, (5.0, 12.0))
+    (pair,) = claim_pairs(cells, (5.0, 12.0))
     row = claim["rows"][0]
     assert row["speedup"] == pytest.approx(pair.comparison.change_pct)
     assert row["95% CI"] == pytest.approx(list(pair.comparison.ci_pct))
@@ -216,7 +217,7 @@ def test_the_transfer_section_shows_bytes_per_role_on_gpus():
             data["transfers"] = {"as_run": as_dicts[:1], "on_gpus": as_dicts}
             record = type(record).from_json(data)
         with_transfers.append(record)
-    section = sections.transfers_section(analysis.cell_results(with_transfers))
+    section = sections.transfers_section(cell_results(with_transfers))
     by_strategy = {
         row[0]: dict(zip(section.headers, section.text_rows()[i], strict=True))
         for i, row in enumerate(section.rows)
@@ -226,7 +227,7 @@ def test_the_transfer_section_shows_bytes_per_role_on_gpus():
     assert by_strategy["inplace"]["batch"] == "0" and by_strategy["inplace"]["total"] == "6.00"
     assert by_strategy["inplace"]["into GPU:0"] == "3.00"
     # a run recorded before the audit existed has no such section
-    assert sections.transfers_section(analysis.cell_results(records)) is None
+    assert sections.transfers_section(cell_results(records)) is None
 
 
 # -- honest GPU reporting: virtual GPUs, NVML, energy (issue 12) --------------------------------
@@ -280,8 +281,8 @@ def test_the_memory_section_explains_nvml_and_names_a_hidden_process():
                 gpu["process_peak_bytes"] = None
                 gpu["process_reason"] = "NVML listed other processes on GPU 0 but never this one"
         records.append(Record.from_json(data))
-    cells = analysis.cell_results(records)
-    memory = sections.memory_section(analysis.memory_rows(cells))
+    cells = cell_results(records)
+    memory = sections.memory_section(memory_rows(cells))
     assert sections.NVML_NOTE in memory.notes
     assert (
         "NVML process peak n/a: NVML listed other processes on GPU 0 but never this one "
@@ -305,7 +306,7 @@ def with_joules(record: Record, joules_per_gpu: float) -> Record:
 
 def test_joules_per_image_reach_the_report_and_the_export():
     records = [with_joules(r, 16.0) for r in small_records()]
-    cells = analysis.cell_results(records)
+    cells = cell_results(records)
     throughput = sections.cells_section(cells)
     by_strategy = {row[4]: row for row in throughput.rows}
     column = throughput.headers.index("J/image")
