@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from mgbench import backends  # the registry: names only, no framework
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim, parse_range
 from mgbench.config import hardware  # profile names only: reads no file
 
 REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
@@ -22,14 +23,25 @@ REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 def claim_range(text: str) -> tuple[float, float]:
     """``"5:12"`` -> (5.0, 12.0)."""
     try:
-        low, high = (float(part) for part in text.split(":"))
+        return parse_range(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"--claim expects LOW:HIGH in percent, like 5:12; got {text!r}"
-        ) from error
-    if not 0 <= low < high:
-        raise argparse.ArgumentTypeError(f"--claim expects 0 <= LOW < HIGH, got {text!r}")
-    return low, high
+        raise argparse.ArgumentTypeError(f"--claim: {error}") from error
+
+
+def _claim(args: argparse.Namespace) -> Claim:
+    """The default claim, with the range ``--claim`` gave."""
+    return DEFAULT_CLAIM.with_range(args.claim)
+
+
+def _add_claim(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--claim",
+        type=claim_range,
+        default=DEFAULT_CLAIM.range_pct,
+        metavar="LOW:HIGH",
+        help=f"the claimed speed-up of {DEFAULT_CLAIM.a} over {DEFAULT_CLAIM.b} in %% "
+        f"(default {DEFAULT_CLAIM.range_arg}, {DEFAULT_CLAIM.source})",
+    )
 
 
 def percent(text: str) -> float:
@@ -117,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         deadline_min=args.deadline,
         executor=args.executor,
         slurm_overrides=_slurm_overrides(args),
+        claim=_claim(args),
     )
 
 
@@ -138,7 +151,7 @@ def _report(args: argparse.Namespace) -> int:
     text, written = report_run(
         args.run,
         fmt=args.format,
-        claim_pct=args.claim,
+        claim=_claim(args),
         alpha=args.alpha,
         min_effect_pct=args.min_effect,
         allow_mixed=args.allow_mixed,
@@ -225,6 +238,7 @@ def _placement(args: argparse.Namespace) -> int:
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
             hardware_profile=args.hardware,
+            claim=_claim(args),
         )
     )
     return 0
@@ -246,7 +260,7 @@ def _profile(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from mgbench.commands.predict import predict_command
 
-    print(predict_command(args.run, args.hardware, compute_ms=args.compute_ms))
+    print(predict_command(args.run, args.hardware, compute_ms=args.compute_ms, claim=_claim(args)))
     return 0
 
 
@@ -260,7 +274,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _index(args: argparse.Namespace) -> int:
     from mgbench.commands.index import index_command
 
-    path, runs = index_command(args.results)
+    path, runs = index_command(args.results, claim=_claim(args))
     print(f"wrote {path} ({runs} runs)")
     return 0
 
@@ -382,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. --slurm-sbatch=--qos=high",
     )
     _add_virtual_gpus(run_cmd)
+    _add_claim(run_cmd)
     run_cmd.set_defaults(handler=_run)
 
     report_cmd = commands.add_parser(
@@ -389,9 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_cmd.add_argument("run", help="a run folder or its results.jsonl")
     _add_significance(report_cmd)
-    report_cmd.add_argument(
-        "--claim", type=claim_range, default=(5.0, 12.0), help="claimed speed-up range in %%"
-    )
+    _add_claim(report_cmd)
     report_cmd.add_argument(
         "--allow-mixed", action="store_true", help="merge results from different machines"
     )
@@ -474,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
+    _add_claim(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
 
     profile_cmd = commands.add_parser(
@@ -500,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute time per step (default: from the profile's published throughput for the "
         "workload, else the sweep only)",
     )
+    _add_claim(predict_cmd)
     predict_cmd.set_defaults(handler=_predict)
 
     validate_cmd = commands.add_parser(
@@ -516,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         "INDEX_HEADER.md / INDEX_FOOTER.md",
     )
     index_cmd.add_argument("results", metavar="RESULTS", help="the results folder, e.g. results/")
+    _add_claim(index_cmd)
     index_cmd.set_defaults(handler=_index)
     return parser
 

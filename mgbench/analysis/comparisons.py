@@ -1,6 +1,7 @@
 """Comparisons as data: the paired in-process comparisons (the headline), the claim's unpaired
-in-place/concat cross-check, a run against an earlier run, and the strategy ratios a gate checks.
-Each returns dataclasses holding numbers; nothing is formatted here.
+cross-check, a run against an earlier run, and the strategy ratios a gate checks. Each returns
+dataclasses holding numbers and verdicts (:mod:`mgbench.analysis.claim`); nothing is formatted
+here.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from dataclasses import dataclass
 
 from mgbench.analysis import paired, stats
 from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, by_key_and_strategy
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim, Verdict
 from mgbench.config.suite import Cell
 from mgbench.records.record import Record
-
-CLAIM_PAIR = ("inplace", "concat")  # the strategies the claim is about: A faster than B
-DEFAULT_CLAIM_PCT = (5.0, 12.0)
 
 
 @dataclass(frozen=True)
 class PairedComparison:
     """Strategy A against B on one workload, from every process of its paired cell.
 
-    ``estimate`` is None when no process gave at least 2 rounds; ``verdict`` is the verdict
-    against the claimed range for in-place against concat, and None for any other pair (an A/A
-    calibration pair, say), whose CI is read against 0.
+    ``estimate`` is None when no process gave at least 2 rounds; ``claim`` is the claim this
+    comparison is about, and ``verdict`` its CI against the claimed range; both are None for any
+    other pair (an A/A calibration pair, say), whose CI is read against 0.
     """
 
     key: CellKey
@@ -35,8 +34,9 @@ class PairedComparison:
     statuses: tuple[str, ...]  # of the runs that did not succeed
     reasons: tuple[str, ...]  # their reasons, e.g. why a backend cannot pair
     estimate: paired.PairedEstimate | None
-    verdict: paired.ClaimVerdict | None
+    verdict: Verdict | None
     notes: tuple[str, ...] = ()  # processes left out of the estimate, and why
+    claim: Claim | None = None
 
     @property
     def label(self) -> str:
@@ -44,14 +44,14 @@ class PairedComparison:
 
     @property
     def is_claim(self) -> bool:
-        return (self.a, self.b) == CLAIM_PAIR
+        return self.claim is not None
 
 
 def paired_comparisons(
     records: Sequence[Record],
     *,
     alpha: float = stats.DEFAULT_ALPHA,
-    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> list[PairedComparison]:
     """One comparison per (workload, A, B) of the paired records, in order of first appearance.
 
@@ -64,8 +64,7 @@ def paired_comparisons(
         if cell.versus is not None:
             groups.setdefault((CellKey.of(cell), cell.strategy, cell.versus), []).append(record)
     return [
-        _paired_comparison(key, a, b, group, alpha, claim_pct)
-        for (key, a, b), group in groups.items()
+        _paired_comparison(key, a, b, group, alpha, claim) for (key, a, b), group in groups.items()
     ]
 
 
@@ -75,7 +74,7 @@ def _paired_comparison(
     b: str,
     group: list[Record],
     alpha: float,
-    claim_pct: tuple[float, float],
+    claim: Claim,
 ) -> PairedComparison:
     per_process, notes = [], []
     ok = [(r, r.paired) for r in group if r.ok and r.paired is not None]
@@ -91,9 +90,10 @@ def _paired_comparison(
             continue
         per_process.append(ratios)
     estimate = paired.estimate(per_process, alpha) if per_process else None
+    about = claim if claim.is_about(a, b) else None
     verdict = None
-    if estimate is not None and (a, b) == CLAIM_PAIR:
-        verdict = paired.claim_verdict(estimate, claim_pct)
+    if estimate is not None and about is not None:
+        verdict = paired.range_verdict(estimate, about.range_pct)
     failed = [r for r in group if not r.ok]
     return PairedComparison(
         key=key,
@@ -107,36 +107,37 @@ def _paired_comparison(
         estimate=estimate,
         verdict=verdict,
         notes=tuple(notes),
+        claim=about,
     )
 
 
 @dataclass(frozen=True)
 class ClaimPair:
-    """The in-place split against the concat split on one workload (the 5-12% claim)."""
+    """The claim's two strategies from their isolated cells on one workload."""
 
     key: CellKey
-    inplace: CellResult
-    concat: CellResult
-    comparison: stats.Comparison  # in-place over concat
-    verdict: stats.Verdict
+    a: CellResult  # the strategy claimed faster
+    b: CellResult
+    comparison: stats.Comparison  # a over b
+    verdict: Verdict
 
 
 def claim_pairs(
     cells: Sequence[CellResult],
-    claim_pct: tuple[float, float],
+    claim: Claim = DEFAULT_CLAIM,
     *,
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     seed: int = 0,
 ) -> list[ClaimPair]:
-    """In-place over concat, per model x image size x batch x replica count x backend."""
+    """The claim's A over B, per model x image size x batch x replica count x backend."""
     pairs = []
     for ratio in strategy_ratios(
-        cells, "inplace", "concat", alpha=alpha, min_effect_pct=min_effect_pct, seed=seed
+        cells, claim.a, claim.b, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed
     ):
         if ratio.comparison is None:
             continue
-        verdict = stats.claim_verdict(ratio.comparison, claim_pct)
+        verdict = stats.range_verdict(ratio.comparison, claim.range_pct)
         pairs.append(
             ClaimPair(ratio.key, ratio.numerator, ratio.denominator, ratio.comparison, verdict)
         )
@@ -218,14 +219,14 @@ def run_changes(
     return changes
 
 
-def memory_saving_pct(inplace: MemoryRow, concat: MemoryRow, device: str) -> float | None:
-    """How much less TF peak memory the in-place split needs on ``device``, in %.
+def memory_saving_pct(a: MemoryRow, b: MemoryRow, device: str) -> float | None:
+    """How much less TF peak memory strategy ``a`` needs than ``b`` on ``device``, in %.
 
     TF allocator peaks only, never NVML: NVML's process figure is what TF reserved from the
     driver on a physical GPU (with virtual GPUs, the whole ``memory_limit`` of each, the same for
     every strategy), so it cannot show what one split saves on one logical device.
     """
-    a, b = inplace.tf_peak_bytes.get(device), concat.tf_peak_bytes.get(device)
-    if a is None or not b:
+    peak_a, peak_b = a.tf_peak_bytes.get(device), b.tf_peak_bytes.get(device)
+    if peak_a is None or not peak_b:
         return None
-    return (1 - a / b) * 100
+    return (1 - peak_a / peak_b) * 100

@@ -1,6 +1,7 @@
 """Link-cost prediction: a step's transfer audit (bytes per source, destination and role) on a
-hardware profile's links, as seconds of copying per step, and the in-place split's implied
-speed-up over the concat split for a compute time per step. Pure: no framework, no I/O.
+hardware profile's links, as seconds of copying per step, and one strategy's implied speed-up
+over another (the claim's two, by default) for a compute time per step. Pure: no framework, no
+I/O.
 
 Two stated assumptions bound the copy time of a step:
 
@@ -13,8 +14,8 @@ Two stated assumptions bound the copy time of a step:
   staged through host memory loads both its hops (streamed), and the phase lasts as long as its
   busiest link.
 
-Neither lets copies overlap compute: a step takes compute + copy time. The in-place speed-up
-over concat at compute time ``c`` is ``(c + t_concat) / (c + t_inplace) - 1``.
+Neither lets copies overlap compute: a step takes compute + copy time. Strategy A's speed-up
+over B at compute time ``c`` is ``(c + t_B) / (c + t_A) - 1``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mgbench.analysis.cells import CellKey
+from mgbench.analysis.claim import DEFAULT_CLAIM
 from mgbench.config.hardware import ComputeReference, HardwareProfile
 from mgbench.records.record import Record
 from mgbench.transfers import Transfer
 
 ASSUMPTIONS = ("serial", "parallel")
-STRATEGIES = ("inplace", "concat")
-DEFAULT_THRESHOLDS_PCT = (5.0, 12.0)
 LINK_CLASSES = ("host->GPU", "GPU->GPU", "GPU->host")
 PHASES = ("inputs", "slices", "outputs", "gradients", "other")
 _PHASE_OF_ROLE = {
@@ -105,29 +105,30 @@ class ComputeEstimate:
 
 @dataclass(frozen=True)
 class Prediction:
-    """In-place against concat on one profile; ``compute_s`` None when no compute time is known."""
+    """Strategy ``a`` against ``b`` on one profile; ``compute_s`` None when no compute time is
+    known; ``crossings_s`` the compute times at which the speed-up crosses each threshold."""
 
     profile: str
-    inplace: StrategyCost
-    concat: StrategyCost
+    a: StrategyCost
+    b: StrategyCost
     compute_s: float | None
     compute: ComputeEstimate | None = None  # where compute_s came from, when from the profile
-    thresholds_pct: tuple[float, ...] = DEFAULT_THRESHOLDS_PCT
+    thresholds_pct: tuple[float, ...] = DEFAULT_CLAIM.range_pct
     crossings_s: dict[str, dict[float, float | None]] = field(default_factory=dict)
 
     def saved_s(self, assumption: str) -> float:
-        return self.concat.seconds(assumption) - self.inplace.seconds(assumption)
+        return self.b.seconds(assumption) - self.a.seconds(assumption)
 
     def speedup_pct(self, assumption: str, compute_s: float | None = None) -> float | None:
-        """The predicted in-place speed-up at ``compute_s`` (default: the prediction's own)."""
+        """The predicted speed-up of ``a`` at ``compute_s`` (default: the prediction's own)."""
         c = self.compute_s if compute_s is None else compute_s
         if c is None:
             return None
-        return speedup_pct(c, self.inplace.seconds(assumption), self.concat.seconds(assumption))
+        return speedup_pct(c, self.a.seconds(assumption), self.b.seconds(assumption))
 
     def max_speedup_pct(self, assumption: str) -> float | None:
         """The speed-up with no compute at all: the most copying alone can give."""
-        return speedup_pct(0.0, self.inplace.seconds(assumption), self.concat.seconds(assumption))
+        return speedup_pct(0.0, self.a.seconds(assumption), self.b.seconds(assumption))
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,9 @@ class WorkloadTransfers:
     key: CellKey
     rows: dict[str, tuple[Transfer, ...]]
 
-    def has_claim_pair(self) -> bool:
-        return all(s in self.rows for s in STRATEGIES)
+    def has(self, pair: Sequence[str]) -> bool:
+        """True when both strategies of ``pair`` have rows."""
+        return all(s in self.rows for s in pair)
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -266,24 +268,25 @@ def strategy_cost(
     )
 
 
-def speedup_pct(compute_s: float, inplace_s: float, concat_s: float) -> float:
-    """In-place over concat in %, when a step is compute plus copies (no overlap)."""
+def speedup_pct(compute_s: float, a_s: float, b_s: float) -> float:
+    """A's speed-up over B in %, from their copy times, when a step is compute plus copies (no
+    overlap)."""
     if compute_s < 0:
         raise ValueError(f"compute time must be >= 0, got {compute_s}")
-    if compute_s + inplace_s == 0:
+    if compute_s + a_s == 0:
         return 0.0
-    return ((compute_s + concat_s) / (compute_s + inplace_s) - 1) * 100
+    return ((compute_s + b_s) / (compute_s + a_s) - 1) * 100
 
 
-def crossing_compute_s(inplace_s: float, concat_s: float, target_pct: float) -> float | None:
+def crossing_compute_s(a_s: float, b_s: float, target_pct: float) -> float | None:
     """The compute time per step at which the speed-up equals ``target_pct`` (> 0); below it the
     speed-up is larger. None when no compute time >= 0 gives that much."""
     if target_pct <= 0:
         raise ValueError(f"target must be > 0%, got {target_pct}")
     s = target_pct / 100
-    # (c + concat) / (c + inplace) = 1 + s  <=>  c = (concat - (1 + s) inplace) / s
-    c = (concat_s - (1 + s) * inplace_s) / s
-    if c < 0 or math.isclose(concat_s, inplace_s):
+    # (c + b) / (c + a) = 1 + s  <=>  c = (b - (1 + s) a) / s
+    c = (b_s - (1 + s) * a_s) / s
+    if c < 0 or math.isclose(b_s, a_s):
         return None
     return c
 
@@ -320,30 +323,31 @@ def predict(
     *,
     compute_s: float | None = None,
     compute: ComputeEstimate | None = None,
-    thresholds_pct: Sequence[float] = DEFAULT_THRESHOLDS_PCT,
+    pair: tuple[str, str] = DEFAULT_CLAIM.pair,
+    thresholds_pct: Sequence[float] = DEFAULT_CLAIM.range_pct,
 ) -> Prediction:
-    """In-place against concat on ``profile`` at ``compute_s``, or at ``compute``'s seconds when
-    no ``compute_s`` is given (a ``compute_s`` of its own drops ``compute``)."""
-    missing = [s for s in STRATEGIES if s not in rows_by_strategy]
+    """``pair[0]`` against ``pair[1]`` on ``profile`` at ``compute_s``, or at ``compute``'s
+    seconds when no ``compute_s`` is given (a ``compute_s`` of its own drops ``compute``)."""
+    missing = [s for s in pair if s not in rows_by_strategy]
     if missing:
         raise LinkCostError(f"no transfer rows for {' and '.join(missing)}")
-    inplace = strategy_cost(rows_by_strategy["inplace"], profile, "inplace")
-    concat = strategy_cost(rows_by_strategy["concat"], profile, "concat")
+    a = strategy_cost(rows_by_strategy[pair[0]], profile, pair[0])
+    b = strategy_cost(rows_by_strategy[pair[1]], profile, pair[1])
     if compute_s is not None and compute_s < 0:
         raise LinkCostError(f"compute time must be >= 0, got {compute_s}")
     if compute_s is not None and compute is not None and compute_s != compute.seconds:
         compute = None
     crossings = {
         assumption: {
-            t: crossing_compute_s(inplace.seconds(assumption), concat.seconds(assumption), t)
+            t: crossing_compute_s(a.seconds(assumption), b.seconds(assumption), t)
             for t in thresholds_pct
         }
         for assumption in ASSUMPTIONS
     }
     return Prediction(
         profile=profile.name,
-        inplace=inplace,
-        concat=concat,
+        a=a,
+        b=b,
         compute_s=compute_s if compute_s is not None else (compute.seconds if compute else None),
         compute=compute,
         thresholds_pct=tuple(thresholds_pct),

@@ -1,4 +1,4 @@
-"""The paired in-process comparison: estimate, interval and verdict against a claimed range.
+"""The paired in-process comparison: estimate, interval, and what would decide a verdict.
 
 A paired process builds both strategies over one template and alternates timed blocks of steps,
 A B, B A, A B, ... (``mgbench.trackers.paired.block_order``: consecutive rounds form ABBA, so a
@@ -27,10 +27,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from scipy import stats as sps
+
+from mgbench.analysis.claim import Outcome, Verdict, placed_against_claim
 
 
 def pct_from_log(log_ratio: float) -> float:
@@ -135,72 +136,27 @@ def _satterthwaite_df(tau2: float, mean_var: float, processes: int, within_df: i
     return total**2 / (tau2**2 / (processes - 1) + mean_var**2 / within_df)
 
 
-class Outcome(Enum):
-    SUPPORTS = "supports the claim"
-    SMALLER = "contradicts: smaller than claimed"
-    LARGER = "contradicts: larger than claimed"
-    INCONCLUSIVE = "inconclusive"
-
-
-@dataclass(frozen=True)
-class ClaimVerdict:
-    outcome: Outcome
-    detail: str  # what the CI says about 0, or what more data would decide
-    more_rounds: int | None = None  # inconclusive: rounds to add, in all pairs together
-    more_pairs: int | None = None  # inconclusive, when processes disagree: processes to add
-
-    @property
-    def text(self) -> str:
-        return f"{self.outcome.value} ({self.detail})" if self.detail else self.outcome.value
-
-
-def around_zero(low: float, high: float) -> str:
-    """What a CI below the claim says about 0."""
-    if high < 0:
-        return "slower"
-    if low <= 0:
-        return "no detectable difference"
-    return "faster, by less than claimed"
-
-
-def placed_against_claim(
-    ci_pct: tuple[float, float], claim_pct: tuple[float, float]
-) -> tuple[Outcome, str] | None:
-    """Where a CI stands against the claimed range [L, U] in percent: inside it, wholly below
-    (with what it says about 0) or wholly above; None when it straddles an edge. The one rule
-    both the paired estimate and the unpaired cross-check are read by."""
-    lower, upper = claim_pct
-    if not lower < upper:
-        raise ValueError(f"the claimed range needs LOW < HIGH, got {claim_pct}")
-    low, high = ci_pct
-    if lower <= low and high <= upper:
-        return Outcome.SUPPORTS, f"CI inside {lower:g}-{upper:g}%"
-    if high < lower:
-        return Outcome.SMALLER, around_zero(low, high)
-    if low > upper:
-        return Outcome.LARGER, ""
-    return None
-
-
-def claim_verdict(estimate_: PairedEstimate, claim_pct: tuple[float, float]) -> ClaimVerdict:
-    """Place the CI (not the point estimate) against the claimed range [L, U] in percent."""
-    placed = placed_against_claim(estimate_.ci_pct, claim_pct)
+def range_verdict(estimate_: PairedEstimate, range_pct: tuple[float, float]) -> Verdict:
+    """The CI (not the point estimate) against the claimed range [L, U] in percent, by
+    :func:`mgbench.analysis.claim.placed_against_claim`; when it straddles an edge,
+    inconclusive with the rounds or paired processes that would decide."""
+    placed = placed_against_claim(estimate_.ci_pct, range_pct)
     if placed is not None:
-        return ClaimVerdict(*placed)
-    more_rounds, more_pairs = samples_to_decide(estimate_, claim_pct)
+        return placed
+    more_rounds, more_pairs = samples_to_decide(estimate_, range_pct)
     detail = more_samples_text(more_rounds, more_pairs, estimate_.alpha) or (
         "the estimate sits on the claim's edge: no sample size decides it"
     )
-    return ClaimVerdict(Outcome.INCONCLUSIVE, detail, more_rounds, more_pairs)
+    return Verdict(Outcome.INCONCLUSIVE, detail, more_rounds, more_pairs)
 
 
 def samples_to_decide(
-    estimate_: PairedEstimate, claim_pct: tuple[float, float]
+    estimate_: PairedEstimate, range_pct: tuple[float, float]
 ) -> tuple[int | None, int | None]:
     """(more rounds, more pairs) that would shrink the CI off every edge of the claim, if the
     estimate and the variances stay as observed; rounds when the noise is within processes,
     pairs when the processes themselves disagree (more rounds cannot shrink that part)."""
-    return samples_to_clear(estimate_, [log_from_pct(claim_pct[0]), log_from_pct(claim_pct[1])])
+    return samples_to_clear(estimate_, [log_from_pct(range_pct[0]), log_from_pct(range_pct[1])])
 
 
 def samples_to_clear(

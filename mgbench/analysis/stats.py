@@ -26,11 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from mgbench.analysis import paired
+from mgbench.analysis.claim import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT_PCT,
+    Outcome,
+    Verdict,
+    placed_against_claim,
+)
 
 DEFAULT_RESAMPLES = 2000
-DEFAULT_ALPHA = 0.05
-DEFAULT_MIN_EFFECT_PCT = 2.0
 CONFIDENCE = 0.95
 CV_WARNING = 0.10
 MIN_STEP_SAMPLES = 9
@@ -229,25 +233,6 @@ def compare(
     )
 
 
-FASTER = "faster"
-SLOWER = "slower"
-NO_DIFFERENCE = "no difference"
-INCONCLUSIVE = "inconclusive"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A decision and why; ``processes_needed`` (a side) when the data cannot decide yet."""
-
-    outcome: str
-    detail: str = ""
-    processes_needed: int | None = None
-
-    @property
-    def text(self) -> str:
-        return f"{self.outcome} ({self.detail})" if self.detail else self.outcome
-
-
 def too_few_processes(comparison: Comparison) -> str:
     """Why a comparison with too few processes cannot decide."""
     n1, n2 = comparison.processes
@@ -278,7 +263,9 @@ def processes_needed_text(needed: int) -> str:
 
 def _inconclusive(comparison: Comparison, target_half_pct: float, why: str) -> Verdict:
     needed = processes_to_decide(comparison, target_half_pct)
-    return Verdict(INCONCLUSIVE, f"{why}; {processes_needed_text(needed)}", needed)
+    return Verdict(
+        Outcome.INCONCLUSIVE, f"{why}; {processes_needed_text(needed)}", processes_needed=needed
+    )
 
 
 def change_verdict(comparison: Comparison) -> Verdict:
@@ -292,20 +279,20 @@ def change_verdict(comparison: Comparison) -> Verdict:
     if not c.can_decide:
         return _inconclusive(c, target, too_few_processes(c))
     if c.detected:
-        return Verdict(FASTER if c.change_pct > 0 else SLOWER)
+        return Verdict(Outcome.FASTER if c.change_pct > 0 else Outcome.SLOWER)
     if -m < c.ci_pct[0] and c.ci_pct[1] < m:
-        return Verdict(NO_DIFFERENCE, f"{c.confidence_label} CI inside ±{m:g}%")
+        return Verdict(Outcome.NO_DIFFERENCE, f"{c.confidence_label} CI inside ±{m:g}%")
     return _inconclusive(c, target, f"the {c.confidence_label} CI is too wide")
 
 
-def claim_verdict(comparison: Comparison, claim_pct: tuple[float, float]) -> Verdict:
-    """The unpaired comparison's CI against the claimed range [L, U], by the rule of
-    ``paired.claim_verdict``; inconclusive below 5 processes a side whatever the CI says."""
-    target = min(abs(comparison.change_pct - edge) for edge in claim_pct)
+def range_verdict(comparison: Comparison, range_pct: tuple[float, float]) -> Verdict:
+    """The unpaired comparison's CI against the claimed range [L, U], by
+    :func:`mgbench.analysis.claim.placed_against_claim`; inconclusive below 5 processes a side
+    whatever the CI says."""
+    target = min(abs(comparison.change_pct - edge) for edge in range_pct)
     if not comparison.can_decide:
         return _inconclusive(comparison, target, too_few_processes(comparison))
-    placed = paired.placed_against_claim(comparison.ci_pct, claim_pct)
+    placed = placed_against_claim(comparison.ci_pct, range_pct)
     if placed is None:
         return _inconclusive(comparison, target, "the CI straddles an edge of the claim")
-    outcome, detail = placed
-    return Verdict(outcome.value, detail)
+    return placed

@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.present.index import RunEntry, index_markdown
 from mgbench.records import store
@@ -28,21 +29,22 @@ NOT_REPORTS = (NOTES_FILE, "summary.md")
 _FOLDER_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})-")
 
 
-def index_command(results: str | Path) -> tuple[Path, int]:
-    """Write the index; (its path, the number of runs in it)."""
+def index_command(results: str | Path, claim: Claim = DEFAULT_CLAIM) -> tuple[Path, int]:
+    """Write the index, each run's headline read against ``claim``; (its path, the number of
+    runs in it)."""
     root = Path(results)
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder")
-    text, runs = index_text(root)
+    text, runs = index_text(root, claim)
     path = root / INDEX_FILE
     path.write_text(text, encoding="utf-8")
     return path, runs
 
 
-def index_text(root: Path) -> tuple[str, int]:
+def index_text(root: Path, claim: Claim = DEFAULT_CLAIM) -> tuple[str, int]:
     """The index's text for the results folder ``root``, and the number of runs in it."""
-    entries = [run_entry(root, folder) for folder in run_folders(root)]
-    text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE))
+    entries = [run_entry(root, folder, claim) for folder in run_folders(root)]
+    text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE), claim)
     return text, len(entries)
 
 
@@ -54,7 +56,7 @@ def run_folders(root: Path) -> list[Path]:
     return sorted(by_group, key=lambda f: f.relative_to(root).parent.as_posix())
 
 
-def run_entry(root: Path, folder: Path) -> RunEntry:
+def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntry:
     relative = folder.relative_to(root).as_posix()
     run_info = _run_info(folder)
     forest = folder / FOREST_PLOT
@@ -70,7 +72,7 @@ def run_entry(root: Path, folder: Path) -> RunEntry:
         records = store.read_run(folder / store.RESULTS_FILE).records
     except store.ResultsError as error:
         return RunEntry(records=(), comparisons=(), error=str(error), **common)
-    comparisons = tuple(paired_comparisons(records))
+    comparisons = tuple(paired_comparisons(records, claim=claim))
     return RunEntry(records=records, comparisons=comparisons, **common)
 
 

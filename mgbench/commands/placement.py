@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 from mgbench import backends, models, placement, transfers
 from mgbench.analysis.cells import CellKey
-from mgbench.analysis.comparisons import CLAIM_PAIR
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.backends.base import BuildSpec
 from mgbench.config import hardware
 from mgbench.platform import quiet
-from mgbench.present import prediction
+from mgbench.present import prediction, prose
+from mgbench.present.model import Section
 from mgbench.present.render import table
-from mgbench.present.sections import Section
-from mgbench.vocabulary import DeviceMode, Strategy
+from mgbench.vocabulary import WRAPPERS, DeviceMode, Strategy
 
 CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
 
@@ -26,14 +26,15 @@ def placement_tables(
     classes: int = 10,
     batch_per_replica: int = 4,
     backend: str = "keras3",
-    strategy_names: tuple[str, ...] = ("inplace", "concat"),
+    strategy_names: tuple[str, ...] = WRAPPERS,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
     hardware_profile: str | None = None,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> str:
     """Prepare this fresh process's devices, build each strategy, and return its placement and
     transfer audit; with ``hardware_profile`` (a name, a TOML file, or ``all``) the predicted
-    in-place speed-up on those machines too."""
+    speed-up of the claim's first strategy on those machines too."""
     profiles = _profiles(hardware_profile)  # a bad profile is refused before TF starts
     # TF's and absl's C++ start-up lines go to ~/.cache/mgbench/tf-placement.log, not the
     # terminal (--verbose shows them; on a failure the log's last lines are printed).
@@ -70,10 +71,10 @@ def placement_tables(
             audited[name] = audits
             sections.append(placement.format_placement(traced.placement(), title))
             sections.append(transfers.format_transfers(audits))
-        if profiles and all(s in audited for s in CLAIM_PAIR):
+        if profiles and all(s in audited for s in claim.pair):
             key = CellKey(model, image_size, batch_per_replica, replicas, backend)
             sections += predictions(
-                {s: audited[s]["on_gpus"].rows for s in CLAIM_PAIR}, profiles, key
+                {s: audited[s]["on_gpus"].rows for s in claim.pair}, profiles, key, claim
             )
         return "\n\n".join(sections)
 
@@ -90,23 +91,26 @@ def predictions(
     rows: dict[str, Sequence[transfers.Transfer]],
     profiles: Sequence[hardware.HardwareProfile],
     key: CellKey,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> list[str]:
-    """The in-place split against concat on each profile, and against the baseline the claim
-    was measured on (the whole batch to every replica, derived from the in-place audit)."""
+    """The claim's two strategies on each profile, and its first against the baseline the PR
+    measured (the whole batch to every replica, derived from that strategy's audit)."""
+    whole_batch = "Keras 2.1 split"
     derived = {
-        "inplace": rows["inplace"],
-        "concat": transfers.whole_batch_to_every_replica(rows["inplace"]),
+        claim.a: rows[claim.a],
+        whole_batch: transfers.whole_batch_to_every_replica(rows[claim.a]),
     }
     return [
-        _text(prediction.profiles_section(rows, profiles, key)),
+        _text(prediction.profiles_section(rows, profiles, key, pair=claim.pair)),
         _text(
             prediction.profiles_section(
                 derived,
                 profiles,
                 key,
-                title=f"{key.label}: predicted in-place speed-up over Keras <= 2.1's split "
-                "(whole batch to every replica, the claim's own baseline; derived)",
-                baseline="Keras 2.1 split",
+                title=f"{key.label}: predicted {prose.split_name(claim.a)} speed-up over "
+                "Keras <= 2.1's split (whole batch to every replica, the claim's own baseline; "
+                "derived)",
+                pair=(claim.a, whole_batch),
             )
         ),
     ]

@@ -1,11 +1,13 @@
 """``mgbench predict RUN --hardware NAME|FILE.toml``: a run's transfer audits on a hardware
-profile's links, as each strategy's copy time per step and the in-place speed-up it implies."""
+profile's links, as each strategy's copy time per step and the speed-up of the claim's first
+strategy over its second that implies, with where it crosses the claimed range."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mgbench.analysis import linkcost
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.config import hardware
 from mgbench.present import prediction
 from mgbench.present.render import table
@@ -13,13 +15,17 @@ from mgbench.records import store
 
 
 def predict_command(
-    run: str | Path, hardware_profile: str | Path, compute_ms: float | None = None
+    run: str | Path,
+    hardware_profile: str | Path,
+    compute_ms: float | None = None,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> str:
-    """The prediction tables of every workload of ``run`` that has audits of both splits.
+    """The prediction tables of every workload of ``run`` that has audits of both of the
+    claim's strategies; the claimed range gives the thresholds.
 
     Bad input raises ValueError with one line: an unknown profile or a malformed hardware file
     (:class:`~mgbench.config.hardware.HardwareError`), an unreadable run, a run without transfer
-    audits, or none with both inplace and concat.
+    audits, or none with both of the claim's strategies.
     """
     if compute_ms is not None and not compute_ms >= 0:
         raise ValueError(f"--compute-ms: expected a time >= 0, got {compute_ms}")
@@ -30,11 +36,11 @@ def predict_command(
     workloads = linkcost.workload_transfers(records)
     if not workloads:
         raise ValueError(f"no record in {run} has a transfer audit; re-run it with this mgbench")
-    paired = [w for w in workloads if w.has_claim_pair()]
+    paired = [w for w in workloads if w.has(claim.pair)]
     if not paired:
         audited = ", ".join(sorted({s for w in workloads for s in w.rows}))
         raise ValueError(
-            f"no workload in {run} has transfer audits of both inplace and concat "
+            f"no workload in {run} has transfer audits of both {claim.a} and {claim.b} "
             f"(audited: {audited})"
         )
     compute_s = None if compute_ms is None else compute_ms / 1000
@@ -51,7 +57,12 @@ def predict_command(
         try:
             out.append(
                 prediction.workload_text(
-                    workload.rows, profile, key=workload.key, compute_s=compute_s, title=title
+                    workload.rows,
+                    profile,
+                    key=workload.key,
+                    compute_s=compute_s,
+                    title=title,
+                    claim=claim,
                 )
             )
         except linkcost.LinkCostError as error:
@@ -59,10 +70,11 @@ def predict_command(
             out += [f"## {title}", "", f"Not predicted: {error}", ""]
     if len(errors) == len(paired):
         raise ValueError(f"nothing in {run} can be predicted on {profile.name}: {errors[0]}")
-    section = prediction.prediction_section(records, profile, compute_s=compute_s)
+    section = prediction.prediction_section(records, profile, compute_s=compute_s, claim=claim)
     out += [f"## {section.title}", ""]
     if section.rows:
         out += [table(section), ""]
     # The assumptions are already under each workload's tables.
-    out += [f"- {n}" for n in section.notes if n not in prediction.ASSUMPTION_NOTES]
+    assumptions = prediction.assumption_notes(claim.pair)
+    out += [f"- {n}" for n in section.notes if n not in assumptions]
     return "\n".join(out).rstrip() + "\n"

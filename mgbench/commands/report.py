@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mgbench.analysis.cells import cell_results
+from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIM, DEFAULT_MIN_EFFECT_PCT, Claim
 from mgbench.config import hardware
 from mgbench.present import html, plots, prediction, render, sections
 from mgbench.records import environment, store
@@ -15,9 +16,9 @@ def report_run(
     run: str | Path,
     *,
     fmt: str = "md",
-    claim_pct: tuple[float, float] = (5.0, 12.0),
-    alpha: float = 0.05,
-    min_effect_pct: float = 2.0,
+    claim: Claim = DEFAULT_CLAIM,
+    alpha: float = DEFAULT_ALPHA,
+    min_effect_pct: float = DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
     with_plots: bool = True,
     hardware_profile: str | Path | None = None,
@@ -35,7 +36,7 @@ def report_run(
         records,
         title=f"mgbench report: {folder.name}",
         cells=cells,
-        claim_pct=claim_pct,
+        claim=claim,
         alpha=alpha,
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
@@ -44,14 +45,14 @@ def report_run(
     )
     if profile is not None:
         built.sections.insert(
-            2, prediction.prediction_section(records, profile, claim_pct=claim_pct, alpha=alpha)
+            2, prediction.prediction_section(records, profile, claim=claim, alpha=alpha)
         )
     images: list[Path] = []
     if with_plots:  # first: the HTML page embeds them and the Markdown links them
         cpu_simulation = environment.is_cpu_simulation(records)
         caption = "CPU simulation: not a speed test" if cpu_simulation else ""
         images = plots.report_plots(
-            records, cells, folder, claim_pct=claim_pct, alpha=alpha, caption=caption
+            records, cells, folder, claim=claim, alpha=alpha, caption=caption
         )
     if fmt == "html":
         text = html.html_document(built, images)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mgbench.analysis import plan as planning
+from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.config import slurm, suite
 from mgbench.config.suite import Suite
 from mgbench.execution import executors, launcher
@@ -45,10 +46,12 @@ def run_command(
     deadline_min: float | None = None,
     executor: str = "local",
     slurm_overrides: Mapping[str, Any] | None = None,
+    claim: Claim = DEFAULT_CLAIM,
     emit: Callable[[str], None] = print,
 ) -> int:
     """``slurm_overrides`` maps ``[slurm]`` keys to the ``--slurm-*`` flags' values, which
-    override the suite's table (only with ``executor="slurm"``)."""
+    override the suite's table (only with ``executor="slurm"``); the end-of-run verdict is
+    against ``claim``."""
     if executor not in executors.EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(executors.EXECUTORS)}")
     slurm_overrides = slurm_overrides or {}
@@ -92,6 +95,7 @@ def run_command(
         spawn=executors.make_spawner(executor, folder, slurm_options),
         deadline=deadline,
         emit=emit,
+        claim=claim,
     )
 
 
@@ -190,9 +194,11 @@ def run_and_summarise(
     emit: Callable[[str], None] = print,
     deadline: launcher.Deadline | None = None,
     clock: Callable[[], float] = time.monotonic,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> int:
-    """Run the suite, write and print its summary; the exit code is 1 when a cell run failed
-    (not when ``deadline`` left processes out: those are listed)."""
+    """Run the suite, write and print its summary and its verdict against ``claim``; the exit
+    code is 1 when a cell run failed (not when ``deadline`` left processes out: those are
+    listed)."""
     outcome = launcher.run_suite(
         loaded,
         folder,
@@ -203,13 +209,13 @@ def run_and_summarise(
         deadline=deadline,
         clock=clock,
     )
-    table = summary_table(outcome.records)
+    table = summary_table(outcome.records, claim)
     (outcome.folder / SUMMARY_FILE).write_text(table + "\n", encoding="utf-8")
     emit("")
     emit(table)
     # The run ends on its answer: the paired estimate of the claim, and how to see the rest.
     emit("")
-    emit(claim_headline(outcome.records, run_folder=outcome.folder))
+    emit(claim_headline(outcome.records, claim=claim, run_folder=outcome.folder))
     emit(f"\nresults: {outcome.results_path}")
     left_out = [f"{r.cell_id} r{r.repeat}" for r in outcome.left_out]
     left_out += [f"{p.cell_id} (profiled)" for p in outcome.profiles_left_out]

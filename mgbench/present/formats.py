@@ -80,6 +80,11 @@ def mib_fine(value_bytes: int) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
 
 
+def joules(value: float) -> str:
+    """Joules to three significant figures (J/image spans 0.01 to 10 across GPUs and models)."""
+    return f"{value:.3g}"
+
+
 def mean_stdev(value: Mapping[str, float]) -> str:
     return f"{value['mean']:,.1f} ± {value['stdev']:,.1f}"
 

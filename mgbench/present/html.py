@@ -14,25 +14,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from mgbench.analysis import stats
-from mgbench.analysis.paired import Outcome
-from mgbench.present.sections import (
-    CPU_SIMULATION_NOTE,
-    CPU_SIMULATION_VERDICT,
-    NVML_VIRTUAL_GPU_NOTE,
-    VIRTUAL_GPU_NOTE,
-    VIRTUAL_GPU_SCALING_NOTE,
-    VIRTUAL_GPU_VERDICT,
-    Report,
-    Section,
-)
+from mgbench.analysis.claim import Outcome
+from mgbench.present.model import VERDICT_HEADER, Report, Section
+from mgbench.present.prose import CPU_SIMULATION_VERDICT, VIRTUAL_GPU_VERDICT, WARNINGS_TITLE
 
-WARNINGS_TITLE = "Warnings"  # build_report's title for the store's and analysis's warnings
-VERDICT_HEADER = "verdict"
-# Notes that say the hardware cannot show the claim: a reader skimming tables must not miss them.
-HARDWARE_NOTES = frozenset(
-    {CPU_SIMULATION_NOTE, VIRTUAL_GPU_NOTE, VIRTUAL_GPU_SCALING_NOTE, NVML_VIRTUAL_GPU_NOTE}
-)
 # The marker a claim row's verdict ends with, and the short label its badge shows.
 HARDWARE_MARKERS = {
     CPU_SIMULATION_VERDICT: "CPU simulation: not evidence about GPUs",
@@ -44,7 +29,6 @@ _KIND_OF_OUTCOME = {
     Outcome.SMALLER.value: CONTRADICTS,
     Outcome.LARGER.value: CONTRADICTS,
     Outcome.INCONCLUSIVE.value: INCONCLUSIVE,
-    stats.INCONCLUSIVE: INCONCLUSIVE,
 }
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 # What each plot file of present.plots shows, by the start of its name (for alt text).
@@ -183,9 +167,9 @@ def _table(section: Section) -> str:
     )
 
 
-def _notes(notes: Sequence[str]) -> str:
-    plain = [n for n in notes if n not in HARDWARE_NOTES]
-    out = [_callout(n) for n in notes if n in HARDWARE_NOTES]
+def _notes(notes: Sequence[str], callouts: frozenset[str]) -> str:
+    plain = [n for n in notes if n not in callouts]
+    out = [_callout(n) for n in notes if n in callouts]
     if plain:
         out.append('<ul class="notes">' + "".join(f"<li>{inline(n)}</li>" for n in plain) + "</ul>")
     return "\n".join(out)
@@ -195,7 +179,7 @@ def _callout(text: str) -> str:
     return f'<div class="callout" role="note"><p>{inline(text)}</p></div>'
 
 
-def _section(index: int, section: Section) -> str:
+def _section(index: int, section: Section, callouts: frozenset[str]) -> str:
     warnings = section.title == WARNINGS_TITLE
     attrs = f'id="{section_id(index, section.title)}"'
     if warnings:
@@ -206,7 +190,7 @@ def _section(index: int, section: Section) -> str:
     elif not section.notes:
         parts.append('<p class="empty">(nothing to show)</p>')
     if section.notes:
-        parts.append(_notes(section.notes))
+        parts.append(_notes(section.notes, callouts))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -237,8 +221,9 @@ def _figure(path: Path) -> str:
 
 def html_document(report: Report, images: Sequence[Path] = (), *, generated_by: str = "") -> str:
     """The report as one HTML page that needs no other file and no network: a table of
-    contents, the preamble (hardware caveats in boxes), each section's table with verdict
-    badges and its notes, the warnings boxed, and ``images`` embedded as data URIs."""
+    contents, the preamble (the report's callouts, its hardware caveats, in boxes), each
+    section's table with verdict badges and its notes, the warnings boxed, and ``images``
+    embedded as data URIs."""
     images = [Path(p) for p in images]
     entries = [("about", "About this run")]
     entries += [(section_id(i, s.title), s.title) for i, s in enumerate(report.sections, 1)]
@@ -246,7 +231,7 @@ def html_document(report: Report, images: Sequence[Path] = (), *, generated_by: 
         entries.append(("plots", "Plots"))
     toc = "".join(f'<li><a href="#{anchor}">{inline(title)}</a></li>' for anchor, title in entries)
     preamble = [
-        _callout(line) if line in HARDWARE_NOTES else f"<p>{inline(line)}</p>"
+        _callout(line) if line in report.callouts else f"<p>{inline(line)}</p>"
         for line in report.preamble
     ]
     body = [
@@ -256,7 +241,7 @@ def html_document(report: Report, images: Sequence[Path] = (), *, generated_by: 
         '<section id="about"><h2>About this run</h2>',
         *preamble,
         "</section>",
-        *(_section(i, s) for i, s in enumerate(report.sections, 1)),
+        *(_section(i, s, report.callouts) for i, s in enumerate(report.sections, 1)),
     ]
     if images:
         body += ['<section id="plots"><h2>Plots</h2>', *map(_figure, images), "</section>"]

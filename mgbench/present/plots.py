@@ -24,20 +24,19 @@ from mgbench.analysis.cells import (
     dataparallel_baseline,
     memory_rows,
 )
+from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim, Outcome
 from mgbench.analysis.comparisons import (
-    DEFAULT_CLAIM_PCT,
     PairedComparison,
     paired_comparisons,
     strategy_ratios,
 )
-from mgbench.analysis.paired import Outcome
 from mgbench.config.suite import backend_suffix
+from mgbench.present import prose
 from mgbench.present.formats import MIB
-from mgbench.present.sections import is_virtual_gpu
-from mgbench.records import environment
 from mgbench.records.record import Record
+from mgbench.vocabulary import WRAPPERS, Strategy
 
-STRATEGY_ORDER = ("single", "inplace", "concat", "mirrored")
+STRATEGY_ORDER = (Strategy.SINGLE, *WRAPPERS, Strategy.MIRRORED)
 CPU_SIMULATION = "CPU simulation"
 VIRTUAL_GPUS = "virtual GPUs"
 # What a marked row's legend says: such hardware cannot show the claim's mechanism.
@@ -101,16 +100,20 @@ class ForestRow:
 
 def hardware_marker(records: Sequence[Record]) -> str | None:
     """CPU_SIMULATION or VIRTUAL_GPUS when any record ran on such hardware, else None."""
-    if environment.is_cpu_simulation(records):
+    return _marker(Caveats.of(r.device_mode for r in records))
+
+
+def _marker(caveats: Caveats) -> str | None:
+    if caveats.cpu_simulation:
         return CPU_SIMULATION
-    if is_virtual_gpu(records):
+    if caveats.virtual_gpus:
         return VIRTUAL_GPUS
     return None
 
 
-def paired_short_verdict(comparison: PairedComparison, marked: bool) -> str:
-    """The report's verdict in a few words; never 'supports' on hardware that cannot show the
-    claim (the report's rule), and the rounds that would decide are left to the report."""
+def paired_short_verdict(comparison: PairedComparison, caveats: Caveats) -> str:
+    """The report's verdict in a few words, qualified by the hardware as the report's is
+    (:meth:`Caveats.qualify`); the rounds that would decide are left to the report."""
     estimate, verdict = comparison.estimate, comparison.verdict
     if estimate is None:
         return f"{NO_ESTIMATE} ({', '.join(comparison.statuses) or 'no rounds'})"
@@ -119,8 +122,7 @@ def paired_short_verdict(comparison: PairedComparison, marked: bool) -> str:
         if low <= 0 <= high:
             return "CI covers 0"
         return f"{comparison.a} {'faster' if low > 0 else 'slower'}"
-    if verdict.outcome is Outcome.SUPPORTS:
-        return "CI inside the claimed range" if marked else verdict.outcome.value
+    verdict = caveats.qualify(verdict)
     if verdict.outcome is Outcome.SMALLER:
         return verdict.text  # its detail is short and says what the CI says about 0
     return verdict.outcome.value
@@ -134,7 +136,7 @@ def claim_forest_rows(
     A row is marked by the hardware its own records ran on; a comparison none of whose records
     says (every process skipped) takes the run's.
     """
-    run_marker = hardware_marker(records)
+    run_caveats = Caveats.of(r.device_mode for r in records)
     by_pair: dict[tuple[CellKey, str, str], list[Record]] = {}
     for record in records:
         if record.cell.versus is not None and record.device_mode is not None:
@@ -143,16 +145,16 @@ def claim_forest_rows(
     rows = []
     for comparison in comparisons:
         own = by_pair.get((comparison.key, comparison.a, comparison.b))
-        marked = hardware_marker(own) if own else run_marker
+        caveats = Caveats.of(r.device_mode for r in own) if own else run_caveats
         estimate = comparison.estimate
         rows.append(
             ForestRow(
                 label=f"{comparison.key.label} {comparison.a} vs {comparison.b}",
-                verdict=paired_short_verdict(comparison, marked is not None),
+                verdict=paired_short_verdict(comparison, caveats),
                 estimate=estimate.speedup_pct if estimate else None,
                 low=estimate.ci_pct[0] if estimate else None,
                 high=estimate.ci_pct[1] if estimate else None,
-                marked=marked,
+                marked=_marker(caveats),
                 against_claim=comparison.is_claim,
             )
         )
@@ -164,7 +166,7 @@ def _comparison_row(
 ) -> ForestRow:
     if comparison is None:
         return ForestRow(label, f"{NO_ESTIMATE} ({why_none})", None, None, None, marked, False)
-    verdict = stats.change_verdict(comparison).outcome
+    verdict = stats.change_verdict(comparison).outcome.value
     # The report's rule: a bootstrap over fewer processes understates their spread.
     shown = min(comparison.processes) >= stats.MIN_BOOTSTRAP_PROCESSES
     if not shown:
@@ -183,11 +185,11 @@ def baseline_forest_rows(
     """Each multi-device cell's throughput change (%) against ``mirrored`` on its workload, and
     against one-process ``dataparallel`` (Keras 3 on JAX, any backend's cells) when the run has
     it; keyed by the baseline, rows in the cells' order, baselines without rows left out."""
-    labels = {c.cell.strategy_label for c in cells if c.cell.replicas > 1} - {"mirrored"}
+    labels = {c.cell.strategy_label for c in cells if c.cell.replicas > 1} - {Strategy.MIRRORED}
     ratios = {
         (ratio.key, label): ratio
         for label in labels
-        for ratio in strategy_ratios(cells, label, "mirrored", alpha=alpha, seed=seed)
+        for ratio in strategy_ratios(cells, label, Strategy.MIRRORED, alpha=alpha, seed=seed)
     }
     vs_mirrored, vs_dataparallel = [], []
     for cell in cells:
@@ -207,7 +209,7 @@ def baseline_forest_rows(
         if cell.processes:
             comparison = stats.compare(cell.processes, baseline.processes, alpha=alpha, seed=seed)
         vs_dataparallel.append(_comparison_row(label, comparison, marked, "no successful run"))
-    groups = {"mirrored": vs_mirrored, "dataparallel": vs_dataparallel}
+    groups = {Strategy.MIRRORED: vs_mirrored, Strategy.DATAPARALLEL: vs_dataparallel}
     return {name: rows for name, rows in groups.items() if rows}
 
 
@@ -327,24 +329,29 @@ def forest_plot(
     band_label: str | None = None,
     ci: str = "95%",
     caption: str = "",
+    others_note: str = "",
 ) -> Path:
-    """One forest: a row per comparison, its estimate and CI, the band shaded, 0 marked."""
+    """One forest: a row per comparison, its estimate and CI, the band shaded, 0 marked;
+    ``others_note`` says how rows read against 0 instead of the band differ."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(FOREST_WIDTH, _forest_height(len(rows)) + 0.8))
     _draw_forest(axes, rows, band=band, xlim=_forest_xlim(rows, band))
     axes.set_title(title, fontsize=10)
     axes.set_xlabel(xlabel)
-    _finish_forest(figure, rows, band_label, ci, caption)
+    _finish_forest(figure, rows, band_label, ci, caption, others_note)
     return _save(plt, figure, path, tight=True)
 
 
-def _finish_forest(figure, rows, band_label: str | None, ci: str, caption: str) -> None:
+def _finish_forest(
+    figure, rows, band_label: str | None, ci: str, caption: str, others_note: str = ""
+) -> None:
     # The legend takes a fixed 0.6 inch at the foot, whatever the figure's height.
     figure.tight_layout(rect=(0, 0.6 / figure.get_figheight(), 1, 1))
     _forest_legend(figure, rows, band_label, ci)
     notes = [caption] if caption else []
-    if any(not row.against_claim and row.estimate is not None for row in rows) and band_label:
-        notes.append("diamonds: not in-place against concat, read against 0, not the claim")
+    others = any(not row.against_claim and row.estimate is not None for row in rows)
+    if others and band_label and others_note:
+        notes.append(others_note)
     if notes:
         figure.text(0.01, -0.02, "; ".join(notes), fontsize=7, color="firebrick")
 
@@ -353,25 +360,26 @@ def claim_forest(
     records: Sequence[Record],
     folder: Path,
     *,
-    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
 ) -> list[Path]:
     """``claim-forest.png``: every paired comparison's speed-up of A over B with its CI against
     the claimed band; nothing when the run has no paired comparison."""
-    comparisons = paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
+    comparisons = paired_comparisons(records, alpha=alpha, claim=claim)
     rows = claim_forest_rows(comparisons, records)
     if not rows:
         return []
-    low, high = claim_pct
+    a, b = prose.split_name(claim.a), prose.split_name(claim.b)
     ci = stats.confidence_label(alpha)
     path = forest_plot(
         rows,
         folder / CLAIM_FOREST,
-        title="The claim, paired in-process: speed-up of in-place (A) over concat (B)",
+        title=f"The claim, paired in-process: speed-up of {a} (A) over {b} (B)",
         xlabel=f"speed-up of A over B, % (paired rounds; {ci} CI)",
-        band=claim_pct,
-        band_label=f"claimed {low:g}-{high:g}%",
+        band=claim.range_pct,
+        band_label=f"claimed {claim.range_text}",
         ci=ci,
+        others_note=f"diamonds: not {prose.pair_words(claim)}, read against 0, not the claim",
     )
     return [path]
 
@@ -400,7 +408,10 @@ def baselines_forest(
     )
     ci = stats.confidence_label(alpha)
     xlim = _forest_xlim(every, None)  # one scale, so the panels can be read against each other
-    names = {"mirrored": "MirroredStrategy", "dataparallel": "one-process DataParallel (JAX)"}
+    names = {
+        Strategy.MIRRORED: "MirroredStrategy",
+        Strategy.DATAPARALLEL: "one-process DataParallel (JAX)",
+    }
     for axes, (name, rows) in zip(panels[:, 0], groups.items(), strict=True):
         _draw_forest(axes, rows, band=None, xlim=xlim)
         axes.set_title(f"Throughput against {names[name]} on the same workload", fontsize=10)
@@ -467,7 +478,7 @@ def memory_plots(cells: Sequence[CellResult], folder: Path) -> list[Path]:
     rows = [r for r in memory_rows(cells) if r.tf_peak_bytes]
     groups: dict[CellKey, list[MemoryRow]] = {}
     for row in rows:
-        if row.cell.strategy != "single":
+        if row.cell.strategy != Strategy.SINGLE:
             groups.setdefault(row.cell.key, []).append(row)
     written = []
     for key, group in groups.items():
@@ -627,14 +638,14 @@ def report_plots(
     cells: Sequence[CellResult],
     folder: Path,
     *,
-    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
     caption: str = "",
 ) -> list[Path]:
     """Every plot of a run, in a stable order: the claim forest, the baselines forest,
     throughput, memory, then the step traces in the cells' order of first appearance."""
     return [
-        *claim_forest(records, folder, claim_pct=claim_pct, alpha=alpha),
+        *claim_forest(records, folder, claim=claim, alpha=alpha),
         *baselines_forest(cells, folder, alpha=alpha, caption=caption),
         *throughput_plots(cells, folder, caption=caption),
         *memory_plots(cells, folder),

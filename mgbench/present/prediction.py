@@ -1,6 +1,7 @@
 """Link-cost predictions as text: per workload, each strategy's bytes per link class and copy
-time on a hardware profile, the in-place speed-up that implies, a sweep over compute time, and a
-report section that puts the prediction beside the run's measured verdict. Numbers come from
+time on a hardware profile, the speed-up that implies for the claim's two strategies (and where
+it crosses the claimed range), a sweep over compute time, and a report section that puts the
+prediction beside the run's measured verdict. Numbers come from
 :mod:`mgbench.analysis.linkcost`; MiB (2^20 bytes) and milliseconds on screen.
 """
 
@@ -11,27 +12,33 @@ from dataclasses import dataclass
 
 from mgbench.analysis import linkcost, stats
 from mgbench.analysis.cells import CellKey, cell_results
-from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT, claim_pairs, paired_comparisons
+from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
+from mgbench.analysis.comparisons import claim_pairs, paired_comparisons
 from mgbench.config.hardware import HardwareProfile
-from mgbench.present import formats
+from mgbench.present import formats, prose
+from mgbench.present.model import CELL_COLUMNS, Column, Section
 from mgbench.present.render import table
-from mgbench.present.sections import (
-    CELL_COLUMNS,
-    CPU_SIMULATION_VERDICT,
-    Column,
-    Section,
-    paired_verdict_text,
-)
 from mgbench.records import environment
 from mgbench.records.record import Record
 from mgbench.transfers import Transfer
 
 SECTION_TITLE = "Link-cost prediction beside the measured verdict"
-ASSUMPTION_NOTES = (
+
+
+def assumption_notes(pair: Sequence[str]) -> tuple[str, ...]:
+    """What every prediction of ``pair[0]`` against ``pair[1]`` assumes."""
+    a, b = (prose.split_name(s) for s in pair)
+    return (
+        ASSUMPTION_NOTES[0],
+        f"No copy overlaps compute: a step is compute + copy time. Speed-up = (compute + {b} "
+        f"copy) / (compute + {a} copy) - 1.",
+        *ASSUMPTION_NOTES[1:],
+    )
+
+
+ASSUMPTION_NOTES = (  # less the formula, which names the pair (assumption_notes)
     "Bytes: the transfer audit resolved 'on GPUs' (TF's placer on a GPU machine: unplaced ops on "
     "GPU:0, the batch entering on the host CPU:0).",
-    "No copy overlaps compute: a step is compute + copy time. Speed-up = "
-    "(compute + concat copy) / (compute + in-place copy) - 1.",
     "serial: every copy one after another, each at the slowest link on its path.",
     "parallel: copies that do not wait for one another run at once, in phases one after another "
     "(inputs; slices of a batch first copied to a GPU; replica outputs; gradients; other); a "
@@ -123,7 +130,7 @@ def compute_note(estimate: linkcost.ComputeEstimate) -> str:
 def strategy_section(prediction: linkcost.Prediction) -> Section:
     """(a), first table: each strategy's bytes per link class and copy time."""
     rows = []
-    for cost in (prediction.inplace, prediction.concat):
+    for cost in (prediction.a, prediction.b):
         rows.append(
             [
                 cost.strategy,
@@ -145,7 +152,9 @@ def strategy_section(prediction: linkcost.Prediction) -> Section:
 
 
 def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> Section:
-    """(a), second table: the implied in-place speed-up and where it crosses the thresholds."""
+    """(a), second table: the implied speed-up of the first strategy over the second and where
+    it crosses the thresholds (the claimed range)."""
+    a, b = prose.split_name(prediction.a.strategy), prose.split_name(prediction.b.strategy)
     at = (
         f"speed-up at {ms2(prediction.compute_s)} ms compute"
         if prediction.compute_s is not None
@@ -154,8 +163,8 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
     rows = [
         [
             assumption,
-            prediction.inplace.seconds(assumption),
-            prediction.concat.seconds(assumption),
+            prediction.a.seconds(assumption),
+            prediction.b.seconds(assumption),
             prediction.saved_s(assumption),
             prediction.speedup_pct(assumption),
             prediction.max_speedup_pct(assumption),
@@ -167,13 +176,13 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
     claimed = prediction.compute.claimed_speedup_pct if prediction.compute else None
     if claimed is not None:
         notes.append(f"Claimed on this machine for this workload: {formats.signed_pct(claimed)}.")
-    notes += list(ASSUMPTION_NOTES)
+    notes += assumption_notes((prediction.a.strategy, prediction.b.strategy))
     return Section(
-        f"Predicted in-place speed-up over concat on {prediction.profile}",
+        f"Predicted {a} speed-up over {b} on {prediction.profile}",
         [
             Column("assumption"),
-            Column("in-place copy ms", ms2, "s"),
-            Column("concat copy ms", ms2, "s"),
+            Column(f"{a} copy ms", ms2, "s"),
+            Column(f"{b} copy ms", ms2, "s"),
             Column("saved ms", ms2, "s"),
             Column(at, formats.signed_pct, "%"),
             Column("with no compute", formats.signed_pct, "%"),
@@ -229,13 +238,19 @@ def workload_text(
     key: CellKey | None = None,
     compute_s: float | None = None,
     title: str | None = None,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> str:
-    """The prediction for rows given directly (``{strategy: rows}``, no run): what the
-    ``placement`` command prints for a configuration it traced. ``key`` finds the profile's
-    reference compute time when ``compute_s`` is not given."""
+    """The prediction for rows given directly (``{strategy: rows}``, no run) of the claim's
+    two strategies, its range as the thresholds. ``key`` finds the profile's reference compute
+    time when ``compute_s`` is not given."""
     choice = compute_choice(profile, key, compute_s)
     prediction = linkcost.predict(
-        rows_by_strategy, profile, compute_s=choice.seconds, compute=choice.estimate
+        rows_by_strategy,
+        profile,
+        compute_s=choice.seconds,
+        compute=choice.estimate,
+        pair=claim.pair,
+        thresholds_pct=claim.range_pct,
     )
     return prediction_text(prediction, choice.note, title)
 
@@ -245,10 +260,12 @@ def profiles_section(
     profiles: Sequence[HardwareProfile],
     key: CellKey,
     title: str | None = None,
-    baseline: str = "concat",
+    pair: tuple[str, str] = DEFAULT_CLAIM.pair,
 ) -> Section:
-    """One workload on several profiles: copy times, the predicted speed-up at each profile's
-    reference compute time, and the claim's own figure where the profile has one."""
+    """One workload on several profiles: copy times of ``pair``'s two strategies, the predicted
+    speed-up of the first at each profile's reference compute time, and the claim's own figure
+    where the profile has one."""
+    a, b = (prose.split_name(s) for s in pair)
     rows, notes = [], []
     for profile in profiles:
         if key.replicas > profile.gpus:
@@ -256,31 +273,31 @@ def profiles_section(
             continue
         choice = compute_choice(profile, key)
         p = linkcost.predict(
-            rows_by_strategy, profile, compute_s=choice.seconds, compute=choice.estimate
+            rows_by_strategy, profile, compute_s=choice.seconds, compute=choice.estimate, pair=pair
         )
         rows.append(
             [
                 profile.name,
                 choice.seconds,
-                {a: p.inplace.seconds(a) for a in linkcost.ASSUMPTIONS},
-                {a: p.concat.seconds(a) for a in linkcost.ASSUMPTIONS},
-                {a: p.speedup_pct(a) for a in linkcost.ASSUMPTIONS},
+                {each: p.a.seconds(each) for each in linkcost.ASSUMPTIONS},
+                {each: p.b.seconds(each) for each in linkcost.ASSUMPTIONS},
+                {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
                 p.compute.claimed_speedup_pct if p.compute else None,
             ]
         )
         notes.append(f"{profile.name}: {choice.note}")
     return Section(
-        title or f"{key.label}: predicted in-place speed-up per hardware profile",
+        title or f"{key.label}: predicted {a} speed-up per hardware profile",
         [
             Column("profile"),
             Column("compute ms/step", ms2, "s"),
-            Column("in-place copy ms (serial / parallel)", ms_pair, "s"),
-            Column(f"{baseline} copy ms (serial / parallel)", ms_pair, "s"),
+            Column(f"{a} copy ms (serial / parallel)", ms_pair, "s"),
+            Column(f"{b} copy ms (serial / parallel)", ms_pair, "s"),
             Column("predicted (serial / parallel)", pct_pair, "%"),
             Column("claimed", formats.signed_pct, "%", missing=""),
         ],
         rows,
-        [*notes, *ASSUMPTION_NOTES],
+        [*notes, *assumption_notes(pair)],
     )
 
 
@@ -289,28 +306,29 @@ def prediction_section(
     profile: HardwareProfile,
     *,
     compute_s: float | None = None,
-    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
 ) -> Section:
-    """(c): per workload of a run, the predicted speed-up on ``profile`` beside the run's
-    measured one (paired headline and unpaired cross-check), where the run has them."""
-    cpu_simulation = environment.is_cpu_simulation(records)
-    marker = CPU_SIMULATION_VERDICT if cpu_simulation else ""
-    paired = {
-        c.key: c
-        for c in paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
-        if c.is_claim
-    }
-    unpaired = {p.key: p for p in claim_pairs(cell_results(records), claim_pct, alpha=alpha)}
+    """(c): per workload of a run, the predicted speed-up of the claim's first strategy on
+    ``profile`` beside the run's measured one (paired headline and unpaired cross-check), where
+    the run has them; their verdicts qualified and marked as every section's are."""
+    caveats = Caveats.of(r.device_mode for r in records)
+    paired = {c.key: c for c in paired_comparisons(records, alpha=alpha, claim=claim) if c.is_claim}
+    unpaired = {p.key: p for p in claim_pairs(cell_results(records), claim, alpha=alpha)}
     rows, notes = [], []
     for workload in linkcost.workload_transfers(records):
         key = workload.key
-        if not workload.has_claim_pair():
+        if not workload.has(claim.pair):
             continue
         try:
             choice = compute_choice(profile, key, compute_s)
             p = linkcost.predict(
-                workload.rows, profile, compute_s=choice.seconds, compute=choice.estimate
+                workload.rows,
+                profile,
+                compute_s=choice.seconds,
+                compute=choice.estimate,
+                pair=claim.pair,
+                thresholds_pct=claim.range_pct,
             )
         except linkcost.LinkCostError as error:
             notes.append(f"{key.label}: not predicted: {error}")
@@ -326,22 +344,24 @@ def prediction_section(
                 key.batch_per_replica,
                 key.replicas,
                 choice.seconds,
-                {a: p.speedup_pct(a) for a in linkcost.ASSUMPTIONS},
+                {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
                 p.compute.claimed_speedup_pct if p.compute else None,
                 estimate.speedup_pct if estimate else None,
                 estimate.ci_pct if estimate else None,
-                paired_verdict_text(comparison, cpu_simulation) if comparison else None,
+                prose.paired_verdict_text(comparison, caveats) if comparison else None,
                 pair.comparison.change_pct if pair else None,
-                pair.verdict.text + marker if pair else None,
+                prose.verdict_text(pair.verdict, caveats) if pair else None,
             ]
         )
     if not rows and not notes:
-        notes.append("No workload in this run has transfer audits of both inplace and concat.")
+        notes.append(
+            f"No workload in this run has transfer audits of both {claim.a} and {claim.b}."
+        )
     notes.append(
         f"Predicted for {profile.name} ({profile.description}); measured on "
         f"{environment.machine_label(records)}."
     )
-    notes += list(ASSUMPTION_NOTES)
+    notes += assumption_notes(claim.pair)
     return Section(
         SECTION_TITLE,
         [

@@ -13,7 +13,7 @@ from typing import Any
 from tabulate import tabulate
 
 from mgbench.present.html import html_document
-from mgbench.present.sections import Report, Section
+from mgbench.present.model import Report, Section
 
 FORMATS = ("md", "csv", "latex", "html", "json")
 _TABLE_FORMATS = {"md": "github", "latex": "latex_booktabs"}

@@ -1,12 +1,12 @@
-"""A report as data: sections of rows that keep their numbers, and columns that say how each
-number is shown (and in which unit it is kept). Renderers (``present.render``) make the text.
+"""The report's sections, built from records: the claim's paired headline and unpaired
+cross-check, throughput, scaling, memory, placement, transfers, workers and timelines, and a run
+against an earlier run. Each returns a :class:`~mgbench.present.model.Section` of numbers; the
+words come from :mod:`mgbench.present.prose`, the verdicts from :mod:`mgbench.analysis.claim`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
 from mgbench.analysis import stats
 from mgbench.analysis.cells import (
@@ -22,6 +22,7 @@ from mgbench.analysis.cells import (
     weak_result_notes,
     worker_rows,
 )
+from mgbench.analysis.claim import DEFAULT_CLAIM, NO_CAVEATS, Caveats, Claim
 from mgbench.analysis.comparisons import (
     ClaimPair,
     PairedComparison,
@@ -30,175 +31,31 @@ from mgbench.analysis.comparisons import (
     paired_comparisons,
     run_changes,
 )
-from mgbench.analysis.paired import Outcome
 from mgbench.analysis.timeline import summarise_profile
-from mgbench.config.suite import Cell
-from mgbench.present import formats
+from mgbench.present import formats, prose
+from mgbench.present.model import (
+    CELL_COLUMNS,
+    RATE,
+    STRATEGY_COLUMNS,
+    VERDICT_HEADER,
+    Column,
+    Report,
+    Section,
+    cell_values,
+    comparison_columns,
+    comparison_values,
+    devices_column,
+    mib_column,
+    rate_column,
+    strategy_values,
+)
 from mgbench.present.timeline import category_header
 from mgbench.records import environment
 from mgbench.records.profile import ProfileRecord
 from mgbench.records.record import Record
 from mgbench.trackers.profiler import CATEGORIES
 from mgbench.transfers import TRANSFER_ROLES
-
-CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
-HEADLINE_TITLE = "The claim, paired in-process: in-place against concat"
-CROSS_CHECK_TITLE = "Unpaired cross-check: isolated processes, in-place against concat"
-PAIRED_METHOD = (
-    "Paired method: each paired process builds both strategies over one template and "
-    "alternates blocks of timed steps A B, B A, ... (ABBA); a round gives log(median B step / "
-    "median A step). Processes are the groups of a random-effects model (DerSimonian-Laird "
-    "between-process variance tau^2); the CI uses Student's t with Satterthwaite degrees of "
-    "freedom, so it is the pooled t-interval when processes agree and widens when they do not."
-)
-
-
-def verdict_rule(claim_pct: tuple[float, float]) -> str:
-    low, high = claim_pct
-    return (
-        f"Verdict rule (claim: in-place {low:g}-{high:g}% faster than concat), read from the CI, "
-        f"not the point estimate: supports the claim when the CI lies inside [{low:g}, {high:g}]%; "
-        f"contradicts: smaller than claimed when its upper end is below {low:g}% (also saying "
-        "'no detectable difference' when it covers 0, 'slower' when below 0); contradicts: larger "
-        f"than claimed when its lower end is above {high:g}%; inconclusive otherwise, with the "
-        "rounds (or paired processes, when processes disagree) that would decide at this alpha."
-    )
-
-
-CPU_SIMULATION_NOTE = (
-    "**CPU simulation**: replicas are logical CPUs on the same cores and the host is also the "
-    "default device, so the in-place and concat splits coincide. These numbers test the harness "
-    "and placement, not the 5-12% claim."
-)
-
-VIRTUAL_GPU_MODE = "virtual-gpu"  # a record's device_mode when one chip is split into replicas
-VIRTUAL_GPU_MARKER = "virtual GPUs on one chip: not the claim's hardware"
-VIRTUAL_GPU_VERDICT = f" ({VIRTUAL_GPU_MARKER})"
-VIRTUAL_GPU_NOTE = (
-    "**Virtual GPUs on one chip**: the replicas are logical GPUs of one physical GPU. The concat "
-    "split's extra GPU:0 -> GPU:i copies stay inside the chip's memory and cost almost nothing, "
-    "and the host -> GPU traffic crosses the same single link for both splits, so these numbers "
-    "test placement, the pipeline and memory accounting, not the 5-12% claim. Every claim row "
-    f"says so ({VIRTUAL_GPU_MARKER}), and no scaling efficiency is shown: the replicas share "
-    "one chip's compute."
-)
-VIRTUAL_GPU_SCALING_NOTE = (
-    "Scaling efficiency not shown: the replicas are virtual GPUs sharing one chip's compute, so "
-    "images/s against replicas x one device's images/s measures the split, not scaling."
-)
-NVML_NOTE = (
-    "NVML process peak: what the process reserved from the driver on each physical GPU (TF's "
-    "memory pool and the CUDA context), not the memory its tensors used; the TF peaks are TF's "
-    "allocator figures per logical device. Virtual GPUs of one chip share one NVML device and "
-    "cannot be told apart. The in-place saving compares TF peaks only."
-)
-NVML_VIRTUAL_GPU_NOTE = (
-    "Virtual GPUs: with a memory_limit per virtual GPU TF reserves the whole limit, so NVML's "
-    "process figure is the same for every strategy and says nothing about the splits."
-)
-ENERGY_NOTE = (
-    "J/image: energy of the timed steps from NVML's counter, every physical GPU of the process "
-    "summed (the whole device's energy, other work on it included), over the images of those "
-    "steps; median over processes. Windows shorter than the counter's update period (20-100 ms) "
-    "are left out."
-)
-
-
-def is_virtual_gpu(records: Sequence[Record]) -> bool:
-    """Any record measured on virtual GPUs of one chip."""
-    return any(r.device_mode == VIRTUAL_GPU_MODE for r in records)
-
-
-def claim_marker(cpu_simulation: bool, virtual_gpus: bool) -> str:
-    """What every claim row's verdict carries when the hardware cannot show the claim."""
-    return (CPU_SIMULATION_VERDICT if cpu_simulation else "") + (
-        VIRTUAL_GPU_VERDICT if virtual_gpus else ""
-    )
-
-
-@dataclass(frozen=True)
-class Column:
-    """A heading, how its values are shown, the unit they are kept in, and the text for None."""
-
-    header: str
-    show: Callable[[Any], str] = formats.text
-    unit: str | None = None
-    missing: str = "n/a"
-
-    def text(self, value: Any) -> str:
-        return self.missing if value is None else self.show(value)
-
-
-@dataclass
-class Section:
-    title: str
-    columns: list[Column]
-    rows: list[list[Any]]  # numbers, strings, None, or small lists/dicts of them (JSON-able)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def headers(self) -> list[str]:
-        return [column.header for column in self.columns]
-
-    def text_rows(self) -> list[list[str]]:
-        return [
-            [column.text(value) for column, value in zip(self.columns, row, strict=True)]
-            for row in self.rows
-        ]
-
-
-@dataclass
-class Report:
-    title: str
-    preamble: list[str]
-    sections: list[Section]
-
-
-# -- columns shared by the sections ------------------------------------------------------------
-
-CELL_COLUMNS = [Column("model"), Column("backend"), Column("px"), Column("batch/replica")]
-STRATEGY_COLUMNS = [Column("strategy"), Column("replicas")]
-RATE = "images/s"
-
-
-def cell_values(cell: Cell) -> list[Any]:
-    """The values of CELL_COLUMNS."""
-    return [cell.model, cell.backend, cell.image_size, cell.batch_per_replica]
-
-
-def strategy_values(cell: Cell) -> list[Any]:
-    return [cell.strategy_label, cell.replicas]
-
-
-def rate_column(header: str) -> Column:
-    return Column(header, formats.rate, RATE)
-
-
-def comparison_columns(change_header: str, alpha: float = stats.DEFAULT_ALPHA) -> list[Column]:
-    return [
-        Column(change_header, formats.signed_pct, "%"),
-        Column(f"{stats.confidence_label(alpha)} CI", formats.pct_interval, "%"),
-        Column("U p-value", formats.p_value),
-        Column("verdict"),
-    ]
-
-
-def comparison_values(comparison: stats.Comparison, verdict: str) -> list[Any]:
-    return [comparison.change_pct, comparison.ci_pct, comparison.p_value, verdict]
-
-
-def joules_text(value: float) -> str:
-    """Joules to three significant figures (J/image spans 0.01 to 10 across GPUs and models)."""
-    return f"{value:.3g}"
-
-
-def mib_column(header: str, missing: str = "n/a") -> Column:
-    return Column(header, formats.mib, "bytes", missing)
-
-
-def devices_column(header: str) -> Column:
-    return Column(header, formats.devices_mib, "bytes")
-
+from mgbench.vocabulary import Strategy
 
 # -- the full report ---------------------------------------------------------------------------
 
@@ -208,7 +65,7 @@ def build_report(
     *,
     title: str,
     cells: Sequence[CellResult] | None = None,
-    claim_pct: tuple[float, float] = (5.0, 12.0),
+    claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
@@ -221,32 +78,28 @@ def build_report(
     mixed = environment.check_not_mixed(records, allow_mixed)
     if cells is None:
         cells = cell_results(records, seed=seed)
-    cpu_simulation = environment.is_cpu_simulation(records)
-    virtual_gpus = is_virtual_gpu(records)
+    caveats = Caveats.of(r.device_mode for r in records)
     preamble = [f"Machine: {environment.machine_label(records)}"]
     backends = sorted({r.cell.backend for r in records})
     preamble.append(f"Backend: {', '.join(backends)}")
-    if cpu_simulation:
-        preamble.append(CPU_SIMULATION_NOTE)
-    if virtual_gpus:
-        preamble.append(VIRTUAL_GPU_NOTE)
-    preamble += [PAIRED_METHOD, verdict_rule(claim_pct)]
+    preamble += prose.preamble_caveats(claim, caveats)
+    preamble += [prose.PAIRED_METHOD, prose.verdict_rule(claim)]
     preamble.append(
         f"Unpaired cross-check and per-cell comparisons: Mann-Whitney U test at alpha "
         f"{alpha:g} over per-process images/s and a {stats.confidence_label(alpha)} bootstrap CI "
         f"(processes, then steps); with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes a "
         "side its CI is not shown and its verdict is inconclusive."
     )
-    paired_rows = paired_comparisons(records, alpha=alpha, claim_pct=claim_pct)
-    pairs = claim_pairs(cells, claim_pct, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed)
+    paired_rows = paired_comparisons(records, alpha=alpha, claim=claim)
+    pairs = claim_pairs(cells, claim, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed)
     notes = list(warnings) + mixed + weak_result_notes(cells)
     notes += [note for comparison in paired_rows for note in comparison.notes]
     sections = [
-        headline_section(paired_rows, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
-        claim_section(pairs, cpu_simulation, alpha, virtual_gpus=virtual_gpus),
+        headline_section(paired_rows, caveats, alpha, claim=claim),
+        claim_section(pairs, caveats, alpha, claim=claim),
         cells_section(cells),
-        scaling_section(scaling_rows(cells), virtual_gpus=virtual_gpus),
-        memory_section(memory_rows(cells), virtual_gpus=virtual_gpus),
+        scaling_section(scaling_rows(cells), caveats),
+        memory_section(memory_rows(cells), caveats, claim=claim),
         placement_section(cells),
     ]
     transfers = transfers_section(cells)
@@ -258,37 +111,16 @@ def build_report(
     if profiles:
         sections.append(timeline_section(profiles))
     if notes:
-        sections.append(Section("Warnings", [], [], notes))
-    return Report(title, preamble, sections)
-
-
-def paired_verdict_text(
-    comparison: PairedComparison, cpu_simulation: bool, *, virtual_gpus: bool = False
-) -> str:
-    """The verdict shown for a paired comparison; on a CPU simulation or on virtual GPUs of one
-    chip never 'supports', and always with the hardware's marker."""
-    estimate, verdict = comparison.estimate, comparison.verdict
-    marker = claim_marker(cpu_simulation, virtual_gpus)
-    if estimate is None:
-        statuses = ", ".join(comparison.statuses) or "no rounds"
-        reasons = "; ".join(comparison.reasons)
-        return f"no paired estimate ({statuses}{': ' + reasons if reasons else ''})" + marker
-    if verdict is None:  # not the claim's pair (an A/A calibration, say): read against 0
-        low, high = estimate.ci_pct
-        text = "CI covers 0" if low <= 0 <= high else ("A faster" if low > 0 else "A slower")
-    elif (cpu_simulation or virtual_gpus) and verdict.outcome is Outcome.SUPPORTS:
-        text = f"CI inside the claimed range ({verdict.detail})"
-    else:
-        text = verdict.text
-    return text + marker
+        sections.append(Section(prose.WARNINGS_TITLE, [], [], notes))
+    return Report(title, preamble, sections, prose.hardware_notes(claim))
 
 
 def headline_section(
     paired_rows: Sequence[PairedComparison],
-    cpu_simulation: bool,
+    caveats: Caveats,
     alpha: float,
     *,
-    virtual_gpus: bool = False,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> Section:
     """The headline: one row per paired comparison, A's speed-up over B with its CI."""
     rows = []
@@ -305,19 +137,16 @@ def headline_section(
                 estimate.speedup_pct if estimate else None,
                 estimate.ci_pct if estimate else None,
                 estimate.tau_pct if estimate else None,
-                paired_verdict_text(comparison, cpu_simulation, virtual_gpus=virtual_gpus),
+                prose.paired_verdict_text(comparison, caveats),
             ]
         )
-    notes = [
-        "speed-up: A over B, from the paired rounds (positive: A faster); between-process sd: "
-        "tau, the spread of the processes' own speed-ups (n/a with one process)."
-    ]
+    notes = [prose.HEADLINE_NOTE]
     if any(not c.is_claim for c in paired_rows):
-        notes.append("Rows other than inplace against concat are read against 0, not the claim.")
+        notes.append(prose.other_pairs_note(claim))
     if not paired_rows:
-        notes = ["No paired comparison in this run (a suite's compare = [[A, B]] adds one)."]
+        notes = [prose.NO_PAIRED_NOTE]
     return Section(
-        HEADLINE_TITLE,
+        prose.headline_title(claim),
         [
             *CELL_COLUMNS,
             Column("replicas"),
@@ -328,30 +157,21 @@ def headline_section(
             Column("speed-up", formats.signed_pct, "%"),
             Column(f"{stats.confidence_label(alpha)} CI", formats.pct_interval, "%"),
             Column("between-process sd", formats.pct1, "%"),
-            Column("verdict"),
+            Column(VERDICT_HEADER),
         ],
         rows,
         notes,
     )
 
 
-def cross_check_verdict_text(verdict: stats.Verdict, virtual_gpus: bool) -> str:
-    """The unpaired verdict; on virtual GPUs of one chip never 'supports' (the chip cannot show
-    the claim's mechanism)."""
-    if virtual_gpus and verdict.outcome == Outcome.SUPPORTS.value:
-        return f"CI inside the claimed range ({verdict.detail})"
-    return verdict.text
-
-
 def claim_section(
     pairs: Sequence[ClaimPair],
-    cpu_simulation: bool,
+    caveats: Caveats,
     alpha: float = stats.DEFAULT_ALPHA,
     *,
-    virtual_gpus: bool = False,
+    claim: Claim = DEFAULT_CLAIM,
 ) -> Section:
     """The unpaired cross-check from the isolated processes; its CI is hidden below 5 a side."""
-    marker = claim_marker(cpu_simulation, virtual_gpus)
     rows, hidden = [], []
     for pair in pairs:
         c = pair.comparison
@@ -360,15 +180,15 @@ def claim_section(
             hidden.append(pair.key.label)
         rows.append(
             [
-                *cell_values(pair.inplace.cell),
+                *cell_values(pair.a.cell),
                 pair.key.replicas,
-                {"inplace": c.processes[0], "concat": c.processes[1]},
-                pair.inplace.images_per_s,
-                pair.concat.images_per_s,
+                {claim.a: c.processes[0], claim.b: c.processes[1]},
+                pair.a.images_per_s,
+                pair.b.images_per_s,
                 c.change_pct,
                 c.ci_pct if shown else None,
                 c.p_value,
-                cross_check_verdict_text(pair.verdict, virtual_gpus) + marker,
+                prose.verdict_text(pair.verdict, caveats),
             ]
         )
     notes = [
@@ -377,13 +197,13 @@ def claim_section(
         for label in hidden
     ]
     return Section(
-        CROSS_CHECK_TITLE,
+        prose.cross_check_title(claim),
         [
             *CELL_COLUMNS,
             Column("replicas"),
             Column("processes", formats.processes_per_side),
-            rate_column("inplace img/s"),
-            rate_column("concat img/s"),
+            rate_column(f"{claim.a} img/s"),
+            rate_column(f"{claim.b} img/s"),
             *comparison_columns("speedup", alpha),
         ],
         rows,
@@ -429,7 +249,7 @@ def cells_section(cells: Sequence[CellResult]) -> Section:
             Column("first step s", formats.seconds, "s"),
             Column("processes"),
             Column("steps"),
-            Column("J/image", joules_text, "J"),
+            Column("J/image", formats.joules, "J"),
         ],
         rows,
         energy_notes(list(energy.values())),
@@ -444,7 +264,7 @@ def energy_notes(rows: Sequence[EnergyRow]) -> list[str]:
     for row in rows:
         for reason in row.reasons:
             by_reason.setdefault(reason, []).append(row.cell.cell_id)
-    return [ENERGY_NOTE] + [
+    return [prose.ENERGY_NOTE] + [
         f"J/image left out: {reason} ({_which_cells(ids, len(rows))})"
         for reason, ids in sorted(by_reason.items())
     ]
@@ -454,11 +274,12 @@ def _which_cells(cell_ids: Sequence[str], of: int) -> str:
     return "every cell" if len(cell_ids) == of else ", ".join(cell_ids)
 
 
-def scaling_section(scaling: Sequence[ScalingRow], *, virtual_gpus: bool = False) -> Section:
+def scaling_section(scaling: Sequence[ScalingRow], caveats: Caveats = NO_CAVEATS) -> Section:
     """Scaling against one device, against MirroredStrategy and, when the run has it, against
     today's recipe (one-process DataParallel, Keras 3 on JAX); on virtual GPUs of one chip
     without the efficiency (kept as None, its column says why)."""
     with_dataparallel = any(row.vs_dataparallel is not None for row in scaling)
+    virtual_gpus = caveats.virtual_gpus
     rows = [
         [
             *cell_values(row.cell.cell),
@@ -478,24 +299,19 @@ def scaling_section(scaling: Sequence[ScalingRow], *, virtual_gpus: bool = False
         Column("scaling efficiency", formats.fraction_pct0, "fraction", efficiency_missing),
         Column("vs mirrored", formats.times, "ratio"),
     ]
-    notes = [VIRTUAL_GPU_SCALING_NOTE] if virtual_gpus else []
+    notes = [prose.VIRTUAL_GPU_SCALING_NOTE] if virtual_gpus else []
     if with_dataparallel:
         columns.append(Column("vs dataparallel", formats.times, "ratio"))
-        notes.append(DATAPARALLEL_NOTE)
+        notes.append(prose.DATAPARALLEL_NOTE)
     return Section("Scaling against one device and against MirroredStrategy", columns, rows, notes)
 
 
-DATAPARALLEL_NOTE = (
-    "vs dataparallel: against keras.distribution.DataParallel in one process (Keras 3 on JAX, "
-    "what Keras's documentation points a multi-GPU user to today) on the same model, batch and "
-    "replicas. XLA compiles JAX's whole step, so its cells have no placement or transfer audit."
-)
-
-
-def memory_section(memory: Sequence[MemoryRow], *, virtual_gpus: bool = False) -> Section:
+def memory_section(
+    memory: Sequence[MemoryRow], caveats: Caveats = NO_CAVEATS, *, claim: Claim = DEFAULT_CLAIM
+) -> Section:
     """Peaks per device: TF's allocator per logical device, NVML's reservation per physical GPU
-    (explained in the notes, with every reason NVML gave none), host RSS, and the in-place
-    saving from TF peaks only."""
+    (explained in the notes, with every reason NVML gave none), host RSS, and the saving of the
+    claim's faster strategy over the other from TF peaks only."""
     by_key = {(m.cell.key, m.cell.strategy): m for m in memory}
     rows, reasons = [], set()
     nvml_reasons: dict[str, list[str]] = {}
@@ -504,9 +320,9 @@ def memory_section(memory: Sequence[MemoryRow], *, virtual_gpus: bool = False) -
         first = next(iter(tf), None)
         others = [v for d, v in tf.items() if d != first]
         saving = None
-        concat = by_key.get((row.cell.key, "concat"))
-        if row.cell.strategy == "inplace" and concat is not None and first is not None:
-            saving = memory_saving_pct(row, concat, first)
+        other = by_key.get((row.cell.key, claim.b))
+        if row.cell.strategy == claim.a and other is not None and first is not None:
+            saving = memory_saving_pct(row, other, first)
         if row.reason:
             reasons.add(row.reason)
         for reason in row.nvml_reasons:
@@ -524,9 +340,9 @@ def memory_section(memory: Sequence[MemoryRow], *, virtual_gpus: bool = False) -
         )
     notes = [f"TF peaks: {r}" for r in sorted(reasons)]
     if memory:
-        notes.append(NVML_NOTE)
-    if virtual_gpus:
-        notes.append(NVML_VIRTUAL_GPU_NOTE)
+        notes.append(prose.nvml_note(claim))
+    if caveats.virtual_gpus:
+        notes.append(prose.NVML_VIRTUAL_GPU_NOTE)
     notes += [
         f"NVML process peak n/a: {reason} ({_which_cells(ids, len(memory))})"
         for reason, ids in sorted(nvml_reasons.items())
@@ -540,7 +356,7 @@ def memory_section(memory: Sequence[MemoryRow], *, virtual_gpus: bool = False) -
             mib_column("TF peak other replicas (max)"),
             devices_column("NVML process peak"),
             mib_column("host RSS"),
-            Column("in-place saving", formats.signed_pct, "%", missing=""),
+            Column(f"{prose.split_name(claim.a)} saving", formats.signed_pct, "%", missing=""),
         ],
         rows,
         notes,
@@ -589,14 +405,6 @@ def placement_section(cells: Sequence[CellResult]) -> Section:
     )
 
 
-TRANSFERS_NOTE = (
-    "Bytes one training step sends between devices, from the traced step (mgbench.transfers): "
-    "each tensor once per destination device, placed by TF's placer rules as on a GPU machine "
-    "(unplaced ops on GPU:0, replicas GPU:0..n-1, the batch arriving on the host). It is the "
-    "accounting, not an observation: TF may elide or fuse copies at run time."
-)
-
-
 def transfers_section(cells: Sequence[CellResult]) -> Section | None:
     rows = []
     as_run_totals: dict[str, set[int]] = {}
@@ -623,7 +431,7 @@ def transfers_section(cells: Sequence[CellResult]) -> Section | None:
         as_run_totals.setdefault(c.strategy, set()).add(total)
     if not rows:
         return None
-    notes = [TRANSFERS_NOTE]
+    notes = [prose.TRANSFERS_NOTE]
     shown = "; ".join(
         f"{strategy} {' / '.join(formats.mib_fine(t) for t in sorted(totals))} MiB"
         for strategy, totals in as_run_totals.items()
@@ -643,24 +451,6 @@ def transfers_section(cells: Sequence[CellResult]) -> Section | None:
     )
 
 
-MULTIPROCESS_NOTE = (
-    "One process per worker; the cell's images/s is the chief's (worker 0), counting every "
-    "worker's images; each worker's memory is its own (framework peak: TF's allocator since the "
-    "timed steps began, JAX's since the process started). Loss: what fit logged after the first "
-    "step -> after the last, which Keras keeps as the mean over the steps so far."
-)
-MULTIWORKER_NOTE = (
-    "multiworker: tf.distribute.MultiWorkerMirroredStrategy on the tf_keras backend (Keras 3's "
-    "fit cannot train under it: keras-team/keras issue 20585), gradients all-reduced by "
-    "collectives (a ring on CPUs, NCCL on GPUs). tf_keras sums its logged loss over the workers "
-    "under this strategy (its per-epoch log does not): falling is what it shows."
-)
-DATAPARALLEL_WORKERS_NOTE = (
-    "dataparallel-wN: keras.distribution.DataParallel across N processes (Keras 3 on JAX, "
-    "keras.distribution.initialize; gloo collectives on CPUs), each feeding its own rows."
-)
-
-
 def loss_text(value: Sequence[float]) -> str:
     first, last = value
     return f"{first:.3g} -> {last:.3g}"
@@ -670,9 +460,9 @@ def workers_section(rows: Sequence[WorkerRow]) -> Section:
     """Each worker of each multi-process cell: its host, median step and peaks (the cell itself
     sits beside mirrored in the scaling table)."""
     strategies = {row.cell.cell.strategy for row in rows}
-    notes = [MULTIPROCESS_NOTE]
-    notes += [MULTIWORKER_NOTE] if "multiworker" in strategies else []
-    notes += [DATAPARALLEL_WORKERS_NOTE] if "dataparallel" in strategies else []
+    notes = [prose.MULTIPROCESS_NOTE]
+    notes += [prose.MULTIWORKER_NOTE] if Strategy.MULTIWORKER in strategies else []
+    notes += [prose.DATAPARALLEL_WORKERS_NOTE] if Strategy.DATAPARALLEL in strategies else []
     return Section(
         "Multi-worker cells, worker by worker",
         [
@@ -709,11 +499,7 @@ def workers_section(rows: Sequence[WorkerRow]) -> Section:
 def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
     """Where the step time goes, per strategy and device (ms per step, profiled processes)."""
     rows = []
-    notes = [
-        "One extra process per cell ran its steps under TF's profiler (slower than the timed "
-        "runs; never mixed with them). Each device's time is its ops' summed kernel time per "
-        "step, so ops overlapping on several threads can sum past the wall time."
-    ]
+    notes = [prose.TIMELINE_NOTE]
     for profile in profiles:
         c = profile.cell
         if profile.status != "ok" or profile.profile is None:
@@ -761,8 +547,10 @@ def build_comparison(
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     seed: int = 0,
     warnings: Sequence[str] = (),
+    claim: Claim = DEFAULT_CLAIM,
 ) -> Report:
-    """Every isolated cell of ``after`` against ``before``; ``warnings`` come from the store."""
+    """Every isolated cell of ``after`` against ``before``; ``warnings`` come from the store;
+    ``claim`` only names what a CPU simulation cannot test."""
     environment.check_not_mixed(before, False)
     environment.check_not_mixed(after, False)
     changes = run_changes(
@@ -793,7 +581,7 @@ def build_comparison(
         f"After: {environment.machine_label(after)}",
     ]
     if environment.is_cpu_simulation([*before, *after]):
-        preamble.append(CPU_SIMULATION_NOTE)
+        preamble.append(prose.cpu_simulation_note(claim))
     preamble.append(
         f"Verdicts: faster or slower when the Mann-Whitney U p-value < {alpha:g}, the "
         f"{stats.confidence_label(alpha)} bootstrap CI excludes 0 and |change| >= "
@@ -817,4 +605,4 @@ def build_comparison(
             *(f"{cell_id}: not in both runs (or no successful run)" for cell_id in missing),
         ],
     )
-    return Report(title, preamble, [section])
+    return Report(title, preamble, [section], prose.hardware_notes(claim))

@@ -12,24 +12,22 @@ from pathlib import Path
 
 from mgbench.analysis import stats
 from mgbench.analysis.cells import CellResult, cell_results, memory_rows
-from mgbench.analysis.comparisons import DEFAULT_CLAIM_PCT, paired_comparisons
-from mgbench.present import formats
-from mgbench.present.render import table
-from mgbench.present.sections import (
+from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
+from mgbench.analysis.comparisons import paired_comparisons
+from mgbench.present import formats, prose
+from mgbench.present.model import (
     CELL_COLUMNS,
-    CPU_SIMULATION_NOTE,
     STRATEGY_COLUMNS,
-    VIRTUAL_GPU_NOTE,
     Column,
     Section,
     cell_values,
     devices_column,
-    headline_section,
-    is_virtual_gpu,
     mib_column,
     rate_column,
     strategy_values,
 )
+from mgbench.present.render import table
+from mgbench.present.sections import headline_section
 from mgbench.records import environment
 from mgbench.records.record import Record
 
@@ -72,13 +70,11 @@ def summary_section(cells: Sequence[CellResult]) -> Section:
     )
 
 
-def summary_table(records: Sequence[Record]) -> str:
+def summary_table(records: Sequence[Record], claim: Claim = DEFAULT_CLAIM) -> str:
     """The table printed after a run and written to its summary.md."""
     lines = [f"Machine: {environment.machine_label(records)}", ""]
-    if environment.is_cpu_simulation(records):
-        lines += [CPU_SIMULATION_NOTE, ""]
-    if is_virtual_gpu(records):
-        lines += [VIRTUAL_GPU_NOTE, ""]
+    for note in prose.preamble_caveats(claim, Caveats.of(r.device_mode for r in records)):
+        lines += [note, ""]
     lines.append(table(summary_section(cell_results(records))))
     problems = [r for r in records if r.status in PROBLEM_STATUSES]
     if problems:
@@ -90,22 +86,24 @@ def summary_table(records: Sequence[Record]) -> str:
 def claim_headline(
     records: Sequence[Record],
     *,
-    claim_pct: tuple[float, float] = DEFAULT_CLAIM_PCT,
+    claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
     run_folder: str | Path | None = None,
 ) -> str:
     """The report's headline section alone, for the end of ``mgbench run``: a heading, the
-    paired estimate, CI and verdict per comparison, its notes, and the command for the report."""
+    paired estimate, CI and verdict per comparison against ``claim``, its notes, and the
+    command for the report."""
     section = headline_section(
-        paired_comparisons(records, alpha=alpha, claim_pct=claim_pct),
-        environment.is_cpu_simulation(records),
+        paired_comparisons(records, alpha=alpha, claim=claim),
+        Caveats.of(r.device_mode for r in records),
         alpha,
-        virtual_gpus=is_virtual_gpu(records),
+        claim=claim,
     )
     lines = [f"## {section.title}", ""]
     if section.rows:
         lines += [table(section), ""]
     lines += [f"- {note}" for note in section.notes]
     if run_folder is not None:
-        lines += ["", f"Full report: mgbench report {run_folder}"]
+        same_claim = "" if claim == DEFAULT_CLAIM else f" --claim {claim.range_arg}"
+        lines += ["", f"Full report: mgbench report {run_folder}{same_claim}"]
     return "\n".join(lines)

@@ -28,7 +28,8 @@ import pytest
 from mgbench.analysis.cells import cell_results
 from mgbench.present import plots
 from mgbench.present.html import html_document
-from mgbench.present.sections import Column, Report, Section, build_report
+from mgbench.present.model import Column, Report, Section
+from mgbench.present.sections import build_report
 from mgbench.records import store
 from mgbench.records.profile import read_profiles
 

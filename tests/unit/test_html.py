@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mgbench.analysis import stats
-from mgbench.analysis.paired import Outcome
+from mgbench.analysis.claim import Outcome, Verdict
 from mgbench.present import html as page
-from mgbench.present import render, sections
-from mgbench.present.sections import Column, Report, Section
+from mgbench.present import prose, render, sections
+from mgbench.present.model import Column, Report, Section
 from mgbench.records import store
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -151,16 +150,16 @@ def test_every_section_has_a_contents_entry_that_leads_to_it(tmp_path: Path) -> 
         ("contradicts: smaller than claimed (no detectable difference)", page.CONTRADICTS),
         (Outcome.LARGER.value, page.CONTRADICTS),
         ("inconclusive (about 135 more paired process(es) would decide)", page.INCONCLUSIVE),
-        (stats.Verdict(stats.INCONCLUSIVE, "2 and 2 processes").text, page.INCONCLUSIVE),
+        (Verdict(Outcome.INCONCLUSIVE, "2 and 2 processes").text, page.INCONCLUSIVE),
         # On hardware that cannot show the claim, a CI inside the range is not support.
         ("CI inside the claimed range (CI inside 5-12%)", page.OTHER),
         ("no paired estimate (skipped: keras3-only)", page.OTHER),
-        (stats.FASTER, page.OTHER),
+        (Outcome.FASTER.value, page.OTHER),
     ],
 )
 def test_each_verdict_kind_gets_its_badge_class(verdict: str, kind: str) -> None:
     assert page.verdict_kind(verdict) == kind
-    for marker in ("", sections.CPU_SIMULATION_VERDICT, sections.VIRTUAL_GPU_VERDICT):
+    for marker in ("", prose.CPU_SIMULATION_VERDICT, prose.VIRTUAL_GPU_VERDICT):
         parsed = Page(page.html_document(verdict_report(verdict + marker)))
         (badge,) = parsed.with_class(f"verdict-{kind}")
         assert badge["class"] == f"badge verdict-{kind}"
@@ -168,9 +167,9 @@ def test_each_verdict_kind_gets_its_badge_class(verdict: str, kind: str) -> None
 
 
 def test_a_cpu_simulation_is_boxed_and_marked_on_every_claim_verdict() -> None:
-    text = page.html_document(verdict_report("inconclusive (x)" + sections.CPU_SIMULATION_VERDICT))
+    text = page.html_document(verdict_report("inconclusive (x)" + prose.CPU_SIMULATION_VERDICT))
     assert '<span class="badge verdict-inconclusive">inconclusive</span>' in text
-    assert page.HARDWARE_MARKERS[sections.CPU_SIMULATION_VERDICT] in text
+    assert page.HARDWARE_MARKERS[prose.CPU_SIMULATION_VERDICT] in text
     records = store.read_records(SMOKE_RUN / "results.jsonl")
     text = page.html_document(sections.build_report(records, title="smoke"))
     parsed = Page(text)

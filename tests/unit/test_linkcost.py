@@ -272,5 +272,5 @@ def test_workload_transfers_take_the_first_audited_ok_record_per_strategy():
     assert workload.key.label == "TinyCNN-32px-b16-x2"
     assert workload.rows["inplace"] == tuple(INPLACE)
     assert workload.rows["concat"] == tuple(CONCAT)
-    assert workload.has_claim_pair()
+    assert workload.has(("inplace", "concat"))
     assert linkcost.workload_transfers(records[:1]) == []

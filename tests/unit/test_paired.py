@@ -9,7 +9,8 @@ import pytest
 from scipy import stats as sps
 
 from mgbench.analysis import paired
-from mgbench.analysis.paired import Outcome, PairedEstimate
+from mgbench.analysis.claim import Outcome
+from mgbench.analysis.paired import PairedEstimate
 
 
 def test_a_round_is_the_log_ratio_of_block_medians():
@@ -114,7 +115,7 @@ CLAIM = (5.0, 12.0)
     ],
 )
 def test_decisive_verdicts(ci, outcome, detail):
-    verdict = paired.claim_verdict(estimate_with(ci), CLAIM)
+    verdict = paired.range_verdict(estimate_with(ci), CLAIM)
     assert verdict.outcome is outcome and verdict.detail == detail
     assert verdict.more_rounds is None and verdict.more_pairs is None
 
@@ -122,7 +123,7 @@ def test_decisive_verdicts(ci, outcome, detail):
 def test_an_interval_straddling_an_edge_says_how_many_more_rounds_decide():
     # Estimate 2%, half-width 4% (in log units ~3.9%); the lower edge is 3% away: the half-width
     # must shrink by ~4/3, so the rounds grow by ~(4/3)^2.
-    verdict = paired.claim_verdict(estimate_with((-2.0, 6.0), 2.0), CLAIM)
+    verdict = paired.range_verdict(estimate_with((-2.0, 6.0), 2.0), CLAIM)
     assert verdict.outcome is Outcome.INCONCLUSIVE
     centre, edge = paired.log_from_pct(2.0), paired.log_from_pct(5.0)
     half = (paired.log_from_pct(6.0) - paired.log_from_pct(-2.0)) / 2
@@ -132,14 +133,14 @@ def test_an_interval_straddling_an_edge_says_how_many_more_rounds_decide():
 
 
 def test_when_processes_disagree_more_pairs_not_rounds_are_asked_for():
-    verdict = paired.claim_verdict(estimate_with((-2.0, 6.0), 2.0, tau2=1.0), CLAIM)
+    verdict = paired.range_verdict(estimate_with((-2.0, 6.0), 2.0, tau2=1.0), CLAIM)
     assert verdict.outcome is Outcome.INCONCLUSIVE
     assert verdict.more_rounds is None and verdict.more_pairs >= 1
     assert "more paired process(es)" in verdict.text
 
 
 def test_an_estimate_on_the_edge_cannot_be_decided():
-    verdict = paired.claim_verdict(estimate_with((1.0, 9.0), 5.0), CLAIM)
+    verdict = paired.range_verdict(estimate_with((1.0, 9.0), 5.0), CLAIM)
     assert verdict.outcome is Outcome.INCONCLUSIVE
     assert verdict.more_rounds is None and verdict.more_pairs is None
     assert "no sample size decides it" in verdict.text

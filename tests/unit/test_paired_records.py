@@ -11,10 +11,10 @@ from data.make_paired_results import paired_record, paired_run
 
 from mgbench.analysis import gates
 from mgbench.analysis.cells import cell_results
+from mgbench.analysis.claim import DEFAULT_CLAIM, Outcome
 from mgbench.analysis.comparisons import paired_comparisons
-from mgbench.analysis.paired import Outcome
 from mgbench.commands.report import report_run
-from mgbench.present import render, sections, summary
+from mgbench.present import prose, render, sections, summary
 from mgbench.records import store
 from mgbench.records.record import Record
 
@@ -59,7 +59,9 @@ def test_simulated_coverage_through_records_is_near_nominal():
 
 def test_verdicts_from_records_with_known_answers():
     def verdict(**options):
-        (c,) = paired_comparisons(read(paired_run(3, 2, **options)), claim_pct=CLAIM)
+        (c,) = paired_comparisons(
+            read(paired_run(3, 2, **options)), claim=DEFAULT_CLAIM.with_range(CLAIM)
+        )
         return c.verdict
 
     assert verdict(true_pct=8.0, round_sd=0.01).outcome is Outcome.SUPPORTS
@@ -113,7 +115,7 @@ def test_an_aa_pair_is_read_against_zero():
 def test_claim_headline_is_the_table_and_the_report_command():
     records = read(paired_run(3, 1))
     text = summary.claim_headline(records, run_folder="results/x")
-    assert text.startswith(f"## {sections.HEADLINE_TITLE}")
+    assert text.startswith(f"## {prose.headline_title(DEFAULT_CLAIM)}")
     assert "| ResNet50 " in text and text.endswith("Full report: mgbench report results/x")
     assert "No paired comparison" in summary.claim_headline([])
 

@@ -13,6 +13,7 @@ import pytest
 from data.make_paired_results import paired_record, paired_run
 
 from mgbench.analysis.cells import cell_results
+from mgbench.analysis.claim import DEFAULT_CLAIM
 from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.present import plots
 from mgbench.records import store
@@ -162,7 +163,7 @@ def test_report_plots_writes_every_plot_of_the_imagenet_run_in_a_stable_order(tm
     records = published(IMAGENET)
     cells = cell_results(records)
     paths = plots.report_plots(
-        records, cells, tmp_path, claim_pct=(5.0, 12.0), alpha=0.05, caption="CPU simulation"
+        records, cells, tmp_path, claim=DEFAULT_CLAIM, alpha=0.05, caption="CPU simulation"
     )
     cell_ids = list(dict.fromkeys(r.cell_id for r in records))
     assert [p.name for p in paths] == [

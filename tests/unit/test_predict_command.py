@@ -15,7 +15,7 @@ from mgbench.analysis.cells import CellKey
 from mgbench.commands.predict import predict_command
 from mgbench.config import hardware
 from mgbench.present import prediction, render
-from mgbench.present.sections import Report
+from mgbench.present.model import Report
 from mgbench.records.record import Record
 from mgbench.transfers import Transfer
 

@@ -18,12 +18,14 @@ from data.make_paired_results import paired_run
 
 from mgbench.analysis import cells as analysis_cells
 from mgbench.analysis.cells import cell_results, memory_rows, scaling_rows, weak_result_notes
+from mgbench.analysis.claim import DEFAULT_CLAIM
 from mgbench.analysis.comparisons import claim_pairs, memory_saving_pct
 from mgbench.cli import claim_range
 from mgbench.commands.compare import compare_runs
-from mgbench.present import export, render, sections, summary
+from mgbench.present import export, prose, render, sections, summary
 from mgbench.records import environment, store
 from mgbench.records.record import Record
+from mgbench.vocabulary import DeviceMode
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +74,12 @@ def test_every_format_carries_the_same_verdict():
     built = sections.build_report(small_records(), title="synthetic")
     verdict = "supports the claim (CI inside 5-12%)"
     data = json.loads(render.render(built, "json"))
-    assert data["sections"][0]["title"] == sections.HEADLINE_TITLE
+    assert data["sections"][0]["title"] == prose.headline_title(DEFAULT_CLAIM)
     assert data["sections"][1]["rows"][0]["verdict"] == verdict
     rows = [r for r in csv.reader(io.StringIO(render.render(built, "csv"))) if r]
     assert rows[0][0] == "note" and rows[0][1].startswith("Machine: synthetic-host")
     first_table = next(i for i, r in enumerate(rows) if r[0] == "table")
-    assert rows[first_table + 1][0] == sections.CROSS_CHECK_TITLE
+    assert rows[first_table + 1][0] == prose.cross_check_title(DEFAULT_CLAIM)
     assert rows[first_table + 1][-1] == verdict
     assert "\\begin{tabular}" in render.render(built, "latex")
     assert "<table>" in render.render(built, "html")
@@ -96,12 +98,12 @@ def test_json_keeps_numbers_with_their_units_and_null_for_missing():
     cells = cell_results(records)
     data = json.loads(render.render(sections.build_report(records, title="t", cells=cells), "json"))
     claim, throughput, scaling, memory, placement = data["sections"][1:6]
-    (pair,) = claim_pairs(cells, (5.0, 12.0))
+    (pair,) = claim_pairs(cells, DEFAULT_CLAIM)
     row = claim["rows"][0]
     assert row["speedup"] == pytest.approx(pair.comparison.change_pct)
     assert row["95% CI"] == pytest.approx(list(pair.comparison.ci_pct))
     assert row["processes"] == {"inplace": 5, "concat": 5}
-    assert row["inplace img/s"] == pytest.approx(pair.inplace.images_per_s)
+    assert row["inplace img/s"] == pytest.approx(pair.a.images_per_s)
     assert isinstance(row["U p-value"], float) and isinstance(row["replicas"], int)
     assert claim["units"]["speedup"] == "%"
     inplace = next(r for r in throughput["rows"] if r["strategy"] == "inplace")
@@ -242,7 +244,7 @@ def as_virtual_gpu_run() -> list:
     paired = [{**r, "environment": environment} for r in paired_run(5, seed=7, true_pct=8.0)]
     relabelled = []
     for data in [r.to_json() for r in records] + paired:
-        data["device_mode"] = sections.VIRTUAL_GPU_MODE
+        data["device_mode"] = DeviceMode.VIRTUAL_GPU
         relabelled.append(Record.from_json(data))
     return relabelled
 
@@ -252,10 +254,12 @@ def test_synthetic_virtual_gpu_run_marks_every_claim_row_and_shows_no_scaling_ef
     and unpaired cross-check) carries the marker, nothing 'supports the claim', and the scaling
     section has no efficiency."""
     built = sections.build_report(as_virtual_gpu_run(), title="synthetic virtual GPUs")
-    assert sections.VIRTUAL_GPU_NOTE in built.preamble
+    assert prose.virtual_gpu_note(DEFAULT_CLAIM) in built.preamble
     headline, cross_check, _, scaling = built.sections[:4]
-    assert headline.title == sections.HEADLINE_TITLE and len(headline.rows) == 1
-    assert cross_check.title == sections.CROSS_CHECK_TITLE and len(cross_check.rows) == 1
+    assert headline.title == prose.headline_title(DEFAULT_CLAIM) and len(headline.rows) == 1
+    assert (
+        cross_check.title == prose.cross_check_title(DEFAULT_CLAIM) and len(cross_check.rows) == 1
+    )
     for section in (headline, cross_check):
         for row in section.rows:
             verdict = row[section.headers.index("verdict")]
@@ -266,7 +270,7 @@ def test_synthetic_virtual_gpu_run_marks_every_claim_row_and_shows_no_scaling_ef
     efficiency = scaling.headers.index("scaling efficiency")
     assert [row[efficiency] for row in scaling.rows] == [None, None, None]
     assert {row[efficiency] for row in scaling.text_rows()} == {"not shown"}
-    assert scaling.notes == [sections.VIRTUAL_GPU_SCALING_NOTE]
+    assert scaling.notes == [prose.VIRTUAL_GPU_SCALING_NOTE]
     text = render.render(built, "md")
     assert text.count("virtual GPUs on one chip: not the claim's hardware") >= 3
     assert "NVML's process figure is the same for every strategy" in text
@@ -283,7 +287,7 @@ def test_the_memory_section_explains_nvml_and_names_a_hidden_process():
         records.append(Record.from_json(data))
     cells = cell_results(records)
     memory = sections.memory_section(memory_rows(cells))
-    assert sections.NVML_NOTE in memory.notes
+    assert prose.nvml_note(DEFAULT_CLAIM) in memory.notes
     assert (
         "NVML process peak n/a: NVML listed other processes on GPU 0 but never this one "
         "(TinyCNN-32px-b16-concat-x2)"
@@ -313,7 +317,7 @@ def test_joules_per_image_reach_the_report_and_the_export():
     # two GPUs x 16 J over 2 replicas x 16 images x 10 steps; one GPU x 16 J over 160 images
     assert by_strategy["inplace"][column] == pytest.approx(32.0 / 320)
     assert by_strategy["single"][column] == pytest.approx(16.0 / 160)
-    assert throughput.notes == [sections.ENERGY_NOTE]
+    assert throughput.notes == [prose.ENERGY_NOTE]
     exported = {
         b["name"]: b["extra_info"] for b in export.to_pytest_benchmark(records)["benchmarks"]
     }

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mgbench.analysis import stats
+from mgbench.analysis.claim import Outcome
 
 
 def processes(rate: float, *, noise: float, n_processes: int = 5, steps: int = 30, seed: int = 0):
@@ -50,8 +51,8 @@ def test_identical_samples_are_no_difference():
     assert result.change_pct == 0
     assert result.ci_pct[0] <= 0 <= result.ci_pct[1]
     assert result.p_value == 1.0
-    assert stats.change_verdict(result).outcome == stats.NO_DIFFERENCE
-    verdict = stats.claim_verdict(result, (5, 12))
+    assert stats.change_verdict(result).outcome is Outcome.NO_DIFFERENCE
+    verdict = stats.range_verdict(result, (5, 12))
     assert verdict.text == "contradicts: smaller than claimed (no detectable difference)"
 
 
@@ -60,19 +61,19 @@ def test_an_8_percent_speedup_with_low_noise_supports_the_claim():
     assert result.change_pct == pytest.approx(8.0, abs=0.3)
     assert 7.0 < result.ci_pct[0] < result.ci_pct[1] < 9.0
     assert result.p_value == pytest.approx(2 / 252)  # 5 vs 5 processes: the smallest possible
-    assert stats.claim_verdict(result, (5, 12)).text == "supports the claim (CI inside 5-12%)"
-    assert stats.change_verdict(result).outcome == stats.FASTER
+    assert stats.range_verdict(result, (5, 12)).text == "supports the claim (CI inside 5-12%)"
+    assert stats.change_verdict(result).outcome is Outcome.FASTER
 
 
 def test_a_20_percent_speedup_is_larger_than_claimed():
     result = stats.compare(processes(240, noise=0.02, seed=1), processes(200, noise=0.02, seed=2))
     assert result.change_pct == pytest.approx(20.0, abs=0.5)
-    assert stats.claim_verdict(result, (5, 12)).outcome == "contradicts: larger than claimed"
+    assert stats.range_verdict(result, (5, 12)).outcome is Outcome.LARGER
 
 
 def test_a_3_percent_speedup_is_smaller_than_claimed():
     result = stats.compare(processes(206, noise=0.01, seed=1), processes(200, noise=0.01, seed=2))
-    verdict = stats.claim_verdict(result, (5, 12))
+    verdict = stats.range_verdict(result, (5, 12))
     assert verdict.text == "contradicts: smaller than claimed (faster, by less than claimed)"
 
 
@@ -80,8 +81,8 @@ def test_a_5_percent_slowdown_is_slower():
     result = stats.compare(processes(190, noise=0.02, seed=1), processes(200, noise=0.02, seed=2))
     assert result.change_pct == pytest.approx(-5.0, abs=0.5)
     assert result.ci_pct[1] < 0
-    assert stats.claim_verdict(result, (5, 12)).text == "contradicts: smaller than claimed (slower)"
-    assert stats.change_verdict(result).outcome == stats.SLOWER
+    assert stats.range_verdict(result, (5, 12)).text == "contradicts: smaller than claimed (slower)"
+    assert stats.change_verdict(result).outcome is Outcome.SLOWER
 
 
 def test_a_significant_change_inside_the_minimum_effect_is_no_difference():
@@ -91,7 +92,7 @@ def test_a_significant_change_inside_the_minimum_effect_is_no_difference():
     assert result.significant and not result.detected
     assert result.ci_pct[0] > -2 and result.ci_pct[1] < 2
     verdict = stats.change_verdict(result)
-    assert verdict.outcome == stats.NO_DIFFERENCE and "CI inside ±2%" in verdict.detail
+    assert verdict.outcome is Outcome.NO_DIFFERENCE and "CI inside ±2%" in verdict.detail
 
 
 def test_a_wide_ci_over_the_minimum_effect_is_inconclusive_with_enough_processes():
@@ -102,7 +103,7 @@ def test_a_wide_ci_over_the_minimum_effect_is_inconclusive_with_enough_processes
     )
     assert result.can_decide and not result.detected
     verdict = stats.change_verdict(result)
-    assert verdict.outcome == stats.INCONCLUSIVE and "too wide" in verdict.detail
+    assert verdict.outcome is Outcome.INCONCLUSIVE and "too wide" in verdict.detail
     assert verdict.processes_needed is not None and verdict.processes_needed > 6
 
 
@@ -112,7 +113,7 @@ def test_noise_hides_a_real_shift():
         processes(200, noise=0.6, n_processes=2, steps=5, seed=2),
     )
     assert result.ci_pct[0] < 0 < result.ci_pct[1]
-    assert stats.claim_verdict(result, (5, 12)).outcome == stats.INCONCLUSIVE
+    assert stats.range_verdict(result, (5, 12)).outcome is Outcome.INCONCLUSIVE
 
 
 def test_the_process_is_the_unit_of_significance():
@@ -125,11 +126,11 @@ def test_the_process_is_the_unit_of_significance():
     assert result.change_pct == pytest.approx(20, abs=0.5)
     assert result.p_value == pytest.approx(1 / 3)
     verdict = stats.change_verdict(result)
-    assert verdict.outcome == stats.INCONCLUSIVE
+    assert verdict.outcome is Outcome.INCONCLUSIVE
     assert verdict.processes_needed == 5  # the bootstrap's floor; 4 a side reach p < 0.05
     assert "cannot go below p = 0.33" in verdict.text
     assert "about 5 processes a side would decide" in verdict.text
-    assert stats.claim_verdict(result, (5, 12)).outcome == stats.INCONCLUSIVE
+    assert stats.range_verdict(result, (5, 12)).outcome is Outcome.INCONCLUSIVE
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,210 @@
+"""The report's words: titles, notes and how a verdict reads, in one place.
+
+Whatever names the claim (its two strategies, its range) is a function of the
+:class:`~mgbench.analysis.claim.Claim`, never written into a sentence, so a report made with
+``--claim 3:8`` says 3-8% everywhere. How hardware that cannot show the claim qualifies a
+verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words.
+"""
+
+from __future__ import annotations
+
+from mgbench.analysis.claim import Caveats, Claim, Verdict
+from mgbench.analysis.comparisons import PairedComparison
+from mgbench.vocabulary import Strategy
+
+# How prose names the splits (their strategy ids otherwise).
+_SPLIT_NAMES: dict[str, str] = {Strategy.INPLACE: "in-place", Strategy.CONCAT: "concat"}
+
+
+def split_name(strategy: str) -> str:
+    """``"inplace"`` -> ``"in-place"``: a strategy as a sentence names it."""
+    return _SPLIT_NAMES.get(strategy, strategy)
+
+
+def pair_words(claim: Claim) -> str:
+    """``"in-place against concat"``."""
+    return f"{split_name(claim.a)} against {split_name(claim.b)}"
+
+
+# -- the hardware's caveats ----------------------------------------------------------------------
+
+CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
+VIRTUAL_GPU_MARKER = "virtual GPUs on one chip: not the claim's hardware"
+VIRTUAL_GPU_VERDICT = f" ({VIRTUAL_GPU_MARKER})"
+
+
+def caveat_marker(caveats: Caveats) -> str:
+    """What every claim row's verdict ends with when the hardware cannot show the claim."""
+    return (CPU_SIMULATION_VERDICT if caveats.cpu_simulation else "") + (
+        VIRTUAL_GPU_VERDICT if caveats.virtual_gpus else ""
+    )
+
+
+def cpu_simulation_note(claim: Claim) -> str:
+    return (
+        "**CPU simulation**: replicas are logical CPUs on the same cores and the host is also "
+        f"the default device, so the {split_name(claim.a)} and {split_name(claim.b)} splits "
+        "coincide. These numbers test the harness and placement, not the "
+        f"{claim.range_text} claim."
+    )
+
+
+def virtual_gpu_note(claim: Claim) -> str:
+    return (
+        "**Virtual GPUs on one chip**: the replicas are logical GPUs of one physical GPU. The "
+        "concat split's extra GPU:0 -> GPU:i copies stay inside the chip's memory and cost almost "
+        "nothing, and the host -> GPU traffic crosses the same single link for both splits, so "
+        "these numbers test placement, the pipeline and memory accounting, not the "
+        f"{claim.range_text} claim. Every claim row says so ({VIRTUAL_GPU_MARKER}), and no "
+        "scaling efficiency is shown: the replicas share one chip's compute."
+    )
+
+
+VIRTUAL_GPU_SCALING_NOTE = (
+    "Scaling efficiency not shown: the replicas are virtual GPUs sharing one chip's compute, so "
+    "images/s against replicas x one device's images/s measures the split, not scaling."
+)
+NVML_VIRTUAL_GPU_NOTE = (
+    "Virtual GPUs: with a memory_limit per virtual GPU TF reserves the whole limit, so NVML's "
+    "process figure is the same for every strategy and says nothing about the splits."
+)
+
+
+def hardware_notes(claim: Claim) -> frozenset[str]:
+    """Every note that says the hardware cannot show the claim (a page boxes them)."""
+    return frozenset(
+        {
+            cpu_simulation_note(claim),
+            virtual_gpu_note(claim),
+            VIRTUAL_GPU_SCALING_NOTE,
+            NVML_VIRTUAL_GPU_NOTE,
+        }
+    )
+
+
+def preamble_caveats(claim: Claim, caveats: Caveats) -> list[str]:
+    """The preamble's lines for the hardware's caveats."""
+    return [cpu_simulation_note(claim)] * caveats.cpu_simulation + [
+        virtual_gpu_note(claim)
+    ] * caveats.virtual_gpus
+
+
+# -- verdicts --------------------------------------------------------------------------------------
+
+
+def verdict_text(verdict: Verdict, caveats: Caveats) -> str:
+    """A verdict on the claim as every section shows it: qualified by the hardware (never
+    *supports* where it cannot show the claim) and ending with the hardware's marker."""
+    return caveats.qualify(verdict).text + caveat_marker(caveats)
+
+
+def paired_verdict_text(comparison: PairedComparison, caveats: Caveats) -> str:
+    """The verdict shown for a paired comparison; a pair the claim is not about is read
+    against 0."""
+    estimate, verdict = comparison.estimate, comparison.verdict
+    if estimate is None:
+        statuses = ", ".join(comparison.statuses) or "no rounds"
+        reasons = "; ".join(comparison.reasons)
+        text = f"no paired estimate ({statuses}{': ' + reasons if reasons else ''})"
+        return text + caveat_marker(caveats)
+    if verdict is None:  # not the claim's pair (an A/A calibration, say): read against 0
+        low, high = estimate.ci_pct
+        text = "CI covers 0" if low <= 0 <= high else ("A faster" if low > 0 else "A slower")
+        return text + caveat_marker(caveats)
+    return verdict_text(verdict, caveats)
+
+
+def verdict_rule(claim: Claim) -> str:
+    low, high = claim.range_pct
+    return (
+        f"Verdict rule (claim: {split_name(claim.a)} {claim.range_text} faster than "
+        f"{split_name(claim.b)}), read from the CI, not the point estimate: supports the claim "
+        f"when the CI lies inside [{low:g}, {high:g}]%; contradicts: smaller than claimed when its "
+        f"upper end is below {low:g}% (also saying 'no detectable difference' when it covers 0, "
+        "'slower' when below 0); contradicts: larger than claimed when its lower end is above "
+        f"{high:g}%; inconclusive otherwise, with the rounds (or paired processes, when processes "
+        "disagree) that would decide at this alpha."
+    )
+
+
+# -- titles and notes of the claim's sections ----------------------------------------------------
+
+
+def headline_title(claim: Claim) -> str:
+    return f"The claim, paired in-process: {pair_words(claim)}"
+
+
+def cross_check_title(claim: Claim) -> str:
+    return f"Unpaired cross-check: isolated processes, {pair_words(claim)}"
+
+
+PAIRED_METHOD = (
+    "Paired method: each paired process builds both strategies over one template and "
+    "alternates blocks of timed steps A B, B A, ... (ABBA); a round gives log(median B step / "
+    "median A step). Processes are the groups of a random-effects model (DerSimonian-Laird "
+    "between-process variance tau^2); the CI uses Student's t with Satterthwaite degrees of "
+    "freedom, so it is the pooled t-interval when processes agree and widens when they do not."
+)
+HEADLINE_NOTE = (
+    "speed-up: A over B, from the paired rounds (positive: A faster); between-process sd: "
+    "tau, the spread of the processes' own speed-ups (n/a with one process)."
+)
+NO_PAIRED_NOTE = "No paired comparison in this run (a suite's compare = [[A, B]] adds one)."
+
+
+def other_pairs_note(claim: Claim) -> str:
+    return f"Rows other than {claim.a} against {claim.b} are read against 0, not the claim."
+
+
+def nvml_note(claim: Claim) -> str:
+    return (
+        "NVML process peak: what the process reserved from the driver on each physical GPU (TF's "
+        "memory pool and the CUDA context), not the memory its tensors used; the TF peaks are "
+        "TF's allocator figures per logical device. Virtual GPUs of one chip share one NVML "
+        f"device and cannot be told apart. The {split_name(claim.a)} saving compares TF peaks "
+        "only."
+    )
+
+
+# -- the other sections' notes -----------------------------------------------------------------
+
+WARNINGS_TITLE = "Warnings"  # the section of the store's and the analysis's warnings
+
+ENERGY_NOTE = (
+    "J/image: energy of the timed steps from NVML's counter, every physical GPU of the process "
+    "summed (the whole device's energy, other work on it included), over the images of those "
+    "steps; median over processes. Windows shorter than the counter's update period (20-100 ms) "
+    "are left out."
+)
+DATAPARALLEL_NOTE = (
+    "vs dataparallel: against keras.distribution.DataParallel in one process (Keras 3 on JAX, "
+    "what Keras's documentation points a multi-GPU user to today) on the same model, batch and "
+    "replicas. XLA compiles JAX's whole step, so its cells have no placement or transfer audit."
+)
+TRANSFERS_NOTE = (
+    "Bytes one training step sends between devices, from the traced step (mgbench.transfers): "
+    "each tensor once per destination device, placed by TF's placer rules as on a GPU machine "
+    "(unplaced ops on GPU:0, replicas GPU:0..n-1, the batch arriving on the host). It is the "
+    "accounting, not an observation: TF may elide or fuse copies at run time."
+)
+MULTIPROCESS_NOTE = (
+    "One process per worker; the cell's images/s is the chief's (worker 0), counting every "
+    "worker's images; each worker's memory is its own (framework peak: TF's allocator since the "
+    "timed steps began, JAX's since the process started). Loss: what fit logged after the first "
+    "step -> after the last, which Keras keeps as the mean over the steps so far."
+)
+MULTIWORKER_NOTE = (
+    "multiworker: tf.distribute.MultiWorkerMirroredStrategy on the tf_keras backend (Keras 3's "
+    "fit cannot train under it: keras-team/keras issue 20585), gradients all-reduced by "
+    "collectives (a ring on CPUs, NCCL on GPUs). tf_keras sums its logged loss over the workers "
+    "under this strategy (its per-epoch log does not): falling is what it shows."
+)
+DATAPARALLEL_WORKERS_NOTE = (
+    "dataparallel-wN: keras.distribution.DataParallel across N processes (Keras 3 on JAX, "
+    "keras.distribution.initialize; gloo collectives on CPUs), each feeding its own rows."
+)
+TIMELINE_NOTE = (
+    "One extra process per cell ran its steps under TF's profiler (slower than the timed "
+    "runs; never mixed with them). Each device's time is its ops' summed kernel time per "
+    "step, so ops overlapping on several threads can sum past the wall time."
+)
