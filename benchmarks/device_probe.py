@@ -21,7 +21,7 @@ failed, 0 when all passed, never a traceback):
    chip (one GPU: this is what virtual GPUs' "peer" copies are) and GPU 0 -> GPU 1 when there
    are two. GB/s = 10^9 bytes/s of copied bytes.
 5. Files in ``--output``: ``profile.toml`` (a hardware profile in the format of
-   ``mgbench/config/hardware_profiles``, for ``mgbench predict --hardware PATH``) and
+   ``mgbench/config/shipped_specs``, for ``mgbench predict --hardware PATH``) and
    ``probe.json`` (every raw measurement).
 
 It imports only ``mgbench.platform.hardware`` and ``mgbench.trackers``, which never import

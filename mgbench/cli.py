@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from mgbench import backends  # the registry: names only, no framework
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim, parse_range
-from mgbench.config import hardware  # profile names only: reads no file
+from mgbench.config import hardware_specs  # spec names only: reads no file
 
 REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 
@@ -156,7 +156,7 @@ def _report(args: argparse.Namespace) -> int:
         min_effect_pct=args.min_effect,
         allow_mixed=args.allow_mixed,
         with_plots=not args.no_plots,
-        hardware_profile=args.hardware,
+        hardware=args.hardware,
     )
     print(text)
     print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
@@ -237,7 +237,7 @@ def _placement(args: argparse.Namespace) -> int:
             backend=args.backend,
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
-            hardware_profile=args.hardware,
+            hardware=args.hardware,
             claim=_claim(args),
         )
     )
@@ -284,7 +284,8 @@ def _add_hardware(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--hardware",
         required=required,
         metavar="NAME|FILE.toml",
-        help=f"a shipped hardware profile ({', '.join(hardware.names())}) or your own TOML file",
+        help=f"a shipped hardware spec ({', '.join(hardware_specs.names())}) or your own TOML "
+        "file",
     )
 
 

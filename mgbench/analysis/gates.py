@@ -42,7 +42,7 @@ EXIT_FAILED = 1
 EXIT_INCONCLUSIVE = 3
 
 
-class Check(Enum):
+class Decision(Enum):
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
@@ -51,20 +51,20 @@ class Check(Enum):
 @dataclass(frozen=True)
 class GateLine:
     subject: str
-    check: Check
+    decision: Decision
     reason: str
 
     @property
     def passed(self) -> bool:
-        return self.check is Check.PASS
+        return self.decision is Decision.PASS
 
 
 def exit_code(lines: Sequence[GateLine]) -> int:
     """1 when any check failed, else 3 when any was inconclusive, else 0."""
-    checks = {line.check for line in lines}
-    if Check.FAIL in checks:
+    decisions = {line.decision for line in lines}
+    if Decision.FAIL in decisions:
         return EXIT_FAILED
-    if Check.INCONCLUSIVE in checks:
+    if Decision.INCONCLUSIVE in decisions:
         return EXIT_INCONCLUSIVE
     return EXIT_PASSED
 
@@ -83,19 +83,19 @@ def _speed_line(
     needed = stats.processes_needed_text(stats.processes_to_decide(c, target))
     if not c.can_decide:
         return GateLine(
-            subject, Check.INCONCLUSIVE, f"{detail}: {stats.too_few_processes(c)}; {needed}"
+            subject, Decision.INCONCLUSIVE, f"{detail}: {stats.too_few_processes(c)}; {needed}"
         )
     if c.significant and c.change_pct < -limit_pct:
         return GateLine(
             subject,
-            Check.FAIL,
+            Decision.FAIL,
             f"{detail}: significantly slower (p < {c.alpha:g}) by more than {limit_pct:g}%",
         )
     if c.ci_pct[0] > -limit_pct:
-        return GateLine(subject, Check.PASS, f"{detail}: CI above -{limit_pct:g}%")
+        return GateLine(subject, Decision.PASS, f"{detail}: CI above -{limit_pct:g}%")
     return GateLine(
         subject,
-        Check.INCONCLUSIVE,
+        Decision.INCONCLUSIVE,
         f"{detail}: the CI reaches below -{limit_pct:g}% without a significant slowdown "
         f"beyond it; {needed}",
     )
@@ -125,7 +125,7 @@ def _memory_lines(
     max_rss_growth_pct: float,
 ) -> list[GateLine]:
     lines = [
-        GateLine(subject, Check.PASS, f"{metric}: in one run only, not compared")
+        GateLine(subject, Decision.PASS, f"{metric}: in one run only, not compared")
         for metric in sorted(set(before) ^ set(after))
     ]
     for metric in sorted(set(before) & set(after)):
@@ -139,7 +139,7 @@ def _memory_lines(
         lines.append(
             GateLine(
                 subject,
-                Check.PASS if passed else Check.FAIL,
+                Decision.PASS if passed else Decision.FAIL,
                 f"{metric} {old / MIB:,.1f} -> {new / MIB:,.1f} MiB ({growth:+.1f}%){verdict}",
             )
         )
@@ -173,20 +173,22 @@ def gate_runs(
         if after is None:
             if base_ok:
                 lines.append(
-                    GateLine(subject, Check.FAIL, "in the baseline but missing from the new run")
+                    GateLine(subject, Decision.FAIL, "in the baseline but missing from the new run")
                 )
         elif not after.processes:
             statuses = ", ".join(after.statuses)
             if base_ok:
                 reason = f"no successful run in the new run ({statuses})"
-                lines.append(GateLine(subject, Check.FAIL, reason))
+                lines.append(GateLine(subject, Decision.FAIL, reason))
             elif _all_skipped(after):
-                lines.append(GateLine(subject, Check.PASS, SKIPPED))
+                lines.append(GateLine(subject, Decision.PASS, SKIPPED))
             else:
                 reason = f"no successful run in either run ({statuses}): nothing to compare"
-                lines.append(GateLine(subject, Check.PASS, reason))
+                lines.append(GateLine(subject, Decision.PASS, reason))
         elif change.comparison is None:
-            lines.append(GateLine(subject, Check.PASS, "not in the baseline (or no success there)"))
+            lines.append(
+                GateLine(subject, Decision.PASS, "not in the baseline (or no success there)")
+            )
         else:
             lines.append(_speed_line(subject, change.comparison, max_slowdown_pct, "images/s"))
             lines += _memory_lines(
@@ -207,14 +209,14 @@ def _paired_ratio_line(subject: str, estimate: paired.PairedEstimate, minimum: f
         f"{high:.3f}] from {estimate.processes} process(es), {estimate.rounds} rounds"
     )
     if low >= minimum:
-        return GateLine(subject, Check.PASS, f"{detail}: CI at or above {minimum:g}")
+        return GateLine(subject, Decision.PASS, f"{detail}: CI at or above {minimum:g}")
     if high < minimum:
-        return GateLine(subject, Check.FAIL, f"{detail}: CI below {minimum:g}")
+        return GateLine(subject, Decision.FAIL, f"{detail}: CI below {minimum:g}")
     more = paired.more_samples_text(
         *paired.samples_to_clear(estimate, [math.log(minimum)]), estimate.alpha
     )
     reason = f"{detail}: CI straddles {minimum:g}" + (f"; {more}" if more else "")
-    return GateLine(subject, Check.INCONCLUSIVE, reason)
+    return GateLine(subject, Decision.INCONCLUSIVE, reason)
 
 
 def gate_ratio(
@@ -273,9 +275,9 @@ def _ratio_line(
     if paired_skipped and isolated_skipped:
         reasons = sorted(set(pair.reasons if pair else ()))
         return GateLine(
-            subject, Check.PASS, SKIPPED + (f" ({'; '.join(reasons)})" if reasons else "")
+            subject, Decision.PASS, SKIPPED + (f" ({'; '.join(reasons)})" if reasons else "")
         )
     if pair is not None and pair.ok:
         notes = "; ".join(pair.notes)
-        return GateLine(subject, Check.INCONCLUSIVE, f"no paired estimate: {notes}")
-    return GateLine(subject, Check.FAIL, "a strategy has no successful run")
+        return GateLine(subject, Decision.INCONCLUSIVE, f"no paired estimate: {notes}")
+    return GateLine(subject, Decision.FAIL, "a strategy has no successful run")

@@ -1,5 +1,5 @@
 """Link-cost prediction: a step's transfer audit (bytes per source, destination and role) on a
-hardware profile's links, as seconds of copying per step, and one strategy's implied speed-up
+hardware spec's links, as seconds of copying per step, and one strategy's implied speed-up
 over another (the claim's two, by default) for a compute time per step. Pure: no framework, no
 I/O.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from mgbench.analysis.cells import CellKey
 from mgbench.analysis.claim import DEFAULT_CLAIM
-from mgbench.config.hardware import ComputeReference, HardwareProfile
+from mgbench.config.hardware_specs import ComputeReference, HardwareSpec
 from mgbench.records.record import Record
 from mgbench.transfers import Transfer
 
@@ -50,7 +50,7 @@ _DEVICE = re.compile(r"(CPU|GPU):(\d+)$", re.IGNORECASE)
 
 
 class LinkCostError(ValueError):
-    """Rows cannot be costed on a profile (a device it does not have); one line."""
+    """Rows cannot be costed on a spec (a device it does not have); one line."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class PhaseCost:
 
 @dataclass(frozen=True)
 class StrategyCost:
-    """One strategy's copies on one profile."""
+    """One strategy's copies on one spec."""
 
     strategy: str
     bytes_by_class: dict[str, int]  # LINK_CLASSES -> bytes per step
@@ -84,7 +84,7 @@ class StrategyCost:
 
 @dataclass(frozen=True)
 class ComputeEstimate:
-    """A compute time per step from a profile's published throughput.
+    """A compute time per step from a spec's published throughput.
 
     ``sharing``: replicas that share one chip's compute (virtual GPUs), so the step's compute is
     theirs together; ``claimed_speedup_pct``: the reference's own before/after change, where it
@@ -105,14 +105,14 @@ class ComputeEstimate:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Strategy ``a`` against ``b`` on one profile; ``compute_s`` None when no compute time is
+    """Strategy ``a`` against ``b`` on one spec; ``compute_s`` None when no compute time is
     known; ``crossings_s`` the compute times at which the speed-up crosses each threshold."""
 
-    profile: str
+    spec: str
     a: StrategyCost
     b: StrategyCost
     compute_s: float | None
-    compute: ComputeEstimate | None = None  # where compute_s came from, when from the profile
+    compute: ComputeEstimate | None = None  # where compute_s came from, when from the spec
     thresholds_pct: tuple[float, ...] = DEFAULT_CLAIM.range_pct
     crossings_s: dict[str, dict[float, float | None]] = field(default_factory=dict)
 
@@ -153,7 +153,7 @@ class WorkloadTransfers:
 # -- the model -------------------------------------------------------------------------------
 
 
-def _device(name: str, profile: HardwareProfile) -> int | None:
+def _device(name: str, spec: HardwareSpec) -> int | None:
     """GPU index of a short device name, or None for the host."""
     found = _DEVICE.search(name)
     if found is None:
@@ -161,14 +161,14 @@ def _device(name: str, profile: HardwareProfile) -> int | None:
     if found.group(1).upper() == "CPU":
         return None
     index = int(found.group(2))
-    if index >= profile.gpus:
+    if index >= spec.gpus:
         raise LinkCostError(
-            f"{name} is beyond {profile.name}'s {profile.gpus} GPUs (GPU:0..GPU:{profile.gpus - 1})"
+            f"{name} is beyond {spec.name}'s {spec.gpus} GPUs (GPU:0..GPU:{spec.gpus - 1})"
         )
     return index
 
 
-def _hops(src: int | None, dst: int | None, profile: HardwareProfile) -> list[dict[str, float]]:
+def _hops(src: int | None, dst: int | None, spec: HardwareSpec) -> list[dict[str, float]]:
     """The hops of one copy, each the links it crosses with their bandwidths (bytes/s); a hop
     runs at its slowest link. Empty when source and destination are the same place."""
     if src == dst:
@@ -176,27 +176,27 @@ def _hops(src: int | None, dst: int | None, profile: HardwareProfile) -> list[di
     if src is None or dst is None:
         gpu = dst if src is None else src
         assert gpu is not None
-        return [_host_hop(gpu, down=src is None, profile=profile)]
-    direct = profile.peer.nvlink_gb_s_between(src, dst)
+        return [_host_hop(gpu, down=src is None, spec=spec)]
+    direct = spec.peer.nvlink_gb_s_between(src, dst)
     if direct is not None:
         return [{f"NVLink GPU:{src}->GPU:{dst}": direct * GB}]
-    via, rate = profile.peer.via, (profile.peer.gb_s or 0.0) * GB
+    via, rate = spec.peer.via, (spec.peer.gb_s or 0.0) * GB
     if via == "switch":
         return [{f"NVSwitch port GPU:{src} out": rate, f"NVSwitch port GPU:{dst} in": rate}]
     if via == "chip":
         return [{"on-chip memory copy": rate}]
     if via == "host":
         return [
-            _host_hop(src, down=False, profile=profile),
-            _host_hop(dst, down=True, profile=profile),
+            _host_hop(src, down=False, spec=spec),
+            _host_hop(dst, down=True, spec=spec),
         ]
     # PCIe peer-to-peer: out of one GPU's link, into the other's; through the uplinks only when
     # the two are not behind the same one.
     hop = {
-        f"GPU:{src} link out": profile.d2h_gb_s * GB,
-        f"GPU:{dst} link in": profile.h2d_gb_s * GB,
+        f"GPU:{src} link out": spec.d2h_gb_s * GB,
+        f"GPU:{dst} link in": spec.h2d_gb_s * GB,
     }
-    up, down = profile.uplink_of(src), profile.uplink_of(dst)
+    up, down = spec.uplink_of(src), spec.uplink_of(dst)
     if up is None or down is None or up.name != down.name:
         if up is not None:
             hop[f"{up.name} up"] = up.d2h_gb_s * GB
@@ -207,14 +207,14 @@ def _hops(src: int | None, dst: int | None, profile: HardwareProfile) -> list[di
     return [hop]
 
 
-def _host_hop(gpu: int, *, down: bool, profile: HardwareProfile) -> dict[str, float]:
-    uplink = profile.uplink_of(gpu)
+def _host_hop(gpu: int, *, down: bool, spec: HardwareSpec) -> dict[str, float]:
+    uplink = spec.uplink_of(gpu)
     if down:
-        hop = {f"GPU:{gpu} link in": profile.h2d_gb_s * GB}
+        hop = {f"GPU:{gpu} link in": spec.h2d_gb_s * GB}
         if uplink is not None:
             hop[f"{uplink.name} down"] = uplink.h2d_gb_s * GB
     else:
-        hop = {f"GPU:{gpu} link out": profile.d2h_gb_s * GB}
+        hop = {f"GPU:{gpu} link out": spec.d2h_gb_s * GB}
         if uplink is not None:
             hop[f"{uplink.name} up"] = uplink.d2h_gb_s * GB
     return hop
@@ -226,11 +226,9 @@ def _link_class(src: int | None, dst: int | None) -> str:
     return "GPU->host" if dst is None else "GPU->GPU"
 
 
-def strategy_cost(
-    rows: Iterable[Transfer], profile: HardwareProfile, strategy: str = ""
-) -> StrategyCost:
-    """A strategy's copy time per step on ``profile``, under both assumptions."""
-    parsed = [(row, _device(row.src, profile), _device(row.dst, profile)) for row in rows]
+def strategy_cost(rows: Iterable[Transfer], spec: HardwareSpec, strategy: str = "") -> StrategyCost:
+    """A strategy's copy time per step on ``spec``, under both assumptions."""
+    parsed = [(row, _device(row.src, spec), _device(row.dst, spec)) for row in rows]
     # Slices that leave a GPU which first received the batch wait for it (the concat split).
     batch_landed = {dst for row, _, dst in parsed if row.role == "batch" and dst is not None}
     by_class = dict.fromkeys(LINK_CLASSES, 0)
@@ -238,7 +236,7 @@ def strategy_cost(
     loads: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     rates: dict[str, float] = {}
     for row, src, dst in parsed:
-        hops = _hops(src, dst, profile)
+        hops = _hops(src, dst, spec)
         if not hops or row.bytes == 0:
             continue
         by_class[_link_class(src, dst)] += row.bytes
@@ -292,23 +290,23 @@ def crossing_compute_s(a_s: float, b_s: float, target_pct: float) -> float | Non
 
 
 def reference_compute(
-    profile: HardwareProfile,
+    spec: HardwareSpec,
     model: str,
     image_size: int,
     batch_per_replica: int,
     replicas: int,
 ) -> ComputeEstimate | None:
-    """The compute time per step a profile's published throughput implies for a workload: the
+    """The compute time per step a spec's published throughput implies for a workload: the
     reference for this model and image size (the one of the same batch and GPU count first),
-    time per image taken as constant across batch sizes; None when the profile has none."""
-    candidates = profile.references_for(model, image_size)
+    time per image taken as constant across batch sizes; None when the spec has none."""
+    candidates = spec.references_for(model, image_size)
     if not candidates:
         return None
     reference = min(
         candidates,
         key=lambda r: (r.batch_per_gpu != batch_per_replica, r.gpus != replicas),
     )
-    sharing = min(replicas, profile.gpus_per_chip)
+    sharing = min(replicas, spec.gpus_per_chip)
     seconds = batch_per_replica * sharing / reference.img_s_per_gpu
     claimed = None
     exact = reference.batch_per_gpu == batch_per_replica and reference.gpus == replicas
@@ -319,20 +317,20 @@ def reference_compute(
 
 def predict(
     rows_by_strategy: Mapping[str, Sequence[Transfer]],
-    profile: HardwareProfile,
+    spec: HardwareSpec,
     *,
     compute_s: float | None = None,
     compute: ComputeEstimate | None = None,
     pair: tuple[str, str] = DEFAULT_CLAIM.pair,
     thresholds_pct: Sequence[float] = DEFAULT_CLAIM.range_pct,
 ) -> Prediction:
-    """``pair[0]`` against ``pair[1]`` on ``profile`` at ``compute_s``, or at ``compute``'s
+    """``pair[0]`` against ``pair[1]`` on ``spec`` at ``compute_s``, or at ``compute``'s
     seconds when no ``compute_s`` is given (a ``compute_s`` of its own drops ``compute``)."""
     missing = [s for s in pair if s not in rows_by_strategy]
     if missing:
         raise LinkCostError(f"no transfer rows for {' and '.join(missing)}")
-    a = strategy_cost(rows_by_strategy[pair[0]], profile, pair[0])
-    b = strategy_cost(rows_by_strategy[pair[1]], profile, pair[1])
+    a = strategy_cost(rows_by_strategy[pair[0]], spec, pair[0])
+    b = strategy_cost(rows_by_strategy[pair[1]], spec, pair[1])
     if compute_s is not None and compute_s < 0:
         raise LinkCostError(f"compute time must be >= 0, got {compute_s}")
     if compute_s is not None and compute is not None and compute_s != compute.seconds:
@@ -345,7 +343,7 @@ def predict(
         for assumption in ASSUMPTIONS
     }
     return Prediction(
-        profile=profile.name,
+        spec=spec.name,
         a=a,
         b=b,
         compute_s=compute_s if compute_s is not None else (compute.seconds if compute else None),

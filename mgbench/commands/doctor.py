@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mgbench.analysis import doctor as verdicts
-from mgbench.analysis.doctor import FAIL, SKIP, Check
-from mgbench.execution import doctor as probes
+from mgbench.analysis import readiness
+from mgbench.analysis.readiness import FAIL, SKIP, Check
+from mgbench.execution import probes
 from mgbench.platform import quiet
-from mgbench.present.doctor import format_check, format_summary
+from mgbench.present.checklist import format_check, format_summary
 
 
 def doctor_command(
@@ -48,13 +48,13 @@ def doctor_command(
         report(
             [
                 Check("TensorFlow", FAIL, f"TensorFlow did not start here: {tf_error}"),
-                *verdicts.nvml_checks(snapshot, nvml_reason, ()),
+                *readiness.nvml_checks(snapshot, nvml_reason, ()),
             ]
         )
         emit(format_summary(checks, wall_s=time.monotonic() - started))
-        return verdicts.exit_code(checks)
-    report(verdicts.tensorflow_checks(inspection, nvml_gpus=nvml_gpus))
-    report(verdicts.nvml_checks(snapshot, nvml_reason, inspection.physical_gpus))
+        return readiness.exit_code(checks)
+    report(readiness.tensorflow_checks(inspection, nvml_gpus=nvml_gpus))
+    report(readiness.nvml_checks(snapshot, nvml_reason, inspection.physical_gpus))
 
     virtual_timeout_s, placement_timeout_s = child_timeouts_s
     physical_gpus = len(inspection.physical_gpus)
@@ -67,7 +67,7 @@ def doctor_command(
             log_path=_child_log("virtual-gpus", verbose),
             timeout_s=virtual_timeout_s,
         )
-        report([verdicts.virtual_gpu_check(child.payload, _child_error(child), child.error_tail)])
+        report([readiness.virtual_gpu_check(child.payload, _child_error(child), child.error_tail)])
 
     # Two real GPUs where there are; one GPU is split in two; without a GPU, simulated CPUs.
     virtual_gpus = probes.VIRTUAL_GPUS if physical_gpus == 1 else 0
@@ -81,11 +81,11 @@ def doctor_command(
         log_path=_child_log("placement", verbose),
         timeout_s=placement_timeout_s,
     )
-    report(verdicts.placement_checks(child.payload, _child_error(child), child.error_tail))
+    report(readiness.placement_checks(child.payload, _child_error(child), child.error_tail))
     emit(format_summary(checks, wall_s=time.monotonic() - started))
     if not verbose:
         emit(f"TensorFlow's own output: {quiet.log_dir()}/tf-doctor*.log (--verbose shows it)")
-    return verdicts.exit_code(checks)
+    return readiness.exit_code(checks)
 
 
 def _inspect_tensorflow(verbose: bool) -> tuple[probes.TfInspection | None, str | None]:

@@ -59,15 +59,15 @@ def gate_command(
         if environment.identities(first_run.records) != environment.identities(new_run.records):
             header += "\nWARNING: the runs come from different machines or versions"
     header += "".join(f"\nWARNING: {warning}" for warning in warnings)
-    width = max(len(check.value) for check in gates.Check)
-    body = [f"{line.check.value:<{width}}  {line.subject}: {line.reason}" for line in lines]
-    counts = {check: sum(line.check is check for line in lines) for check in gates.Check}
+    width = max(len(each.value) for each in gates.Decision)
+    body = [f"{line.decision.value:<{width}}  {line.subject}: {line.reason}" for line in lines]
+    counts = {each: sum(line.decision is each for line in lines) for each in gates.Decision}
     code = gates.exit_code(lines)
     if code == gates.EXIT_FAILED:
-        verdict = f"{counts[gates.Check.FAIL]} of {len(lines)} checks failed"
+        verdict = f"{counts[gates.Decision.FAIL]} of {len(lines)} checks failed"
     elif code == gates.EXIT_INCONCLUSIVE:
         verdict = (
-            f"inconclusive: {counts[gates.Check.INCONCLUSIVE]} of {len(lines)} checks cannot "
+            f"inconclusive: {counts[gates.Decision.INCONCLUSIVE]} of {len(lines)} checks cannot "
             "decide with these data (exit 3)"
         )
     else:

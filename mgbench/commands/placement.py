@@ -8,7 +8,7 @@ from mgbench import backends, models, placement, transfers
 from mgbench.analysis.cells import CellKey
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.backends.base import BuildSpec
-from mgbench.config import hardware
+from mgbench.config import hardware_specs
 from mgbench.platform import quiet
 from mgbench.present import prediction, prose
 from mgbench.present.model import Section
@@ -29,13 +29,13 @@ def placement_tables(
     strategy_names: tuple[str, ...] = WRAPPERS,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
-    hardware_profile: str | None = None,
+    hardware: str | None = None,
     claim: Claim = DEFAULT_CLAIM,
 ) -> str:
     """Prepare this fresh process's devices, build each strategy, and return its placement and
-    transfer audit; with ``hardware_profile`` (a name, a TOML file, or ``all``) the predicted
+    transfer audit; with ``hardware`` (a name, a TOML file, or ``all``) the predicted
     speed-up of the claim's first strategy on those machines too."""
-    profiles = _profiles(hardware_profile)  # a bad profile is refused before TF starts
+    specs = _specs(hardware)  # a bad spec is refused before TF starts
     # TF's and absl's C++ start-up lines go to ~/.cache/mgbench/tf-placement.log, not the
     # terminal (--verbose shows them; on a failure the log's last lines are printed).
     with quiet.native_stderr_to_log("placement"):
@@ -71,29 +71,29 @@ def placement_tables(
             audited[name] = audits
             sections.append(placement.format_placement(traced.placement(), title))
             sections.append(transfers.format_transfers(audits))
-        if profiles and all(s in audited for s in claim.pair):
+        if specs and all(s in audited for s in claim.pair):
             key = CellKey(model, image_size, batch_per_replica, replicas, backend)
             sections += predictions(
-                {s: audited[s]["on_gpus"].rows for s in claim.pair}, profiles, key, claim
+                {s: audited[s]["on_gpus"].rows for s in claim.pair}, specs, key, claim
             )
         return "\n\n".join(sections)
 
 
-def _profiles(name: str | None) -> list[hardware.HardwareProfile]:
+def _specs(name: str | None) -> list[hardware_specs.HardwareSpec]:
     if name is None:
         return []
     if name == "all":
-        return [hardware.load_profile(each) for each in hardware.names()]
-    return [hardware.load_profile(name)]
+        return [hardware_specs.load_spec(each) for each in hardware_specs.names()]
+    return [hardware_specs.load_spec(name)]
 
 
 def predictions(
     rows: dict[str, Sequence[transfers.Transfer]],
-    profiles: Sequence[hardware.HardwareProfile],
+    specs: Sequence[hardware_specs.HardwareSpec],
     key: CellKey,
     claim: Claim = DEFAULT_CLAIM,
 ) -> list[str]:
-    """The claim's two strategies on each profile, and its first against the baseline the PR
+    """The claim's two strategies on each spec, and its first against the baseline the PR
     measured (the whole batch to every replica, derived from that strategy's audit)."""
     whole_batch = "Keras 2.1 split"
     derived = {
@@ -101,11 +101,11 @@ def predictions(
         whole_batch: transfers.whole_batch_to_every_replica(rows[claim.a]),
     }
     return [
-        _text(prediction.profiles_section(rows, profiles, key, pair=claim.pair)),
+        _text(prediction.specs_section(rows, specs, key, pair=claim.pair)),
         _text(
-            prediction.profiles_section(
+            prediction.specs_section(
                 derived,
-                profiles,
+                specs,
                 key,
                 title=f"{key.label}: predicted {prose.split_name(claim.a)} speed-up over "
                 "Keras <= 2.1's split (whole batch to every replica, the claim's own baseline; "

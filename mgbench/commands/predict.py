@@ -1,5 +1,5 @@
 """``mgbench predict RUN --hardware NAME|FILE.toml``: a run's transfer audits on a hardware
-profile's links, as each strategy's copy time per step and the speed-up of the claim's first
+spec's links, as each strategy's copy time per step and the speed-up of the claim's first
 strategy over its second that implies, with where it crosses the claimed range."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mgbench.analysis import linkcost
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
-from mgbench.config import hardware
+from mgbench.config import hardware_specs
 from mgbench.present import prediction
 from mgbench.present.render import table
 from mgbench.records import store
@@ -16,20 +16,20 @@ from mgbench.records import store
 
 def predict_command(
     run: str | Path,
-    hardware_profile: str | Path,
+    hardware: str | Path,
     compute_ms: float | None = None,
     claim: Claim = DEFAULT_CLAIM,
 ) -> str:
     """The prediction tables of every workload of ``run`` that has audits of both of the
     claim's strategies; the claimed range gives the thresholds.
 
-    Bad input raises ValueError with one line: an unknown profile or a malformed hardware file
-    (:class:`~mgbench.config.hardware.HardwareError`), an unreadable run, a run without transfer
-    audits, or none with both of the claim's strategies.
+    Bad input raises ValueError with one line: an unknown spec or a malformed hardware file
+    (:class:`~mgbench.config.hardware_specs.HardwareSpecError`), an unreadable run, a run
+    without transfer audits, or none with both of the claim's strategies.
     """
     if compute_ms is not None and not compute_ms >= 0:
         raise ValueError(f"--compute-ms: expected a time >= 0, got {compute_ms}")
-    profile = hardware.load_profile(hardware_profile)
+    spec = hardware_specs.load_spec(hardware)
     folder, results_path = store.locate(run)
     run_records = store.read_run(results_path)
     records = list(run_records.records)
@@ -45,9 +45,9 @@ def predict_command(
         )
     compute_s = None if compute_ms is None else compute_ms / 1000
     out = [
-        f"# mgbench predict: {folder.name} on {profile.name}",
+        f"# mgbench predict: {folder.name} on {spec.name}",
         "",
-        f"Hardware: {profile.description} ({profile.path}).",
+        f"Hardware: {spec.description} ({spec.path}).",
         "",
     ]
     out += [f"- {warning}" for warning in run_records.warnings]
@@ -58,7 +58,7 @@ def predict_command(
             out.append(
                 prediction.workload_text(
                     workload.rows,
-                    profile,
+                    spec,
                     key=workload.key,
                     compute_s=compute_s,
                     title=title,
@@ -69,8 +69,8 @@ def predict_command(
             errors.append(f"{title}: {error}")
             out += [f"## {title}", "", f"Not predicted: {error}", ""]
     if len(errors) == len(paired):
-        raise ValueError(f"nothing in {run} can be predicted on {profile.name}: {errors[0]}")
-    section = prediction.prediction_section(records, profile, compute_s=compute_s, claim=claim)
+        raise ValueError(f"nothing in {run} can be predicted on {spec.name}: {errors[0]}")
+    section = prediction.prediction_section(records, spec, compute_s=compute_s, claim=claim)
     out += [f"## {section.title}", ""]
     if section.rows:
         out += [table(section), ""]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mgbench.analysis.cells import cell_results
 from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIM, DEFAULT_MIN_EFFECT_PCT, Claim
-from mgbench.config import hardware
+from mgbench.config import hardware_specs
 from mgbench.present import html, plots, prediction, render, sections
 from mgbench.records import environment, store
 from mgbench.records.profile import read_profiles
@@ -21,11 +21,11 @@ def report_run(
     min_effect_pct: float = DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
     with_plots: bool = True,
-    hardware_profile: str | Path | None = None,
+    hardware: str | Path | None = None,
 ) -> tuple[str, list[Path]]:
     """The report's text, and the files written beside the run (the report and its plots)."""
-    # A bad profile is refused before any work (one line, exit 2).
-    profile = hardware.load_profile(hardware_profile) if hardware_profile else None
+    # A bad hardware spec is refused before any work (one line, exit 2).
+    spec = hardware_specs.load_spec(hardware) if hardware else None
     folder, results_path = store.locate(run)
     run_records = store.read_run(results_path)
     records = list(run_records.records)
@@ -43,9 +43,9 @@ def report_run(
         warnings=run_records.warnings,
         profiles=read_profiles(folder),
     )
-    if profile is not None:
+    if spec is not None:
         built.sections.insert(
-            2, prediction.prediction_section(records, profile, claim=claim, alpha=alpha)
+            2, prediction.prediction_section(records, spec, claim=claim, alpha=alpha)
         )
     images: list[Path] = []
     if with_plots:  # first: the HTML page embeds them and the Markdown links them

@@ -1,5 +1,5 @@
 """Link-cost predictions as text: per workload, each strategy's bytes per link class and copy
-time on a hardware profile, the speed-up that implies for the claim's two strategies (and where
+time on a hardware spec, the speed-up that implies for the claim's two strategies (and where
 it crosses the claimed range), a sweep over compute time, and a report section that puts the
 prediction beside the run's measured verdict. Numbers come from
 :mod:`mgbench.analysis.linkcost`; MiB (2^20 bytes) and milliseconds on screen.
@@ -14,7 +14,7 @@ from mgbench.analysis import linkcost, stats
 from mgbench.analysis.cells import CellKey, cell_results
 from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
 from mgbench.analysis.comparisons import claim_pairs, paired_comparisons
-from mgbench.config.hardware import HardwareProfile
+from mgbench.config.hardware_specs import HardwareSpec
 from mgbench.present import formats, prose
 from mgbench.present.model import CELL_COLUMNS, Column, Section
 from mgbench.present.render import table
@@ -45,7 +45,7 @@ ASSUMPTION_NOTES = (  # less the formula, which names the pair (assumption_notes
     "phase lasts as long as its busiest link, and GPUs behind a shared uplink split it.",
     "GPU-to-GPU 'through host': a copy down to host memory and one up again; serial pays both "
     "hops, parallel streams them (both links loaded).",
-    "Bandwidths: the profile's, measured (achievable) where its comments say so; per-copy "
+    "Bandwidths: the spec's, measured (achievable) where its comments say so; per-copy "
     "latency, pageable-memory staging and copies TF elides or fuses are not modelled.",
 )
 
@@ -88,21 +88,21 @@ class ComputeChoice:
 
 
 def compute_choice(
-    profile: HardwareProfile, key: CellKey | None, compute_s: float | None = None
+    spec: HardwareSpec, key: CellKey | None, compute_s: float | None = None
 ) -> ComputeChoice:
-    """``compute_s`` if given, else the profile's reference for the workload, else none."""
+    """``compute_s`` if given, else the spec's reference for the workload, else none."""
     if compute_s is not None:
         return ComputeChoice(compute_s, None, f"compute {ms2(compute_s)} ms/step (given)")
     if key is None:
         return ComputeChoice(None, None, "no compute time given: the sweep only")
     estimate = linkcost.reference_compute(
-        profile, key.model, key.image_size, key.batch_per_replica, key.replicas
+        spec, key.model, key.image_size, key.batch_per_replica, key.replicas
     )
     if estimate is None:
         return ComputeChoice(
             None,
             None,
-            f"{profile.name} has no published throughput for {key.model} {key.image_size}px: "
+            f"{spec.name} has no published throughput for {key.model} {key.image_size}px: "
             "no compute time, the sweep only (or give --compute-ms)",
         )
     return ComputeChoice(estimate.seconds, estimate, compute_note(estimate))
@@ -140,7 +140,7 @@ def strategy_section(prediction: linkcost.Prediction) -> Section:
             ]
         )
     return Section(
-        f"Copies per step on {prediction.profile}",
+        f"Copies per step on {prediction.spec}",
         [
             Column("strategy"),
             *(Column(f"{c} MiB", mib2, "bytes") for c in linkcost.LINK_CLASSES),
@@ -178,7 +178,7 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
         notes.append(f"Claimed on this machine for this workload: {formats.signed_pct(claimed)}.")
     notes += assumption_notes((prediction.a.strategy, prediction.b.strategy))
     return Section(
-        f"Predicted {a} speed-up over {b} on {prediction.profile}",
+        f"Predicted {a} speed-up over {b} on {prediction.spec}",
         [
             Column("assumption"),
             Column(f"{a} copy ms", ms2, "s"),
@@ -204,7 +204,7 @@ def sweep_section(prediction: linkcost.Prediction) -> Section:
         for point in linkcost.sweep(prediction)
     ]
     return Section(
-        f"Sweep over compute time per step ({prediction.profile})",
+        f"Sweep over compute time per step ({prediction.spec})",
         [
             Column("compute ms/step", ms2, "s"),
             *(Column(f"speed-up ({a})", formats.signed_pct, "%") for a in linkcost.ASSUMPTIONS),
@@ -233,7 +233,7 @@ def prediction_text(
 
 def workload_text(
     rows_by_strategy: Mapping[str, Sequence[Transfer]],
-    profile: HardwareProfile,
+    spec: HardwareSpec,
     *,
     key: CellKey | None = None,
     compute_s: float | None = None,
@@ -241,12 +241,12 @@ def workload_text(
     claim: Claim = DEFAULT_CLAIM,
 ) -> str:
     """The prediction for rows given directly (``{strategy: rows}``, no run) of the claim's
-    two strategies, its range as the thresholds. ``key`` finds the profile's reference compute
+    two strategies, its range as the thresholds. ``key`` finds the spec's reference compute
     time when ``compute_s`` is not given."""
-    choice = compute_choice(profile, key, compute_s)
+    choice = compute_choice(spec, key, compute_s)
     prediction = linkcost.predict(
         rows_by_strategy,
-        profile,
+        spec,
         compute_s=choice.seconds,
         compute=choice.estimate,
         pair=claim.pair,
@@ -255,29 +255,29 @@ def workload_text(
     return prediction_text(prediction, choice.note, title)
 
 
-def profiles_section(
+def specs_section(
     rows_by_strategy: Mapping[str, Sequence[Transfer]],
-    profiles: Sequence[HardwareProfile],
+    specs: Sequence[HardwareSpec],
     key: CellKey,
     title: str | None = None,
     pair: tuple[str, str] = DEFAULT_CLAIM.pair,
 ) -> Section:
-    """One workload on several profiles: copy times of ``pair``'s two strategies, the predicted
-    speed-up of the first at each profile's reference compute time, and the claim's own figure
-    where the profile has one."""
+    """One workload on several specs: copy times of ``pair``'s two strategies, the predicted
+    speed-up of the first at each spec's reference compute time, and the claim's own figure
+    where the spec has one."""
     a, b = (prose.split_name(s) for s in pair)
     rows, notes = [], []
-    for profile in profiles:
-        if key.replicas > profile.gpus:
-            notes.append(f"{profile.name}: has {profile.gpus} GPUs, fewer than {key.replicas}")
+    for spec in specs:
+        if key.replicas > spec.gpus:
+            notes.append(f"{spec.name}: has {spec.gpus} GPUs, fewer than {key.replicas}")
             continue
-        choice = compute_choice(profile, key)
+        choice = compute_choice(spec, key)
         p = linkcost.predict(
-            rows_by_strategy, profile, compute_s=choice.seconds, compute=choice.estimate, pair=pair
+            rows_by_strategy, spec, compute_s=choice.seconds, compute=choice.estimate, pair=pair
         )
         rows.append(
             [
-                profile.name,
+                spec.name,
                 choice.seconds,
                 {each: p.a.seconds(each) for each in linkcost.ASSUMPTIONS},
                 {each: p.b.seconds(each) for each in linkcost.ASSUMPTIONS},
@@ -285,11 +285,11 @@ def profiles_section(
                 p.compute.claimed_speedup_pct if p.compute else None,
             ]
         )
-        notes.append(f"{profile.name}: {choice.note}")
+        notes.append(f"{spec.name}: {choice.note}")
     return Section(
-        title or f"{key.label}: predicted {a} speed-up per hardware profile",
+        title or f"{key.label}: predicted {a} speed-up per hardware spec",
         [
-            Column("profile"),
+            Column("spec"),
             Column("compute ms/step", ms2, "s"),
             Column(f"{a} copy ms (serial / parallel)", ms_pair, "s"),
             Column(f"{b} copy ms (serial / parallel)", ms_pair, "s"),
@@ -303,14 +303,14 @@ def profiles_section(
 
 def prediction_section(
     records: Sequence[Record],
-    profile: HardwareProfile,
+    spec: HardwareSpec,
     *,
     compute_s: float | None = None,
     claim: Claim = DEFAULT_CLAIM,
     alpha: float = stats.DEFAULT_ALPHA,
 ) -> Section:
     """(c): per workload of a run, the predicted speed-up of the claim's first strategy on
-    ``profile`` beside the run's measured one (paired headline and unpaired cross-check), where
+    ``spec`` beside the run's measured one (paired headline and unpaired cross-check), where
     the run has them; their verdicts qualified and marked as every section's are."""
     caveats = Caveats.of(r.device_mode for r in records)
     paired = {c.key: c for c in paired_comparisons(records, alpha=alpha, claim=claim) if c.is_claim}
@@ -321,10 +321,10 @@ def prediction_section(
         if not workload.has(claim.pair):
             continue
         try:
-            choice = compute_choice(profile, key, compute_s)
+            choice = compute_choice(spec, key, compute_s)
             p = linkcost.predict(
                 workload.rows,
-                profile,
+                spec,
                 compute_s=choice.seconds,
                 compute=choice.estimate,
                 pair=claim.pair,
@@ -358,7 +358,7 @@ def prediction_section(
             f"No workload in this run has transfer audits of both {claim.a} and {claim.b}."
         )
     notes.append(
-        f"Predicted for {profile.name} ({profile.description}); measured on "
+        f"Predicted for {spec.name} ({spec.description}); measured on "
         f"{environment.machine_label(records)}."
     )
     notes += assumption_notes(claim.pair)

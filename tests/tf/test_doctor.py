@@ -12,9 +12,9 @@ import sys
 import pytest
 
 from mgbench import backends, models
-from mgbench.analysis import doctor as verdicts
+from mgbench.analysis import readiness
 from mgbench.backends.base import BuildSpec
-from mgbench.execution import doctor as probes
+from mgbench.execution import probes
 from mgbench.platform import lazy
 
 # What TF and absl print from C++ at start-up when nothing keeps them off the terminal.
@@ -72,7 +72,7 @@ def inplace_step():
     x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
     traced, _ = backend.trace_step(built, x, y)
     loss, nodes = probes.observe_first_step(backend.step_function(spec, built))
-    observed = [verdicts.ObservedOp(*node) for node in nodes]
+    observed = [readiness.ObservedOp(*node) for node in nodes]
     return traced.placement().ops, observed, loss
 
 
@@ -87,7 +87,7 @@ def test_the_executed_graph_names_each_node_and_its_device(inplace_step):
 
 def test_the_real_step_ran_where_predicted_and_a_wrong_prediction_is_caught(inplace_step):
     predicted, observed, _ = inplace_step
-    comparison = verdicts.compare_placement(predicted, observed)
+    comparison = readiness.compare_placement(predicted, observed)
     assert comparison.agrees, [r for r in comparison.roles if not r.agrees]
     assert comparison.role("forward").observed_devices == ("CPU:1", "CPU:2")
     assert comparison.role("slice").observed_devices == ("CPU:0",)
@@ -96,7 +96,7 @@ def test_the_real_step_ran_where_predicted_and_a_wrong_prediction_is_caught(inpl
         dataclasses.replace(op, device="CPU:0") if "replica_1" in op.name else op
         for op in predicted
     ]
-    refuted = verdicts.compare_placement(wrong, observed)
+    refuted = readiness.compare_placement(wrong, observed)
     assert not refuted.role("forward").agrees
     assert refuted.role("forward").predicted_devices == ("CPU:0", "CPU:1")
     assert refuted.role("forward").moved[0].endswith("predicted CPU:0, ran on CPU:2")
@@ -181,7 +181,7 @@ def test_inspect_tensorflow_turns_memory_growth_on_and_probes_each_gpu_peak(fake
         ("GPU:0", 70 * 2**20, probes.PEAK_PROBE_BYTES),
         ("GPU:1", 70 * 2**20, probes.PEAK_PROBE_BYTES),
     ]
-    checks = verdicts.tensorflow_checks(inspection, nvml_gpus=2)
+    checks = readiness.tensorflow_checks(inspection, nvml_gpus=2)
     assert [c.status for c in checks] == ["ok", "ok", "ok"]
 
 
@@ -196,7 +196,7 @@ def test_the_virtual_gpu_probe_splits_the_first_gpu_and_sees_a_late_split_refuse
     assert payload["memory_limits_mb"] == [1024, 1024]
     assert "called after the TensorFlow runtime started" in payload["late_split_refused"]
     # no real GPU here: TF's soft placement ran the tensors on the host, which the check catches
-    check = verdicts.virtual_gpu_check(payload, None)
+    check = readiness.virtual_gpu_check(payload, None)
     assert check.status == "fail" and "tensors ran on ['CPU:0', 'CPU:0']" in check.summary
 
 
@@ -207,5 +207,5 @@ def test_a_child_that_fails_reports_its_error_and_log(tmp_path):
     assert child.error == "ValueError: virtual GPUs were asked for, but this machine has no GPU"
     assert "raise ValueError" in child.error_tail
     assert child.log_path == log and log.exists()
-    check = verdicts.placement_checks(child.payload, child.error, child.error_tail)[0]
+    check = readiness.placement_checks(child.payload, child.error, child.error_tail)[0]
     assert check.status == "fail" and check.summary == child.error

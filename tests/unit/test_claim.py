@@ -120,7 +120,7 @@ def test_no_section_of_a_report_with_hardware_supports_the_claim_on_such_hardwar
     the verdict (``--hardware``) included, and every verdict that reads the CI against the range
     carries the hardware's marker."""
     run = relabelled(synthetic_run(tmp_path), mode)
-    text, _ = report_run(run, fmt="json", with_plots=False, hardware_profile="4xP100-pcie3")
+    text, _ = report_run(run, fmt="json", with_plots=False, hardware="4xP100-pcie3")
     marker = prose.caveat_marker(Caveats.of([mode]))
     data = json.loads(text)
     titles = [section["title"] for section in data["sections"]]
@@ -137,14 +137,14 @@ def test_no_section_of_a_report_with_hardware_supports_the_claim_on_such_hardwar
         assert value.endswith(marker), (title, header, value)
     inside = [v for _, _, v in shown if v.startswith(Outcome.INSIDE_RANGE.value)]
     assert len(inside) >= 2  # the headline and the prediction's paired verdict
-    md, _ = report_run(run, fmt="md", with_plots=False, hardware_profile="4xP100-pcie3")
+    md, _ = report_run(run, fmt="md", with_plots=False, hardware="4xP100-pcie3")
     verdict_rule = prose.verdict_rule(DEFAULT_CLAIM)
     assert md.replace(verdict_rule, "").count("supports the claim") == 0
 
 
 def test_on_real_gpus_the_same_records_support_the_claim_in_every_section(tmp_path):
     run = synthetic_run(tmp_path)  # device_mode "gpu"
-    text, _ = report_run(run, fmt="json", with_plots=False, hardware_profile="4xP100-pcie3")
+    text, _ = report_run(run, fmt="json", with_plots=False, hardware="4xP100-pcie3")
     values = [
         value
         for section in json.loads(text)["sections"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mgbench.config.hardware import load_profile
+from mgbench.config.hardware_specs import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "benchmarks" / "device_probe.py"
@@ -76,7 +76,7 @@ def test_the_dry_run_passes_every_section_without_tensorflow(tmp_path):
     )
     assert bandwidth["d2d_peer"] == {"reason": "one GPU: no second chip to copy to"}
 
-    profile = load_profile(tmp_path / "profile.toml")
+    profile = load_spec(tmp_path / "profile.toml")
     assert (profile.gpus, profile.gpus_per_chip) == (4, 4)
     assert (profile.h2d_gb_s, profile.d2h_gb_s) == (50.0, 52.0)  # pinned rates
     assert (profile.peer.via, profile.peer.gb_s) == ("chip", 1500.0)
@@ -108,13 +108,13 @@ def test_a_container_hiding_the_process_and_a_uuid_remap_are_reported(tmp_path):
     assert [s["device_delta_bytes"] // 2**20 for s in check["steps"]] == [256, 1280, 5376, 0]
     assert raw["energy"]["nvml_index"] == 1
     # one GPU visible of two: the profile is the one-chip (virtual GPUs) kind
-    assert load_profile(tmp_path / "profile.toml").peer.via == "chip"
+    assert load_spec(tmp_path / "profile.toml").peer.via == "chip"
 
 
 def test_two_gpus_give_a_peer_rate_and_a_physical_profile(tmp_path):
     done = run_probe("--dry-run", "--dry-run-gpus", "2", "--output", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    profile = load_profile(tmp_path / "profile.toml")
+    profile = load_spec(tmp_path / "profile.toml")
     assert (profile.gpus, profile.gpus_per_chip, profile.uplinks) == (2, 1, ())
     assert (profile.peer.via, profile.peer.gb_s) == ("pcie", 400.0)
 

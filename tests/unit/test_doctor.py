@@ -12,13 +12,13 @@ from importlib.metadata import version
 import pytest
 from fakes import FakeNvml
 
-from mgbench.analysis import doctor as verdicts
-from mgbench.analysis.doctor import FAIL, OK, SKIP, WARN, Check, ObservedOp
+from mgbench.analysis import readiness
+from mgbench.analysis.readiness import FAIL, OK, SKIP, WARN, Check, ObservedOp
 from mgbench.commands import doctor as command
-from mgbench.execution import doctor as probes
+from mgbench.execution import probes
 from mgbench.placement import PlacedOp
 from mgbench.platform import hardware, quiet
-from mgbench.present.doctor import format_check, format_summary
+from mgbench.present.checklist import format_check, format_summary
 
 MIB = 2**20
 
@@ -56,9 +56,9 @@ def _ran_as_predicted(**moved: str) -> list[ObservedOp]:
 
 
 def test_a_step_that_ran_as_predicted_agrees_role_by_role():
-    comparison = verdicts.compare_placement(PREDICTED, _ran_as_predicted())
+    comparison = readiness.compare_placement(PREDICTED, _ran_as_predicted())
     assert comparison.agrees
-    assert [r.role for r in comparison.roles] == list(verdicts.COMPARED_ROLES)
+    assert [r.role for r in comparison.roles] == list(readiness.COMPARED_ROLES)
     forward = comparison.role("forward")
     assert forward.predicted_devices == forward.observed_devices == ("CPU:1", "CPU:2")
     assert (forward.matched_ops, forward.predicted_ops) == (2, 3)  # BiasAdd fused away
@@ -69,7 +69,7 @@ def test_a_step_that_ran_as_predicted_agrees_role_by_role():
 
 def test_a_forward_op_that_ran_on_the_host_fails_its_role_and_names_the_op():
     moved = {"m/replica_1/conv/Conv2D": "CPU:0"}
-    comparison = verdicts.compare_placement(PREDICTED, _ran_as_predicted(**moved))
+    comparison = readiness.compare_placement(PREDICTED, _ran_as_predicted(**moved))
     assert not comparison.agrees
     forward = comparison.role("forward")
     assert forward.predicted_devices == ("CPU:1", "CPU:2")
@@ -80,19 +80,19 @@ def test_a_forward_op_that_ran_on_the_host_fails_its_role_and_names_the_op():
 
 def test_constants_and_shape_ops_the_placer_moves_are_not_compared():
     moved = {"m/mgbench_split/Const": "CPU:1", "m/replica_0/conv/Shape": "CPU:0"}
-    assert verdicts.compare_placement(PREDICTED, _ran_as_predicted(**moved)).agrees
+    assert readiness.compare_placement(PREDICTED, _ran_as_predicted(**moved)).agrees
 
 
 def test_a_role_whose_ops_all_vanished_cannot_agree():
     observed = [o for o in _ran_as_predicted() if o.name != "m/mgbench_merge/concat"]
-    merge = verdicts.compare_placement(PREDICTED, observed).role("merge")
+    merge = readiness.compare_placement(PREDICTED, observed).role("merge")
     assert (merge.matched_ops, merge.predicted_ops) == (0, 1)
     assert not merge.agrees
 
 
 def test_roles_the_step_does_not_have_are_left_out():
     single = [op for op in PREDICTED if op.role in ("forward", "loss", "update")]
-    comparison = verdicts.compare_placement(single, _ran_as_predicted())
+    comparison = readiness.compare_placement(single, _ran_as_predicted())
     assert [r.role for r in comparison.roles] == ["forward", "loss", "update"]
 
 
@@ -104,9 +104,9 @@ def test_a_mirrored_step_updates_and_computes_on_its_replicas_only():
         ObservedOp("replica_1/sgd/AssignSubVariableOp", "AssignSubVariableOp", "CPU:2"),
         ObservedOp("AddN", "AddN", "CPU:0"),  # the reduction to one device
     ]
-    assert verdicts.observe_mirrored(observed, ["CPU:1", "CPU:2"]).agrees
+    assert readiness.observe_mirrored(observed, ["CPU:1", "CPU:2"]).agrees
     on_host = [*observed, ObservedOp("dense/MatMul", "MatMul", "CPU:0")]
-    mirrored = verdicts.observe_mirrored(on_host, ["CPU:1", "CPU:2"])
+    mirrored = readiness.observe_mirrored(on_host, ["CPU:1", "CPU:2"])
     assert mirrored.compute_devices == ("CPU:0", "CPU:1", "CPU:2")
     assert not mirrored.agrees
 
@@ -140,7 +140,7 @@ def _placement_payload(*strategies: dict, auto_jit: str = "") -> dict:
 
 
 def test_placement_checks_pass_a_step_that_ran_as_predicted_and_xla_off():
-    checks = verdicts.placement_checks(_placement_payload(), None)
+    checks = readiness.placement_checks(_placement_payload(), None)
     assert [(c.name, c.status) for c in checks] == [
         ("placement: inplace", OK),
         ("XLA off", OK),
@@ -151,7 +151,7 @@ def test_placement_checks_pass_a_step_that_ran_as_predicted_and_xla_off():
 
 def test_placement_checks_fail_a_moved_role_a_failed_step_and_xla():
     moved = [[o.name, o.type, "CPU:0"] for o in _ran_as_predicted()]
-    checks = verdicts.placement_checks(
+    checks = readiness.placement_checks(
         _placement_payload(
             _strategy_payload("inplace", observed=moved),
             _strategy_payload("concat", error="ValueError: boom", error_tail="line\nboom"),
@@ -172,7 +172,7 @@ def test_placement_checks_fail_a_moved_role_a_failed_step_and_xla():
 
 
 def test_a_placement_child_that_wrote_nothing_is_one_failed_check():
-    checks = verdicts.placement_checks(None, "did not finish within 75 s", "last\nlines")
+    checks = readiness.placement_checks(None, "did not finish within 75 s", "last\nlines")
     assert [(c.status, c.summary, c.details) for c in checks] == [
         (FAIL, "did not finish within 75 s", ("last", "lines"))
     ]
@@ -196,7 +196,7 @@ def _inspection(gpus: int = 0, *, peak: int | None = 80 * MIB, cuda: bool = True
 
 
 def test_on_a_cpu_machine_the_gpu_checks_are_skipped_with_why():
-    checks = verdicts.tensorflow_checks(_inspection(0), nvml_gpus=0)
+    checks = readiness.tensorflow_checks(_inspection(0), nvml_gpus=0)
     assert [(c.name, c.status) for c in checks] == [
         ("TensorFlow build", OK),
         ("GPUs (TensorFlow)", SKIP),
@@ -207,18 +207,18 @@ def test_on_a_cpu_machine_the_gpu_checks_are_skipped_with_why():
 
 
 def test_gpus_the_driver_reports_but_tensorflow_misses_fail():
-    checks = verdicts.tensorflow_checks(_inspection(0), nvml_gpus=2)
+    checks = readiness.tensorflow_checks(_inspection(0), nvml_gpus=2)
     assert checks[1].status == FAIL
     assert "the driver reports 2 GPU(s) but TensorFlow sees none" in checks[1].summary
-    no_cuda = verdicts.tensorflow_checks(_inspection(0, cuda=False), nvml_gpus=1)
+    no_cuda = readiness.tensorflow_checks(_inspection(0, cuda=False), nvml_gpus=1)
     assert no_cuda[0].status == FAIL and "has no CUDA" in no_cuda[0].summary
 
 
 def test_a_gpu_peak_that_misses_a_known_allocation_fails():
-    good = verdicts.tensorflow_checks(_inspection(2), nvml_gpus=2)
+    good = readiness.tensorflow_checks(_inspection(2), nvml_gpus=2)
     assert [c.status for c in good] == [OK, OK, OK]
     assert good[2].details[0] == "GPU:0: peak 80 MiB after a 64 MiB allocation"
-    low = verdicts.tensorflow_checks(_inspection(2, peak=MIB), nvml_gpus=2)
+    low = readiness.tensorflow_checks(_inspection(2, peak=MIB), nvml_gpus=2)
     assert low[2].status == FAIL and "GPU:0, GPU:1" in low[2].summary
 
 
@@ -232,10 +232,10 @@ def test_the_virtual_gpu_split_is_checked_against_what_was_asked():
         "ran_on": ["GPU:0", "GPU:1"],
         "late_split_refused": "mgbench.devices.simulate() was called after ...",
     }
-    assert verdicts.virtual_gpu_check(payload, None).status == OK
-    late = verdicts.virtual_gpu_check({**payload, "late_split_refused": None}, None)
+    assert readiness.virtual_gpu_check(payload, None).status == OK
+    late = readiness.virtual_gpu_check({**payload, "late_split_refused": None}, None)
     assert late.status == FAIL and "was not refused" in late.summary
-    off = verdicts.virtual_gpu_check({**payload, "ran_on": ["GPU:0", "GPU:0"]}, None)
+    off = readiness.virtual_gpu_check({**payload, "ran_on": ["GPU:0", "GPU:0"]}, None)
     assert "tensors ran on ['GPU:0', 'GPU:0']" in off.summary
 
 
@@ -298,7 +298,7 @@ def _tf_gpus(*models: str):
 def test_nvml_reports_driver_gpus_and_uuids_and_maps_tf_gpus_in_order():
     snapshot = _nvml(listed={0: 300 * MIB, 1: 500 * MIB})
     assert snapshot.visible_indices == (0, 1)
-    checks = verdicts.nvml_checks(snapshot, None, _tf_gpus(A100, H200))
+    checks = readiness.nvml_checks(snapshot, None, _tf_gpus(A100, H200))
     assert [(c.name, c.status) for c in checks] == [
         ("NVML", OK),
         ("TF GPU -> NVML index", OK),
@@ -319,7 +319,7 @@ def test_nvml_reports_driver_gpus_and_uuids_and_maps_tf_gpus_in_order():
 def test_cuda_visible_devices_by_uuid_maps_tf_gpu_0_to_the_second_nvml_gpu():
     snapshot = _nvml(listed={1: 400 * MIB}, visible="GPU-bbbbbbbb")
     assert snapshot.visible_indices == (1,)
-    checks = verdicts.nvml_checks(snapshot, None, _tf_gpus(H200))
+    checks = readiness.nvml_checks(snapshot, None, _tf_gpus(H200))
     mapping, process = checks[1], checks[2]
     assert mapping.status == OK
     assert mapping.summary == "CUDA_VISIBLE_DEVICES='GPU-bbbbbbbb': matched by UUID"
@@ -329,7 +329,7 @@ def test_cuda_visible_devices_by_uuid_maps_tf_gpu_0_to_the_second_nvml_gpu():
 
 def test_an_index_mapping_that_contradicts_the_chip_names_fails():
     # TF's GPU:0 is the H200, but without the remap NVML index 0 is the A100.
-    checks = verdicts.nvml_checks(_nvml(visible="0"), None, _tf_gpus(H200))
+    checks = readiness.nvml_checks(_nvml(visible="0"), None, _tf_gpus(H200))
     assert checks[1].status == FAIL
     assert checks[1].summary == "GPU:0 is a 'NVIDIA H200' but NVML 0 a 'NVIDIA A100-SXM4-80GB'"
     assert checks[2].status == SKIP
@@ -338,14 +338,14 @@ def test_an_index_mapping_that_contradicts_the_chip_names_fails():
 def test_an_unknown_cuda_visible_devices_entry_fails_the_mapping():
     snapshot = _nvml(visible="GPU-cccc")
     assert snapshot.visible_indices is None and "GPU-cccc" in snapshot.mapping_error
-    checks = verdicts.nvml_checks(snapshot, None, _tf_gpus(H200))
+    checks = readiness.nvml_checks(snapshot, None, _tf_gpus(H200))
     assert checks[1].status == FAIL and "GPU-cccc" in checks[1].summary
 
 
 def test_a_process_nvml_cannot_see_in_a_container_is_a_warning_with_the_reason():
     # NVML lists another process on each GPU but never this PID: a PID namespace hides it.
     snapshot = _nvml(listed={}, others=1)
-    checks = verdicts.nvml_checks(snapshot, None, _tf_gpus(A100, H200))
+    checks = readiness.nvml_checks(snapshot, None, _tf_gpus(A100, H200))
     process = checks[2]
     assert process.status == WARN
     assert process.summary.startswith(
@@ -356,7 +356,7 @@ def test_a_process_nvml_cannot_see_in_a_container_is_a_warning_with_the_reason()
         "NVML 0: pid 4242 not listed (1 other process(es))",
         "NVML 1: pid 4242 not listed (1 other process(es))",
     )
-    assert verdicts.exit_code(checks) == 0
+    assert readiness.exit_code(checks) == 0
 
 
 def test_the_shared_fake_nvml_in_container_mode_gives_the_same_warning():
@@ -365,14 +365,14 @@ def test_the_shared_fake_nvml_in_container_mode_gives_the_same_warning():
         nvml, pid=PID, cuda_visible_devices=None, cuda_device_order="PCI_BUS_ID"
     )
     assert snapshot.gpus[0].process_listed is False and snapshot.gpus[0].other_processes == 1
-    process = verdicts.nvml_checks(snapshot, None, _tf_gpus(None))[2]
+    process = readiness.nvml_checks(snapshot, None, _tf_gpus(None))[2]
     assert (
         process.status == WARN and "a container's PID namespace hides this one" in process.summary
     )
 
 
 def test_a_process_listed_without_a_memory_figure_is_a_warning():
-    checks = verdicts.nvml_checks(_nvml(listed={0: None, 1: MIB}), None, _tf_gpus(A100, H200))
+    checks = readiness.nvml_checks(_nvml(listed={0: None, 1: MIB}), None, _tf_gpus(A100, H200))
     assert checks[2].status == WARN
     assert "lists pid 4242 on NVML 0 without a memory figure" in checks[2].summary
     assert checks[2].details[0] == "NVML 0: pid 4242 listed without a memory figure"
@@ -381,11 +381,11 @@ def test_a_process_listed_without_a_memory_figure_is_a_warning():
 def test_a_mig_instance_in_cuda_visible_devices_maps_to_its_gpu():
     snapshot = _nvml(listed={0: MIB}, visible="MIG-cccccccc-3333")
     assert snapshot.visible_indices == (0,)
-    assert verdicts.nvml_checks(snapshot, None, _tf_gpus(A100))[1].status == OK
+    assert readiness.nvml_checks(snapshot, None, _tf_gpus(A100))[1].status == OK
 
 
 def test_a_device_order_other_than_pci_bus_id_is_a_warning():
-    checks = verdicts.nvml_checks(
+    checks = readiness.nvml_checks(
         _nvml(listed={0: MIB, 1: MIB}, order="FASTEST_FIRST"),
         None,
         _tf_gpus(A100, H200),
@@ -394,7 +394,7 @@ def test_a_device_order_other_than_pci_bus_id_is_a_warning():
 
 
 def test_without_nvml_its_checks_are_skipped_with_the_reason():
-    checks = verdicts.nvml_checks(None, "NVML could not start: NVML Shared Library Not Found", ())
+    checks = readiness.nvml_checks(None, "NVML could not start: NVML Shared Library Not Found", ())
     assert [c.status for c in checks] == [SKIP, SKIP, SKIP]
     assert checks[0].summary == "NVML could not start: NVML Shared Library Not Found"
 
@@ -522,7 +522,7 @@ def test_a_tensorflow_that_cannot_start_fails_and_skips_what_needs_it(fake_probe
     [((OK, OK), 0), ((OK, WARN, SKIP), 0), ((SKIP,), 0), ((OK, FAIL, SKIP), 1), ((), 0)],
 )
 def test_exit_code_is_1_only_when_a_check_failed(statuses, code):
-    assert verdicts.exit_code(Check(f"c{i}", s, "") for i, s in enumerate(statuses)) == code
+    assert readiness.exit_code(Check(f"c{i}", s, "") for i, s in enumerate(statuses)) == code
 
 
 def test_a_check_with_an_unknown_status_is_refused():
@@ -531,7 +531,7 @@ def test_a_check_with_an_unknown_status_is_refused():
 
 
 def test_a_check_prints_its_details_and_role_table_indented():
-    comparison = verdicts.compare_placement(PREDICTED, _ran_as_predicted())
+    comparison = readiness.compare_placement(PREDICTED, _ran_as_predicted())
     text = format_check(Check("placement: inplace", OK, "fine", ("a detail",), comparison))
     lines = text.splitlines()
     assert lines[0] == "[ ok ] placement: inplace: fine"

@@ -225,19 +225,19 @@ def test_three_processes_a_side_are_inconclusive_with_exit_3_not_a_pass(tmp_path
 
 def test_a_failure_outranks_an_inconclusive_check():
     lines = [
-        gates.GateLine("a", gates.Check.INCONCLUSIVE, ""),
-        gates.GateLine("b", gates.Check.FAIL, ""),
+        gates.GateLine("a", gates.Decision.INCONCLUSIVE, ""),
+        gates.GateLine("b", gates.Decision.FAIL, ""),
     ]
     assert gates.exit_code(lines) == 1
     assert gates.exit_code(lines[:1]) == 3
-    assert gates.exit_code([gates.GateLine("c", gates.Check.PASS, "")]) == 0
+    assert gates.exit_code([gates.GateLine("c", gates.Decision.PASS, "")]) == 0
 
 
 def test_a_ci_reaching_past_the_limit_without_a_significant_slowdown_is_inconclusive():
     # 4% slower, 5 processes a side: significant, yet not beyond 5%, and the 99% CI may reach it.
     lines = gates.gate_runs(run_records(1), run_records(2, slow={"concat": 1.04}))
     (line,) = [x for x in lines if x.subject.endswith("concat-x2") and "images/s" in x.reason]
-    assert line.check is gates.Check.INCONCLUSIVE, line.reason
+    assert line.decision is gates.Decision.INCONCLUSIVE, line.reason
     assert "without a significant slowdown beyond it" in line.reason
 
 

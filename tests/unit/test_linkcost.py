@@ -8,7 +8,7 @@ import pytest
 
 from mgbench.analysis import linkcost
 from mgbench.analysis.linkcost import LinkCostError
-from mgbench.config.hardware import parse_profile
+from mgbench.config.hardware_specs import parse_spec
 from mgbench.records.record import Record
 from mgbench.transfers import Transfer
 
@@ -52,7 +52,7 @@ source = "synthetic"
 
 def toy(via: str = "host", rate: float | None = None, chip: int = 1):
     peer_rate = "" if rate is None else f"gb_s = {rate}"
-    return parse_profile(TOY.format(via=via, peer_rate=peer_rate, chip=chip), "toy.toml")
+    return parse_spec(TOY.format(via=via, peer_rate=peer_rate, chip=chip), "toy.toml")
 
 
 def row(src: str, dst: str, role: str, gigabytes: float) -> Transfer:

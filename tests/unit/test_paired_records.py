@@ -128,18 +128,18 @@ def test_a_skipped_paired_cell_is_shown_with_its_reason():
 
 @pytest.mark.parametrize(
     ("true_pct", "minimum", "check"),
-    [(0.0, 0.97, gates.Check.PASS), (-10.0, 0.97, gates.Check.FAIL)],
+    [(0.0, 0.97, gates.Decision.PASS), (-10.0, 0.97, gates.Decision.FAIL)],
 )
 def test_the_ratio_gate_reads_paired_data(true_pct, minimum, check):
     records = read(paired_run(3, 4, true_pct=true_pct, round_sd=0.01))
     (line,) = gates.gate_ratio(records, "inplace", "concat", minimum=minimum)
-    assert line.check is check and line.reason.startswith("paired ratio ")
+    assert line.decision is check and line.reason.startswith("paired ratio ")
 
 
 def test_the_paired_ratio_gate_is_inconclusive_when_its_ci_straddles_the_minimum():
     records = read(paired_run(1, 4, true_pct=-3.0, round_sd=0.05, rounds=4))
     (line,) = gates.gate_ratio(records, "inplace", "concat", minimum=0.97)
-    assert line.check is gates.Check.INCONCLUSIVE
+    assert line.decision is gates.Decision.INCONCLUSIVE
     assert "CI straddles 0.97" in line.reason and "would decide" in line.reason
 
 

@@ -13,7 +13,7 @@ from data.make_paired_results import ENVIRONMENT, PAIRED_CELL, paired_record
 from mgbench import cli
 from mgbench.analysis.cells import CellKey
 from mgbench.commands.predict import predict_command
-from mgbench.config import hardware
+from mgbench.config import hardware_specs
 from mgbench.present import prediction, render
 from mgbench.present.model import Report
 from mgbench.records.record import Record
@@ -111,7 +111,7 @@ def test_predict_prints_both_tables_per_workload_and_the_measured_verdict(tmp_pa
 
 
 def test_the_numbers_behind_the_text(tmp_path):
-    profile = hardware.load_profile("4xP100-pcie3")
+    profile = hardware_specs.load_spec("4xP100-pcie3")
     records = [Record.from_json(isolated_record(s, 0)) for s in ("inplace", "concat")]
     section = prediction.prediction_section(records, profile, compute_s=0.1)
     (row,) = section.rows
@@ -168,7 +168,7 @@ def test_bad_input_raises_one_line(tmp_path):
     run = synthetic_run(tmp_path)
     with pytest.raises(ValueError) as caught:
         predict_command(run, "dgx2")
-    assert one_line(caught).startswith("unknown hardware profile 'dgx2'; known: 4xP100-pcie3")
+    assert one_line(caught).startswith("unknown hardware spec 'dgx2'; known: 4xP100-pcie3")
     bad = tmp_path / "bad.toml"
     bad.write_text("gpus = 4\n[host_link\n")
     with pytest.raises(ValueError) as caught:
@@ -223,9 +223,9 @@ def test_rows_given_directly_are_predicted_on_every_profile():
     """What the placement command prints for a configuration it traced: no run needed."""
     rows = {s: [Transfer(*r) for r in ROWS[s]] for s in ROWS}
     key = CellKey("ResNet50", 224, 96, 4, "keras3")
-    profiles = [hardware.load_profile(n) for n in hardware.names()]
-    section = prediction.profiles_section(rows, profiles, key)
-    assert [row[0] for row in section.rows] == hardware.names()
+    profiles = [hardware_specs.load_spec(n) for n in hardware_specs.names()]
+    section = prediction.specs_section(rows, profiles, key)
+    assert [row[0] for row in section.rows] == hardware_specs.names()
     assert all(row[1] is not None for row in section.rows)  # every profile has ResNet50 224px
     claimed = {row[0]: row[-1] for row in section.rows}
     assert claimed["4xP100-pcie3"] == pytest.approx((417 / 392 - 1) * 100)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from mgbench.analysis.doctor import FAIL, OK, SKIP, STATUSES, WARN, Check, PlacementComparison
+from mgbench.analysis.readiness import FAIL, OK, SKIP, STATUSES, WARN, Check, PlacementComparison
 
 _LABELS = {OK: "[ ok ]", WARN: "[warn]", FAIL: "[FAIL]", SKIP: "[skip]"}
 _INDENT = "       "

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mgbench.config import hardware
-from mgbench.config.hardware import HardwareError, load_profile, parse_profile
+from mgbench.config import hardware_specs
+from mgbench.config.hardware_specs import HardwareSpecError, load_spec, parse_spec
 
-SHIPPED = Path(hardware.__file__).parent / "hardware_profiles"
+SHIPPED = Path(hardware_specs.__file__).parent / "shipped_specs"
 CLAIM_MACHINE = "4xP100-pcie3"
 MINIMAL = """
 gpus = 2
@@ -25,9 +25,9 @@ via = "host"
 
 
 def test_the_four_profiles_ship_and_load():
-    assert hardware.names() == ["4xP100-pcie3", "8xH100-sxm", "dgx1-v100", "h200-4virtual"]
-    for name in hardware.names():
-        profile = load_profile(name)
+    assert hardware_specs.names() == ["4xP100-pcie3", "8xH100-sxm", "dgx1-v100", "h200-4virtual"]
+    for name in hardware_specs.names():
+        profile = load_spec(name)
         assert profile.name == name
         assert profile.description
         models = {(r.model, r.image_size) for r in profile.references}
@@ -47,7 +47,7 @@ def test_every_number_in_a_shipped_profile_has_a_source_comment(path):
 
 
 def test_the_claim_machine_carries_the_prs_own_throughputs():
-    profile = load_profile(CLAIM_MACHINE)
+    profile = load_spec(CLAIM_MACHINE)
     figures = {
         (r.model, r.image_size, r.batch_per_gpu, r.gpus): (r.img_s, r.after_img_s)
         for r in profile.references
@@ -58,7 +58,7 @@ def test_the_claim_machine_carries_the_prs_own_throughputs():
 
 
 def test_the_dgx1_mesh_leaves_some_pairs_unlinked():
-    profile = load_profile("dgx1-v100")
+    profile = load_spec("dgx1-v100")
     links = {i: 0 for i in range(8)}
     for pair in profile.peer.nvlinks:
         links[pair.a] += pair.links
@@ -75,7 +75,7 @@ def test_the_dgx1_mesh_leaves_some_pairs_unlinked():
 
 
 def test_the_virtual_gpus_share_one_link_and_one_chip():
-    profile = load_profile("h200-4virtual")
+    profile = load_spec("h200-4virtual")
     assert profile.uplink_of(0).gpus == (0, 1, 2, 3)
     assert profile.peer.via == "chip" and profile.gpus_per_chip == 4
 
@@ -83,15 +83,15 @@ def test_the_virtual_gpus_share_one_link_and_one_chip():
 def test_a_users_file_loads_by_path(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(MINIMAL)
-    profile = load_profile(path)
+    profile = load_spec(path)
     assert profile.name == "mine" and profile.gpus == 2 and profile.references == ()
 
 
 def one_line_error(text: str, tmp_path: Path, name: str = "bad.toml") -> str:
     path = tmp_path / name
     path.write_text(text)
-    with pytest.raises(HardwareError) as caught:
-        load_profile(path)
+    with pytest.raises(HardwareSpecError) as caught:
+        load_spec(path)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(str(path))
@@ -143,19 +143,19 @@ def test_bad_uplinks_and_references_are_named(tmp_path):
 
 
 def test_unknown_names_and_missing_files(tmp_path):
-    with pytest.raises(HardwareError) as caught:
-        load_profile("dgx2")
+    with pytest.raises(HardwareSpecError) as caught:
+        load_spec("dgx2")
     assert str(caught.value) == (
-        "unknown hardware profile 'dgx2'; known: 4xP100-pcie3, 8xH100-sxm, dgx1-v100, "
+        "unknown hardware spec 'dgx2'; known: 4xP100-pcie3, 8xH100-sxm, dgx1-v100, "
         "h200-4virtual (or give a FILE.toml)"
     )
-    with pytest.raises(HardwareError, match="no such hardware file"):
-        load_profile(tmp_path / "absent.toml")
-    with pytest.raises(HardwareError, match="not UTF-8"):
+    with pytest.raises(HardwareSpecError, match="no such hardware file"):
+        load_spec(tmp_path / "absent.toml")
+    with pytest.raises(HardwareSpecError, match="not UTF-8"):
         (tmp_path / "latin.toml").write_bytes(b"name = '\xe9'\n")
-        load_profile(tmp_path / "latin.toml")
+        load_spec(tmp_path / "latin.toml")
 
 
-def test_parse_profile_names_its_source_in_errors():
-    with pytest.raises(HardwareError, match=r"^inline: \[top level\] gpus: missing$"):
-        parse_profile("", "inline")
+def test_parse_spec_names_its_source_in_errors():
+    with pytest.raises(HardwareSpecError, match=r"^inline: \[top level\] gpus: missing$"):
+        parse_spec("", "inline")

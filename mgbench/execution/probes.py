@@ -10,7 +10,7 @@ Three kinds, by where they must run:
   ``hardware.visible_nvml_indices``). No TensorFlow; call it after :func:`inspect_tensorflow` so
   this process has a context on its GPUs for NVML to list.
 - In a child process, because devices must be configured before TensorFlow starts
-  (``python -m mgbench.execution.doctor KIND SPEC.json OUT.json``, spawned by :func:`run_child`):
+  (``python -m mgbench.execution.probes KIND SPEC.json OUT.json``, spawned by :func:`run_child`):
   ``virtual-gpus`` splits the first GPU in two and checks what TF made of it; ``placement``
   trains ONE tiny step per strategy on 2 replicas and records where its ops were predicted to run
   (``mgbench.placement``) and where they ran.
@@ -53,7 +53,7 @@ from mgbench import devices
 from mgbench.platform import hardware
 from mgbench.vocabulary import BACKENDS, Strategy
 
-CHILD_MODULE = "mgbench.execution.doctor"
+CHILD_MODULE = "mgbench.execution.probes"
 # Every strategy the keras3 backend builds in one process.
 STRATEGIES = BACKENDS["keras3"].strategies
 PLACEMENT_REPLICAS = 2
@@ -394,7 +394,7 @@ def run_child(
     log_path: Path | None,
     timeout_s: float,
 ) -> ChildResult:
-    """Run ``python -m mgbench.execution.doctor KIND`` with ``spec``; its output goes to
+    """Run ``python -m mgbench.execution.probes KIND`` with ``spec``; its output goes to
     ``log_path`` (None: to this terminal). A timeout kills its process group."""
     import tempfile
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mgbench.execution.doctor import NvmlGpu, NvmlSnapshot, TfGpu, TfInspection
+from mgbench.execution.probes import NvmlGpu, NvmlSnapshot, TfGpu, TfInspection
 from mgbench.placement import METADATA_TYPES, PlacedOp
 from mgbench.vocabulary import DeviceMode
 

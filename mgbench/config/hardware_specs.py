@@ -1,11 +1,11 @@
-"""Hardware profiles: the links and compute references of a multi-GPU machine, as small TOML files.
+"""Hardware specs: the links and compute references of a multi-GPU machine, as small TOML files.
 
-A profile says how fast bytes move between the host and each GPU (and which GPUs share one
+A spec says how fast bytes move between the host and each GPU (and which GPUs share one
 physical uplink to the host), how a GPU reaches another (NVLink pairs, an NVSwitch, PCIe
 peer-to-peer, staged through host memory, or a copy inside one chip for virtual GPUs), and
-published per-GPU training throughputs that give a compute time per step. Four profiles ship in
-``hardware_profiles/``; a user's own ``FILE.toml`` has the same keys. Every problem is a
-:class:`HardwareError` naming the file and the key.
+published per-GPU training throughputs that give a compute time per step. Four specs ship in
+``shipped_specs/``; a user's own ``FILE.toml`` has the same keys. Every problem is a
+:class:`HardwareSpecError` naming the file and the key.
 
 Bandwidths are GB/s (10^9 bytes/s), one direction.
 """
@@ -24,11 +24,11 @@ from typing import Any
 
 PEER_VIA = ("pcie", "host", "switch", "chip")
 PRECISIONS = ("fp32", "tf32")
-_SHIPPED = "hardware_profiles"
+_SHIPPED = "shipped_specs"
 
 
-class HardwareError(ValueError):
-    """A hardware profile cannot be used; the one-line message names the file and the key."""
+class HardwareSpecError(ValueError):
+    """A hardware spec cannot be used; the one-line message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Peer:
 @dataclass(frozen=True)
 class ComputeReference:
     """A published training throughput: ``img_s`` images/s over ``gpus`` physical GPUs, at
-    ``batch_per_gpu``; ``after_img_s`` is a claim's "after" figure where the profile has one."""
+    ``batch_per_gpu``; ``after_img_s`` is a claim's "after" figure where the spec has one."""
 
     model: str
     image_size: int
@@ -92,7 +92,7 @@ class ComputeReference:
 
 
 @dataclass(frozen=True)
-class HardwareProfile:
+class HardwareSpec:
     name: str
     description: str
     path: str
@@ -124,34 +124,36 @@ def _shipped() -> dict[str, Any]:
 
 
 def names() -> list[str]:
-    """The shipped profiles' names."""
+    """The shipped specs' names."""
     return sorted(_shipped())
 
 
-def load_profile(name_or_path: str | Path) -> HardwareProfile:
-    """A shipped profile by name, or a user's TOML file by path."""
+def load_spec(name_or_path: str | Path) -> HardwareSpec:
+    """A shipped spec by name, or a user's TOML file by path."""
     text = str(name_or_path)
     shipped = _shipped()
     if text in shipped:
         entry = shipped[text]
-        return parse_profile(entry.read_text(encoding="utf-8"), str(entry), default_name=text)
+        return parse_spec(entry.read_text(encoding="utf-8"), str(entry), default_name=text)
     path = Path(text)
     if path.suffix != ".toml" and not path.exists():
         known = ", ".join(sorted(shipped))
-        raise HardwareError(
-            f"unknown hardware profile {text!r}; known: {known} (or give a FILE.toml)"
+        raise HardwareSpecError(
+            f"unknown hardware spec {text!r}; known: {known} (or give a FILE.toml)"
         )
     try:
         data = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
-        raise HardwareError(f"{path}: no such hardware file") from error
+        raise HardwareSpecError(f"{path}: no such hardware file") from error
     except IsADirectoryError as error:
-        raise HardwareError(f"{path}: a folder, not a hardware TOML file") from error
+        raise HardwareSpecError(f"{path}: a folder, not a hardware TOML file") from error
     except OSError as error:
-        raise HardwareError(f"{path}: cannot read the hardware file: {error.strerror}") from error
+        raise HardwareSpecError(
+            f"{path}: cannot read the hardware file: {error.strerror}"
+        ) from error
     except UnicodeDecodeError as error:
-        raise HardwareError(f"{path}: not UTF-8 text (byte {error.start})") from error
-    return parse_profile(data, str(path), default_name=path.stem)
+        raise HardwareSpecError(f"{path}: not UTF-8 text (byte {error.start})") from error
+    return parse_spec(data, str(path), default_name=path.stem)
 
 
 _TOP_KEYS = {
@@ -179,14 +181,12 @@ _REFERENCE_KEYS = {
 }
 
 
-def parse_profile(
-    text: str, path: str = "<hardware>", *, default_name: str = ""
-) -> HardwareProfile:
-    """Validate a profile's TOML text; ``path`` names it in every error."""
+def parse_spec(text: str, path: str = "<hardware>", *, default_name: str = "") -> HardwareSpec:
+    """Validate a spec's TOML text; ``path`` names it in every error."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise HardwareError(_toml_error(path, error)) from error
+        raise HardwareSpecError(_toml_error(path, error)) from error
     top = _Table(path, "top level", data)
     top.check_keys(_TOP_KEYS)
     gpus = top.integer("gpus", minimum=1)
@@ -201,12 +201,12 @@ def parse_profile(
     for uplink in uplinks:
         for gpu in uplink.gpus:
             if gpu in shared:
-                raise HardwareError(
+                raise HardwareSpecError(
                     f"{path}: [[shared_uplink]] {uplink.name!r} gpus: GPU {gpu} is already "
                     f"behind {shared[gpu]!r}"
                 )
             shared[gpu] = uplink.name
-    return HardwareProfile(
+    return HardwareSpec(
         name=name,
         description=top.text("description", default=""),
         path=path,
@@ -311,7 +311,7 @@ class _Table:
 
     def fail(self, key: str | None, problem: str) -> None:
         place = f"[{self.where}]" + (f" {_shown_key(key)}" if key else "")
-        raise HardwareError(f"{self.path}: {place}: {problem}")
+        raise HardwareSpecError(f"{self.path}: {place}: {problem}")
 
     def check_keys(self, allowed: set[str]) -> None:
         for key in self.data:
