@@ -484,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     placement_cmd.add_argument(
         "--hardware",
         metavar="NAME|FILE.toml|all",
-        help="also predict the in-place speed-up on these hardware profiles",
+        help="also predict the claimed speed-up on these hardware specs",
     )
     placement_cmd.add_argument("--backend", choices=backends.names(), default="keras3")
     _add_virtual_gpus(placement_cmd)
@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict_cmd = commands.add_parser(
         "predict",
-        help="each split's copy time per step on a hardware profile, from a run's transfer "
+        help="each split's copy time per step on a hardware spec, from a run's transfer "
         "audits, and the in-place speed-up it implies",
     )
     predict_cmd.add_argument("run", help="a run folder or its results.jsonl")

@@ -36,7 +36,7 @@ def test_placement_command_prints_both_wrappers_on_simulated_replicas(run_cli_pr
     assert out.count("transfers on gpus (MiB per step):") == 2
     assert out.count("| CPU:0 -> GPU:0 | 0.094") == 1
     # predictions on the claim's machine: against concat, and against the claim's own baseline
-    assert "## TinyCNN-32px-b4-x2: predicted in-place speed-up per hardware profile" in out
+    assert "## TinyCNN-32px-b4-x2: predicted in-place speed-up per hardware spec" in out
     assert "over Keras <= 2.1's split (whole batch to every replica" in out
     assert out.count("| 4xP100-pcie3 |") == 2
 
