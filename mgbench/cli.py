@@ -8,11 +8,13 @@ import argparse
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from mgbench import backends  # the registry: names only, no framework
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim, parse_range
 from mgbench.config import hardware_specs  # spec names only: reads no file
+from mgbench.vocabulary import DeprecatedName, deprecated
 
 REPORT_FORMATS = ("md", "csv", "latex", "html", "json")
 
@@ -244,10 +246,13 @@ def _placement(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile(args: argparse.Namespace) -> int:
-    from mgbench.commands.profile import profile_command
+def _timeline(args: argparse.Namespace) -> int:
+    from mgbench.commands.timeline import timeline_command
 
-    return profile_command(
+    if args.command == "profile":
+        deprecated("mgbench profile", "mgbench timeline")
+
+    return timeline_command(
         args.suite,
         args.cell,
         output=args.output,
@@ -284,8 +289,7 @@ def _add_hardware(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--hardware",
         required=required,
         metavar="NAME|FILE.toml",
-        help=f"a shipped hardware spec ({', '.join(hardware_specs.names())}) or your own TOML "
-        "file",
+        help=f"a shipped hardware spec ({', '.join(hardware_specs.names())}) or your own TOML file",
     )
 
 
@@ -491,16 +495,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_claim(placement_cmd)
     placement_cmd.set_defaults(handler=_placement)
 
-    profile_cmd = commands.add_parser(
-        "profile",
-        help="run one cell's steps under TF's profiler: where the time goes, per device",
+    timeline_cmd = commands.add_parser(
+        "timeline",
+        aliases=["profile"],
+        help="run one cell's steps under TF's profiler: where the time goes, per device "
+        "('profile' is its old name)",
     )
-    profile_cmd.add_argument("suite", help="a suite TOML file")
-    profile_cmd.add_argument("--cell", required=True, help="the cell id, as the run prints it")
-    profile_cmd.add_argument("--steps", type=int, help="profiled steps (default: the suite's)")
-    profile_cmd.add_argument("--output", help="folder for the record and the trace")
-    _add_virtual_gpus(profile_cmd)
-    profile_cmd.set_defaults(handler=_profile)
+    timeline_cmd.add_argument("suite", help="a suite TOML file")
+    timeline_cmd.add_argument("--cell", required=True, help="the cell id, as the run prints it")
+    timeline_cmd.add_argument(
+        "--steps", type=int, help="steps under the profiler (default: the suite's)"
+    )
+    timeline_cmd.add_argument("--output", help="folder for the record and the trace")
+    _add_virtual_gpus(timeline_cmd)
+    timeline_cmd.set_defaults(handler=_timeline)
 
     predict_cmd = commands.add_parser(
         "predict",
@@ -546,6 +554,17 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+_SHOW_WARNING = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """A renamed name's warning as one line; any other warning as Python shows it."""
+    if issubclass(category, DeprecatedName):
+        print(f"mgbench: warning: {message}", file=sys.stderr)
+    else:
+        _SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from mgbench.platform import quiet
 
@@ -553,7 +572,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet.set_verbose(args.verbose)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            # A renamed name still works; the user is told once, in one line.
+            warnings.simplefilter("always", DeprecatedName)
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except (ValueError, RuntimeError, OSError) as error:
         print(f"mgbench: error: {error}", file=sys.stderr)
         return 2

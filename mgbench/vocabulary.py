@@ -12,6 +12,7 @@ text, so records, suite files and messages read as they did with plain strings.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -115,3 +116,18 @@ def why_only(strategy: str) -> str | None:
             if only == strategy:
                 return reason
     return None
+
+
+class DeprecatedName(FutureWarning):
+    """A user-facing name (a suite key, a command) that was renamed: the old one still works,
+    and the command line says so once, as ``mgbench: warning: ...``."""
+
+
+def deprecated(old: str, new: str, where: str = "") -> None:
+    """Say that ``old`` is read as ``new`` (``where``: the file and table it was found in)."""
+    place = f"{where}: " if where else ""
+    warnings.warn(
+        f"{place}{old} is deprecated, use {new} (read as {new} this time)",
+        DeprecatedName,
+        stacklevel=3,
+    )

@@ -47,7 +47,7 @@ DEVICE_MODES = (DeviceMode.CPU_SIMULATION, DeviceMode.VIRTUAL_GPU, DeviceMode.GP
 # A profiled process (``profile = true``) runs its steps under TF's profiler, which records every
 # op: assumed this much slower per step, plus writing the trace.
 PROFILER_STEP_SLOWDOWN = 2.0
-PROFILE_TRACE_WRITE_S = 5.0
+TIMELINE_TRACE_WRITE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -317,18 +317,18 @@ def process_cost(
     return default_cost(cell, device_mode)
 
 
-def profile_cost(cell: Cell, isolated: ProcessCost, profile_steps: int) -> ProcessCost:
-    """A profiled process (``profile = true``): warm-up, then ``profile_steps`` steps under TF's
+def timeline_cost(cell: Cell, isolated: ProcessCost, timeline_steps: int) -> ProcessCost:
+    """A timeline process (``timeline = true``): warm-up, then ``timeline_steps`` steps under TF's
     profiler, each assumed :data:`PROFILER_STEP_SLOWDOWN` times slower, and the trace written."""
     warmup = max(cell.warmup_steps, 1)
-    profiled_steps_s = PROFILER_STEP_SLOWDOWN * profile_steps * isolated.step_s
+    profiled_steps_s = PROFILER_STEP_SLOWDOWN * timeline_steps * isolated.step_s
     return ProcessCost(
-        isolated.fixed_s + PROFILE_TRACE_WRITE_S,
+        isolated.fixed_s + TIMELINE_TRACE_WRITE_S,
         isolated.first_step_s,
-        (warmup * isolated.step_s + profiled_steps_s) / (warmup + profile_steps),
-        warmup + profile_steps,
+        (warmup * isolated.step_s + profiled_steps_s) / (warmup + timeline_steps),
+        warmup + timeline_steps,
         f"{isolated.source}; profiled steps x{PROFILER_STEP_SLOWDOWN:g}, trace writing "
-        f"{PROFILE_TRACE_WRITE_S:g} s",
+        f"{TIMELINE_TRACE_WRITE_S:g} s",
     )
 
 
@@ -428,7 +428,7 @@ class EarlierRun:
 
     label: str
     records: tuple[Record, ...]
-    profile_walls_s: Mapping[str, float] = field(default_factory=dict)  # profiled cell -> wall
+    timeline_walls_s: Mapping[str, float] = field(default_factory=dict)  # profiled cell -> wall
     notes: tuple[str, ...] = ()  # e.g. how its machine differs from this one
 
 
@@ -450,7 +450,7 @@ class RunPlan:
     profile: str
     device_mode: str
     cells: tuple[CellPlan, ...]
-    profiled: tuple[CellPlan, ...]  # one process per cell under the profiler (profile = true)
+    timelines: tuple[CellPlan, ...]  # one process per cell under the profiler (timeline = true)
     order: tuple[tuple[str, int], ...]  # (cell id, repeat) in the launcher's order
     ci: tuple[CiForecast, ...]
     earlier: str | None  # the earlier run the costs came from, or None: defaults only
@@ -466,32 +466,32 @@ class RunPlan:
 
     @property
     def total_s(self) -> float:
-        return sum(c.total_s for c in self.cells) + sum(c.total_s for c in self.profiled)
+        return sum(c.total_s for c in self.cells) + sum(c.total_s for c in self.timelines)
 
     @property
     def models_on_defaults(self) -> tuple[str, ...]:
-        everything = (*self.cells, *self.profiled)
+        everything = (*self.cells, *self.timelines)
         return tuple(
             dict.fromkeys(c.cell.model for c in everything if c.cost.source.startswith("default"))
         )
 
-    def process_s(self, cell: Cell, profiled: bool = False) -> float | None:
-        """One process of ``cell`` (its profiled process with ``profiled``), or None when the
+    def process_s(self, cell: Cell, timeline: bool = False) -> float | None:
+        """One process of ``cell`` (its timeline process with ``timeline``), or None when the
         plan does not hold it."""
-        for each in self.profiled if profiled else self.cells:
+        for each in self.timelines if timeline else self.cells:
             if each.cell.cell_id == cell.cell_id:
                 return each.cost.total_s
         return None
 
     def left_out_by(self, deadline_s: float) -> tuple[tuple[str, int | None], ...]:
         """The processes ``--deadline`` would leave out if every one took its estimate: the
-        launcher stops at the first that would end after ``deadline_s``; profiled processes
+        launcher stops at the first that would end after ``deadline_s``; timeline processes
         (repeat None) come after the measured ones."""
         by_id = {c.cell.cell_id: c.cost.total_s for c in self.cells}
         queue: list[tuple[str, int | None, float]] = [
             (cell_id, repeat, by_id[cell_id]) for cell_id, repeat in self.order
         ]
-        queue += [(c.cell.cell_id, None, c.cost.total_s) for c in self.profiled]
+        queue += [(c.cell.cell_id, None, c.cost.total_s) for c in self.timelines]
         elapsed = 0.0
         for index, (_, _, seconds) in enumerate(queue):
             if elapsed + seconds > deadline_s:
@@ -526,16 +526,16 @@ def plan_run(
             )
         )
     by_id = {c.cell.cell_id: c for c in cells}
-    profiled = []
-    for cell in suite.profiled_cells():
+    timelines = []
+    for cell in suite.timeline_cells():
         isolated = by_id[cell.cell_id].cost
-        wall = earlier.profile_walls_s.get(cell.cell_id) if earlier else None
+        wall = earlier.timeline_walls_s.get(cell.cell_id) if earlier else None
         cost = (
-            ProcessCost(wall, 0.0, 0.0, 0, f"measured: {label} (its profiled process)")
+            ProcessCost(wall, 0.0, 0.0, 0, f"measured: {label} (its timeline process)")
             if wall is not None
-            else profile_cost(cell, isolated, suite.settings.profile_steps)
+            else timeline_cost(cell, isolated, suite.settings.timeline_steps)
         )
-        profiled.append(CellPlan(cell, 1, cost))
+        timelines.append(CellPlan(cell, 1, cost))
     ci = tuple(
         forecast(c.cell, c.processes, _noise_for(c.cell, noises, device_mode), alpha)
         for c in cells
@@ -546,7 +546,7 @@ def plan_run(
         profile=suite.profile,
         device_mode=device_mode,
         cells=tuple(cells),
-        profiled=tuple(profiled),
+        timelines=tuple(timelines),
         order=tuple((cell.cell_id, repeat) for cell, repeat in suite.runs()),
         ci=ci,
         earlier=earlier.label if earlier else None,

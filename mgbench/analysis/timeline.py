@@ -1,6 +1,6 @@
 """Where a step's time goes, per device: the profiler's attribution as per-step numbers.
 
-Pure: the input is the attribution a profiled process measured (``trackers.profiler``, kept as
+Pure: the input is the attribution a profiled process measured (``trackers.tf_profiler``, kept as
 JSON in a record) or the trace events themselves with the placement audit's op -> (device, role)
 mapping. Seconds and bytes are per step. Each device's time is the sum of its ops' kernel times;
 on a CPU, ops of one device run on several threads at once, so a device's total can exceed the
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mgbench.trackers.profiler import (
+from mgbench.trackers.tf_profiler import (
     CATEGORIES,
     COPIES_MEMCPY,
     COPIES_RENDEZVOUS,
@@ -231,13 +231,14 @@ def summarise_events(
     )
 
 
-def summarise_profile(profile: Mapping[str, Any]) -> TimelineSummary:
-    """The summary of what ``execution.profiling.profile_built`` returned (or a record kept)."""
+def summarise_timeline(timeline: Mapping[str, Any]) -> TimelineSummary:
+    """The summary of what ``execution.timeline_capture.capture_timeline`` returned (or a
+    record kept)."""
     return summarise(
-        profile["attribution"],
-        steps=int(profile["steps"]),
-        host=profile.get("host", "CPU:0"),
-        replica_devices=profile.get("replica_devices", ()),
-        wall_s=profile.get("wall_s"),
-        trace_path=profile.get("trace_path"),
+        timeline["attribution"],
+        steps=int(timeline["steps"]),
+        host=timeline.get("host", "CPU:0"),
+        replica_devices=timeline.get("replica_devices", ()),
+        wall_s=timeline.get("wall_s"),
+        trace_path=timeline.get("trace_path"),
     )

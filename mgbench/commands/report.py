@@ -9,7 +9,7 @@ from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIM, DEFAULT_MIN_EFF
 from mgbench.config import hardware_specs
 from mgbench.present import html, plots, prediction, render, sections
 from mgbench.records import environment, store
-from mgbench.records.profile import read_profiles
+from mgbench.records.timelines import read_timelines
 
 
 def report_run(
@@ -41,7 +41,7 @@ def report_run(
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
         warnings=run_records.warnings,
-        profiles=read_profiles(folder),
+        timelines=read_timelines(folder),
     )
     if spec is not None:
         built.sections.insert(

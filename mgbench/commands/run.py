@@ -22,7 +22,7 @@ from mgbench.platform import hardware
 from mgbench.present.plan import plan_line, plan_text
 from mgbench.present.summary import claim_headline, summary_table
 from mgbench.records import environment, store
-from mgbench.records.profile import read_profiles
+from mgbench.records.timelines import read_timelines
 from mgbench.vocabulary import DeviceMode
 
 SUMMARY_FILE = "summary.md"
@@ -108,7 +108,7 @@ def slurm_settings(loaded: Suite, overrides: Mapping[str, Any]) -> slurm.SlurmOp
     source = (
         slurm.FLAGS["time_min"] if "time_min" in overrides else f"{loaded.path}: [slurm] time_min"
     )
-    cells = loaded.cells() + loaded.profiled_cells()
+    cells = loaded.cells() + loaded.timeline_cells()
     longest = max(cells, key=lambda cell: cell.timeout_s, default=None)
     if longest is not None:
         try:
@@ -152,7 +152,7 @@ def _read_earlier(folder: Path, results_path: Path, notes: Sequence[str]) -> pla
     records = tuple(store.read_records(results_path))
     walls = {
         p.cell_id: p.wall_s
-        for p in read_profiles(folder)
+        for p in read_timelines(folder)
         if p.status == "ok" and p.wall_s is not None
     }
     return planning.EarlierRun(str(folder), records, walls, tuple(notes))
@@ -218,7 +218,7 @@ def run_and_summarise(
     emit(claim_headline(outcome.records, claim=claim, run_folder=outcome.folder))
     emit(f"\nresults: {outcome.results_path}")
     left_out = [f"{r.cell_id} r{r.repeat}" for r in outcome.left_out]
-    left_out += [f"{p.cell_id} (profiled)" for p in outcome.profiles_left_out]
+    left_out += [f"{p.cell_id} (timeline)" for p in outcome.timelines_left_out]
     if left_out:
         emit(
             f"--deadline left out {len(left_out)} process(es), recorded as skipped "

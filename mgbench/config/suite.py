@@ -29,6 +29,7 @@ from mgbench.vocabulary import (
     WRAPPERS,
     Strategy,
     backends_running,
+    deprecated,
     why_only,
 )
 
@@ -87,9 +88,10 @@ class Settings:
     rounds: int = 20  # AB / BA rounds per paired process
     block_steps: int = 5  # timed steps per block
     seed: int = 0  # the run order's random seed
-    # One more process per isolated cell, after the measured ones: its steps under TF's profiler.
-    profile: bool = False
-    profile_steps: int = 5
+    # One more process per isolated cell, after the measured ones: its steps under TF's profiler,
+    # read back as a timeline of where the step time goes.
+    timeline: bool = False
+    timeline_steps: int = 5
     # Process counts of the cells of a strategy that may span processes (multiworker: the counts
     # >= 2; dataparallel: each); a cell's replicas are split evenly between its processes, so a
     # group of R replicas gets a W-process cell when W divides R.
@@ -266,10 +268,10 @@ class Suite:
         """Processes a cell runs in: ``pairs`` for a paired cell, ``repeats`` for the others."""
         return self.settings.pairs if cell.paired else self.settings.repeats
 
-    def profiled_cells(self) -> list[Cell]:
-        """The cells ``profile = true`` runs once more under the profiler: the isolated
+    def timeline_cells(self) -> list[Cell]:
+        """The cells ``timeline = true`` runs once more under TF's profiler: the isolated
         one-process ones."""
-        if not self.settings.profile:
+        if not self.settings.timeline:
             return []
         # A multiworker cell's processes are tf.distribute's: the profiler runs one process.
         return [c for c in self.cells() if not c.paired and not c.multiprocess]
@@ -361,13 +363,15 @@ _SETTING_TYPES: dict[str, Any] = {
     "rounds": "rounds",
     "block_steps": "pos_int",
     "seed": "nonneg_int",
-    "profile": "bool",
-    "profile_steps": "pos_int",
+    "timeline": "bool",
+    "timeline_steps": "pos_int",
     "workers": "int_list",
 }
-_SUITE_KEYS = {"name", "description", *_SETTING_TYPES}
+# Keys renamed since suites were first written: still read, with a warning naming the new one.
+_RENAMED_KEYS = {"profile": "timeline", "profile_steps": "timeline_steps"}
+_SUITE_KEYS = {"name", "description", *_SETTING_TYPES, *_RENAMED_KEYS}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
-_CPU_KEYS = {*_SETTING_TYPES, "models", "image_size", "classes"}
+_CPU_KEYS = {*_SETTING_TYPES, *_RENAMED_KEYS, "models", "image_size", "classes"}
 
 
 class _Where:
@@ -468,7 +472,19 @@ def _comparisons(where: _Where, table: str, key: str, value: Any) -> tuple[tuple
     return tuple(dict.fromkeys(pairs))
 
 
+def _renamed(where: _Where, table: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with each renamed key under its new name (said once, as a warning); both names
+    at once is an error."""
+    found = {old: new for old, new in _RENAMED_KEYS.items() if old in data}
+    for old, new in found.items():
+        if new in data:
+            raise where.error(table, old, f"renamed to {new}, which is given too: keep {new}")
+        deprecated(old, new, f"{where.path}: [{table}]")
+    return {_RENAMED_KEYS.get(key, key): value for key, value in data.items()}
+
+
 def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings) -> Settings:
+    data = _renamed(where, table, data)
     changes = {
         key: _value(where, table, key, data[key], kind)
         for key, kind in _SETTING_TYPES.items()

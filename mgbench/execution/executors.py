@@ -123,14 +123,14 @@ class SubmititSpawner:
         options: DeviceOptions,
         log_path: Path,
         *,
-        profile: dict[str, Any] | None = None,
+        timeline: dict[str, Any] | None = None,
     ) -> WorkerResult:
         started = self._clock()
         self._executor.update_parameters(**self.job_parameters(cell))
         # Absolute paths: the job may start in another working directory, or on another machine.
         log_path = log_path.resolve()
         with tempfile.TemporaryDirectory(prefix="mgbench-", dir=log_path.parent) as scratch:
-            spec_path, out_path = write_worker_spec(Path(scratch), cell, options, profile)
+            spec_path, out_path = write_worker_spec(Path(scratch), cell, options, timeline)
             function, extra = self.job_call(cell)
             try:
                 job = self._executor.submit(

@@ -31,8 +31,8 @@ from mgbench.execution import multiworker
 from mgbench.execution.lock import hold_run_folder
 from mgbench.platform import cluster, hardware
 from mgbench.records import environment, store
-from mgbench.records.profile import ProfileRecord, append_profile, read_profiles
 from mgbench.records.record import Record, RecordError, RunContext
+from mgbench.records.timelines import TimelineRecord, append_timeline, read_timelines
 
 STDERR_TAIL_LINES = 20
 DEADLINE_REASON = "left out by --deadline"  # how a skipped record's reason starts
@@ -60,18 +60,18 @@ class WorkerResult:
     wall_s: float
 
 
-# (cell, device options, log path[, profile={"steps": n, "logdir": path}]) -> the worker's result
+# (cell, device options, log path[, timeline={"steps": n, "logdir": path}]) -> the worker's result
 Spawner = Callable[..., WorkerResult]
 
 
-# (cell, profiled) -> the seconds one process of it should take; None when unknown
+# (cell, timeline) -> the seconds one process of it should take; None when unknown
 ProcessEstimate = Callable[[Cell, bool], "float | None"]
 
 
 @dataclass(frozen=True)
 class Deadline:
     """``--deadline MINUTES``: no process starts that would not end within ``minutes`` of the
-    run's start. A process's time is ``estimate(cell, profiled)`` (the plan's per-phase costs)
+    run's start. A process's time is ``estimate(cell, timeline)`` (the plan's per-phase costs)
     scaled by how long the finished processes took against their estimates, or without an
     estimate the longest process finished so far; the first one without either starts."""
 
@@ -96,18 +96,18 @@ class _DeadlineWatch:
         self.longest_s: float | None = None
         self.stopped_at: float | None = None  # seconds into the run when starts stopped
 
-    def _base(self, cell: Cell, profiled: bool) -> float | None:
-        return self.deadline.estimate(cell, profiled) if self.deadline.estimate else None
+    def _base(self, cell: Cell, timeline: bool) -> float | None:
+        return self.deadline.estimate(cell, timeline) if self.deadline.estimate else None
 
-    def expected_s(self, cell: Cell, profiled: bool) -> float | None:
-        base = self._base(cell, profiled)
+    def expected_s(self, cell: Cell, timeline: bool) -> float | None:
+        base = self._base(cell, timeline)
         if base is None:
             return self.longest_s
         if self.estimated_s > 0:  # the estimates' error so far, on this machine
             return base * self.took_s / self.estimated_s
         return base
 
-    def refusal(self, cell: Cell, profiled: bool, emit: Callable[[str], None]) -> str | None:
+    def refusal(self, cell: Cell, timeline: bool, emit: Callable[[str], None]) -> str | None:
         """Why this process must not start (a skipped record's reason), or None: start it.
         The first refusal is emitted."""
         minutes = f"{self.deadline.minutes:g} min"
@@ -118,21 +118,21 @@ class _DeadlineWatch:
             )
         now = self.clock()
         left = self.ends_at - now
-        expected = self.expected_s(cell, profiled)
+        expected = self.expected_s(cell, timeline)
         if left > 0 and (expected is None or expected <= left):
             return None
         self.stopped_at = now - self.started
         need = "" if expected is None else f"it needed about {expected:.0f} s and "
         reason = f"{DEADLINE_REASON} {minutes}: {need}{max(left, 0):.0f} s were left"
         emit(
-            f"deadline: {cell.cell_id}{' (profiled)' if profiled else ''} would not end in time "
+            f"deadline: {cell.cell_id}{' (timeline)' if timeline else ''} would not end in time "
             f"({need}{max(left, 0):.0f} s were left): it and every later process are recorded "
             "as skipped"
         )
         return reason
 
-    def finished(self, cell: Cell, profiled: bool, wall_s: float) -> None:
-        base = self._base(cell, profiled)
+    def finished(self, cell: Cell, timeline: bool, wall_s: float) -> None:
+        base = self._base(cell, timeline)
         if base is not None and base > 0:
             self.estimated_s += base
             self.took_s += wall_s
@@ -162,12 +162,12 @@ def worker_env() -> dict[str, str]:
 
 
 def write_worker_spec(
-    folder: Path, cell: Cell, options: DeviceOptions, profile: dict[str, Any] | None
+    folder: Path, cell: Cell, options: DeviceOptions, timeline: dict[str, Any] | None
 ) -> tuple[Path, Path]:
     """SPEC.json for one worker in ``folder``, and where its OUT.json will be."""
     spec: dict[str, Any] = {"cell": cell.to_dict(), "devices": options.to_dict()}
-    if profile is not None:
-        spec["profile"] = profile
+    if timeline is not None:
+        spec["timeline"] = timeline
     spec_path, out_path = folder / "spec.json", folder / "out.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     return spec_path, out_path
@@ -305,13 +305,14 @@ def spawn_worker(
     options: DeviceOptions,
     log_path: Path,
     *,
-    profile: dict[str, Any] | None = None,
+    timeline: dict[str, Any] | None = None,
 ) -> WorkerResult:
-    """The local executor: run the worker module for one cell (measured, or ``profile``d) as a
+    """The local executor: run the worker module for one cell (measured, or under the profiler
+    for a ``timeline``) as a
     child of this process; kill its process group on timeout."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mgbench-") as scratch:
-        spec_path, out_path = write_worker_spec(Path(scratch), cell, options, profile)
+        spec_path, out_path = write_worker_spec(Path(scratch), cell, options, timeline)
         returncode = run_worker_process(spec_path, out_path, log_path, cell.timeout_s)
         return worker_result(cell, out_path, log_path, returncode, time.monotonic() - started)
 
@@ -437,7 +438,7 @@ class RunOutcome:
 
     folder: Path
     records: tuple[Record, ...]
-    profiles_left_out: tuple[ProfileRecord, ...] = ()  # profiled processes --deadline left out
+    timelines_left_out: tuple[TimelineRecord, ...] = ()  # timeline processes --deadline left out
 
     @property
     def results_path(self) -> Path:
@@ -477,7 +478,7 @@ def run_suite(
     """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results.
 
     With ``deadline``, a process that would not end in time is not started: it and every later
-    one (profiled ones too) are recorded as skipped, with a reason naming the deadline.
+    one (timeline ones too) are recorded as skipped, with a reason naming the deadline.
     The folder is locked while the run writes it: a second run or ``--resume`` on it is refused
     (:class:`mgbench.execution.lock.FolderInUse`, naming the holder's pid)."""
     if resume and not (output / "suite.json").exists():
@@ -544,10 +545,10 @@ def _run_locked(
             record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)
-        profiles = run_profiles(
-            suite.profiled_cells(),
+        timelines = run_timelines(
+            suite.timeline_cells(),
             output,
-            steps=suite.settings.profile_steps,
+            steps=suite.settings.timeline_steps,
             options=options,
             spawn=spawn,
             emit=emit,
@@ -559,11 +560,11 @@ def _run_locked(
             f"`mgbench run {suite.path} --resume --output {output}`"
         )
         raise
-    profiles_left_out = tuple(p for p in profiles if is_left_out_by_deadline(p.status, p.reason))
-    return RunOutcome(output, tuple(store.read_records(results_path)), profiles_left_out)
+    timelines_left_out = tuple(p for p in timelines if is_left_out_by_deadline(p.status, p.reason))
+    return RunOutcome(output, tuple(store.read_records(results_path)), timelines_left_out)
 
 
-def run_profiles(
+def run_timelines(
     cells: Sequence[Cell],
     output: Path,
     *,
@@ -572,29 +573,29 @@ def run_profiles(
     spawn: Spawner = spawn_worker,
     emit: Callable[[str], None] = print,
     watch: _DeadlineWatch | None = None,
-) -> list[ProfileRecord]:
-    """One more process per cell, its steps under TF's profiler (``profile = true``): each
+) -> list[TimelineRecord]:
+    """One more process per cell, its steps under TF's profiler (``timeline = true``): each
     result is appended to ``profiles.jsonl`` as it ends, the trace kept under ``profiles/``.
-    Cells already profiled in ``output`` are not profiled again (``--resume``). With a deadline
-    (``watch``), a profiled process that would not end in time is recorded as skipped."""
-    done = {p.cell_id for p in read_profiles(output) if p.status == "ok"}
+    Cells with a timeline in ``output`` get none again (``--resume``). With a deadline
+    (``watch``), a timeline process that would not end in time is recorded as skipped."""
+    done = {p.cell_id for p in read_timelines(output) if p.status == "ok"}
     todo = [cell for cell in cells if cell.cell_id not in done]
     (output / "logs").mkdir(parents=True, exist_ok=True)
     found = []
     for index, cell in enumerate(todo):
         refusal = watch.refusal(cell, True, emit) if watch else None
         if refusal is not None:
-            record = ProfileRecord.from_payload(
+            record = TimelineRecord.from_payload(
                 cell,
                 {"status": "skipped", "reason": refusal},
                 started_at=store.now_iso(),
                 wall_s=0.0,
             )
-            append_profile(output, record)
+            append_timeline(output, record)
             found.append(record)
             continue
         emit(
-            f"[profile {index + 1}/{len(todo)}] {cell.cell_id}: {steps} steps under TF's "
+            f"[timeline {index + 1}/{len(todo)}] {cell.cell_id}: {steps} steps under TF's "
             "profiler (not timed)"
         )
         started_at = store.now_iso()
@@ -602,17 +603,17 @@ def run_profiles(
             cell,
             options,
             output / "logs" / f"{cell.cell_id}-profile.log",
-            profile={"steps": steps, "logdir": str(output / "profiles" / cell.cell_id)},
+            timeline={"steps": steps, "logdir": str(output / "profiles" / cell.cell_id)},
         )
         if watch:
             watch.finished(cell, True, outcome.wall_s)
-        record = ProfileRecord.from_payload(
+        record = TimelineRecord.from_payload(
             cell,
             _relative_trace(outcome.payload, output),
             started_at=started_at,
             wall_s=outcome.wall_s,
         )
-        append_profile(output, record)
+        append_timeline(output, record)
         found.append(record)
         emit(f"      {record.status}: {record.reason or 'trace kept'} ({outcome.wall_s:.1f} s)")
     return found

@@ -22,7 +22,7 @@ Grappler and partitioning, every node with the device it was assigned. That is t
 ran, on CPUs and GPUs alike, for the real Keras ``train_function`` (its nested functions inlined;
 names match the traced step once the call scopes are stripped). The alternatives fall short: on
 the CPU the profiler's host events carry no device, so the XPlane trace cannot tell simulated
-replicas apart (``mgbench.trackers.profiler`` joins them with the prediction instead);
+replicas apart (``mgbench.trackers.tf_profiler`` joins them with the prediction instead);
 ``tf.debugging.set_log_device_placement`` prints the same facts as C++ log lines to be scraped
 back; ``RunOptions(trace_level=FULL_TRACE)`` reaches only TF1 sessions, not a ``tf.function``
 step; and a concrete function's graph carries only requested devices, which is the prediction's
@@ -356,7 +356,7 @@ def observe_first_step(step: Callable[[], float]) -> tuple[float, list[list[str]
     # TF's own switch for a function's run metadata; it has no public alias in TF 2.x.
     from tensorflow.python.eager import context
 
-    from mgbench.trackers.profiler import strip_call_scopes
+    from mgbench.trackers.tf_profiler import strip_call_scopes
 
     context.enable_run_metadata()
     context.export_run_metadata()  # drops anything recorded before: only this step's graphs

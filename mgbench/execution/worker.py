@@ -244,7 +244,7 @@ def _run_paired(
     }
 
 
-def profile_cell(
+def timeline_cell(
     cell: Cell,
     *,
     steps: int,
@@ -252,25 +252,26 @@ def profile_cell(
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
 ) -> dict[str, Any]:
-    """Profile one isolated cell in this process: warm up, then ``steps`` steps under TF's
-    profiler; returns the worker's part of a profile record."""
-    from mgbench.execution.profiling import profile_built
+    """One isolated cell's timeline in this process: warm up, then ``steps`` steps under TF's
+    profiler; returns the worker's part of a timeline record (its timeline under the payload's
+    ``profile`` key, the record's JSON name for it)."""
+    from mgbench.execution.timeline_capture import capture_timeline
 
     os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
     backend = backends.get(cell.backend)
     if cell.paired:
-        raise CellSkipped("a paired process is not profiled: its isolated cells are")
+        raise CellSkipped("a paired process gets no timeline: its isolated cells do")
     backend.check_steppable(cell)  # before the framework starts: a refusal costs nothing
     setup = backend.prepare_process(
         cell.replicas, virtual_gpus=virtual_gpus, virtual_gpu_memory_mb=virtual_gpu_memory_mb
     )
     backend.check_runnable(cell, virtual_gpus)
     built = backend.build_compiled(cell)
-    profile = profile_built(
+    timeline = capture_timeline(
         backend, cell, built, warmup_steps=max(cell.warmup_steps, 1), steps=steps, logdir=logdir
     )
     return {
-        "profile": {**profile, "device_mode": setup.mode},
+        "profile": {**timeline, "device_mode": setup.mode},
         "environment": backend.environment(None),
     }
 
@@ -286,17 +287,17 @@ def _tail(text: str, lines: int = 20) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """SPEC.json holds the cell and device options (and ``profile``: steps and logdir, for a
-    profiled process); OUT.json receives the payload."""
+    """SPEC.json holds the cell and device options (and ``timeline``: steps and logdir, for a
+    process under TF's profiler); OUT.json receives the payload."""
     spec_path, out_path = argv if argv is not None else sys.argv[1:]
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     cell = Cell.from_dict(spec["cell"])
     out: dict[str, Any]
     code = 0
     try:
-        profile = spec.get("profile")
-        if profile is not None:
-            out = {"status": "ok", **profile_cell(cell, **profile, **spec.get("devices", {}))}
+        timeline = spec.get("timeline")
+        if timeline is not None:
+            out = {"status": "ok", **timeline_cell(cell, **timeline, **spec.get("devices", {}))}
         else:
             out = {"status": "ok", **run_cell(cell, **spec.get("devices", {}))}
     except CellSkipped as reason:

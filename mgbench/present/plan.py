@@ -37,7 +37,7 @@ def plan_line(plan: RunPlan) -> str:
     """One line for the start of a run: processes and the estimate."""
     return (
         f"plan: {plan.isolated_processes} isolated + {plan.paired_processes} paired"
-        f"{f' + {len(plan.profiled)} profiled' if plan.profiled else ''} processes, "
+        f"{f' + {len(plan.timelines)} timeline' if plan.timelines else ''} processes, "
         f"estimated {duration(plan.total_s)} "
         f"({'costs from ' + plan.earlier if plan.earlier else 'stated default costs'})"
     )
@@ -57,7 +57,7 @@ def _costs_sentence(plan: RunPlan) -> str:
 
 def _cell_rows(plan: RunPlan) -> list[list[object]]:
     rows: list[list[object]] = []
-    for each, label in [(c, "") for c in plan.cells] + [(c, " (profiled)") for c in plan.profiled]:
+    for each, label in [(c, "") for c in plan.cells] + [(c, " (timeline)") for c in plan.timelines]:
         cost = each.cost
         rows.append(
             [
@@ -79,7 +79,7 @@ def _deadline_lines(plan: RunPlan, deadline_min: float) -> list[str]:
     left_out = plan.left_out_by(deadline_min * 60)
     if not left_out:
         return [f"With --deadline {deadline_min:g}: every process fits (if the estimates hold)."]
-    shown = [f"{cell_id} {'profiled' if r is None else f'r{r}'}" for cell_id, r in left_out]
+    shown = [f"{cell_id} {'timeline' if r is None else f'r{r}'}" for cell_id, r in left_out]
     return [
         f"With --deadline {deadline_min:g}: {len(left_out)} process(es) would be left out "
         f"(recorded as skipped): {', '.join(shown)}."
@@ -96,7 +96,7 @@ def _assumption_lines(plan: RunPlan) -> list[str]:
         "  later steps: warmup + timed (isolated), 2 x warmup + rounds x 2 x block_steps "
         "(paired, at the mean of its two strategies' step times).",
     ]
-    defaults = [c for c in (*plan.cells, *plan.profiled) if c.cost.source.startswith("default")]
+    defaults = [c for c in (*plan.cells, *plan.timelines) if c.cost.source.startswith("default")]
     if defaults:
         machine = planning.MACHINE_DEFAULTS[plan.device_mode]
         bases: list[str] = [machine.basis]
@@ -198,15 +198,15 @@ def _ci_lines(plan: RunPlan) -> list[str]:
 
 def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:
     """The whole ``--plan`` output."""
-    processes = plan.isolated_processes + plan.paired_processes + len(plan.profiled)
+    processes = plan.isolated_processes + plan.paired_processes + len(plan.timelines)
     isolated = [c for c in plan.cells if not c.cell.paired]
     pairs = [c for c in plan.cells if c.cell.paired]
     counts = (
         f"Processes: {plan.isolated_processes} isolated ({len(isolated)} cell(s)) + "
         f"{plan.paired_processes} paired ({len(pairs)} comparison(s))"
     )
-    if plan.profiled:
-        counts += f" + {len(plan.profiled)} profiled"
+    if plan.timelines:
+        counts += f" + {len(plan.timelines)} timeline"
     headers = [
         "cell",
         "processes",

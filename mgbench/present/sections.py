@@ -31,7 +31,7 @@ from mgbench.analysis.comparisons import (
     paired_comparisons,
     run_changes,
 )
-from mgbench.analysis.timeline import summarise_profile
+from mgbench.analysis.timeline import summarise_timeline
 from mgbench.present import formats, prose
 from mgbench.present.model import (
     CELL_COLUMNS,
@@ -51,9 +51,9 @@ from mgbench.present.model import (
 )
 from mgbench.present.timeline import category_header
 from mgbench.records import environment
-from mgbench.records.profile import ProfileRecord
 from mgbench.records.record import Record
-from mgbench.trackers.profiler import CATEGORIES
+from mgbench.records.timelines import TimelineRecord
+from mgbench.trackers.tf_profiler import CATEGORIES
 from mgbench.transfers import TRANSFER_ROLES
 from mgbench.vocabulary import Strategy
 
@@ -71,7 +71,7 @@ def build_report(
     allow_mixed: bool = False,
     seed: int = 0,
     warnings: Sequence[str] = (),
-    profiles: Sequence[ProfileRecord] = (),
+    timelines: Sequence[TimelineRecord] = (),
 ) -> Report:
     """The report of one run; pass ``cells`` when the caller has them already, and the store's
     ``warnings`` (duplicates collapsed, a torn line skipped) to show them."""
@@ -108,8 +108,8 @@ def build_report(
     workers = worker_rows(cells)
     if workers:
         sections.append(workers_section(workers))
-    if profiles:
-        sections.append(timeline_section(profiles))
+    if timelines:
+        sections.append(timeline_section(timelines))
     if notes:
         sections.append(Section(prose.WARNINGS_TITLE, [], [], notes))
     return Report(title, preamble, sections, prose.hardware_notes(claim))
@@ -496,16 +496,16 @@ def workers_section(rows: Sequence[WorkerRow]) -> Section:
     )
 
 
-def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
-    """Where the step time goes, per strategy and device (ms per step, profiled processes)."""
+def timeline_section(timelines: Sequence[TimelineRecord]) -> Section:
+    """Where the step time goes, per strategy and device (ms per step, timeline processes)."""
     rows = []
     notes = [prose.TIMELINE_NOTE]
-    for profile in profiles:
-        c = profile.cell
-        if profile.status != "ok" or profile.profile is None:
-            notes.append(f"{profile.cell_id}: not profiled ({profile.status}: {profile.reason})")
+    for record in timelines:
+        c = record.cell
+        if record.status != "ok" or record.timeline is None:
+            notes.append(f"{record.cell_id}: not profiled ({record.status}: {record.reason})")
             continue
-        summary = summarise_profile(profile.profile)
+        summary = summarise_timeline(record.timeline)
         for device in summary.devices:
             rows.append(
                 [
@@ -520,7 +520,7 @@ def timeline_section(profiles: Sequence[ProfileRecord]) -> Section:
         if summary.note and summary.note not in notes:
             notes.append(summary.note)
         if summary.trace_path:
-            notes.append(f"{profile.cell_id}: trace for TensorBoard in {summary.trace_path}")
+            notes.append(f"{record.cell_id}: trace for TensorBoard in {summary.trace_path}")
     return Section(
         "Where the time goes (ms per step, profiled)",
         [

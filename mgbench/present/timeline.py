@@ -6,7 +6,7 @@ from tabulate import tabulate
 
 from mgbench.analysis.timeline import CATEGORY_LABELS, DeviceTime, TimelineSummary
 from mgbench.present.formats import MIB
-from mgbench.trackers.profiler import CATEGORIES, COPY_CATEGORIES
+from mgbench.trackers.tf_profiler import CATEGORIES, COPY_CATEGORIES
 
 _SHORT_HEADERS = {
     "grad_aggregate": "grad agg",

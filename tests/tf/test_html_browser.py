@@ -31,7 +31,7 @@ from mgbench.present.html import html_document
 from mgbench.present.model import Column, Report, Section
 from mgbench.present.sections import build_report
 from mgbench.records import store
-from mgbench.records.profile import read_profiles
+from mgbench.records.timelines import read_timelines
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_RUN = ROOT / "results" / "smoke" / "20261130-171743-vm"
@@ -279,7 +279,7 @@ def run_page(run: Path, folder: Path) -> Path:
         title=f"mgbench report: {run.name}",
         cells=cells,
         warnings=stored.warnings,
-        profiles=read_profiles(run),
+        timelines=read_timelines(run),
     )
     images = plots.throughput_plots(cells, folder)[:2]
     assert images, f"{run}: no throughput plot to embed"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from mgbench import backends
-from mgbench.analysis.timeline import CPU_COPY_NOTE, summarise_profile
+from mgbench.analysis.timeline import CPU_COPY_NOTE, summarise_timeline
 from mgbench.backends.base import BuildSpec
-from mgbench.execution.profiling import profile_built
+from mgbench.execution.timeline_capture import capture_timeline
 from mgbench.present.timeline import format_timeline
-from mgbench.trackers import profiler
+from mgbench.trackers import tf_profiler
 
 REPLICAS = ("CPU:1", "CPU:2")
 HOST = "CPU:0"
@@ -25,7 +25,7 @@ def profiled(request, tmp_path_factory):
     spec = BuildSpec(model="TinyCNN", image_size=32, strategy=request.param, batch_per_replica=4)
     built = backend.build_compiled(spec)
     logdir = tmp_path_factory.mktemp(f"profile_{request.param}")
-    result = profile_built(backend, spec, built, warmup_steps=2, steps=2, logdir=logdir)
+    result = capture_timeline(backend, spec, built, warmup_steps=2, steps=2, logdir=logdir)
     return request.param, logdir, result
 
 
@@ -39,7 +39,7 @@ def test_the_trace_is_kept_where_tensorboard_finds_it(profiled):
 
 def test_each_replica_spends_forward_and_backward_time_on_its_own_device(profiled):
     _, _, result = profiled
-    summary = summarise_profile(result)
+    summary = summarise_timeline(result)
     assert [d.device for d in summary.devices] == [HOST, *REPLICAS]
     for device in REPLICAS:
         seconds = summary.device(device).seconds
@@ -51,7 +51,7 @@ def test_slicing_runs_where_the_placement_audit_puts_it(profiled):
     # On simulated CPUs both splits slice on the host: in-place by request, concat because
     # the host is the default device (on GPUs concat's split would land on GPU:0).
     _, _, result = profiled
-    summary = summarise_profile(result)
+    summary = summarise_timeline(result)
     assert summary.devices_with("slicing") == [HOST]
     assert summary.devices_with("merge") == [HOST]
     assert summary.devices_with("update") == [HOST]
@@ -62,7 +62,7 @@ def test_step_time_is_positive_and_every_op_is_attributed(profiled):
     # the checks are structural: every op the trace names is one the audit placed, and the
     # replicas' time is all in named categories.
     _, _, result = profiled
-    summary = summarise_profile(result)
+    summary = summarise_timeline(result)
     assert summary.steps == 2
     assert all(d.total_s > 0 for d in summary.devices)
     assert summary.unmatched == ()
@@ -74,7 +74,7 @@ def test_step_time_is_positive_and_every_op_is_attributed(profiled):
 
 def test_cpu_copies_are_rendezvous_hand_offs_with_the_note(profiled):
     _, _, result = profiled
-    summary = summarise_profile(result)
+    summary = summarise_timeline(result)
     assert summary.copies == "rendezvous"
     assert summary.note == CPU_COPY_NOTE
     for device in REPLICAS:
@@ -87,7 +87,7 @@ def test_cpu_copies_are_rendezvous_hand_offs_with_the_note(profiled):
 
 def test_the_trace_holds_sends_with_their_ends_and_recvs(profiled):
     _, _, result = profiled
-    events = profiler.read_xspace(result["trace_path"])
+    events = tf_profiler.read_xspace(result["trace_path"])
     sends = [e for e in events if e.type == "_Send"]
     recvs = [e for e in events if e.type == "_Recv"]
     assert sends and recvs

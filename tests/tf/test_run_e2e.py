@@ -23,8 +23,8 @@ timed_steps = 8
 repeats = 3
 timeout_s = 240
 compare = []
-profile = true
-profile_steps = 2
+timeline = true
+timeline_steps = 2
 [[models]]
 name = "TinyMLP"
 image_size = 8
@@ -118,17 +118,17 @@ def test_records_are_complete_and_consistent(smoke_records, index):
 
 
 def test_profile_true_profiles_every_cell_with_its_trace(smoke_records):
-    from mgbench.analysis.timeline import summarise_profile
-    from mgbench.records.profile import read_profiles
+    from mgbench.analysis.timeline import summarise_timeline
+    from mgbench.records.timelines import read_timelines
 
     _, _, output, _ = smoke_records
-    profiles = {p.cell.strategy: p for p in read_profiles(output)}
+    profiles = {p.cell.strategy: p for p in read_timelines(output)}
     assert set(profiles) == {"single", "inplace", "concat", "mirrored"}
     assert all(p.status == "ok" for p in profiles.values()), profiles
     for strategy in ("inplace", "concat"):
-        profile = profiles[strategy].profile
+        profile = profiles[strategy].timeline
         assert (output / profile["trace_path"]).is_file()
-        summary = summarise_profile(profile)
+        summary = summarise_timeline(profile)
         assert summary.steps == 2
         for replica in ("CPU:1", "CPU:2"):
             device = summary.device(replica)

@@ -12,7 +12,7 @@ from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
 from mgbench.execution.launcher import Deadline, RunError, WorkerResult, run_suite
 from mgbench.records import store
-from mgbench.records.profile import read_profiles
+from mgbench.records.timelines import read_timelines
 
 SUITE = """
 [suite]
@@ -202,9 +202,9 @@ class ClockedSpawner(FakeSpawner):
         self.wall_s = wall_s
         self.profiled = []
 
-    def __call__(self, cell, options, log_path, profile=None):
+    def __call__(self, cell, options, log_path, timeline=None):
         self.clock.now += self.wall_s
-        if profile is not None:
+        if timeline is not None:
             self.profiled.append(cell.cell_id)
             return WorkerResult({"status": "ok", "profile": {"steps": 5}}, wall_s=self.wall_s)
         self.calls.append((cell.cell_id, log_path.name))
@@ -274,7 +274,7 @@ def test_without_an_estimate_the_longest_finished_process_decides(tmp_path):
 
 
 def test_profiled_processes_respect_the_deadline_and_resume_runs_what_was_left_out(tmp_path):
-    suite = parse_suite(SUITE.replace("compare = []", "compare = []\nprofile = true"), "f.toml")
+    suite = parse_suite(SUITE.replace("compare = []", "compare = []\ntimeline = true"), "f.toml")
     clock = Clock()
     spawn = ClockedSpawner(clock, wall_s=10.0)
     deadline = Deadline(65 / 60, estimate=lambda cell, profiled: 10.0)  # 6 measured fit, no profile
@@ -283,8 +283,8 @@ def test_profiled_processes_respect_the_deadline_and_resume_runs_what_was_left_o
         suite, output, spawn=spawn, emit=lambda _: None, deadline=deadline, clock=clock
     )
     assert len(spawn.calls) == 6 and spawn.profiled == [] and outcome.left_out == ()
-    assert [p.status for p in outcome.profiles_left_out] == ["skipped"] * 3
-    profiles = read_profiles(output)
+    assert [p.status for p in outcome.timelines_left_out] == ["skipped"] * 3
+    profiles = read_timelines(output)
     assert [p.reason.startswith("left out by --deadline") for p in profiles] == [True] * 3
 
     # A shorter first run leaves measured processes out; --resume runs them (and the profiles)

@@ -238,7 +238,7 @@ def test_plan_counts_processes_and_says_per_cell_where_costs_came_from():
     assert found.models_on_defaults == ("ResNet50",)
     assert found.total_s == pytest.approx(sum(c.processes * c.cost.total_s for c in found.cells))
     assert found.process_s(inplace) == pytest.approx(13.4)
-    assert found.process_s(inplace, profiled=True) is None  # profile = false
+    assert found.process_s(inplace, timeline=True) is None  # timeline = false
 
 
 def test_deadline_leaves_out_the_processes_after_the_first_that_would_end_late():
@@ -250,23 +250,23 @@ def test_deadline_leaves_out_the_processes_after_the_first_that_would_end_late()
     assert found.left_out_by(cut) == found.order[4:]
 
 
-def test_profiled_processes_come_after_the_measured_ones():
-    loaded = suite(SUITE.replace("block_steps = 4", "block_steps = 4\nprofile = true"))
+def test_timeline_processes_come_after_the_measured_ones():
+    loaded = suite(SUITE.replace("block_steps = 4", "block_steps = 4\ntimeline = true"))
     found = planning.plan_run(loaded, "cpu-simulation")
-    assert [c.cell.cell_id for c in found.profiled] == [
+    assert [c.cell.cell_id for c in found.timelines] == [
         c.cell_id for c in loaded.cells() if not c.paired
     ]
-    single = found.profiled[0]
+    single = found.timelines[0]
     isolated = found.process_s(single.cell)
     assert isolated is not None
     base = next(c.cost for c in found.cells if c.cell == single.cell)
     warmup = 2 * base.step_s + 5 * base.step_s * planning.PROFILER_STEP_SLOWDOWN
     assert single.cost.total_s == pytest.approx(
-        base.fixed_s + planning.PROFILE_TRACE_WRITE_S + base.first_step_s + warmup
+        base.fixed_s + planning.TIMELINE_TRACE_WRITE_S + base.first_step_s + warmup
     )
     measured_only = sum(c.total_s for c in found.cells)
     assert found.left_out_by(measured_only + 0.5) == tuple(
-        (c.cell.cell_id, None) for c in found.profiled
+        (c.cell.cell_id, None) for c in found.timelines
     )
 
 

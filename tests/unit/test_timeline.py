@@ -12,10 +12,10 @@ from mgbench.analysis.timeline import (
     TimelineSummary,
     summarise,
     summarise_events,
-    summarise_profile,
+    summarise_timeline,
 )
 from mgbench.present.timeline import format_timeline
-from mgbench.trackers.profiler import (
+from mgbench.trackers.tf_profiler import (
     CATEGORIES,
     TraceEvent,
     attribute,
@@ -270,7 +270,7 @@ def test_the_profile_json_round_trips_and_summarises():
         "replica_devices": ["CPU:1", "CPU:2"],
         "attribution": json.loads(json.dumps(attribution.to_json())),
     }
-    summary = summarise_profile(profile)
+    summary = summarise_timeline(profile)
     assert summary == summarise(
         attribution,
         steps=1,

@@ -1,10 +1,11 @@
-"""The profile record: one cell's steps under TensorFlow's profiler, kept apart from the timing.
+"""The timeline record: one cell's steps under TensorFlow's profiler, kept apart from the timing.
 
-A profiled process is slower than a measured one (the profiler records every op), so its numbers
+A timeline process is slower than a measured one (the profiler records every op), so its numbers
 never mix with the timing records: they go to ``profiles.jsonl`` beside ``results.jsonl`` in the
-run folder, one record per profiled cell, appended the moment it ends. ``profile`` holds what
-``execution.profiling.profile_built`` measured (the attribution of op time to device and
-category, and the trace's path, which TensorBoard opens).
+run folder (the file keeps its first name, so published runs read as ever), one record per
+cell, appended the moment it ends. ``timeline`` (the JSON key ``profile``) holds what
+``execution.timeline_capture.capture_timeline`` measured (the attribution of op time to device
+and category, and the trace's path, which TensorBoard opens).
 """
 
 from __future__ import annotations
@@ -19,30 +20,30 @@ from typing import Any
 from mgbench.config.suite import Cell
 from mgbench.records.record import STATUSES, RecordError
 
-PROFILES_FILE = "profiles.jsonl"
+TIMELINES_FILE = "profiles.jsonl"
 
 
 @dataclass(frozen=True)
-class ProfileRecord:
+class TimelineRecord:
     cell_id: str
     cell: Cell
     status: str
     reason: str | None
     started_at: str | None
     wall_s: float | None
-    profile: Mapping[str, Any] | None  # set when status is "ok"
+    timeline: Mapping[str, Any] | None  # set when status is "ok"; JSON key "profile"
     environment: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise RecordError(f"profile: unknown status {self.status!r}")
-        if self.status == "ok" and not self.profile:
-            raise RecordError("profile: an ok profile record needs its profile")
+            raise RecordError(f"timeline record: unknown status {self.status!r}")
+        if self.status == "ok" and not self.timeline:
+            raise RecordError("timeline record: an ok record needs its timeline (profile)")
 
     @classmethod
     def from_payload(
         cls, cell: Cell, payload: Mapping[str, Any], *, started_at: str, wall_s: float
-    ) -> ProfileRecord:
+    ) -> TimelineRecord:
         return cls(
             cell_id=cell.cell_id,
             cell=cell,
@@ -50,18 +51,18 @@ class ProfileRecord:
             reason=payload.get("reason"),
             started_at=started_at,
             wall_s=wall_s,
-            profile=payload.get("profile"),
+            timeline=payload.get("profile"),
             environment=payload.get("environment") or {},
         )
 
     @classmethod
-    def from_json(cls, data: Any) -> ProfileRecord:
+    def from_json(cls, data: Any) -> TimelineRecord:
         if not isinstance(data, Mapping):
-            raise RecordError("profile record: expected an object")
+            raise RecordError("timeline record: expected an object")
         try:
             cell = Cell.from_dict(data["cell"])
         except (KeyError, TypeError, ValueError) as error:
-            raise RecordError(f"profile record: cell: {error}") from error
+            raise RecordError(f"timeline record: cell: {error}") from error
         return cls(
             cell_id=str(data.get("cell_id") or cell.cell_id),
             cell=cell,
@@ -69,7 +70,7 @@ class ProfileRecord:
             reason=data.get("reason"),
             started_at=data.get("started_at"),
             wall_s=data.get("wall_s"),
-            profile=data.get("profile"),
+            timeline=data.get("profile"),
             environment=data.get("environment") or {},
         )
 
@@ -81,23 +82,23 @@ class ProfileRecord:
             "reason": self.reason,
             "started_at": self.started_at,
             "wall_s": self.wall_s,
-            "profile": self.profile,
+            "profile": self.timeline,
             "environment": dict(self.environment),
         }
 
 
-def append_profile(folder: Path, record: ProfileRecord) -> None:
+def append_timeline(folder: Path, record: TimelineRecord) -> None:
     line = json.dumps(record.to_json(), sort_keys=True, allow_nan=False)
-    with open(Path(folder) / PROFILES_FILE, "a", encoding="utf-8") as handle:
+    with open(Path(folder) / TIMELINES_FILE, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def read_profiles(folder: Path) -> list[ProfileRecord]:
-    """The run folder's profile records (none when it has no profiles file); a torn last line
+def read_timelines(folder: Path) -> list[TimelineRecord]:
+    """The run folder's timeline records (none when it has no such file); a torn last line
     (a crash mid-write) is skipped, any other bad line is an error naming file and line."""
-    path = Path(folder) / PROFILES_FILE
+    path = Path(folder) / TIMELINES_FILE
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -106,7 +107,7 @@ def read_profiles(folder: Path) -> list[ProfileRecord]:
         if not line.strip():
             continue
         try:
-            found.append(ProfileRecord.from_json(json.loads(line)))
+            found.append(TimelineRecord.from_json(json.loads(line)))
         except json.JSONDecodeError as error:
             if number == len(lines):
                 break

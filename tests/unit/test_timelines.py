@@ -1,4 +1,5 @@
-"""``profile = true`` and ``mgbench profile``: the extra profiled processes, their records and
+"""``timeline = true`` and ``mgbench timeline`` (once ``profile``): the extra processes under TF's
+profiler, their records and
 their report section, with a fake worker (no TensorFlow)."""
 
 from __future__ import annotations
@@ -7,16 +8,17 @@ import pytest
 from test_launcher import SUITE, ok_payload
 
 from mgbench.cli import main
-from mgbench.commands.profile import profile_command
 from mgbench.commands.run import run_and_summarise
+from mgbench.commands.timeline import timeline_command
 from mgbench.config.suite import SuiteError, parse_suite
 from mgbench.execution.launcher import WorkerResult
 from mgbench.present import render, sections
 from mgbench.records import store
-from mgbench.records.profile import ProfileRecord, read_profiles
 from mgbench.records.record import RecordError
+from mgbench.records.timelines import TimelineRecord, read_timelines
+from mgbench.vocabulary import DeprecatedName
 
-PROFILED = SUITE.replace("compare = []", "compare = []\nprofile = true\nprofile_steps = 2")
+PROFILED = SUITE.replace("compare = []", "compare = []\ntimeline = true\ntimeline_steps = 2")
 
 ATTRIBUTION = {
     "bytes": {},
@@ -50,61 +52,63 @@ def profile_payload(output, cell_id):
     }
 
 
-class ProfilingSpawner:
+class TimelineSpawner:
     def __init__(self, output, fail=()):
         self.output, self.fail = output, set(fail)
-        self.measured, self.profiled = [], []
+        self.measured, self.timelines = [], []
 
-    def __call__(self, cell, options, log_path, *, profile=None):
-        if profile is None:
+    def __call__(self, cell, options, log_path, *, timeline=None):
+        if timeline is None:
             self.measured.append(cell.cell_id)
             return WorkerResult(ok_payload(cell), wall_s=1.0)
-        self.profiled.append((cell.cell_id, profile, log_path.name))
+        self.timelines.append((cell.cell_id, timeline, log_path.name))
         if cell.strategy in self.fail:
             return WorkerResult({"status": "failed", "reason": "RuntimeError: boom"}, 0.5)
         return WorkerResult(profile_payload(self.output, cell.cell_id), wall_s=3.0)
 
 
-def test_profile_true_runs_one_profiled_process_per_cell_after_the_measured_ones(tmp_path):
+def test_timeline_true_runs_one_process_per_cell_under_the_profiler_after_the_measured_ones(
+    tmp_path,
+):
     output = tmp_path / "run"
     suite = parse_suite(PROFILED, "fake.toml")
-    spawn = ProfilingSpawner(output, fail={"concat"})
+    spawn = TimelineSpawner(output, fail={"concat"})
     lines = []
     assert run_and_summarise(suite, output, spawn=spawn, emit=lines.append) == 0
     cells = [c.cell_id for c in suite.cells()]
-    assert [cell for cell, _, _ in spawn.profiled] == cells
+    assert [cell for cell, _, _ in spawn.timelines] == cells
     assert len(spawn.measured) == len(suite.runs())
-    _, request, log = spawn.profiled[0]
+    _, request, log = spawn.timelines[0]
     assert request == {"steps": 2, "logdir": str(output / "profiles" / cells[0])}
     assert log == f"{cells[0]}-profile.log"
-    profiles = read_profiles(output)
+    profiles = read_timelines(output)
     assert [p.cell_id for p in profiles] == cells
     by_strategy = {p.cell.strategy: p for p in profiles}
     assert by_strategy["concat"].status == "failed"
     assert by_strategy["concat"].reason == "RuntimeError: boom"
     ok = by_strategy["inplace"]
     # the trace is kept relative to the run folder, so a published run still finds it
-    assert ok.profile["trace_path"] == f"profiles/{ok.cell_id}/plugins/profile/x/vm.xplane.pb"
-    assert any(line.startswith("[profile 1/3] ") for line in lines)
+    assert ok.timeline["trace_path"] == f"profiles/{ok.cell_id}/plugins/profile/x/vm.xplane.pb"
+    assert any(line.startswith("[timeline 1/3] ") for line in lines)
     # the timing records stay apart and unchanged
     assert len(store.read_records(output / "results.jsonl")) == len(suite.runs())
 
 
-def test_a_resumed_run_profiles_only_what_is_missing(tmp_path):
+def test_a_resumed_run_takes_only_the_missing_timelines(tmp_path):
     output = tmp_path / "run"
     suite = parse_suite(PROFILED, "fake.toml")
-    run_and_summarise(suite, output, spawn=ProfilingSpawner(output, {"concat"}), emit=print)
-    again = ProfilingSpawner(output)
+    run_and_summarise(suite, output, spawn=TimelineSpawner(output, {"concat"}), emit=print)
+    again = TimelineSpawner(output)
     run_and_summarise(suite, output, resume=True, spawn=again, emit=lambda _: None)
-    assert [cell for cell, _, _ in again.profiled] == ["TinyMLP-8px-b4-concat-x2"]
+    assert [cell for cell, _, _ in again.timelines] == ["TinyMLP-8px-b4-concat-x2"]
 
 
 def test_the_report_shows_where_the_time_goes(tmp_path):
     output = tmp_path / "run"
     suite = parse_suite(PROFILED, "fake.toml")
-    run_and_summarise(suite, output, spawn=ProfilingSpawner(output), emit=lambda _: None)
+    run_and_summarise(suite, output, spawn=TimelineSpawner(output), emit=lambda _: None)
     records = store.read_records(output / "results.jsonl")
-    report = sections.build_report(records, title="t", profiles=read_profiles(output))
+    report = sections.build_report(records, title="t", timelines=read_timelines(output))
     section = next(s for s in report.sections if s.title.startswith("Where the time goes"))
     rows = [dict(zip(section.headers, row, strict=True)) for row in section.text_rows()]
     replica = next(
@@ -117,26 +121,42 @@ def test_the_report_shows_where_the_time_goes(tmp_path):
     assert "Where the time goes" in render.render(report, "md")
 
 
-def test_profile_settings_are_checked_where_they_are_written():
-    with pytest.raises(SuiteError, match=r"\[suite\] profile_steps"):
-        parse_suite(PROFILED.replace("profile_steps = 2", "profile_steps = 0"), "bad.toml")
-    with pytest.raises(SuiteError, match=r"\[suite\] profile"):
-        parse_suite(PROFILED.replace("profile = true", 'profile = "yes"'), "bad.toml")
-    assert parse_suite(SUITE, "plain.toml").profiled_cells() == []
+def test_timeline_settings_are_checked_where_they_are_written():
+    with pytest.raises(SuiteError, match=r"\[suite\] timeline_steps"):
+        parse_suite(PROFILED.replace("timeline_steps = 2", "timeline_steps = 0"), "bad.toml")
+    with pytest.raises(SuiteError, match=r"\[suite\] timeline: expected true or false"):
+        parse_suite(PROFILED.replace("timeline = true", 'timeline = "yes"'), "bad.toml")
+    assert parse_suite(SUITE, "plain.toml").timeline_cells() == []
 
 
-def test_mgbench_profile_runs_one_named_cell(tmp_path, capsys):
+def test_the_old_profile_keys_still_work_and_say_their_new_names():
+    old = PROFILED.replace("timeline = true", "profile = true").replace(
+        "timeline_steps = 2", "profile_steps = 2"
+    )
+    with pytest.warns(DeprecatedName) as warned:
+        suite = parse_suite(old, "old.toml")
+    assert suite.settings.timeline and suite.settings.timeline_steps == 2
+    assert [str(w.message) for w in warned] == [
+        "old.toml: [suite]: profile is deprecated, use timeline (read as timeline this time)",
+        "old.toml: [suite]: profile_steps is deprecated, use timeline_steps "
+        "(read as timeline_steps this time)",
+    ]
+    with pytest.raises(SuiteError, match=r"\[suite\] profile: renamed to timeline"):
+        parse_suite(old.replace("profile = true", "profile = true\ntimeline = true"), "x.toml")
+
+
+def test_mgbench_timeline_runs_one_named_cell(tmp_path, capsys):
     suite_path = tmp_path / "s.toml"
     suite_path.write_text(SUITE)
     output = tmp_path / "prof"
-    spawn = ProfilingSpawner(output)
+    spawn = TimelineSpawner(output)
     lines = []
-    code = profile_command(
+    code = timeline_command(
         str(suite_path), "TinyMLP-8px-b4-inplace-x2", output=str(output), steps=3,
         spawn=spawn, emit=lines.append,
     )  # fmt: skip
     assert code == 0
-    assert [(cell, request["steps"]) for cell, request, _ in spawn.profiled] == [
+    assert [(cell, request["steps"]) for cell, request, _ in spawn.timelines] == [
         ("TinyMLP-8px-b4-inplace-x2", 3)
     ]
     text = "\n".join(lines)
@@ -144,22 +164,34 @@ def test_mgbench_profile_runs_one_named_cell(tmp_path, capsys):
     assert "| CPU:1    | replica 0 | 2.000" in text
 
 
-def test_mgbench_profile_refuses_an_unknown_cell_in_one_line(tmp_path, capsys):
+def test_mgbench_timeline_refuses_an_unknown_cell_in_one_line(tmp_path, capsys):
     suite_path = tmp_path / "s.toml"
     suite_path.write_text(SUITE)
-    assert main(["profile", str(suite_path), "--cell", "nope"]) == 2
+    assert main(["timeline", str(suite_path), "--cell", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mgbench: error: ") and "no isolated cell 'nope'" in err
     assert "TinyMLP-8px-b4-inplace-x2" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_profile_record_round_trips_and_a_bad_one_is_named(tmp_path):
+def test_mgbench_profile_is_the_old_name_of_timeline(tmp_path, capsys):
+    suite_path = tmp_path / "s.toml"
+    suite_path.write_text(SUITE)
+    assert main(["profile", str(suite_path), "--cell", "nope"]) == 2
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning == (
+        "mgbench: warning: mgbench profile is deprecated, use mgbench timeline "
+        "(read as mgbench timeline this time)"
+    )
+    assert error.startswith("mgbench: error: ") and "no isolated cell 'nope'" in error
+
+
+def test_a_timeline_record_round_trips_and_a_bad_one_is_named(tmp_path):
     output = tmp_path / "run"
     run_and_summarise(
-        parse_suite(PROFILED, "fake.toml"), output, spawn=ProfilingSpawner(output), emit=print
+        parse_suite(PROFILED, "fake.toml"), output, spawn=TimelineSpawner(output), emit=print
     )
-    first = read_profiles(output)[0]
-    assert ProfileRecord.from_json(first.to_json()) == first
+    first = read_timelines(output)[0]
+    assert TimelineRecord.from_json(first.to_json()) == first
     (output / "profiles.jsonl").write_text('{"cell": {}}\n{}\n')
-    with pytest.raises(RecordError, match=r"profiles.jsonl:1: profile record: cell"):
-        read_profiles(output)
+    with pytest.raises(RecordError, match=r"profiles.jsonl:1: timeline record: cell"):
+        read_timelines(output)

@@ -1,7 +1,8 @@
-"""``mgbench profile SUITE --cell ID``: one cell's steps under TF's profiler, where the time goes.
+"""``mgbench timeline SUITE --cell ID`` (once ``mgbench profile``): one cell's steps under TF's
+profiler, where the time goes.
 
 The cell runs in a fresh worker process (devices must be set up before TensorFlow starts), as a
-suite with ``profile = true`` runs each of its cells after the measured ones; the record goes to
+suite with ``timeline = true`` runs each of its cells after the measured ones; the record goes to
 ``profiles.jsonl`` in the output folder and the trace stays there for TensorBoard.
 """
 
@@ -10,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mgbench.analysis.timeline import summarise_profile
+from mgbench.analysis.timeline import summarise_timeline
 from mgbench.config import suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
 from mgbench.present.timeline import format_timeline
 
 
-def profile_command(
+def timeline_command(
     suite_path: str,
     cell_id: str,
     *,
@@ -28,13 +29,13 @@ def profile_command(
     spawn: launcher.Spawner = launcher.spawn_worker,
     emit: Callable[[str], None] = print,
 ) -> int:
-    """Profile one isolated cell of a suite; 0 when its profile was written, 1 when it failed."""
+    """One isolated cell's timeline; 0 when its record was written, 1 when it failed."""
     cpu_only = hardware.gpu_count() == 0 and not virtual_gpus
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only)
     cells = {cell.cell_id: cell for cell in loaded.cells() if not cell.paired}
     if cell_id not in cells:
         raise ValueError(
-            f"{suite_path}: no isolated cell {cell_id!r} to profile; its cells: "
+            f"{suite_path}: no isolated cell {cell_id!r} to take a timeline of; its cells: "
             f"{', '.join(cells) or 'none'}"
         )
     if steps is not None and steps < 1:
@@ -47,18 +48,18 @@ def profile_command(
         )
     )
     folder.mkdir(parents=True, exist_ok=True)
-    (record,) = launcher.run_profiles(
+    (record,) = launcher.run_timelines(
         [cells[cell_id]],
         folder,
-        steps=steps or loaded.settings.profile_steps,
+        steps=steps or loaded.settings.timeline_steps,
         options=launcher.DeviceOptions(virtual_gpus, virtual_gpu_memory_mb),
         spawn=spawn,
         emit=emit,
     ) or (None,)
     if record is None:
-        emit(f"{cell_id} is already profiled in {folder} (profiles.jsonl); nothing to do")
+        emit(f"{cell_id} already has a timeline in {folder} (profiles.jsonl); nothing to do")
         return 0
-    if record.status != "ok" or record.profile is None:
+    if record.status != "ok" or record.timeline is None:
         emit(f"{cell_id}: {record.status}: {record.reason}")
         return 0 if record.status == "skipped" else 1
     cell = record.cell
@@ -67,6 +68,6 @@ def profile_command(
         f"{cell.strategy} x{cell.replicas} ({cell.backend})"
     )
     emit("")
-    emit(format_timeline(summarise_profile(record.profile), title))
-    emit(f"\nprofile record: {folder / 'profiles.jsonl'}")
+    emit(format_timeline(summarise_timeline(record.timeline), title))
+    emit(f"\ntimeline record: {folder / 'profiles.jsonl'}")
     return 0
