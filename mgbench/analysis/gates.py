@@ -29,12 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from mgbench.analysis import comparisons, paired, stats
+from mgbench.analysis import comparisons, gate_limits, paired, stats
 from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, cell_results, memory_rows
 from mgbench.records.record import Record
 
 MIB = 2**20
-DEFAULT_MAX_RSS_GROWTH_PCT = 20.0
 SKIPPED = "skipped: not runnable here"
 
 EXIT_PASSED = 0
@@ -154,10 +153,10 @@ def gate_runs(
     baseline: Sequence[Record],
     new: Sequence[Record],
     *,
-    max_slowdown_pct: float = 5.0,
-    max_memory_growth_pct: float = 5.0,
-    max_rss_growth_pct: float = DEFAULT_MAX_RSS_GROWTH_PCT,
-    alpha: float = 0.01,
+    max_slowdown_pct: float = gate_limits.MAX_SLOWDOWN_PCT,
+    max_memory_growth_pct: float = gate_limits.MAX_MEMORY_GROWTH_PCT,
+    max_rss_growth_pct: float = gate_limits.MAX_RSS_GROWTH_PCT,
+    alpha: float = gate_limits.ALPHA,
 ) -> list[GateLine]:
     """Per isolated cell in both runs: speed (U test and bootstrap CI) and every memory peak's
     median. Paired cells are the ratio gate's (their speed is relative, not absolute)."""
@@ -224,8 +223,8 @@ def gate_ratio(
     numerator: str,
     denominator: str,
     *,
-    minimum: float = 0.97,
-    alpha: float = 0.01,
+    minimum: float = gate_limits.MIN_RATIO,
+    alpha: float = gate_limits.ALPHA,
 ) -> list[GateLine]:
     """Inside one run, per workload: is ``numerator`` at least ``minimum`` x as fast as
     ``denominator`` (e.g. inplace/concat >= 0.97)? Paired data first, isolated cells otherwise."""

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+
+NAME = "devices"
+HELP = "print the GPUs, NVML and simulation mgbench sees"
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """No arguments."""
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    return devices_command()
+
 
 def devices_command() -> int:
     from mgbench.platform import hardware, quiet

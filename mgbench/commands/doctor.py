@@ -11,6 +11,7 @@ observed placement is compared role by role with mgbench's prediction, XLA off.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,21 @@ from mgbench.analysis.readiness import FAIL, SKIP, Check
 from mgbench.execution import probes
 from mgbench.platform import quiet
 from mgbench.present.checklist import format_check, format_summary
+
+NAME = "doctor"
+HELP = (
+    "check this machine before measuring: TF build, GPUs, NVML, virtual GPUs, and one step per "
+    "strategy whose observed placement must match the prediction (exit 0 passed, 1 a check "
+    "failed)"
+)
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """No arguments: ``--verbose`` (every command's) shows TensorFlow's own output."""
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    return doctor_command()
 
 
 def doctor_command(

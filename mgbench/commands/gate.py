@@ -7,10 +7,59 @@ was inconclusive, else 0. The rules are in ``analysis.gates``.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from mgbench.analysis import gates
-from mgbench.records import environment, store
+from mgbench.analysis import gate_limits
+from mgbench.commands import flags
+
+NAME = "gate"
+HELP = (
+    "fail on a significant slowdown or memory growth (BASELINE NEW), or on a slow strategy ratio "
+    "inside one run (RUN --ratio A/B); exit 0 pass, 1 a check failed, 3 the data cannot decide"
+)
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("first", metavar="BASELINE|RUN")
+    parser.add_argument("second", metavar="NEW", nargs="?")
+    parser.add_argument("--max-slowdown", type=flags.percent, default=gate_limits.MAX_SLOWDOWN_PCT)
+    parser.add_argument(
+        "--max-memory-growth",
+        type=flags.percent,
+        default=gate_limits.MAX_MEMORY_GROWTH_PCT,
+        help="allowed growth of the median TF allocator and NVML peaks",
+    )
+    parser.add_argument(
+        "--max-rss-growth",
+        type=flags.percent,
+        default=gate_limits.MAX_RSS_GROWTH_PCT,
+        help="allowed growth of the median host RSS peak (noisier than device memory)",
+    )
+    flags.add_significance(parser, alpha=gate_limits.ALPHA)
+    parser.add_argument(
+        "--ratio",
+        type=flags.strategy_ratio,
+        help="A/B strategies inside one run, e.g. inplace/concat",
+    )
+    parser.add_argument(
+        "--min", type=float, default=gate_limits.MIN_RATIO, help="smallest allowed A/B ratio"
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    text, code = gate_command(
+        args.first,
+        args.second,
+        ratio=args.ratio,
+        minimum=args.min,
+        max_slowdown_pct=args.max_slowdown,
+        max_rss_growth_pct=args.max_rss_growth,
+        max_memory_growth_pct=args.max_memory_growth,
+        alpha=args.alpha,
+    )
+    print(text)
+    return code
 
 
 def gate_command(
@@ -18,14 +67,17 @@ def gate_command(
     second: str | Path | None,
     *,
     ratio: tuple[str, str] | None,
-    minimum: float,
-    max_slowdown_pct: float,
-    max_memory_growth_pct: float,
-    alpha: float,
-    max_rss_growth_pct: float = gates.DEFAULT_MAX_RSS_GROWTH_PCT,
+    minimum: float = gate_limits.MIN_RATIO,
+    max_slowdown_pct: float = gate_limits.MAX_SLOWDOWN_PCT,
+    max_memory_growth_pct: float = gate_limits.MAX_MEMORY_GROWTH_PCT,
+    alpha: float = gate_limits.ALPHA,
+    max_rss_growth_pct: float = gate_limits.MAX_RSS_GROWTH_PCT,
 ) -> tuple[str, int]:
     """The gate's report and exit code: 1 when any check failed, else 3 when any was
     inconclusive, else 0."""
+    from mgbench.analysis import gates
+    from mgbench.records import environment, store
+
     first_run = store.read_run(store.locate(first)[1])
     warnings = list(first_run.warnings)
     if ratio is not None:

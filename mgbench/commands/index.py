@@ -9,14 +9,24 @@ mgbench, and a reviewer sees prose and results change in the same folder.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
-from mgbench.analysis.comparisons import paired_comparisons
-from mgbench.present.index import RunEntry, index_markdown
+from mgbench.commands import flags
 from mgbench.records import store
+
+if TYPE_CHECKING:
+    from mgbench.present.index import RunEntry
+
+NAME = "index"
+HELP = (
+    "regenerate RESULTS/README.md from its run folders, their notes.md and INDEX_HEADER.md / "
+    "INDEX_FOOTER.md"
+)
 
 INDEX_FILE = "README.md"
 HEADER_FILE = "INDEX_HEADER.md"
@@ -27,6 +37,17 @@ REPORT_FILE = "report.md"
 # Markdown files a run folder holds that are not its report.
 NOT_REPORTS = (NOTES_FILE, "summary.md")
 _FOLDER_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})-")
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULTS", help="the results folder, e.g. results/")
+    flags.add_claim(parser)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    path, runs = index_command(args.results, claim=flags.claim(args))
+    print(f"wrote {path} ({runs} runs)")
+    return 0
 
 
 def index_command(results: str | Path, claim: Claim = DEFAULT_CLAIM) -> tuple[Path, int]:
@@ -43,6 +64,8 @@ def index_command(results: str | Path, claim: Claim = DEFAULT_CLAIM) -> tuple[Pa
 
 def index_text(root: Path, claim: Claim = DEFAULT_CLAIM) -> tuple[str, int]:
     """The index's text for the results folder ``root``, and the number of runs in it."""
+    from mgbench.present.index import index_markdown
+
     entries = [run_entry(root, folder, claim) for folder in run_folders(root)]
     text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE), claim)
     return text, len(entries)
@@ -57,6 +80,9 @@ def run_folders(root: Path) -> list[Path]:
 
 
 def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntry:
+    from mgbench.analysis.comparisons import paired_comparisons
+    from mgbench.present.index import RunEntry
+
     relative = folder.relative_to(root).as_posix()
     run_info = _run_info(folder)
     forest = folder / FOREST_PLOT

@@ -1,21 +1,64 @@
-"""Build each strategy here and report its placement (`mgbench placement`)."""
+"""``mgbench placement``: build each strategy here and report its placement and transfer audit,
+and with ``--hardware`` the speed-up they predict on those machines."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from mgbench import backends, models, placement, transfers
-from mgbench.analysis.cells import CellKey
+from mgbench import backends
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
-from mgbench.backends.base import BuildSpec
+from mgbench.commands import flags
 from mgbench.config import hardware_specs
-from mgbench.platform import quiet
-from mgbench.present import prediction, prose
-from mgbench.present.model import Section
-from mgbench.present.render import table
-from mgbench.vocabulary import WRAPPERS, DeviceMode, Strategy
+from mgbench.vocabulary import DEFAULT_BACKEND, WRAPPERS, DeviceMode, Strategy
+
+if TYPE_CHECKING:
+    from mgbench import transfers
+    from mgbench.analysis.cells import CellKey
+    from mgbench.present.model import Section
+
+NAME = "placement"
+HELP = "show where each wrapper's ops run (forward, backward, slicing, merge)"
 
 CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--model", default="TinyCNN")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-per-replica", type=int, default=4, help="images per replica per step"
+    )
+    parser.add_argument("--classes", type=int, default=10)
+    flags.add_hardware(
+        parser,
+        required=False,
+        metavar="NAME|FILE.toml|all",
+        help="also predict the claimed speed-up on these hardware specs",
+    )
+    parser.add_argument("--backend", choices=backends.names(), default=DEFAULT_BACKEND)
+    flags.add_virtual_gpus(parser)
+    flags.add_claim(parser)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    print(
+        placement_tables(
+            args.replicas,
+            model=args.model,
+            image_size=args.image_size,
+            batch_per_replica=args.batch_per_replica,
+            classes=args.classes,
+            backend=args.backend,
+            virtual_gpus=args.virtual_gpus,
+            virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+            hardware=args.hardware,
+            claim=flags.claim(args),
+        )
+    )
+    return 0
 
 
 def placement_tables(
@@ -25,7 +68,7 @@ def placement_tables(
     image_size: int = 32,
     classes: int = 10,
     batch_per_replica: int = 4,
-    backend: str = "keras3",
+    backend: str = DEFAULT_BACKEND,
     strategy_names: tuple[str, ...] = WRAPPERS,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
@@ -35,6 +78,11 @@ def placement_tables(
     """Prepare this fresh process's devices, build each strategy, and return its placement and
     transfer audit; with ``hardware`` (a name, a TOML file, or ``all``) the predicted
     speed-up of the claim's first strategy on those machines too."""
+    from mgbench import models, placement, transfers
+    from mgbench.analysis.cells import CellKey
+    from mgbench.backends.base import BuildSpec
+    from mgbench.platform import quiet
+
     specs = _specs(hardware)  # a bad spec is refused before TF starts
     # TF's and absl's C++ start-up lines go to ~/.cache/mgbench/tf-placement.log, not the
     # terminal (--verbose shows them; on a failure the log's last lines are printed).
@@ -95,6 +143,9 @@ def predictions(
 ) -> list[str]:
     """The claim's two strategies on each spec, and its first against the baseline the PR
     measured (the whole batch to every replica, derived from that strategy's audit)."""
+    from mgbench import transfers
+    from mgbench.present import prediction, prose
+
     whole_batch = "Keras 2.1 split"
     derived = {
         claim.a: rows[claim.a],
@@ -117,5 +168,7 @@ def predictions(
 
 
 def _text(section: Section) -> str:
+    from mgbench.present.render import table
+
     notes = "\n".join(f"- {note}" for note in section.notes)
     return f"## {section.title}\n{table(section)}\n\n{notes}"

@@ -4,14 +4,36 @@ strategy over its second that implies, with where it crosses the claimed range."
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from mgbench.analysis import linkcost
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
+from mgbench.commands import flags
 from mgbench.config import hardware_specs
-from mgbench.present import prediction
-from mgbench.present.render import table
 from mgbench.records import store
+
+NAME = "predict"
+HELP = (
+    "each split's copy time per step on a hardware spec, from a run's transfer audits, and the "
+    "claimed speed-up it implies"
+)
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="a run folder or its results.jsonl")
+    flags.add_hardware(parser, required=True)
+    parser.add_argument(
+        "--compute-ms",
+        type=flags.milliseconds,
+        help="compute time per step (default: from the spec's published throughput for the "
+        "workload, else the sweep only)",
+    )
+    flags.add_claim(parser)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    print(predict_command(args.run, args.hardware, args.compute_ms, flags.claim(args)))
+    return 0
 
 
 def predict_command(
@@ -27,6 +49,10 @@ def predict_command(
     (:class:`~mgbench.config.hardware_specs.HardwareSpecError`), an unreadable run, a run
     without transfer audits, or none with both of the claim's strategies.
     """
+    from mgbench.analysis import linkcost
+    from mgbench.present import prediction
+    from mgbench.present.render import table
+
     if compute_ms is not None and not compute_ms >= 0:
         raise ValueError(f"--compute-ms: expected a time >= 0, got {compute_ms}")
     spec = hardware_specs.load_spec(hardware)

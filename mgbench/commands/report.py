@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
-from mgbench.analysis.cells import cell_results
 from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIM, DEFAULT_MIN_EFFECT_PCT, Claim
-from mgbench.config import hardware_specs
-from mgbench.present import html, plots, prediction, render, sections
-from mgbench.records import environment, store
-from mgbench.records.timelines import read_timelines
+from mgbench.commands import flags
+
+NAME = "report"
+HELP = "statistics, verdicts on the claim, memory and plots for a run"
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="a run folder or its results.jsonl")
+    flags.add_format(parser)
+    flags.add_significance(parser)
+    flags.add_min_effect(parser)
+    flags.add_claim(parser)
+    parser.add_argument(
+        "--allow-mixed", action="store_true", help="merge results from different machines"
+    )
+    parser.add_argument("--no-plots", action="store_true")
+    flags.add_hardware(parser, required=False)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    text, written = report_run(
+        args.run,
+        fmt=args.format,
+        claim=flags.claim(args),
+        alpha=args.alpha,
+        min_effect_pct=args.min_effect,
+        allow_mixed=args.allow_mixed,
+        with_plots=not args.no_plots,
+        hardware=args.hardware,
+    )
+    print(text)
+    print("written: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
 
 
 def report_run(
@@ -24,6 +54,12 @@ def report_run(
     hardware: str | Path | None = None,
 ) -> tuple[str, list[Path]]:
     """The report's text, and the files written beside the run (the report and its plots)."""
+    from mgbench.analysis.cells import cell_results
+    from mgbench.config import hardware_specs
+    from mgbench.present import html, plots, prediction, render, sections
+    from mgbench.records import environment, store
+    from mgbench.records.timelines import read_timelines
+
     # A bad hardware spec is refused before any work (one line, exit 2).
     spec = hardware_specs.load_spec(hardware) if hardware else None
     folder, results_path = store.locate(run)

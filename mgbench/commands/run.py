@@ -8,25 +8,147 @@ estimates deciding whether the next process still fits.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mgbench.analysis import plan as planning
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
+from mgbench.commands import flags
 from mgbench.config import slurm, suite
 from mgbench.config.suite import Suite
 from mgbench.execution import executors, launcher
 from mgbench.platform import hardware
-from mgbench.present.plan import plan_line, plan_text
-from mgbench.present.summary import claim_headline, summary_table
 from mgbench.records import environment, store
 from mgbench.records.timelines import read_timelines
 from mgbench.vocabulary import DeviceMode
 
+if TYPE_CHECKING:
+    from mgbench.analysis.plan import EarlierRun, MachineHere
+
 SUMMARY_FILE = "summary.md"
 RESULTS_ROOT = Path("results")
+PROFILES = ("auto", "default", "cpu")  # the suite's run profile: --profile
+
+NAME = "run"
+HELP = "run a suite file: one process per cell and repeat"
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help="a suite TOML file, e.g. suites/imagenet.toml")
+    parser.add_argument("--output", help="run folder (default results/<suite>/<time>-<host>)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue a run without redoing recorded cells"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=PROFILES[0],
+        help="'auto' applies the suite's [cpu] profile when no GPU is found",
+    )
+    parser.add_argument(
+        "--models", type=flags.name_list, help="only these models, comma-separated (e.g. ResNet50)"
+    )
+    parser.add_argument(
+        "--replicas", type=flags.int_list, help="only these replica counts, comma-separated"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="processes per cell (>= 4 for a U test to reach p < 0.05)"
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        help="paired processes per comparison (both strategies in one process, alternating)",
+    )
+    _plan_arguments(parser)
+    parser.add_argument(
+        "--executor",
+        choices=executors.EXECUTORS,
+        default=executors.EXECUTORS[0],
+        help="where each worker process starts: a child of this process (local), one "
+        "submitit job per process on this machine (submitit-local), or one Slurm job per "
+        "process on a whole node (slurm; the run folder must be on a shared file system); "
+        "one at a time",
+    )
+    _slurm_arguments(parser)
+    flags.add_virtual_gpus(parser)
+    flags.add_claim(parser)
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the cells, processes, per-phase costs, estimated wall time and the paired CI "
+        "half-width to expect; run nothing",
+    )
+    parser.add_argument(
+        "--plan-from",
+        metavar="RUN",
+        help="per-phase costs for --plan/--deadline from this run folder (default: the newest "
+        "run of the suite under results/<suite>/ made on this machine, else stated defaults)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=flags.minutes,
+        metavar="MINUTES",
+        help="start no process that would not end within MINUTES; those left out are recorded as "
+        "skipped (--resume runs them)",
+    )
+
+
+def _slurm_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--slurm-KEY``: each overrides the ``[slurm]`` table's KEY (``slurm.FLAGS``)."""
+    group = parser.add_argument_group(
+        "Slurm (--executor slurm; each overrides the suite's [slurm] table)"
+    )
+    group.add_argument(slurm.FLAGS["partition"], metavar="NAME")
+    group.add_argument(slurm.FLAGS["account"], metavar="NAME")
+    group.add_argument(slurm.FLAGS["gpus_per_node"], type=int, metavar="N")
+    group.add_argument(
+        slurm.FLAGS["time_min"],
+        type=int,
+        metavar="MINUTES",
+        help="each job's time limit (default: its cell's timeout + 1 min, the least allowed)",
+    )
+    group.add_argument(
+        slurm.FLAGS["sbatch"],
+        action="append",
+        metavar="LINE",
+        help="one more #SBATCH option, added after the table's; repeatable; write it with '=', "
+        "e.g. --slurm-sbatch=--qos=high",
+    )
+
+
+def slurm_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--slurm-*`` flags given, keyed as in the ``[slurm]`` table."""
+    given = {
+        key: getattr(args, flag.removeprefix("--").replace("-", "_"))
+        for key, flag in slurm.FLAGS.items()
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    return run_command(
+        args.suite,
+        output=args.output,
+        resume=args.resume,
+        profile=args.profile,
+        models=args.models,
+        replicas=args.replicas,
+        repeats=args.repeats,
+        pairs=args.pairs,
+        virtual_gpus=args.virtual_gpus,
+        virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+        plan=args.plan,
+        plan_from=args.plan_from,
+        deadline_min=args.deadline,
+        executor=args.executor,
+        slurm_overrides=slurm_overrides(args),
+        claim=flags.claim(args),
+    )
 
 
 def run_command(
@@ -40,7 +162,7 @@ def run_command(
     repeats: int | None = None,
     pairs: int | None = None,
     virtual_gpus: int = 0,
-    virtual_gpu_memory_mb: int = 4096,
+    virtual_gpu_memory_mb: int = flags.DEFAULT_VIRTUAL_GPU_MEMORY_MB,
     plan: bool = False,
     plan_from: str | None = None,
     deadline_min: float | None = None,
@@ -52,6 +174,9 @@ def run_command(
     """``slurm_overrides`` maps ``[slurm]`` keys to the ``--slurm-*`` flags' values, which
     override the suite's table (only with ``executor="slurm"``); the end-of-run verdict is
     against ``claim``."""
+    from mgbench.analysis.plan import plan_run
+    from mgbench.present.plan import plan_line, plan_text
+
     if executor not in executors.EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(executors.EXECUTORS)}")
     slurm_overrides = slurm_overrides or {}
@@ -72,7 +197,7 @@ def run_command(
     mode = device_mode(gpus, virtual_gpus)
     estimate = None
     if plan or deadline_min is not None:
-        estimate = planning.plan_run(loaded, mode, earlier=earlier_run(loaded, mode, plan_from))
+        estimate = plan_run(loaded, mode, earlier=earlier_run(loaded, mode, plan_from))
         if plan:
             emit(plan_text(estimate, deadline_min=deadline_min))
             return 0
@@ -135,10 +260,12 @@ def _gpu_names() -> frozenset[str] | None:
         return None
 
 
-def this_machine(mode: str) -> planning.MachineHere:
+def this_machine(mode: str) -> MachineHere:
     """This machine as records describe theirs, found without starting TensorFlow."""
+    from mgbench.analysis.plan import MachineHere
+
     host = environment.host_environment()
-    return planning.MachineHere(
+    return MachineHere(
         host=host.get("host"),
         cpu=host.get("cpu"),
         device_mode=mode,
@@ -148,26 +275,30 @@ def this_machine(mode: str) -> planning.MachineHere:
     )
 
 
-def _read_earlier(folder: Path, results_path: Path, notes: Sequence[str]) -> planning.EarlierRun:
+def _read_earlier(folder: Path, results_path: Path, notes: Sequence[str]) -> EarlierRun:
+    from mgbench.analysis.plan import EarlierRun
+
     records = tuple(store.read_records(results_path))
     walls = {
         p.cell_id: p.wall_s
         for p in read_timelines(folder)
         if p.status == "ok" and p.wall_s is not None
     }
-    return planning.EarlierRun(str(folder), records, walls, tuple(notes))
+    return EarlierRun(str(folder), records, walls, tuple(notes))
 
 
 def earlier_run(
     loaded: Suite, mode: str, plan_from: str | None, root: Path = RESULTS_ROOT
-) -> planning.EarlierRun | None:
+) -> EarlierRun | None:
     """The run whose records cost the plan: ``--plan-from`` (its machine's differences become
     notes), else the newest run of this suite under ``root`` made on this machine, else None."""
+    from mgbench.analysis.plan import machine_differences
+
     here = this_machine(mode)
     if plan_from is not None:
         folder, results_path = store.locate(plan_from)
         records = store.read_records(results_path)
-        differences = planning.machine_differences(records, here)
+        differences = machine_differences(records, here)
         notes = [f"{folder} was recorded on another machine: {'; '.join(differences)}"]
         return _read_earlier(folder, results_path, notes if differences else [])
     runs = sorted((p for p in (root / loaded.name).glob("*") if p.is_dir()), reverse=True)
@@ -179,7 +310,7 @@ def earlier_run(
             records = store.read_records(results_path)
         except store.ResultsError:
             continue
-        if not planning.machine_differences(records, here):
+        if not machine_differences(records, here):
             return _read_earlier(folder, results_path, [])
     return None
 
@@ -199,6 +330,8 @@ def run_and_summarise(
     """Run the suite, write and print its summary and its verdict against ``claim``; the exit
     code is 1 when a cell run failed (not when ``deadline`` left processes out: those are
     listed)."""
+    from mgbench.present.summary import claim_headline, summary_table
+
     outcome = launcher.run_suite(
         loaded,
         folder,

@@ -8,14 +8,43 @@ suite with ``timeline = true`` runs each of its cells after the measured ones; t
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from mgbench.analysis.timeline import summarise_timeline
+from mgbench.commands import flags
 from mgbench.config import suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
-from mgbench.present.timeline import format_timeline
+from mgbench.vocabulary import deprecated
+
+NAME = "timeline"
+ALIASES = ("profile",)  # its first name, still read
+HELP = (
+    "run one cell's steps under TF's profiler: where the time goes, per device ('profile' is "
+    "its old name)"
+)
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", help="a suite TOML file")
+    parser.add_argument("--cell", required=True, help="the cell id, as the run prints it")
+    parser.add_argument("--steps", type=int, help="steps under the profiler (default: the suite's)")
+    parser.add_argument("--output", help="folder for the record and the trace")
+    flags.add_virtual_gpus(parser)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    if args.command in ALIASES:
+        deprecated(f"mgbench {args.command}", f"mgbench {NAME}")
+    return timeline_command(
+        args.suite,
+        args.cell,
+        output=args.output,
+        steps=args.steps,
+        virtual_gpus=args.virtual_gpus,
+        virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
+    )
 
 
 def timeline_command(
@@ -25,11 +54,14 @@ def timeline_command(
     output: str | None = None,
     steps: int | None = None,
     virtual_gpus: int = 0,
-    virtual_gpu_memory_mb: int = 4096,
+    virtual_gpu_memory_mb: int = flags.DEFAULT_VIRTUAL_GPU_MEMORY_MB,
     spawn: launcher.Spawner = launcher.spawn_worker,
     emit: Callable[[str], None] = print,
 ) -> int:
     """One isolated cell's timeline; 0 when its record was written, 1 when it failed."""
+    from mgbench.analysis.timeline import summarise_timeline
+    from mgbench.present.timeline import format_timeline
+
     cpu_only = hardware.gpu_count() == 0 and not virtual_gpus
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only)
     cells = {cell.cell_id: cell for cell in loaded.cells() if not cell.paired}

@@ -9,6 +9,7 @@ of the first. Normal commands read records whatever their checksum; only this on
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,22 @@ from mgbench.records.record import (
     content_checksum,
 )
 from mgbench.vocabulary import BACKENDS
+
+NAME = "validate"
+HELP = (
+    "check a run folder before publishing: records, checksums, complete environment, one "
+    "machine, run files (exit 0 valid, 2 the first bad record named)"
+)
+
+
+def setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="a run folder or its results.jsonl")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    print(validate_command(args.run))
+    return 0
+
 
 RUN_FILE = "run.json"
 SUITE_FILE = "suite.json"

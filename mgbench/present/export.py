@@ -12,8 +12,6 @@ from mgbench.analysis.cells import cell_results, energy_rows
 from mgbench.records import environment
 from mgbench.records.record import Record
 
-FORMATS = ("pytest-benchmark",)
-
 
 def _machine_info(record: Record) -> dict[str, Any]:
     env = record.environment

@@ -20,8 +20,8 @@ from mgbench.analysis import cells as analysis_cells
 from mgbench.analysis.cells import cell_results, memory_rows, scaling_rows, weak_result_notes
 from mgbench.analysis.claim import DEFAULT_CLAIM
 from mgbench.analysis.comparisons import claim_pairs, memory_saving_pct
-from mgbench.cli import claim_range
 from mgbench.commands.compare import compare_runs
+from mgbench.commands.flags import claim_range
 from mgbench.present import export, prose, render, sections, summary
 from mgbench.records import environment, store
 from mgbench.records.record import Record
