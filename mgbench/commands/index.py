@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.commands import flags
 from mgbench.records import store
+from mgbench.records.run_folder import RunFolder, is_report
 
 if TYPE_CHECKING:
     from mgbench.present.index import RunEntry
@@ -31,11 +32,6 @@ HELP = (
 INDEX_FILE = "README.md"
 HEADER_FILE = "INDEX_HEADER.md"
 FOOTER_FILE = "INDEX_FOOTER.md"
-NOTES_FILE = "notes.md"
-FOREST_PLOT = "claim-forest.png"
-REPORT_FILE = "report.md"
-# Markdown files a run folder holds that are not its report.
-NOT_REPORTS = (NOTES_FILE, "summary.md")
 _FOLDER_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})-")
 
 
@@ -84,18 +80,19 @@ def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntr
     from mgbench.present.index import RunEntry
 
     relative = folder.relative_to(root).as_posix()
-    run_info = _run_info(folder)
-    forest = folder / FOREST_PLOT
+    run = RunFolder(folder)
+    run_info = _run_info(run)
+    forest = run.claim_forest
     common = {
         "path": relative,
-        "link": f"{relative}/{_report(folder)}",
+        "link": f"{relative}/{_report(run)}",
         "date": _date(folder, run_info),
         "command": _command(run_info),
-        "forest_plot": f"{relative}/{FOREST_PLOT}" if forest.exists() else None,
-        "notes": _read(folder / NOTES_FILE),
+        "forest_plot": f"{relative}/{forest.name}" if forest.exists() else None,
+        "notes": _read(run.notes),
     }
     try:
-        records = store.read_run(folder / store.RESULTS_FILE).records
+        records = store.read_run(run.results).records
     except store.ResultsError as error:
         return RunEntry(records=(), comparisons=(), error=str(error), **common)
     comparisons = tuple(paired_comparisons(records, claim=claim))
@@ -106,21 +103,22 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def _run_info(folder: Path) -> dict[str, object]:
+def _run_info(run: RunFolder) -> dict[str, object]:
     try:
-        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        data = json.loads(run.run_info.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _report(folder: Path) -> str:
+def _report(run: RunFolder) -> str:
     """The report when there is one, else the folder's own Markdown (a calibration's table),
     else its records."""
-    if (folder / REPORT_FILE).exists():
-        return REPORT_FILE
-    others = sorted(p.name for p in folder.glob("*.md") if p.name not in NOT_REPORTS)
-    return others[0] if others else store.RESULTS_FILE
+    report = run.report("md")
+    if report.exists():
+        return report.name
+    others = sorted(p.name for p in run.path.glob("*.md") if is_report(p))
+    return others[0] if others else run.results.name
 
 
 def _date(folder: Path, run_info: dict[str, object]) -> str:

@@ -58,6 +58,7 @@ def report_run(
     from mgbench.config import hardware_specs
     from mgbench.present import html, plots, prediction, render, sections
     from mgbench.records import environment, store
+    from mgbench.records.run_folder import RunFolder
     from mgbench.records.timelines import read_timelines
 
     # A bad hardware spec is refused before any work (one line, exit 2).
@@ -100,6 +101,6 @@ def report_run(
                 + "\n".join(f"![{path.stem}]({path.name})" for path in images)
                 + "\n"
             )
-    out = folder / f"report.{fmt}"
+    out = RunFolder(folder).report(fmt)
     out.write_text(text, encoding="utf-8")
     return text, [out, *images]

@@ -21,14 +21,13 @@ from mgbench.config.suite import Suite
 from mgbench.execution import executors, launcher
 from mgbench.platform import hardware
 from mgbench.records import environment, store
+from mgbench.records.run_folder import RESULTS_ROOT, RunFolder
 from mgbench.records.timelines import read_timelines
 from mgbench.vocabulary import DeviceMode
 
 if TYPE_CHECKING:
     from mgbench.analysis.plan import EarlierRun, MachineHere
 
-SUMMARY_FILE = "summary.md"
-RESULTS_ROOT = Path("results")
 PROFILES = ("auto", "default", "cpu")  # the suite's run profile: --profile
 
 NAME = "run"
@@ -301,17 +300,13 @@ def earlier_run(
         differences = machine_differences(records, here)
         notes = [f"{folder} was recorded on another machine: {'; '.join(differences)}"]
         return _read_earlier(folder, results_path, notes if differences else [])
-    runs = sorted((p for p in (root / loaded.name).glob("*") if p.is_dir()), reverse=True)
-    for folder in runs:
-        results_path = folder / store.RESULTS_FILE
-        if not results_path.exists():
-            continue
+    for run in RunFolder.of_suite(loaded.name, root):
         try:
-            records = store.read_records(results_path)
+            records = store.read_records(run.results)
         except store.ResultsError:
             continue
         if not machine_differences(records, here):
-            return _read_earlier(folder, results_path, [])
+            return _read_earlier(run.path, run.results, [])
     return None
 
 
@@ -343,7 +338,7 @@ def run_and_summarise(
         clock=clock,
     )
     table = summary_table(outcome.records, claim)
-    (outcome.folder / SUMMARY_FILE).write_text(table + "\n", encoding="utf-8")
+    RunFolder(outcome.folder).summary.write_text(table + "\n", encoding="utf-8")
     emit("")
     emit(table)
     # The run ends on its answer: the paired estimate of the claim, and how to see the rest.

@@ -16,6 +16,7 @@ from mgbench.commands import flags
 from mgbench.config import suite
 from mgbench.execution import launcher
 from mgbench.platform import hardware
+from mgbench.records.run_folder import RunFolder
 from mgbench.vocabulary import deprecated
 
 NAME = "timeline"
@@ -89,7 +90,7 @@ def timeline_command(
         emit=emit,
     ) or (None,)
     if record is None:
-        emit(f"{cell_id} already has a timeline in {folder} (profiles.jsonl); nothing to do")
+        emit(f"{cell_id} already has a timeline in {RunFolder(folder).timelines}; nothing to do")
         return 0
     if record.status != "ok" or record.timeline is None:
         emit(f"{cell_id}: {record.status}: {record.reason}")
@@ -101,5 +102,5 @@ def timeline_command(
     )
     emit("")
     emit(format_timeline(summarise_timeline(record.timeline), title))
-    emit(f"\ntimeline record: {folder / 'profiles.jsonl'}")
+    emit(f"\ntimeline record: {RunFolder(folder).timelines}")
     return 0

@@ -34,6 +34,7 @@ from mgbench.config.suite import backend_suffix
 from mgbench.present import prose
 from mgbench.present.formats import MIB
 from mgbench.records.record import Record
+from mgbench.records.run_folder import RunFolder
 from mgbench.vocabulary import WRAPPERS, Strategy
 
 STRATEGY_ORDER = (Strategy.SINGLE, *WRAPPERS, Strategy.MIRRORED)
@@ -44,7 +45,6 @@ MARKED_LEGEND = {
     CPU_SIMULATION: "CPU simulation: not evidence about GPUs",
     VIRTUAL_GPUS: "virtual GPUs on one chip: not the claim's hardware",
 }
-CLAIM_FOREST = "claim-forest.png"
 BASELINES_FOREST = "baselines-forest.png"
 NO_ESTIMATE = "no estimate"
 A_COLOUR, B_COLOUR = "tab:blue", "tab:orange"
@@ -373,7 +373,7 @@ def claim_forest(
     ci = stats.confidence_label(alpha)
     path = forest_plot(
         rows,
-        folder / CLAIM_FOREST,
+        RunFolder(folder).claim_forest,
         title=f"The claim, paired in-process: speed-up of {a} (A) over {b} (B)",
         xlabel=f"speed-up of A over B, % (paired rounds; {ci} CI)",
         band=claim.range_pct,

@@ -1,9 +1,11 @@
 """The JSON Lines store of records: append, read, locate.
 
-Each record is appended, flushed and fsynced the moment its cell ends, so a crash or Ctrl-C loses
-at most the cell in flight. Readers count nothing twice and drop nothing silently: a torn last line
-is skipped, and a (cell, repeat) written twice (two runs on one folder) is kept once, the last
-written; both are said in :attr:`RunRecords.warnings`, which the report shows.
+Each line is appended, flushed and fsynced the moment its process ends (:func:`append_json_line`,
+which results and timeline records share), so a crash or Ctrl-C loses at most the process in
+flight; a line a crash left unfinished is cut before the next is appended, so ``--resume`` never
+glues a record onto a torn one. Readers count nothing twice and drop nothing silently: a torn
+last line is skipped, and a (cell, repeat) written twice (two runs on one folder) is kept once,
+the last written; both are said in :attr:`RunRecords.warnings`, which the report shows.
 
 Each line carries the checksum of its content, written with it. Readers do not judge it: a record
 edited since is still read (``mgbench validate`` is what refuses it before publishing).
@@ -14,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mgbench.records.record import (
     CHECKSUM_KEY,
@@ -25,18 +28,20 @@ from mgbench.records.record import (
     RecordError,
     content_checksum,
 )
-
-RESULTS_FILE = "results.jsonl"
+from mgbench.records.run_folder import RESULTS_FILE
 
 __all__ = [
     "RESULTS_FILE",
     "SCHEMA_VERSION",
+    "JsonLines",
     "ResultsError",
     "RunRecords",
+    "append_json_line",
     "append_record",
     "finished_keys",
     "locate",
     "now_iso",
+    "read_json_lines",
     "read_records",
     "read_run",
 ]
@@ -58,13 +63,9 @@ def _drop_torn_tail(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-def append_record(path: Path, record: Record) -> None:
-    """Append ``record`` as one line carrying the checksum of its content (see
-    :func:`~mgbench.records.record.content_checksum`), so an edit made later can be shown."""
-    # Hash the object as it will read back (tuples as lists, keys as text): what a checker
-    # recomputes from the line is then exactly what was hashed here.
-    data = json.loads(json.dumps(record.to_json(), allow_nan=False))
-    data[CHECKSUM_KEY] = content_checksum(data)
+def append_json_line(path: Path, data: Mapping[str, Any]) -> None:
+    """Append ``data`` as one JSON line, flushed and fsynced; a last line a crash left unfinished
+    is cut first, so the new line starts on its own."""
     line = json.dumps(data, sort_keys=True, allow_nan=False)
     if Path(path).exists():
         _drop_torn_tail(Path(path))
@@ -72,6 +73,42 @@ def append_record(path: Path, record: Record) -> None:
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class JsonLines:
+    """The complete lines of a JSON Lines file, each (line number, value), and the number of a
+    torn last line that was skipped (a run stopped mid-write), if any."""
+
+    rows: tuple[tuple[int, Any], ...]
+    torn_line: int | None
+
+
+def read_json_lines(path: Path, error: type[Exception] = ValueError) -> JsonLines:
+    """Every line of ``path`` as JSON; a torn last line is skipped, any other line that is not
+    JSON raises ``error`` naming the file and line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as problem:
+            if number == len(lines):
+                return JsonLines(tuple(rows), number)
+            raise error(f"{path}:{number}: not a JSON record: {problem}") from problem
+    return JsonLines(tuple(rows), None)
+
+
+def append_record(path: Path, record: Record) -> None:
+    """Append ``record`` as one line carrying the checksum of its content (see
+    :func:`~mgbench.records.record.content_checksum`), so an edit made later can be shown."""
+    # Hash the object as it will read back (tuples as lists, keys as text): what a checker
+    # recomputes from the line is then exactly what was hashed here.
+    data = json.loads(json.dumps(record.to_json(), allow_nan=False))
+    data[CHECKSUM_KEY] = content_checksum(data)
+    append_json_line(path, data)
 
 
 @dataclass(frozen=True)
@@ -86,7 +123,7 @@ def read_run(path: Path) -> RunRecords:
     """Every complete record, duplicates collapsed (the last written wins, in the place of the
     first); a torn final line (a crash mid-write) is skipped. Both are said in ``warnings``."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = read_json_lines(path, ResultsError)
     except OSError as error:
         raise ResultsError(f"{path}: cannot read results: {error.strerror}") from error
     except UnicodeDecodeError as error:
@@ -94,18 +131,11 @@ def read_run(path: Path) -> RunRecords:
     by_run: dict[tuple[str, int], Record] = {}
     written: dict[tuple[str, int], int] = {}
     warnings = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines):
-                warnings.append(
-                    f"{path}:{number}: a torn last line (a run stopped mid-write) was skipped"
-                )
-                break
-            raise ResultsError(f"{path}:{number}: not a JSON record: {error}") from error
+    if lines.torn_line is not None:
+        warnings.append(
+            f"{path}:{lines.torn_line}: a torn last line (a run stopped mid-write) was skipped"
+        )
+    for number, data in lines.rows:
         try:
             record = Record.from_json(data)
         except RecordError as error:

@@ -10,8 +10,6 @@ and category, and the trace's path, which TensorBoard opens).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,8 @@ from typing import Any
 
 from mgbench.config.suite import Cell
 from mgbench.records.record import STATUSES, RecordError
-
-TIMELINES_FILE = "profiles.jsonl"
+from mgbench.records.run_folder import RunFolder
+from mgbench.records.store import append_json_line, read_json_lines
 
 
 @dataclass(frozen=True)
@@ -88,30 +86,21 @@ class TimelineRecord:
 
 
 def append_timeline(folder: Path, record: TimelineRecord) -> None:
-    line = json.dumps(record.to_json(), sort_keys=True, allow_nan=False)
-    with open(Path(folder) / TIMELINES_FILE, "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append ``record`` to the run folder's timeline file, as results are appended (a torn last
+    line cut first)."""
+    append_json_line(RunFolder(Path(folder)).timelines, record.to_json())
 
 
 def read_timelines(folder: Path) -> list[TimelineRecord]:
     """The run folder's timeline records (none when it has no such file); a torn last line
     (a crash mid-write) is skipped, any other bad line is an error naming file and line."""
-    path = Path(folder) / TIMELINES_FILE
+    path = RunFolder(Path(folder)).timelines
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
     found = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, data in read_json_lines(path, RecordError).rows:
         try:
-            found.append(TimelineRecord.from_json(json.loads(line)))
-        except json.JSONDecodeError as error:
-            if number == len(lines):
-                break
-            raise RecordError(f"{path}:{number}: not a JSON record: {error}") from error
+            found.append(TimelineRecord.from_json(data))
         except RecordError as error:
             raise RecordError(f"{path}:{number}: {error}") from error
     return found

@@ -37,7 +37,7 @@ def test_every_command_module_owns_its_flags_and_its_run():
     parser = cli.build_parser()
     for name in cli.COMMANDS:
         module = cli.command_module(name)
-        assert module.NAME == name and module.HELP
+        assert name == module.NAME and module.HELP
         assert callable(module.setup_arguments) and callable(module.run_from_args)
     # every command parses with its own defaults (the required arguments given)
     args = parser.parse_args(["report", "somewhere"])

@@ -4,6 +4,8 @@ their report section, with a fake worker (no TensorFlow)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_launcher import SUITE, ok_payload
 
@@ -195,3 +197,23 @@ def test_a_timeline_record_round_trips_and_a_bad_one_is_named(tmp_path):
     (output / "profiles.jsonl").write_text('{"cell": {}}\n{}\n')
     with pytest.raises(RecordError, match=r"profiles.jsonl:1: timeline record: cell"):
         read_timelines(output)
+
+
+def test_a_timeline_record_torn_mid_line_and_resumed_leaves_every_finished_record(tmp_path):
+    """A crash while a timeline record was being written leaves half a line; --resume cuts it
+    before appending, so the file reads back whole: every finished record, the new one too."""
+    output = tmp_path / "run"
+    suite = parse_suite(PROFILED, "fake.toml")
+    run_and_summarise(suite, output, spawn=TimelineSpawner(output, {"concat"}), emit=print)
+    path = output / "profiles.jsonl"
+    finished = read_timelines(output)
+    with open(path, "a", encoding="utf-8") as handle:  # the crash: no newline, cut mid-object
+        handle.write('{"cell_id": "TinyMLP-8px-b4-concat-x2", "status": "o')
+    again = TimelineSpawner(output)
+    run_and_summarise(suite, output, resume=True, spawn=again, emit=lambda _: None)
+    assert [cell for cell, _, _ in again.timelines] == ["TinyMLP-8px-b4-concat-x2"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert all(json.loads(line) for line in lines) and len(lines) == len(finished) + 1
+    records = read_timelines(output)
+    assert records[: len(finished)] == finished
+    assert (records[-1].cell_id, records[-1].status) == ("TinyMLP-8px-b4-concat-x2", "ok")

@@ -11,9 +11,9 @@ import pytest
 from fakes import tiny_cnn_cell
 
 from mgbench import cli
-from mgbench.commands.validate import ValidationError, validate_run
 from mgbench.config.suite import Cell
 from mgbench.records import store
+from mgbench.records.integrity import ValidationError, validate_run
 from mgbench.records.record import Record, RunContext, content_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
