@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from data.make_paired_results import paired_run
+from published import published
 
 from mgbench.analysis import cells as analysis_cells
 from mgbench.analysis.cells import cell_results, memory_rows, scaling_rows, weak_result_notes
@@ -135,9 +136,7 @@ def test_the_summary_table_shows_every_cell_and_its_memory():
     assert cells[-4:-1] == ["GPU:0 820 · GPU:1 640", "#0 1,120 · #1 940", "2,048"]
 
 
-@pytest.mark.parametrize(
-    "summary_md", sorted(ROOT.glob("results/*/*/summary.md")), ids=lambda p: p.parent.name
-)
+@pytest.mark.parametrize("summary_md", published("*/*/summary.md"), ids=lambda p: p.parent.name)
 def test_published_summaries_regenerate_identically(summary_md):
     records = store.read_records(summary_md.parent / "results.jsonl")
     assert summary.summary_table(records) + "\n" == summary_md.read_text()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes import tiny_cnn_cell
+from published import published
 
 from mgbench.config.suite import Cell
 from mgbench.records import environment, store
@@ -25,7 +26,7 @@ from mgbench.records.record import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = sorted(ROOT.glob("results/*/*/results.jsonl"))
+PUBLISHED = published("*/*/results.jsonl")
 SMALL_RESULTS = Path(__file__).resolve().parent / "data" / "small_results.jsonl"
 
 CELL = tiny_cnn_cell(placement=True)

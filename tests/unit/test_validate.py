@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes import tiny_cnn_cell
+from published import published
 
 from mgbench import cli
 from mgbench.config.suite import Cell
@@ -17,7 +18,7 @@ from mgbench.records.integrity import ValidationError, validate_run
 from mgbench.records.record import Record, RunContext, content_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = sorted(path.parent for path in ROOT.glob("results/**/results.jsonl"))
+PUBLISHED = [path.parent for path in published("**/results.jsonl")]
 
 HOST = {
     "host": "box",

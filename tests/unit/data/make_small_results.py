@@ -1,6 +1,6 @@
 """Writes small_results.jsonl: SYNTHETIC records (made up, no machine ran them) for report tests.
 
-Deterministic: ``python tests/data/make_small_results.py`` rewrites the same file. It exercises
+Deterministic: ``python tests/unit/data/make_small_results.py`` rewrites the same file. It exercises
 the GPU paths of the report (TF peaks per device, NVML) that a CPU-only test machine cannot.
 """
 
