@@ -1,31 +1,81 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``layers``, ``properties`` (see each one)."""
+"""Developer sessions. The CI steps, one session each, run in the environment nox runs from (no
+new virtual environment, no second TensorFlow install), exactly as ``.ci/run`` runs them:
 
+    .venv/bin/nox -s unit tf ratio_gate lint layers types
+
+(``.venv`` from the README's test command, which installs nox). The others (``properties``,
+``overhead``, ``bench``, ``bench_gate``) are for developers and install what they need.
+"""
+
+from __future__ import annotations
+
+import sys
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "layers", "tests"]
+nox.options.sessions = ["unit", "tf", "ratio_gate", "lint", "layers", "types"]
 ROOT = Path(__file__).resolve().parent
+PYTHON = sys.executable  # the environment nox runs from: the project's own
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+# -- the CI steps, in .ci/run's order ------------------------------------------------------------
 
 
-@nox.session
+@nox.session(venv_backend="none")
+def unit(session: nox.Session) -> None:
+    """The unit tests alone (so their no-TensorFlow check is real)."""
+    session.run(PYTHON, "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def tf(session: nox.Session) -> None:
+    """The TensorFlow tests, on simulated devices."""
+    session.run(PYTHON, "-m", "pytest", "tests/tf", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def ratio_gate(session: nox.Session) -> None:
+    """A paired run of suites/ci.toml gated on inplace/concat >= 0.90: a ratio inside one run is
+    immune to how fast the CI machine is; exit 3 (the data cannot decide) fails too."""
+    output = ROOT / ".ci-gate-run"
+    session.run("rm", "-rf", str(output), external=True)
+    mgbench = (PYTHON, "-m", "mgbench.cli")
+    session.run(*mgbench, "run", "suites/ci.toml", "--profile", "default", "--output", str(output))
+    session.run(
+        *mgbench,
+        "gate",
+        str(output),
+        "--ratio",
+        "inplace/concat",
+        "--min",
+        "0.90",
+        "--alpha",
+        "0.05",
+    )
+
+
+@nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
-    session.run("ruff", "check", ".")
+    session.run(PYTHON, "-m", "ruff", "check", ".")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def layers(session: nox.Session) -> None:
     """Fails when a room imports a room above it (the contract in pyproject.toml)."""
-    session.install("import-linter")
-    # import-linter only reads the source: no need to install mgbench and TensorFlow
-    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT)})
+    # import-linter reads the source: this checkout's mgbench, whatever is installed
+    session.run(
+        str(Path(PYTHON).parent / "lint-imports"), "--no-cache", env={"PYTHONPATH": str(ROOT)}
+    )
+
+
+@nox.session(venv_backend="none")
+def types(session: nox.Session) -> None:
+    """mypy over mgbench/ at the strictness pyproject.toml's [tool.mypy] states."""
+    session.run(PYTHON, "-m", "mypy", *session.posargs)
+
+
+# -- for developers ------------------------------------------------------------------------------
 
 
 @nox.session
@@ -65,7 +115,7 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
-def gate(session: nox.Session) -> None:
+def bench_gate(session: nox.Session) -> None:
     """Reruns the gate benchmarks and fails when a median is >10% slower than the baseline."""
     session.install("-e", ".[test]")
     session.run(

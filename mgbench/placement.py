@@ -198,9 +198,7 @@ def resolve_devices(ops: Iterable[OpInfo], default_device: str) -> dict[str, tup
             return default, "default"
         seen = seen | {name}
         resource_devices = [
-            by_name[i].captured_device
-            for i in op.inputs
-            if i in by_name and by_name[i].captured_device
+            device for i in op.inputs if i in by_name and (device := by_name[i].captured_device)
         ]
         if op.captured_device:
             result = short_name(op.captured_device), "resource"

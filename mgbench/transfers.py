@@ -227,9 +227,10 @@ class _TensorSizes:
         dims = list(tensor.shape)
         if dims and dims[0] is None:
             dims[0] = self._leading(op, index)
-        if any(d is None for d in dims):
+        known = [d for d in dims if d is not None]
+        if len(known) < len(dims):
             return None
-        return math.prod(dims) * tensor.itemsize
+        return math.prod(known) * tensor.itemsize
 
     def _leading(self, op: OpInfo, index: int) -> int:
         replica = replica_index(op.name)

@@ -11,6 +11,7 @@ import functools
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mgbench.analysis import stats
 from mgbench.config.suite import Cell, backend_suffix
@@ -106,7 +107,7 @@ def _cell_result(cell_id: str, group: list[Record], seed: int) -> CellResult:
     ok = [r for r in group if r.ok]
     processes = tuple(process_sample(r) for r in ok)
     statuses = tuple(sorted({r.status for r in group if not r.ok}))
-    common = {
+    common: dict[str, Any] = {
         "cell_id": cell_id,
         "cell": group[0].cell,
         "runs": len(group),
@@ -239,7 +240,7 @@ def memory_rows(cells: Sequence[CellResult]) -> list[MemoryRow]:
             continue
         memories = [r.memory for r in cell.records if r.memory is not None]
         rss = [m.host_rss_peak_bytes for m in memories if m.host_rss_peak_bytes]
-        reasons = {m.tf_peak_reason for m in memories} - {None}
+        reasons = {m.tf_peak_reason for m in memories if m.tf_peak_reason is not None}
         nvml = [
             {
                 index: gpu.process_peak_bytes

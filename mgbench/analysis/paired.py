@@ -97,7 +97,7 @@ def estimate(per_process_log_ratios: Sequence[Sequence[float]], alpha: float) ->
     sizes = np.array([g.size for g in groups], float)
     means = np.array([g.mean() for g in groups])
     variances = np.array([g.var(ddof=1) for g in groups])
-    df = int(np.sum(sizes - 1))
+    df: float = int(np.sum(sizes - 1))
     within_var = float(np.sum(variances * (sizes - 1)) / df)
     # A process whose rounds happened to be identical still has the pooled noise.
     mean_vars = np.maximum(variances, within_var * 1e-6) / sizes
@@ -129,7 +129,7 @@ def estimate(per_process_log_ratios: Sequence[Sequence[float]], alpha: float) ->
     )
 
 
-def _satterthwaite_df(tau2: float, mean_var: float, processes: int, within_df: int) -> float:
+def _satterthwaite_df(tau2: float, mean_var: float, processes: int, within_df: float) -> float:
     """Degrees of freedom of ``tau^2 + mean_var``: the pooled within-process df when processes
     agree, falling smoothly toward ``processes - 1`` as the between-process part dominates."""
     total = tau2 + mean_var

@@ -371,7 +371,7 @@ def _cuda_builds() -> tuple[str | None, str | None]:
         return None, None
     if cuda_versions is None:
         return None, None
-    values = []
+    values: list[str | None] = []
     for getter in ("cuda_runtime_build_version", "cudnn_build_version"):
         try:
             values.append(str(getattr(cuda_versions, getter)()))

@@ -13,7 +13,7 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
 from mgbench.commands import flags
@@ -83,7 +83,7 @@ def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntr
     run = RunFolder(folder)
     run_info = _run_info(run)
     forest = run.claim_forest
-    common = {
+    common: dict[str, Any] = {
         "path": relative,
         "link": f"{relative}/{_report(run)}",
         "date": _date(folder, run_info),

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -70,7 +70,7 @@ class RealNvml:
             raise NvmlUnavailable(f"NVML could not start: {error}") from error
         self._nvml = pynvml
 
-    def _handle(self, index: int):
+    def _handle(self, index: int) -> Any:
         return self._nvml.nvmlDeviceGetHandleByIndex(index)
 
     def device_count(self) -> int:

@@ -110,7 +110,7 @@ def verdict_kind(text: str) -> str:
 def verdict_badge(text: str) -> str:
     """The verdict's outcome as a coloured badge, its detail beside it, and the hardware marker
     (CPU simulation, virtual GPUs) as a badge of its own."""
-    markers = []
+    markers: list[str] = []
     stripped = True
     while stripped:
         stripped = False

@@ -44,7 +44,7 @@ HEADERS = (
     "forest plot",
     "notes",
 )
-DEVICE_MODES = {
+_DEVICE_MODE_TEXT: dict[str, str] = {
     DeviceMode.CPU_SIMULATION: "**CPU simulation** (not a speed test)",
     DeviceMode.VIRTUAL_GPU: "virtual GPUs on one chip (not the claim's hardware)",
     DeviceMode.GPU: "GPU",
@@ -99,7 +99,7 @@ def _row(entry: RunEntry) -> list[str]:
         _suite(entry),
         entry.date,
         _machine(records),
-        ", ".join(DEVICE_MODES.get(mode, mode) for mode in sorted(_modes(records))) or "?",
+        ", ".join(_DEVICE_MODE_TEXT.get(mode, mode) for mode in sorted(_modes(records))) or "?",
         ", ".join(sorted({r.backend or r.cell.backend for r in records})),
         _headline(entry.comparisons, records),
         f"[claim-forest.png]({entry.forest_plot})" if entry.forest_plot else "",

@@ -12,7 +12,7 @@ from mgbench.analysis import plan as planning
 from mgbench.analysis.plan import RunPlan
 from mgbench.vocabulary import DeviceMode
 
-MODE_TEXT = {
+MODE_TEXT: dict[str, str] = {
     DeviceMode.CPU_SIMULATION: "CPU simulation (no GPU: replicas share the CPU)",
     DeviceMode.VIRTUAL_GPU: "virtual GPUs (one GPU split: replicas share its chip)",
     DeviceMode.GPU: "GPUs (one per replica)",

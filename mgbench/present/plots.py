@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mgbench.analysis import stats
 from mgbench.analysis.cells import (
@@ -53,7 +54,7 @@ DPI = 120
 FOREST_WIDTH = 11.0  # inches: labels left, verdicts right, and the axes between
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,11 +67,11 @@ def _slug(*parts: object) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(str(p) for p in parts))
 
 
-def _legend_below(axes) -> None:
+def _legend_below(axes: Any) -> None:
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
 
 
-def _save(plt, figure, path: Path, *, tight: bool = False) -> Path:
+def _save(plt: Any, figure: Any, path: Path, *, tight: bool = False) -> Path:
     # Forests write their verdicts right of the axes; only a tight box keeps them in the file.
     figure.savefig(path, dpi=DPI, bbox_inches="tight" if tight else None)
     plt.close(figure)
@@ -238,7 +239,7 @@ def row_text(row: ForestRow) -> str:
 
 
 def _draw_forest(
-    axes,
+    axes: Any,
     rows: Sequence[ForestRow],
     *,
     band: tuple[float, float] | None,
@@ -293,11 +294,11 @@ def _draw_forest(
     right.tick_params(axis="y", length=0)
 
 
-def _forest_legend(figure, rows: Sequence[ForestRow], band_label: str | None, ci: str) -> None:
+def _forest_legend(figure: Any, rows: Sequence[ForestRow], band_label: str | None, ci: str) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color="tab:blue", marker="o", label=f"estimate, {ci} CI")]
+    handles: list[Any] = [Line2D([], [], color="tab:blue", marker="o", label=f"estimate, {ci} CI")]
     if band_label:
         handles.append(Patch(color="tab:green", alpha=0.15, label=band_label))
     handles.append(Line2D([], [], color="black", lw=1, label="0: no difference"))
@@ -343,7 +344,12 @@ def forest_plot(
 
 
 def _finish_forest(
-    figure, rows, band_label: str | None, ci: str, caption: str, others_note: str = ""
+    figure: Any,
+    rows: Sequence[ForestRow],
+    band_label: str | None,
+    ci: str,
+    caption: str,
+    others_note: str = "",
 ) -> None:
     # The legend takes a fixed 0.6 inch at the foot, whatever the figure's height.
     figure.tight_layout(rect=(0, 0.6 / figure.get_figheight(), 1, 1))
@@ -408,7 +414,7 @@ def baselines_forest(
     )
     ci = stats.confidence_label(alpha)
     xlim = _forest_xlim(every, None)  # one scale, so the panels can be read against each other
-    names = {
+    names: dict[str, str] = {
         Strategy.MIRRORED: "MirroredStrategy",
         Strategy.DATAPARALLEL: "one-process DataParallel (JAX)",
     }
@@ -443,6 +449,8 @@ def throughput_plots(cells: Sequence[CellResult], folder: Path, *, caption: str 
                 (c.cell.replicas, c.images_per_s, c.ci)
                 for c in group
                 if c.cell.strategy_label == strategy
+                and c.images_per_s is not None
+                and c.ci is not None
             )
             xs = [p[0] for p in points]
             ys = [p[1] for p in points]
@@ -501,6 +509,7 @@ def memory_plots(cells: Sequence[CellResult], folder: Path) -> list[Path]:
         for slot, device in enumerate(devices):
             xs = [i + (slot - (len(devices) - 1) / 2) * width for i in range(len(group))]
             heights = [r.tf_peak_bytes.get(device, 0) / MIB for r in group]
+            name: str | None
             if device == first:
                 colour, name = FIRST_DEVICE_COLOUR, f"{device} (first device)"
             else:
@@ -546,7 +555,7 @@ def _ms(seconds: Sequence[float]) -> list[float]:
     return [s * 1000 for s in seconds]
 
 
-def _isolated_trace(plt, cell_id: str, group: Sequence[Record]):
+def _isolated_trace(plt: Any, cell_id: str, group: Sequence[Record]) -> Any:
     figure, axes = plt.subplots(figsize=(8, 3.8))
     warmups = [len(r.timing.warmup_step_s or ()) for r in group if r.timing]
     if max(warmups, default=0):
@@ -572,7 +581,7 @@ def _isolated_trace(plt, cell_id: str, group: Sequence[Record]):
     return figure
 
 
-def _paired_trace(plt, cell_id: str, group: Sequence[Record]):
+def _paired_trace(plt: Any, cell_id: str, group: Sequence[Record]) -> Any:
     figure, panels = plt.subplots(
         len(group), 1, sharex=True, sharey=True, figsize=(9, 1.3 + 1.1 * len(group)), squeeze=False
     )

@@ -69,9 +69,8 @@ def ms_pair(value: Mapping[str, float]) -> str:
 
 
 def pct_pair(value: Mapping[str, float | None]) -> str:
-    return " / ".join(
-        "n/a" if value[a] is None else formats.signed_pct(value[a]) for a in linkcost.ASSUMPTIONS
-    )
+    shown = (value[a] for a in linkcost.ASSUMPTIONS)
+    return " / ".join("n/a" if pct is None else formats.signed_pct(pct) for pct in shown)
 
 
 def up_to(value_s: float | None) -> str:

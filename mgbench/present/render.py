@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tabulate import tabulate
@@ -36,7 +37,8 @@ def render(report: Report, fmt: str) -> str:
         return html_document(report)
     heading = {"md": "# {}", "latex": "\\section*{{{}}}"}[fmt]
     sub = {"md": "## {}", "latex": "\\subsection*{{{}}}"}[fmt]
-    text = {"md": str, "latex": _latex_text}[fmt]
+    escapes: dict[str, Callable[[str], str]] = {"md": str, "latex": _latex_text}
+    text = escapes[fmt]
     out = [heading.format(text(report.title)), ""]
     for line in report.preamble:
         out += [text(line), ""]

@@ -7,6 +7,7 @@ words come from :mod:`mgbench.present.prose`, the verdicts from :mod:`mgbench.an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mgbench.analysis import stats
 from mgbench.analysis.cells import (
@@ -364,7 +365,7 @@ def memory_section(
 
 
 def placement_section(cells: Sequence[CellResult]) -> Section:
-    rows = []
+    rows: list[list[Any]] = []
     for cell in cells:
         if not cell.records:
             continue

@@ -189,7 +189,7 @@ def _xplane_pb2() -> Any:
     try:
         from tensorflow.tsl.profiler.protobuf import xplane_pb2
     except ImportError:  # a TensorFlow that vendors TSL elsewhere
-        from tsl.profiler.protobuf import xplane_pb2  # type: ignore[no-redef]
+        from tsl.profiler.protobuf import xplane_pb2
     return xplane_pb2
 
 
@@ -453,7 +453,7 @@ def attribute(
                 _note(unmatched, name)
                 continue
             copies = COPIES_RENDEZVOUS
-            src, dst = ends
+            src, dst = str(ends[0]), str(ends[1])
             add(src if is_send else dst, copy_category(src, dst, host), event)
             inferred_s += event.seconds
             continue

@@ -26,6 +26,10 @@ keras = lazy.keras()
 tf = lazy.tensorflow()
 from keras.src.losses.loss import unscale_loss_for_distribution  # noqa: E402
 
+# Keras is loaded at run time (lazily, through platform.lazy), so to a type checker its Model is
+# any class: the base below and the template's type are checked by isinstance instead.
+KerasModel: Any = keras.Model
+
 
 def resolve_replica_devices(
     count_or_ids: int | Sequence[int], devices_arg: Sequence[str] | None, *, wrapper: str
@@ -63,7 +67,7 @@ def resolve_replica_devices(
     return [available[i] for i in ids]
 
 
-class ReplicatedModel(TemplateOwnsWeights, keras.Model):
+class ReplicatedModel(TemplateOwnsWeights, KerasModel):
     """A data-parallel view of one template model; the template's weights are the only weights.
 
     Subclasses define how the batch is cut (:meth:`split_inputs`); everything else is shared.
@@ -71,7 +75,7 @@ class ReplicatedModel(TemplateOwnsWeights, keras.Model):
 
     wrapper_name = "ReplicatedModel"
 
-    def __init__(self, template: keras.Model, replica_devices: Sequence[str], **kwargs: Any):
+    def __init__(self, template: Any, replica_devices: Sequence[str], **kwargs: Any):
         super().__init__(name=kwargs.pop("name", None) or self.wrapper_name.lower(), **kwargs)
         if not isinstance(template, keras.Model):
             raise TypeError(
