@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mgbench import models
+from mgbench.config.checks import Place, table_place
 from mgbench.config.slurm import SlurmOptions, parse_slurm_table
 from mgbench.vocabulary import (
     BACKEND_NAMES,
@@ -374,6 +375,11 @@ _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
 _CPU_KEYS = {*_SETTING_TYPES, *_RENAMED_KEYS, "models", "image_size", "classes"}
 
 
+def _place(path: str, table: str) -> Place:
+    """A suite table's place; its messages quote a refused value in full."""
+    return table_place(path, table, SuiteError, show=repr)
+
+
 class _Where:
     def __init__(self, path: str):
         self.path = path
@@ -613,9 +619,7 @@ def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> 
     cpu_entries = _cpu_entries(where, cpu, entries)
     if cpu_only and cpu:
         settings, entries, profile = cpu_settings, cpu_entries, "cpu"
-    slurm = parse_slurm_table(
-        data.get("slurm", {}), lambda key, problem: where.error("slurm", key, problem)
-    )
+    slurm = parse_slurm_table(data.get("slurm", {}), _place(path, "slurm"))
     settings = dataclasses.replace(settings, compare=settings.comparisons)
     suite = Suite(name, path, description, settings, tuple(entries), profile, slurm)
     seen: set[str] = set()
