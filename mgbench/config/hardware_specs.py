@@ -12,8 +12,6 @@ Bandwidths are GB/s (10^9 bytes/s), one direction.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +19,21 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from mgbench.config.checks import (
+    Fields,
+    Place,
+    choice,
+    integer,
+    integers,
+    is_integer,
+    listed,
+    mapping,
+    nonempty_text,
+    positive_number,
+    table_place,
+    tables,
+)
 
 PEER_VIA = ("pcie", "host", "switch", "chip")
 PRECISIONS = ("fp32", "tf32")
@@ -187,15 +200,15 @@ def parse_spec(text: str, path: str = "<hardware>", *, default_name: str = "") -
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise HardwareSpecError(_toml_error(path, error)) from error
-    top = _Table(path, "top level", data)
+    top = _table(path, "top level", data)
     top.check_keys(_TOP_KEYS)
-    gpus = top.integer("gpus", minimum=1)
-    name = top.text("name", default=default_name or Path(path).stem)
-    host = _Table(path, "host_link", top.table("host_link"))
+    gpus = top.required("gpus", _count)
+    name = top.optional("name", nonempty_text) or default_name or Path(path).stem
+    host = _table(path, "host_link", _subtable(top, "host_link"))
     host.check_keys(_HOST_KEYS)
     uplinks = tuple(
-        _uplink(_Table(path, f"shared_uplink.{i}", item), gpus)
-        for i, item in enumerate(top.tables("shared_uplink"))
+        _uplink(path, f"shared_uplink.{i}", item, gpus)
+        for i, item in enumerate(_subtables(top, "shared_uplink"))
     )
     shared: dict[int, str] = {}
     for uplink in uplinks:
@@ -208,17 +221,17 @@ def parse_spec(text: str, path: str = "<hardware>", *, default_name: str = "") -
             shared[gpu] = uplink.name
     return HardwareSpec(
         name=name,
-        description=top.text("description", default=""),
+        description=top.optional("description", nonempty_text) or "",
         path=path,
         gpus=gpus,
-        h2d_gb_s=host.rate("h2d_gb_s"),
-        d2h_gb_s=host.rate("d2h_gb_s"),
+        h2d_gb_s=host.required("h2d_gb_s", positive_number),
+        d2h_gb_s=host.required("d2h_gb_s", positive_number),
         uplinks=uplinks,
-        peer=_peer(_Table(path, "peer", top.table("peer")), gpus),
-        gpus_per_chip=top.integer("gpus_per_chip", minimum=1, default=1),
+        peer=_peer(_table(path, "peer", _subtable(top, "peer")), gpus),
+        gpus_per_chip=top.optional("gpus_per_chip", _count) or 1,
         references=tuple(
-            _reference(_Table(path, f"reference.{i}", item))
-            for i, item in enumerate(top.tables("reference"))
+            _reference(_table(path, f"reference.{i}", item))
+            for i, item in enumerate(_subtables(top, "reference"))
         ),
     )
 
@@ -233,148 +246,91 @@ def _toml_error(path: str, error: tomllib.TOMLDecodeError) -> str:
     return f"{path}:{found.group(1)}: not valid TOML: {reason} (column {found.group(2)})"
 
 
-def _uplink(table: _Table, gpus: int) -> SharedUplink:
+def _table(path: str, name: str, data: Mapping[str, Any]) -> Fields:
+    return Fields(data, table_place(path, name, HardwareSpecError))
+
+
+def _subtable(table: Fields, key: str) -> Mapping[str, Any]:
+    return table.required(key, mapping, expected=f"a table ([{key}])")
+
+
+def _subtables(table: Fields, key: str) -> list[Mapping[str, Any]]:
+    return table.optional(key, tables, expected=f"tables ([[{key}]])") or []
+
+
+def _count(value: Any, place: Place) -> int:
+    # a spec's refusals say the bound, a wrong type's too
+    return integer(value, place, minimum=1, expected="an integer >= 1")
+
+
+def _rate(table: Fields, key: str, *, required: bool = True) -> float | None:
+    read = table.required if required else table.optional
+    return read(key, positive_number)
+
+
+def _check_gpu(gpu: int, gpus: int, place: Place) -> None:
+    if not 0 <= gpu < gpus:
+        raise place.error(f"GPU {gpu} is beyond gpus = {gpus} (0..{gpus - 1})")
+
+
+def _gpu_list(value: Any, place: Place, gpus: int) -> tuple[int, ...]:
+    members = integers(value, place, expected="a list of GPU indices")
+    for gpu in members:
+        _check_gpu(gpu, gpus, place)
+    if len(set(members)) != len(members):
+        raise place.error(f"a GPU is listed twice in {value}")
+    return members
+
+
+def _uplink(path: str, where: str, data: Mapping[str, Any], gpus: int) -> SharedUplink:
+    table = _table(path, where, data)
     table.check_keys(_UPLINK_KEYS)
-    members = table.gpu_list("gpus", gpus)
+    members = table.required("gpus", _gpu_list, gpus)
     if len(members) < 2:
-        table.fail("gpus", f"a shared uplink joins at least 2 GPUs, got {list(members)}")
+        raise table.place_of("gpus").error(
+            f"a shared uplink joins at least 2 GPUs, got {list(members)}"
+        )
     return SharedUplink(
-        name=table.text("name", default=table.where),
+        name=table.optional("name", nonempty_text) or where,
         gpus=members,
-        h2d_gb_s=table.rate("h2d_gb_s"),
-        d2h_gb_s=table.rate("d2h_gb_s"),
+        h2d_gb_s=table.required("h2d_gb_s", positive_number),
+        d2h_gb_s=table.required("d2h_gb_s", positive_number),
     )
 
 
-def _peer(table: _Table, gpus: int) -> Peer:
+def _peer(table: Fields, gpus: int) -> Peer:
     table.check_keys(_PEER_KEYS)
-    via = table.choice("via", PEER_VIA)
-    gb_s = table.rate("gb_s", required=via in ("switch", "chip"))
-    raw = table.data.get("nvlinks", [])
+    via = table.required("via", choice, PEER_VIA)
+    gb_s = _rate(table, "gb_s", required=via in ("switch", "chip"))
+    place = table.place_of("nvlinks")
+    shape = "a list of [GPU, GPU, links] triples, like [[0, 3, 2]]"
     pairs: list[NvLinkPair] = []
     seen: set[frozenset[int]] = set()
-    shape = "a list of [GPU, GPU, links] triples, like [[0, 3, 2]]"
-    if not isinstance(raw, list):
-        table.fail("nvlinks", f"expected {shape}, got {_shown(raw)}")
-    for item in raw:
-        ok = (
-            isinstance(item, list)
-            and len(item) == 3
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in item)
-        )
-        if not ok:
-            table.fail("nvlinks", f"expected {shape}, got the item {_shown(item)}")
+    for item in table.optional("nvlinks", listed, expected=shape) or []:
+        if not (isinstance(item, list) and len(item) == 3 and all(map(is_integer, item))):
+            raise place.expected(shape, item, item=True)
         a, b, links = item
         for gpu in (a, b):
-            if not 0 <= gpu < gpus:
-                table.fail("nvlinks", f"GPU {gpu} is beyond gpus = {gpus} (0..{gpus - 1})")
+            _check_gpu(gpu, gpus, place)
         if a == b or links < 1:
-            table.fail("nvlinks", f"expected two different GPUs and links >= 1, got {item}")
+            raise place.error(f"expected two different GPUs and links >= 1, got {item}")
         if frozenset((a, b)) in seen:
-            table.fail("nvlinks", f"the pair {a}-{b} is listed twice")
+            raise place.error(f"the pair {a}-{b} is listed twice")
         seen.add(frozenset((a, b)))
         pairs.append(NvLinkPair(a, b, links))
-    nvlink_gb_s = table.rate("nvlink_gb_s", required=bool(pairs))
+    nvlink_gb_s = _rate(table, "nvlink_gb_s", required=bool(pairs))
     return Peer(via=via, gb_s=gb_s, nvlink_gb_s=nvlink_gb_s, nvlinks=tuple(pairs))
 
 
-def _reference(table: _Table) -> ComputeReference:
+def _reference(table: Fields) -> ComputeReference:
     table.check_keys(_REFERENCE_KEYS)
     return ComputeReference(
-        model=table.text("model"),
-        image_size=table.integer("image_size", minimum=1),
-        batch_per_gpu=table.integer("batch_per_gpu", minimum=1),
-        gpus=table.integer("gpus", minimum=1),
-        img_s=table.rate("img_s"),
-        precision=table.choice("precision", PRECISIONS),
-        source=table.text("source"),
-        after_img_s=table.rate("after_img_s", required=False),
+        model=table.required("model", nonempty_text),
+        image_size=table.required("image_size", _count),
+        batch_per_gpu=table.required("batch_per_gpu", _count),
+        gpus=table.required("gpus", _count),
+        img_s=table.required("img_s", positive_number),
+        precision=table.required("precision", choice, PRECISIONS),
+        source=table.required("source", nonempty_text),
+        after_img_s=table.optional("after_img_s", positive_number),
     )
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _shown_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
-
-
-class _Table:
-    """One TOML table and where it sits, for values read with one-line located errors."""
-
-    def __init__(self, path: str, where: str, data: Mapping[str, Any]):
-        self.path = path
-        self.where = where
-        self.data = data
-
-    def fail(self, key: str | None, problem: str) -> None:
-        place = f"[{self.where}]" + (f" {_shown_key(key)}" if key else "")
-        raise HardwareSpecError(f"{self.path}: {place}: {problem}")
-
-    def check_keys(self, allowed: set[str]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                self.fail(key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
-
-    def _get(self, key: str, required: bool) -> Any:
-        if key not in self.data and required:
-            self.fail(key, "missing")
-        return self.data.get(key)
-
-    def table(self, key: str) -> Mapping[str, Any]:
-        value = self._get(key, True)
-        if not isinstance(value, dict):
-            self.fail(key, f"expected a table ([{key}]), got {_shown(value)}")
-        return value
-
-    def tables(self, key: str) -> list[Mapping[str, Any]]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail(key, f"expected tables ([[{key}]]), got {_shown(value)}")
-        return value
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self._get(key, default is None)
-        if value is None:
-            return default or ""
-        if not isinstance(value, str) or not value.strip():
-            self.fail(key, f"expected a non-empty string, got {_shown(value)}")
-        return value
-
-    def integer(self, key: str, *, minimum: int, default: int | None = None) -> int:
-        value = self._get(key, default is None)
-        if value is None:
-            return default if default is not None else minimum
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(key, f"expected an integer >= {minimum}, got {_shown(value)}")
-        return value
-
-    def rate(self, key: str, *, required: bool = True) -> Any:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or not 0 < value < math.inf:  # TOML allows nan and inf
-            self.fail(key, f"expected a number > 0, got {_shown(value)}")
-        return float(value)
-
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        value = self._get(key, True)
-        if value not in options:
-            self.fail(key, f"expected one of {', '.join(map(repr, options))}, got {_shown(value)}")
-        return value
-
-    def gpu_list(self, key: str, gpus: int) -> tuple[int, ...]:
-        value = self._get(key, True)
-        if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            self.fail(key, f"expected a list of GPU indices, got {_shown(value)}")
-        for gpu in value:
-            if not 0 <= gpu < gpus:
-                self.fail(key, f"GPU {gpu} is beyond gpus = {gpus} (0..{gpus - 1})")
-        if len(set(value)) != len(value):
-            self.fail(key, f"a GPU is listed twice in {value}")
-        return tuple(value)

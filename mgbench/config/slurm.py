@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-# (key or None, problem) -> the exception to raise, naming the file and table
-ErrorFactory = Callable[[str | None, str], Exception]
+from mgbench.config.checks import Fields, Place, integer, listed, text
 
 TIME_MARGIN_MIN = 1  # a job's limit over its cell's timeout, so the worker's own timeout acts first
 
@@ -96,29 +95,31 @@ class SlurmOptions:
         return self.time_min
 
 
-def parse_slurm_table(data: Any, error: ErrorFactory) -> SlurmOptions:
-    """A validated ``[slurm]`` table; ``error(key, problem)`` makes the exception to raise."""
+def parse_slurm_table(data: Any, place: Place) -> SlurmOptions:
+    """A validated ``[slurm]`` table; ``place`` names the table (its keys' errors name them)."""
     if not isinstance(data, Mapping):
-        raise error(None, "expected a table")
-    for key in data:
-        if key not in TABLE_KEYS:
-            raise error(key, f"unknown key; allowed: {', '.join(sorted(TABLE_KEYS))}")
-    values = {key: _checked(key, value, error) for key, value in data.items()}
+        raise place.error("expected a table")
+    Fields(data, place).check_keys(TABLE_KEYS)
+    values = {key: _READERS[key](value, place.key(key)) for key, value in data.items()}
     return _with(SlurmOptions(), values)
+
+
+def _flag_name(_: str, key: str) -> str:
+    return FLAGS.get(key, key)
+
+
+# Where an override sits: each key's place is its flag (``--slurm-time: ...``).
+_COMMAND_LINE = Place("the command line", ValueError, show=repr, key_name=_flag_name)
 
 
 def merge_overrides(options: SlurmOptions, overrides: Mapping[str, Any]) -> SlurmOptions:
     """``options`` with the command line's values over them: ``overrides`` maps a table key to
     its flag's value (``sbatch``: the lines, appended after the table's). ValueError naming the
     flag when a value is bad."""
-
-    def error(key: str | None, problem: str) -> ValueError:
-        return ValueError(f"{FLAGS.get(key or '', key)}: {problem}")
-
     for key in overrides:
         if key not in FLAGS:
             raise ValueError(f"no --slurm-* flag sets {key!r}; known: {', '.join(FLAGS)}")
-    values = {key: _checked(key, value, error) for key, value in overrides.items()}
+    values = {key: _READERS[key](value, _COMMAND_LINE.key(key)) for key, value in overrides.items()}
     if "sbatch" in values:
         values["sbatch"] = options.sbatch_lines + values["sbatch"]
     return _with(options, values)
@@ -134,52 +135,55 @@ def _with(options: SlurmOptions, values: Mapping[str, Any]) -> SlurmOptions:
     return replace(options, **{fields.get(key, key): value for key, value in values.items()})
 
 
-def _checked(key: str, value: Any, error: ErrorFactory) -> Any:
-    if key in ("partition", "account"):
-        if not isinstance(value, str):
-            raise error(key, f"expected a string, got {value!r}")
-        if not value or any(c.isspace() for c in value):
-            raise error(key, f"expected a name without spaces, got {value!r}")
-        return value
-    if key in ("gpus_per_node", "time_min"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise error(key, f"expected an integer, got {value!r}")
-        if value < 1:
-            raise error(key, f"expected an integer >= 1, got {value!r}")
-        return value
-    if key in ("sbatch", "setup"):
-        lines = _lines(key, value, error)
-        if key == "sbatch":
-            for line in lines:
-                _check_sbatch_line(key, line, error)
-        return lines
-    raise error(key, f"unknown key; allowed: {', '.join(sorted(TABLE_KEYS))}")
+def _name(value: Any, place: Place) -> str:
+    name = text(value, place)
+    if not name or any(c.isspace() for c in name):
+        raise place.expected("a name without spaces", name)
+    return name
 
 
-def _lines(key: str, value: Any, error: ErrorFactory) -> tuple[str, ...]:
+def _count(value: Any, place: Place) -> int:
+    return integer(value, place, minimum=1)
+
+
+def _lines(value: Any, place: Place) -> tuple[str, ...]:
     shape = "a list of strings"
-    if not isinstance(value, list | tuple):
-        raise error(key, f"expected {shape}, got {value!r}")
-    lines: Iterable[Any] = value
+    lines = listed(value, place, expected=shape, kinds=(list, tuple))
     for line in lines:
         if not isinstance(line, str):
-            raise error(key, f"expected {shape}, got the item {line!r}")
+            raise place.expected(shape, line, item=True)
         # One script line each: a line break would smuggle in lines nobody wrote as such.
         if "\n" in line or "\r" in line:
-            raise error(key, f"a line must not hold a line break, got {line!r}")
+            raise place.error(f"a line must not hold a line break, got {place.show(line)}")
         if not line.strip():
-            raise error(key, "a line must not be empty")
-    return tuple(value)
+            raise place.error("a line must not be empty")
+    return tuple(lines)
 
 
-def _check_sbatch_line(key: str, line: str, error: ErrorFactory) -> None:
+def _sbatch_lines(value: Any, place: Place) -> tuple[str, ...]:
+    lines = _lines(value, place)
+    for line in lines:
+        _check_sbatch_line(line, place)
+    return lines
+
+
+def _check_sbatch_line(line: str, place: Place) -> None:
     if not line.startswith("--"):
-        raise error(key, f"expected an sbatch option like '--qos=high', got {line!r}")
+        raise place.expected("an sbatch option like '--qos=high'", line)
     match = _SBATCH_LINE.fullmatch(line)
     if match is None:
-        raise error(
-            key, f"expected '--name' or '--name=value' (no spaces around '='), got {line!r}"
-        )
+        raise place.expected("'--name' or '--name=value' (no spaces around '=')", line)
     owner = _MANAGED.get(match[1])
     if owner is not None:
-        raise error(key, f"{line!r}: --{match[1]} is set by {owner}")
+        raise place.error(f"{place.show(line)}: --{match[1]} is set by {owner}")
+
+
+# The reader of each table key (the flags' values are read by the same).
+_READERS: dict[str, Callable[[Any, Place], Any]] = {
+    "partition": _name,
+    "account": _name,
+    "gpus_per_node": _count,
+    "time_min": _count,
+    "sbatch": _sbatch_lines,
+    "setup": _lines,
+}

@@ -8,17 +8,26 @@ problem is a :class:`SuiteError` naming the file, the table and key, and what is
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import random
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mgbench import models
+from mgbench.config.checks import (
+    Fields,
+    Place,
+    choice,
+    flag,
+    integer,
+    is_integer,
+    listed,
+    positive_number,
+    table_place,
+)
 from mgbench.config.slurm import SlurmOptions, parse_slurm_table
 from mgbench.vocabulary import (
     BACKEND_NAMES,
@@ -345,165 +354,134 @@ class Suite:
 
 # -- validation --------------------------------------------------------------------------------
 
-_SETTING_TYPES: dict[str, Any] = {
-    "strategies": "strategies",
-    "replicas": "int_list",
-    "batch_per_replica": "int_list",
-    "warmup_steps": "nonneg_int",
-    "timed_steps": "pos_int",
-    "repeats": "pos_int",
-    "input": INPUTS,
-    "weights": WEIGHTS,
-    "dtype": DTYPES,
-    "timeout_s": "pos_number",
-    "placement": "bool",
-    "backend": "backends",
-    "compare": "comparisons",
-    "pairs": "pos_int",
-    "rounds": "rounds",
-    "block_steps": "pos_int",
-    "seed": "nonneg_int",
-    "timeline": "bool",
-    "timeline_steps": "pos_int",
-    "workers": "int_list",
-}
-# Keys renamed since suites were first written: still read, with a warning naming the new one.
-_RENAMED_KEYS = {"profile": "timeline", "profile_steps": "timeline_steps"}
-_SUITE_KEYS = {"name", "description", *_SETTING_TYPES, *_RENAMED_KEYS}
-_MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
-_CPU_KEYS = {*_SETTING_TYPES, *_RENAMED_KEYS, "models", "image_size", "classes"}
+
+def _place(path: str, table: str) -> Place:
+    """A suite table's place; its messages quote a refused value in full."""
+    return table_place(path, table, SuiteError, show=repr)
 
 
-class _Where:
-    def __init__(self, path: str):
-        self.path = path
-
-    def error(self, table: str, key: str | None, problem: str) -> SuiteError:
-        where = f"[{table}]" + (f" {_shown_key(key)}" if key else "")
-        return SuiteError(f"{self.path}: {where}: {problem}")
+def _one_or_many(value: Any) -> list[Any]:
+    """A list as it is, one value as a list of it (``replicas = 2`` is ``replicas = [2]``)."""
+    return value if isinstance(value, list) else [value]
 
 
-def _shown_key(key: str) -> str:
-    """A key as written in TOML: bare when it can be, quoted otherwise, so a key holding a line
-    break or spaces cannot split or blur the one-line message."""
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+def _counts(value: Any, place: Place) -> tuple[int, ...]:
+    """Counts >= 1, one or a list, without repeats."""
+    counts = _one_or_many(value)
+    if not counts:
+        raise place.expected("a non-empty list of integers >= 1", value)
+    if not all(is_integer(count) and count >= 1 for count in counts):
+        raise place.expected("integers >= 1", value)
+    return tuple(dict.fromkeys(counts))
 
 
-def _check_keys(where: _Where, table: str, data: Mapping[str, Any], allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise where.error(table, key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+def _backends(value: Any, place: Place) -> tuple[str, ...]:
+    names = _one_or_many(value)
+    if not names or any(name not in BACKEND_NAMES for name in names):
+        either = " or ".join(repr(b) for b in BACKEND_NAMES)
+        raise place.expected(f"{either}, or a list of them", value)
+    return tuple(dict.fromkeys(names))
 
 
-def _value(where: _Where, table: str, key: str, value: Any, kind: Any) -> Any:
-    def fail(expected: str) -> SuiteError:
-        return where.error(table, key, f"expected {expected}, got {value!r}")
-
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise fail("true or false")
-        return value
-    if kind in ("pos_int", "nonneg_int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail("an integer")
-        if value < (1 if kind == "pos_int" else 0):
-            raise fail("an integer >= 1" if kind == "pos_int" else "an integer >= 0")
-        return value
-    if kind == "pos_number":
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or not 0 < value < math.inf:  # TOML allows nan and inf
-            raise fail("a number > 0")
-        return float(value)
-    if kind == "int_list":
-        items = value if isinstance(value, list) else [value]
-        if not items:
-            raise fail("a non-empty list of integers >= 1")
-        for item in items:
-            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-                raise fail("integers >= 1")
-        return tuple(dict.fromkeys(items))
-    if kind == "backends":
-        items = value if isinstance(value, list) else [value]
-        if not items or any(i not in BACKEND_NAMES for i in items):
-            raise fail(f"{' or '.join(repr(b) for b in BACKEND_NAMES)}, or a list of them")
-        return tuple(dict.fromkeys(items))
-    if kind == "strategies":
-        items = value if isinstance(value, list) else [value]
-        if not items or not all(isinstance(i, str) for i in items):
-            raise fail(f"a list of strategy names ({', '.join(STRATEGIES)})")
-        unknown = [i for i in items if i not in STRATEGIES]
-        if unknown:
-            raise where.error(
-                table, key, f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}"
-            )
-        return tuple(dict.fromkeys(items))
-    if kind == "rounds":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise fail("an integer >= 2 (a paired process's spread needs two rounds)")
-        return value
-    if kind == "comparisons":
-        return _comparisons(where, table, key, value)
-    if isinstance(kind, tuple):
-        if value not in kind:
-            raise fail(f"one of {', '.join(repr(k) for k in kind)}")
-        return value
-    raise AssertionError(kind)
+def _strategies(value: Any, place: Place) -> tuple[str, ...]:
+    names = _one_or_many(value)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise place.expected(f"a list of strategy names ({', '.join(STRATEGIES)})", value)
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown:
+        raise place.error(f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGIES)}")
+    return tuple(dict.fromkeys(names))
 
 
-def _comparisons(where: _Where, table: str, key: str, value: Any) -> tuple[tuple[str, str], ...]:
+def _comparisons(value: Any, place: Place) -> tuple[tuple[str, str], ...]:
     shape = 'a list of [A, B] strategy pairs, like [["inplace", "concat"]]'
-    if not isinstance(value, list):
-        raise where.error(table, key, f"expected {shape}, got {value!r}")
     pairs: list[tuple[str, str]] = []
-    for item in value:
+    for item in listed(value, place, expected=shape):
         if not (
             isinstance(item, list) and len(item) == 2 and all(isinstance(i, str) for i in item)
         ):
-            raise where.error(table, key, f"expected {shape}, got the item {item!r}")
+            raise place.expected(shape, item, item=True)
         others = [i for i in item if i not in WRAPPERS]
         if others:
-            raise where.error(
-                table,
-                key,
+            raise place.error(
                 f"{others[0]!r} cannot be paired: only {' and '.join(WRAPPERS)} share one "
-                "template in a process (A == B is the A/A calibration pair)",
+                "template in a process (A == B is the A/A calibration pair)"
             )
         pairs.append((item[0], item[1]))
     return tuple(dict.fromkeys(pairs))
 
 
-def _renamed(where: _Where, table: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with each renamed key under its new name (said once, as a warning); both names
+_positive = partial(integer, minimum=1)
+_not_negative = partial(integer, minimum=0)
+
+# The reader of each setting, in the order a table's settings are checked.
+_SETTING_READERS: dict[str, Callable[[Any, Place], Any]] = {
+    "strategies": _strategies,
+    "replicas": _counts,
+    "batch_per_replica": _counts,
+    "warmup_steps": _not_negative,
+    "timed_steps": _positive,
+    "repeats": _positive,
+    "input": partial(choice, options=INPUTS),
+    "weights": partial(choice, options=WEIGHTS),
+    "dtype": partial(choice, options=DTYPES),
+    "timeout_s": positive_number,
+    "placement": flag,
+    "backend": _backends,
+    "compare": _comparisons,
+    "pairs": _positive,
+    "rounds": partial(
+        integer, minimum=2, expected="an integer >= 2 (a paired process's spread needs two rounds)"
+    ),
+    "block_steps": _positive,
+    "seed": _not_negative,
+    "timeline": flag,
+    "timeline_steps": _positive,
+    "workers": _counts,
+}
+# Keys renamed since suites were first written: still read, with a warning naming the new one.
+_RENAMED_KEYS = {"profile": "timeline", "profile_steps": "timeline_steps"}
+_SUITE_KEYS = {"name", "description", *_SETTING_READERS, *_RENAMED_KEYS}
+_MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
+# What [cpu] changes in each model entry it keeps (batch_per_replica, a setting too, is read twice)
+_CPU_ENTRY_READERS = {"image_size": _positive, "classes": _positive, "batch_per_replica": _counts}
+_CPU_KEYS = {*_SETTING_READERS, *_RENAMED_KEYS, "models", *_CPU_ENTRY_READERS}
+
+
+def _renamed(table: Fields) -> Fields:
+    """The table with each renamed key under its new name (said once, as a warning); both names
     at once is an error."""
-    found = {old: new for old, new in _RENAMED_KEYS.items() if old in data}
+    found = {old: new for old, new in _RENAMED_KEYS.items() if old in table}
     for old, new in found.items():
-        if new in data:
-            raise where.error(table, old, f"renamed to {new}, which is given too: keep {new}")
-        deprecated(old, new, f"{where.path}: [{table}]")
-    return {_RENAMED_KEYS.get(key, key): value for key, value in data.items()}
+        if new in table:
+            raise table.place_of(old).error(f"renamed to {new}, which is given too: keep {new}")
+        deprecated(old, new, table.place.name)
+    return Fields(
+        {_RENAMED_KEYS.get(key, key): value for key, value in table.data.items()}, table.place
+    )
 
 
-def _settings(where: _Where, table: str, data: Mapping[str, Any], base: Settings) -> Settings:
-    data = _renamed(where, table, data)
+def _settings(table: Fields, base: Settings, *, check_all: bool) -> Settings:
+    """``base`` with the table's settings. How they go together is checked where the table
+    changes them, or everywhere with ``check_all`` ([suite]: its defaults must go together too)."""
+    table = _renamed(table)
     changes = {
-        key: _value(where, table, key, data[key], kind)
-        for key, kind in _SETTING_TYPES.items()
-        if key in data
+        key: table.required(key, read) for key, read in _SETTING_READERS.items() if key in table
     }
     settings = dataclasses.replace(base, **changes)
-    if "replicas" in changes or "strategies" in changes or table == "suite":
+    if "replicas" in changes or "strategies" in changes or check_all:
         # DataParallel over one device is a cell too: the recipe's own overhead.
         multi = [
             s for s in settings.strategies if s not in (Strategy.SINGLE, Strategy.DATAPARALLEL)
         ]
         if multi and all(r < 2 for r in settings.replicas):
-            raise where.error(table, "replicas", "multi-device strategies need a count >= 2")
-    if changes.keys() & {"strategies", "backend", "replicas", "workers"} or table == "suite":
-        _check_backends_run_strategies(where, table, settings)
+            raise table.place_of("replicas").error("multi-device strategies need a count >= 2")
+    if changes.keys() & {"strategies", "backend", "replicas", "workers"} or check_all:
+        _check_backends_run_strategies(table, settings)
     return settings
 
 
-def _check_backends_run_strategies(where: _Where, table: str, settings: Settings) -> None:
+def _check_backends_run_strategies(table: Fields, settings: Settings) -> None:
     """Every strategy runs on some listed backend, every backend runs some listed strategy, and
     a multi-process strategy gets at least one cell."""
     for strategy in settings.strategies:
@@ -511,34 +489,28 @@ def _check_backends_run_strategies(where: _Where, table: str, settings: Settings
         if not set(hosts) & set(settings.backend):
             reason = why_only(strategy)
             why = f" ({reason})" if reason else ""
-            raise where.error(
-                table,
-                "strategies",
+            raise table.place_of("strategies").error(
                 f"{strategy!r} runs on the {' or '.join(hosts)} backend only{why}; add "
-                f"{' or '.join(repr(h) for h in hosts)} to backend",
+                f"{' or '.join(repr(h) for h in hosts)} to backend"
             )
     for backend in settings.backend:
         runs = BACKENDS[backend].strategies
         if not set(runs) & set(settings.strategies):
-            raise where.error(
-                table,
-                "backend",
-                f"the {backend} backend runs {', '.join(runs)}, none of the suite's strategies",
+            raise table.place_of("backend").error(
+                f"the {backend} backend runs {', '.join(runs)}, none of the suite's strategies"
             )
     for strategy in set(settings.strategies) & set(MULTIPROCESS):
         if not any(
             _process_counts(strategy, replicas, settings.workers) for replicas in settings.replicas
         ):
-            raise where.error(
-                table,
-                "workers",
+            raise table.place_of("workers").error(
                 f"no {strategy!r} cell: its process counts {list(settings.workers)} must split "
                 f"a replica count in {list(settings.replicas)} evenly"
                 + (
                     f" ({Strategy.MULTIWORKER} needs 2 processes or more)"
                     if strategy == Strategy.MULTIWORKER
                     else ""
-                ),
+                )
             )
 
 
@@ -552,116 +524,100 @@ def _process_counts(strategy: str, replicas: int, workers: Sequence[int]) -> lis
     return [w for w in workers if w >= least and replicas % w == 0]
 
 
-def _model_entry(where: _Where, index: int, data: Any, defaults: Settings) -> ModelEntry:
-    table = f"models.{index}"
-    if not isinstance(data, dict):
-        raise where.error(table, None, "expected a table ([[models]])")
-    _check_keys(where, table, data, _MODEL_KEYS)
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise where.error(table, "name", "a model name is required")
-    if not models.known_model(name):
-        raise where.error(
-            table,
-            "name",
-            f"unknown model {name!r}; known: {', '.join(models.APPLICATIONS + models.TINY)}, "
-            "or 'module:function' for your own factory",
-        )
-    size = _value(where, table, "image_size", data.get("image_size", 224), "pos_int")
+def _check_image_size(name: str, size: int, place: Place) -> None:
     minimum = models.MIN_IMAGE_SIZE.get(name, 1)
     if size < minimum:
-        raise where.error(table, "image_size", f"{name} needs images of at least {minimum}px")
-    classes = _value(where, table, "classes", data.get("classes", 1000), "pos_int")
-    batch = (
-        _value(where, table, "batch_per_replica", data["batch_per_replica"], "int_list")
-        if "batch_per_replica" in data
-        else defaults.batch_per_replica
-    )
+        raise place.error(f"{name} needs images of at least {minimum}px")
+
+
+def _model_entry(path: str, index: int, data: Any, defaults: Settings) -> ModelEntry:
+    place = _place(path, f"models.{index}")
+    if not isinstance(data, dict):
+        raise place.error("expected a table ([[models]])")
+    entry = Fields(data, place)
+    entry.check_keys(_MODEL_KEYS)
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise entry.place_of("name").error("a model name is required")
+    if not models.known_model(name):
+        raise entry.place_of("name").error(
+            f"unknown model {name!r}; known: {', '.join(models.APPLICATIONS + models.TINY)}, "
+            "or 'module:function' for your own factory"
+        )
+    size = _positive(data.get("image_size", 224), entry.place_of("image_size"))
+    _check_image_size(name, size, entry.place_of("image_size"))
+    classes = _positive(data.get("classes", 1000), entry.place_of("classes"))
+    batch = entry.optional("batch_per_replica", _counts) or defaults.batch_per_replica
     return ModelEntry(name, size, classes, batch)
 
 
 def parse_suite(text: str, path: str = "<suite>", *, cpu_only: bool = False) -> Suite:
     """Validate a suite's TOML text; ``cpu_only`` applies its ``[cpu]`` profile."""
-    where = _Where(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SuiteError(f"{path}: not valid TOML: {error}") from error
-    _check_keys(where, "top level", data, {"suite", "models", "cpu", "slurm"})
+    Fields(data, _place(path, "top level")).check_keys({"suite", "models", "cpu", "slurm"})
     table = data.get("suite")
     if not isinstance(table, dict):
-        raise where.error("suite", None, "a [suite] table is required")
-    _check_keys(where, "suite", table, _SUITE_KEYS)
+        raise _place(path, "suite").error("a [suite] table is required")
+    suite_table = Fields(table, _place(path, "suite"))
+    suite_table.check_keys(_SUITE_KEYS)
     name = table.get("name", Path(path).stem)
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
-        raise where.error("suite", "name", f"expected letters, digits, '-' or '_', got {name!r}")
+        raise suite_table.place_of("name").expected("letters, digits, '-' or '_'", name)
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise where.error("suite", "description", "expected a string")
-    settings = _settings(where, "suite", table, Settings())
+        raise suite_table.place_of("description").error("expected a string")
+    settings = _settings(suite_table, Settings(), check_all=True)
     raw_models = data.get("models")
     if not isinstance(raw_models, list) or not raw_models:
-        raise where.error("models", None, "at least one [[models]] table is required")
-    entries = [_model_entry(where, i, m, settings) for i, m in enumerate(raw_models)]
+        raise _place(path, "models").error("at least one [[models]] table is required")
+    entries = [_model_entry(path, i, m, settings) for i, m in enumerate(raw_models)]
 
     profile = "default"
     cpu = data.get("cpu", {})
     if not isinstance(cpu, dict):
-        raise where.error("cpu", None, "expected a table")
-    _check_keys(where, "cpu", cpu, _CPU_KEYS)
-    cpu_settings = _settings(where, "cpu", cpu, settings)
-    cpu_entries = _cpu_entries(where, cpu, entries)
+        raise _place(path, "cpu").error("expected a table")
+    cpu_table = Fields(cpu, _place(path, "cpu"))
+    cpu_table.check_keys(_CPU_KEYS)
+    cpu_settings = _settings(cpu_table, settings, check_all=False)
+    cpu_entries = _cpu_entries(cpu_table, entries)
     if cpu_only and cpu:
         settings, entries, profile = cpu_settings, cpu_entries, "cpu"
-    slurm = parse_slurm_table(
-        data.get("slurm", {}), lambda key, problem: where.error("slurm", key, problem)
-    )
+    slurm = parse_slurm_table(data.get("slurm", {}), _place(path, "slurm"))
     settings = dataclasses.replace(settings, compare=settings.comparisons)
     suite = Suite(name, path, description, settings, tuple(entries), profile, slurm)
     seen: set[str] = set()
     for cell in suite.cells():
         if cell.cell_id in seen:
-            raise where.error(
-                "models",
-                None,
+            raise _place(path, "models").error(
                 f"two entries make the same cell {cell.cell_id!r} (they differ only in classes); "
-                "results would merge: keep one",
+                "results would merge: keep one"
             )
         seen.add(cell.cell_id)
     return suite
 
 
-def _cpu_entries(
-    where: _Where, cpu: Mapping[str, Any], entries: list[ModelEntry]
-) -> list[ModelEntry]:
+def _cpu_entries(cpu: Fields, entries: list[ModelEntry]) -> list[ModelEntry]:
     chosen = entries
     if "models" in cpu:
-        names = cpu["models"]
+        names = cpu.get("models")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not names:
-            raise where.error("cpu", "models", f"expected a list of model names, got {names!r}")
+            raise cpu.place_of("models").expected("a list of model names", names)
         missing = [n for n in names if n not in {e.name for e in entries}]
         if missing:
-            raise where.error(
-                "cpu", "models", f"{missing[0]!r} is not among the suite's [[models]]"
+            raise cpu.place_of("models").error(
+                f"{missing[0]!r} is not among the suite's [[models]]"
             )
         chosen = [e for e in entries if e.name in names]
-    changes: dict[str, Any] = {}
-    if "image_size" in cpu:
-        changes["image_size"] = _value(where, "cpu", "image_size", cpu["image_size"], "pos_int")
-    if "classes" in cpu:
-        changes["classes"] = _value(where, "cpu", "classes", cpu["classes"], "pos_int")
-    if "batch_per_replica" in cpu:
-        changes["batch_per_replica"] = _value(
-            where, "cpu", "batch_per_replica", cpu["batch_per_replica"], "int_list"
-        )
+    changes = {
+        key: cpu.required(key, read) for key, read in _CPU_ENTRY_READERS.items() if key in cpu
+    }
     result = []
     for entry in chosen:
         entry = dataclasses.replace(entry, **changes)
-        minimum = models.MIN_IMAGE_SIZE.get(entry.name, 1)
-        if entry.image_size < minimum:
-            raise where.error(
-                "cpu", "image_size", f"{entry.name} needs images of at least {minimum}px"
-            )
+        _check_image_size(entry.name, entry.image_size, cpu.place_of("image_size"))
         if entry not in result:
             result.append(entry)
     return result

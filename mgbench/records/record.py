@@ -11,11 +11,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from mgbench.config.checks import (
+    Fields,
+    Place,
+    finite_number,
+    flag,
+    integer,
+    items,
+    listed,
+    mapping,
+    required,
+    text,
+)
 from mgbench.config.suite import Cell
 from mgbench.transfers import Transfer
 
@@ -31,76 +42,41 @@ class RecordError(ValueError):
     """A JSON object is not a valid record; the message names the field."""
 
 
-# -- tolerant readers for from_json: absence -> None, a wrong type -> RecordError --------------
+# -- reading JSON (readers: config.checks): absence -> None, a wrong type -> RecordError ---------
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _top_level(_: str, key: str) -> str:
+    return key  # a record's own fields are named bare: "cell_id: missing"
 
 
-def _object(data: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
-    return data
+_RECORD = Place("record", RecordError, key_name=_top_level)
 
 
-def _number(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value) if not isinstance(value, bool | str) else math.nan
-    except (TypeError, OverflowError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise RecordError(f"{where}: expected a finite number, got {_shown(value)}")
-    return number
+def _field(path: str) -> Place:
+    """A JSON field's place, named by its path: ``timing``, ``workers[1]``."""
+    return Place(path, RecordError)
 
 
-def _integer(value: Any, where: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"{where}: expected an integer, got {_shown(value)}")
-    return value
+def _type_name(value: Any) -> str:
+    return type(value).__name__
 
 
-def _text(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"{where}: expected a string, got {_shown(value)}")
-    return value
+def _object(data: Any, place: Place) -> Fields:
+    """An object's fields; a refusal names the type it got."""
+    return Fields(mapping(data, place, expected="an object", show=_type_name), place)
 
 
-def _flag(value: Any, where: str) -> bool | None:
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise RecordError(f"{where}: expected true or false, got {_shown(value)}")
-    return value
+def _numbers(value: Any, place: Place) -> tuple[float, ...]:
+    return items(value, place, finite_number, expected="a list of numbers")
 
 
-def _numbers(value: Any, where: str) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise RecordError(f"{where}: expected a list of numbers, got {_shown(value)}")
-    return tuple(_required(_number(v, where), where) for v in value)
+def _texts(value: Any, place: Place) -> tuple[str, ...]:
+    return items(value, place, text, expected="a list of strings")
 
 
-def _texts(value: Any, where: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise RecordError(f"{where}: expected a list of strings, got {_shown(value)}")
-    return tuple(_required(_text(v, where), where) for v in value)
-
-
-def _int_map(value: Any, where: str) -> dict[str, int] | None:
-    if value is None:
-        return None
-    return {str(k): _required(_integer(v, where), where) for k, v in _object(value, where).items()}
+def _values(value: Any, place: Place, read: Callable[[Any, Place], T]) -> dict[str, T]:
+    """An object's values (keyed by a device, a phase...), each read at the object's place."""
+    return {str(k): required(v, place, read) for k, v in _object(value, place).data.items()}
 
 
 _CELL_TYPES = {
@@ -114,23 +90,18 @@ _CELL_TYPES = {
 
 
 def _cell(data: Any) -> Cell:
-    d = _object(data, "cell")
+    place = _field("cell")
+    d = _object(data, place).data
     for field in dataclasses.fields(Cell):
         value = d.get(field.name)
         expected = _CELL_TYPES[str(field.type)]
         wrong_bool = isinstance(value, bool) and field.type != "bool"
         if field.name in d and (wrong_bool or not isinstance(value, expected)):
-            raise RecordError(f"cell.{field.name}: expected {field.type}, got {_shown(value)}")
+            raise place.key(field.name).expected(str(field.type), value)
     try:
         return Cell.from_dict(d)
     except TypeError as error:  # a required field is missing
-        raise RecordError(f"cell: {error}") from error
-
-
-def _required(value: T | None, where: str) -> T:
-    if value is None:
-        raise RecordError(f"{where}: missing")
-    return value
+        raise place.error(str(error)) from error
 
 
 # -- the parts -----------------------------------------------------------------------------------
@@ -156,36 +127,21 @@ class Timing:
 
     @classmethod
     def from_json(cls, data: Any) -> Timing:
-        d = _object(data, "timing")
-        phases = d.get("phases_s")
+        d = _object(data, _field("timing"))
         return cls(
-            first_step_s=_required(
-                _number(d.get("first_step_s"), "timing.first_step_s"), "timing.first_step_s"
+            first_step_s=d.required("first_step_s", finite_number),
+            warmup_step_s=d.optional("warmup_step_s", _numbers),
+            step_s=d.required("step_s", _numbers),
+            timed_wall_s=d.required("timed_wall_s", finite_number),
+            images_per_step=d.required("images_per_step", integer),
+            images_per_s=d.required("images_per_s", finite_number),
+            process_to_first_timed_step_s=d.optional(
+                "process_to_first_timed_step_s", finite_number
             ),
-            warmup_step_s=_numbers(d.get("warmup_step_s"), "timing.warmup_step_s"),
-            step_s=_required(_numbers(d.get("step_s"), "timing.step_s"), "timing.step_s"),
-            timed_wall_s=_required(
-                _number(d.get("timed_wall_s"), "timing.timed_wall_s"), "timing.timed_wall_s"
-            ),
-            images_per_step=_required(
-                _integer(d.get("images_per_step"), "timing.images_per_step"),
-                "timing.images_per_step",
-            ),
-            images_per_s=_required(
-                _number(d.get("images_per_s"), "timing.images_per_s"), "timing.images_per_s"
-            ),
-            process_to_first_timed_step_s=_number(
-                d.get("process_to_first_timed_step_s"), "timing.process_to_first_timed_step_s"
-            ),
-            first_loss=_number(d.get("first_loss"), "timing.first_loss"),
-            last_loss=_number(d.get("last_loss"), "timing.last_loss"),
-            nonfinite_losses=_integer(d.get("nonfinite_losses"), "timing.nonfinite_losses"),
-            phases_s=None
-            if phases is None
-            else {
-                str(k): _required(_number(v, "timing.phases_s"), "timing.phases_s")
-                for k, v in _object(phases, "timing.phases_s").items()
-            },
+            first_loss=d.optional("first_loss", finite_number),
+            last_loss=d.optional("last_loss", finite_number),
+            nonfinite_losses=d.optional("nonfinite_losses", integer),
+            phases_s=d.optional("phases_s", _values, finite_number),
         )
 
 
@@ -201,15 +157,13 @@ class NvmlPeak:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> NvmlPeak:
-        d = _object(data, where)
+        d = _object(data, _field(where))
         return cls(
-            name=_text(d.get("name"), f"{where}.name"),
-            total_bytes=_integer(d.get("total_bytes"), f"{where}.total_bytes"),
-            process_peak_bytes=_integer(d.get("process_peak_bytes"), f"{where}.process_peak_bytes"),
-            device_used_peak_bytes=_integer(
-                d.get("device_used_peak_bytes"), f"{where}.device_used_peak_bytes"
-            ),
-            process_reason=_text(d.get("process_reason"), f"{where}.process_reason"),
+            name=d.optional("name", text),
+            total_bytes=d.optional("total_bytes", integer),
+            process_peak_bytes=d.optional("process_peak_bytes", integer),
+            device_used_peak_bytes=d.optional("device_used_peak_bytes", integer),
+            process_reason=d.optional("process_reason", text),
         )
 
 
@@ -228,24 +182,22 @@ class Memory:
 
     @classmethod
     def from_json(cls, data: Any) -> Memory:
-        d = _object(data, "memory")
+        d = _object(data, _field("memory"))
         nvml = d.get("nvml")
         return cls(
-            tf_peak_bytes=_int_map(d.get("tf_peak_bytes"), "memory.tf_peak_bytes"),
-            tf_peak_reason=_text(d.get("tf_peak_reason"), "memory.tf_peak_reason"),
+            tf_peak_bytes=d.optional("tf_peak_bytes", _values, integer),
+            tf_peak_reason=d.optional("tf_peak_reason", text),
             nvml=None
             if nvml is None
             else {
                 str(k): NvmlPeak.from_json(v, f"memory.nvml.{k}")
-                for k, v in _object(nvml, "memory.nvml").items()
+                for k, v in _object(nvml, d.place_of("nvml")).data.items()
             },
-            nvml_reason=_text(d.get("nvml_reason"), "memory.nvml_reason"),
-            host_rss_peak_bytes=_integer(
-                d.get("host_rss_peak_bytes"), "memory.host_rss_peak_bytes"
-            ),
-            sample_period_s=_number(d.get("sample_period_s"), "memory.sample_period_s"),
-            samples=_integer(d.get("samples"), "memory.samples"),
-            sampler_error=_text(d.get("sampler_error"), "memory.sampler_error"),
+            nvml_reason=d.optional("nvml_reason", text),
+            host_rss_peak_bytes=d.optional("host_rss_peak_bytes", integer),
+            sample_period_s=d.optional("sample_period_s", finite_number),
+            samples=d.optional("samples", integer),
+            sampler_error=d.optional("sampler_error", text),
         )
 
 
@@ -262,15 +214,15 @@ class GpuEnergy:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> GpuEnergy:
-        d = _object(data, where)
-        joules = _number(d.get("joules"), f"{where}.joules")
+        d = _object(data, _field(where))
+        joules = d.optional("joules", finite_number)
         if joules is not None and joules < 0:
-            raise RecordError(f"{where}.joules: expected joules >= 0, got {_shown(joules)}")
+            raise d.place_of("joules").expected("joules >= 0", joules)
         return cls(
             joules=joules,
-            window_s=_number(d.get("window_s"), f"{where}.window_s"),
-            short_window=_flag(d.get("short_window"), f"{where}.short_window"),
-            reason=_text(d.get("reason"), f"{where}.reason"),
+            window_s=d.optional("window_s", finite_number),
+            short_window=d.optional("short_window", flag),
+            reason=d.optional("reason", text),
         )
 
 
@@ -278,7 +230,7 @@ def _energy(data: Any) -> dict[str, GpuEnergy]:
     """The record's ``energy``: physical GPU (NVML index) -> :class:`GpuEnergy`."""
     return {
         str(index): GpuEnergy.from_json(gpu, f"energy.{index}")
-        for index, gpu in _object(data, "energy").items()
+        for index, gpu in _object(data, _field("energy")).data.items()
     }
 
 
@@ -308,21 +260,16 @@ class Placement:
 
     @classmethod
     def from_json(cls, data: Any) -> Placement:
-        d = _object(data, "placement")
-        lists = {
-            name: _texts(d.get(name), f"placement.{name}") or () for name in PLACEMENT_DEVICE_LISTS
-        }
-        per_device = _object(d.get("ops_per_device") or {}, "placement.ops_per_device")
+        d = _object(data, _field("placement"))
+        lists = {name: d.optional(name, _texts) or () for name in PLACEMENT_DEVICE_LISTS}
+        per_device = _object(d.get("ops_per_device") or {}, d.place_of("ops_per_device"))
         return cls(
-            default_device=_required(
-                _text(d.get("default_device"), "placement.default_device"),
-                "placement.default_device",
-            ),
+            default_device=d.required("default_device", text),
             ops_per_device={
-                str(device): _int_map(roles, f"placement.ops_per_device.{device}") or {}
-                for device, roles in per_device.items()
+                str(device): per_device.optional(device, _values, integer) or {}
+                for device in per_device.data
             },
-            unplaced_ops=_int_map(d.get("unplaced_ops"), "placement.unplaced_ops") or {},
+            unplaced_ops=d.optional("unplaced_ops", _values, integer) or {},
             **lists,
         )
 
@@ -335,14 +282,11 @@ TRANSFER_RESOLUTIONS = ("as_run", "on_gpus")
 
 
 def _transfer_row(data: Any, where: str) -> Transfer:
-    d = _object(data, where)
-    texts = {
-        name: _required(_text(d.get(name), f"{where}.{name}"), f"{where}.{name}")
-        for name in ("src", "dst", "role")
-    }
-    size = _required(_integer(d.get("bytes"), f"{where}.bytes"), f"{where}.bytes")
+    d = _object(data, _field(where))
+    texts = {name: d.required(name, text) for name in ("src", "dst", "role")}
+    size = d.required("bytes", integer)
     if size < 0:
-        raise RecordError(f"{where}.bytes: expected bytes >= 0, got {size}")
+        raise d.place_of("bytes").error(f"expected bytes >= 0, got {size}")
     return Transfer(bytes=size, **texts)
 
 
@@ -356,14 +300,14 @@ class Transfers:
 
     @classmethod
     def from_json(cls, data: Any) -> Transfers:
-        d = _object(data, "transfers")
+        d = _object(data, _field("transfers"))
         rows = {}
         for name in TRANSFER_RESOLUTIONS:
-            listed = d.get(name)
-            if not isinstance(listed, list):
-                raise RecordError(f"transfers.{name}: expected a list of rows")
+            resolved = d.get(name)
+            if not isinstance(resolved, list):
+                raise d.place_of(name).error("expected a list of rows")
             rows[name] = tuple(
-                _transfer_row(row, f"transfers.{name}[{i}]") for i, row in enumerate(listed)
+                _transfer_row(row, f"transfers.{name}[{i}]") for i, row in enumerate(resolved)
             )
         return cls(**rows)
 
@@ -378,14 +322,11 @@ class PairedRound:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> PairedRound:
-        d = _object(data, where)
-        first = _required(_text(d.get("first"), f"{where}.first"), f"{where}.first")
+        d = _object(data, _field(where))
+        first = d.required("first", text)
         if first not in ("a", "b"):
-            raise RecordError(f"{where}.first: expected 'a' or 'b', got {_shown(first)}")
-        steps = {
-            name: _required(_numbers(d.get(name), f"{where}.{name}"), f"{where}.{name}")
-            for name in ("a_step_s", "b_step_s")
-        }
+            raise d.place_of("first").expected("'a' or 'b'", first)
+        steps = {name: d.required(name, _numbers) for name in ("a_step_s", "b_step_s")}
         return cls(first=first, **steps)
 
 
@@ -402,20 +343,15 @@ class Paired:
 
     @classmethod
     def from_json(cls, data: Any) -> Paired:
-        d = _object(data, "paired")
-        where = "paired.first_step_s"
-        first = _required(_numbers(d.get("first_step_s"), where), where)
+        d = _object(data, _field("paired"))
+        first = d.required("first_step_s", _numbers)
         if len(first) != 2:
-            raise RecordError(f"{where}: expected [a, b], got {_shown(list(first))}")
-        rounds = d.get("rounds")
-        if not isinstance(rounds, list):
-            raise RecordError(f"paired.rounds: expected a list, got {_shown(rounds)}")
+            raise d.place_of("first_step_s").expected("[a, b]", list(first))
+        rounds = listed(d.get("rounds"), d.place_of("rounds"))
         return cls(
-            a=_required(_text(d.get("a"), "paired.a"), "paired.a"),
-            b=_required(_text(d.get("b"), "paired.b"), "paired.b"),
-            block_steps=_required(
-                _integer(d.get("block_steps"), "paired.block_steps"), "paired.block_steps"
-            ),
+            a=d.required("a", text),
+            b=d.required("b", text),
+            block_steps=d.required("block_steps", integer),
             first_step_s=(first[0], first[1]),
             rounds=tuple(
                 PairedRound.from_json(r, f"paired.rounds[{i}]") for i, r in enumerate(rounds)
@@ -439,27 +375,26 @@ class WorkerPart:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> WorkerPart:
-        d = _object(data, where)
-        status = _required(_text(d.get("status"), f"{where}.status"), f"{where}.status")
+        d = _object(data, _field(where))
+        status = d.required("status", text)
         if status not in STATUSES:
-            raise RecordError(f"{where}.status: unknown status {status!r}")
+            raise d.place_of("status").error(f"unknown status {status!r}")
         memory = d.get("memory")
         return cls(
-            index=_required(_integer(d.get("index"), f"{where}.index"), f"{where}.index"),
-            host=_text(d.get("host"), f"{where}.host"),
+            index=d.required("index", integer),
+            host=d.optional("host", text),
             status=status,
-            reason=_text(d.get("reason"), f"{where}.reason"),
-            device_mode=_text(d.get("device_mode"), f"{where}.device_mode"),
-            replica_devices=_texts(d.get("replica_devices"), f"{where}.replica_devices"),
-            median_step_s=_number(d.get("median_step_s"), f"{where}.median_step_s"),
+            reason=d.optional("reason", text),
+            device_mode=d.optional("device_mode", text),
+            replica_devices=d.optional("replica_devices", _texts),
+            median_step_s=d.optional("median_step_s", finite_number),
             memory=None if memory is None else Memory.from_json(memory),
         )
 
 
 def _workers(data: Any) -> tuple[WorkerPart, ...]:
-    if not isinstance(data, list):
-        raise RecordError(f"workers: expected a list, got {_shown(data)}")
-    return tuple(WorkerPart.from_json(item, f"workers[{i}]") for i, item in enumerate(data))
+    workers = listed(data, _field("workers"))
+    return tuple(WorkerPart.from_json(item, f"workers[{i}]") for i, item in enumerate(workers))
 
 
 @dataclass(frozen=True)
@@ -471,12 +406,12 @@ class Gpu:
 
     @classmethod
     def from_json(cls, data: Any) -> Gpu:
-        d = _object(data, "environment.gpus[]")
+        d = _object(data, _field("environment.gpus[]"))
         return cls(
-            name=_text(d.get("name"), "environment.gpus[].name"),
-            tf_device=_text(d.get("tf_device"), "environment.gpus[].tf_device"),
-            memory_bytes=_integer(d.get("memory_bytes"), "environment.gpus[].memory_bytes"),
-            jax_device=_text(d.get("jax_device"), "environment.gpus[].jax_device"),
+            name=d.optional("name", text),
+            tf_device=d.optional("tf_device", text),
+            memory_bytes=d.optional("memory_bytes", integer),
+            jax_device=d.optional("jax_device", text),
         )
 
 
@@ -515,17 +450,15 @@ class Environment:
 
     @classmethod
     def from_json(cls, data: Any) -> Environment:
-        d = _object(data, "environment")
-        gpus = d.get("gpus")
-        if gpus is not None and not isinstance(gpus, list):
-            raise RecordError(f"environment.gpus: expected a list, got {_shown(gpus)}")
-        texts = {name: _text(d.get(name), f"environment.{name}") for name in _ENVIRONMENT_TEXTS}
+        d = _object(data, _field("environment"))
+        gpus = d.optional("gpus", listed)
+        texts = {name: d.optional(name, text) for name in _ENVIRONMENT_TEXTS}
         return cls(
-            cpu_count=_integer(d.get("cpu_count"), "environment.cpu_count"),
-            memory_bytes=_integer(d.get("memory_bytes"), "environment.memory_bytes"),
-            git_dirty=_flag(d.get("git_dirty"), "environment.git_dirty"),
+            cpu_count=d.optional("cpu_count", integer),
+            memory_bytes=d.optional("memory_bytes", integer),
+            git_dirty=d.optional("git_dirty", flag),
             gpus=None if gpus is None else tuple(Gpu.from_json(g) for g in gpus),
-            packages=_packages(d.get("packages")),
+            packages=d.optional("packages", _packages),
             **texts,
         )
 
@@ -533,13 +466,10 @@ class Environment:
         return tuple(gpu.name for gpu in self.gpus or ())
 
 
-def _packages(data: Any) -> dict[str, str | None] | None:
-    if data is None:
-        return None
-    return {
-        str(k): _text(v, f"environment.packages.{k}")
-        for k, v in _object(data, "environment.packages").items()
-    }
+def _packages(data: Any, place: Place) -> dict[str, str | None]:
+    """Package -> its version, None where it is not installed."""
+    packages = _object(data, place)
+    return {str(k): packages.optional(k, text) for k in packages.data}
 
 
 @dataclass(frozen=True)
@@ -642,7 +572,7 @@ class Record:
     @classmethod
     def from_json(cls, data: Any) -> Record:
         """A record from its JSON object; fields older files lack become ``None``."""
-        d = _object(data, "record")
+        d = _object(data, _RECORD)
         version = d.get("schema_version")
         if version != SCHEMA_VERSION:
             raise RecordError(f"schema version {version!r}, this mgbench reads {SCHEMA_VERSION}")
@@ -657,19 +587,19 @@ class Record:
             "workers": _workers,
         }
         parts = {
-            name: None if d.get(name) is None else parse(d[name])
+            name: None if d.get(name) is None else parse(d.get(name))
             for name, parse in optional.items()
         }
-        texts = {name: _text(d.get(name), name) for name in _RECORD_TEXTS}
+        texts = {name: d.optional(name, text) for name in _RECORD_TEXTS}
         return cls(
-            cell_id=_required(_text(d.get("cell_id"), "cell_id"), "cell_id"),
-            repeat=_required(_integer(d.get("repeat"), "repeat"), "repeat"),
-            status=_required(_text(d.get("status"), "status"), "status"),
+            cell_id=d.required("cell_id", text),
+            repeat=d.required("repeat", integer),
+            status=d.required("status", text),
             cell=typed_cell,
-            wall_s=_number(d.get("wall_s"), "wall_s"),
+            wall_s=d.optional("wall_s", finite_number),
             environment=Environment.from_json(d.get("environment") or {}),
-            jit_compile=_flag(d.get("jit_compile"), "jit_compile"),
-            replica_devices=_texts(d.get("replica_devices"), "replica_devices"),
+            jit_compile=d.optional("jit_compile", flag),
+            replica_devices=d.optional("replica_devices", _texts),
             **texts,
             **parts,
         )
