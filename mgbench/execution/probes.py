@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from mgbench import devices
-from mgbench.platform import hardware
+from mgbench.platform import hardware, quiet
 from mgbench.vocabulary import BACKENDS, Strategy
 
 CHILD_MODULE = "mgbench.execution.probes"
@@ -60,6 +60,7 @@ PLACEMENT_REPLICAS = 2
 VIRTUAL_GPUS = 2
 VIRTUAL_GPU_MEMORY_MB = 1024
 PLACEMENT_TIMEOUT_S = 75.0
+TRACEBACK_TAIL_LINES = 15  # a failed probe's traceback, in the doctor's report
 VIRTUAL_GPU_TIMEOUT_S = 30.0
 # A known allocation on each GPU that TF's peak statistics must show.
 PEAK_PROBE_BYTES = 64 * 2**20
@@ -303,7 +304,7 @@ def placement_probe(
                 {
                     "strategy": strategy,
                     "error": f"{type(error).__name__}: {_one_line(error)}",
-                    "error_tail": _tail(traceback.format_exc()),
+                    "error_tail": quiet.tail_text(traceback.format_exc(), TRACEBACK_TAIL_LINES),
                 }
             )
     return {
@@ -465,10 +466,6 @@ def _one_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
 _PROBES: dict[str, Callable[..., dict]] = {
     "placement": placement_probe,
     "virtual-gpus": virtual_gpu_probe,
@@ -487,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = {
             "status": "failed",
             "error": f"{type(error).__name__}: {_one_line(error)}",
-            "error_tail": _tail(traceback.format_exc()),
+            "error_tail": quiet.tail_text(traceback.format_exc(), TRACEBACK_TAIL_LINES),
         }
         code = 1
     partial = Path(f"{out_path}.partial")

@@ -26,7 +26,7 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
-from mgbench.platform import cluster
+from mgbench.platform import cluster, quiet
 from mgbench.records.environment import host_environment
 from mgbench.trackers.energy import EnergyMeter
 from mgbench.trackers.memory import MemorySampler
@@ -282,10 +282,6 @@ def _cell_devices(built: Built) -> list[str]:
     return [*built.replica_devices, *where]
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
 def main(argv: list[str] | None = None) -> int:
     """SPEC.json holds the cell and device options (and ``timeline``: steps and logdir, for a
     process under TF's profiler); OUT.json receives the payload."""
@@ -307,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "status": "failed",
             "reason": f"{type(error).__name__}: {first_line}"[:500],
-            "error_tail": _tail(traceback.format_exc()),
+            "error_tail": quiet.tail_text(traceback.format_exc()),
         }
         code = 1
     partial = Path(f"{out_path}.partial")
