@@ -26,6 +26,7 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
+from mgbench.execution import child
 from mgbench.platform import cluster, quiet
 from mgbench.records.environment import host_environment
 from mgbench.trackers.energy import EnergyMeter
@@ -306,9 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             "error_tail": quiet.tail_text(traceback.format_exc()),
         }
         code = 1
-    partial = Path(f"{out_path}.partial")
-    partial.write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
-    os.replace(partial, out_path)  # the launcher never reads half a record
+    child.write_result(Path(out_path), out)  # the launcher never reads half a record
     return code
 
 
