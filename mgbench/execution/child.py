@@ -200,7 +200,7 @@ def _wait(
 def _kill(processes: Sequence[subprocess.Popen]) -> None:
     """SIGKILL each child's whole process group, then reap the child."""
     for process in processes:
-        # Already gone, group and all; a failing kill must not hide why the children are killed.
+        # The group may be gone already; a failed kill must not hide the exception that led here.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
     for process in processes:
