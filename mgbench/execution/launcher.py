@@ -1,4 +1,7 @@
-"""Runs a suite: one fresh worker process per (cell, repeat), with timeouts, resume and progress.
+"""Runs a suite: one fresh worker process per (cell, repeat), in the suite's seeded order, with
+resume, progress, a deadline, and the timeline processes after the measured ones. Where and how
+each process starts is its executor's (:mod:`mgbench.execution.executors`; ``local`` by default):
+the launcher only asks a :class:`~mgbench.execution.executors.Spawner` for each result.
 
 Records are appended the moment each cell ends, so Ctrl-C or a crash keeps every finished cell,
 and ``--resume`` continues without redoing them. With a :class:`Deadline` (``--deadline``) no
@@ -11,13 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,41 +26,14 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import CellSkipped
 from mgbench.config.suite import Cell, Suite
-from mgbench.execution import multiworker
+from mgbench.execution.executors import DeviceOptions, RunError, Spawner, WorkerResult
+from mgbench.execution.executors.local import spawn_worker
 from mgbench.execution.lock import hold_run_folder
-from mgbench.platform import cluster, hardware
 from mgbench.records import environment, store
 from mgbench.records.record import Record, RecordError, RunContext
 from mgbench.records.timelines import TimelineRecord, append_timeline, read_timelines
 
-STDERR_TAIL_LINES = 20
 DEADLINE_REASON = "left out by --deadline"  # how a skipped record's reason starts
-
-
-class RunError(ValueError):
-    """The run cannot start or resume; the message says why."""
-
-
-@dataclass(frozen=True)
-class DeviceOptions:
-    virtual_gpus: int = 0
-    virtual_gpu_memory_mb: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "virtual_gpus": self.virtual_gpus,
-            "virtual_gpu_memory_mb": self.virtual_gpu_memory_mb,
-        }
-
-
-@dataclass(frozen=True)
-class WorkerResult:
-    payload: dict[str, Any]  # the worker's part of the record, with at least "status"
-    wall_s: float
-
-
-# (cell, device options, log path[, timeline={"steps": n, "logdir": path}]) -> the worker's result
-Spawner = Callable[..., WorkerResult]
 
 
 # (cell, timeline) -> the seconds one process of it should take; None when unknown
@@ -141,180 +113,6 @@ class _DeadlineWatch:
 
 def is_left_out_by_deadline(status: str, reason: str | None) -> bool:
     return status == "skipped" and (reason or "").startswith(DEADLINE_REASON)
-
-
-def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    kept = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
-
-
-def worker_command(spec_path: Path, out_path: Path) -> list[str]:
-    """The command line of one worker process (the same under every executor)."""
-    return [sys.executable, "-m", "mgbench.execution.worker", str(spec_path), str(out_path)]
-
-
-def worker_env() -> dict[str, str]:
-    return dict(os.environ, CUDA_DEVICE_ORDER="PCI_BUS_ID", PYTHONUNBUFFERED="1")
-
-
-def write_worker_spec(
-    folder: Path, cell: Cell, options: DeviceOptions, timeline: dict[str, Any] | None
-) -> tuple[Path, Path]:
-    """SPEC.json for one worker in ``folder``, and where its OUT.json will be."""
-    spec: dict[str, Any] = {"cell": cell.to_dict(), "devices": options.to_dict()}
-    if timeline is not None:
-        spec["timeline"] = timeline
-    spec_path, out_path = folder / "spec.json", folder / "out.json"
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    return spec_path, out_path
-
-
-def run_worker_process(
-    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float
-) -> int | None:
-    """Run one worker, its output to ``log_path``; its exit code, or None when it ran past
-    ``timeout_s`` (its whole process group is killed then). A multiworker cell's workers run
-    side by side on loopback (:func:`run_loopback_workers`)."""
-    cell = Cell.from_dict(json.loads(spec_path.read_text(encoding="utf-8"))["cell"])
-    if cell.multiprocess:
-        return run_loopback_workers(cell, spec_path, out_path, log_path, timeout_s)
-    return run_one_worker(spec_path, out_path, log_path, timeout_s, worker_env())
-
-
-def run_one_worker(
-    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float, env: dict[str, str]
-) -> int | None:
-    """One worker process in ``env``; its exit code, or None past ``timeout_s``."""
-    with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            worker_command(spec_path, out_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # its own process group, so a timeout kills it all
-        )
-        try:
-            return process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            multiworker.kill_group(process)
-            return None
-        except BaseException:
-            multiworker.kill_group(process)
-            raise
-
-
-def run_loopback_workers(
-    cell: Cell, spec_path: Path, out_path: Path, log_path: Path, timeout_s: float
-) -> int | None:
-    """A multiworker cell on this machine: its workers side by side, peers on loopback ports,
-    each with its own share of the GPUs; their payloads merged into ``out_path``. The chief's
-    exit code (or the first failure's), None on timeout."""
-    ports = cluster.free_loopback_ports(cell.workers)
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    gpus = [v.strip() for v in visible.split(",")] if visible else None
-    visible_gpus = gpus or [str(i) for i in range(hardware.gpu_count())]
-    shares = multiworker.gpu_shares(cell.workers, cell.replicas_per_worker, visible_gpus)
-    if visible_gpus and shares is None:
-        # Workers sharing a GPU would each pass their own check and time one chip twice over.
-        out_path.write_text(
-            json.dumps(
-                {
-                    "status": "skipped",
-                    "reason": f"{cell.workers} workers x {cell.replicas_per_worker} GPU(s) need "
-                    f"{cell.workers * cell.replicas_per_worker} GPUs, {len(visible_gpus)} visible",
-                }
-            ),
-            encoding="utf-8",
-        )
-        return 0
-    envs = []
-    for index in range(cell.workers):
-        env = dict(worker_env(), TF_CONFIG=cluster.loopback_tf_config(ports, index))
-        if shares is not None:
-            env["CUDA_VISIBLE_DEVICES"] = shares[index]
-        envs.append(env)
-    out_paths = [multiworker.worker_out_path(out_path, i) for i in range(cell.workers)]
-    codes = multiworker.run_side_by_side(
-        [worker_command(spec_path, path) for path in out_paths],
-        envs,
-        [multiworker.worker_log_path(log_path, i) for i in range(cell.workers)],
-        out_paths,
-        timeout_s,
-    )
-    if codes is None:
-        return None
-    multiworker.merge_outputs(cell, out_path, codes)
-    return next((code for code in codes if code), 0)
-
-
-def run_slurm_worker_task(
-    spec_path: Path, out_path: Path, log_path: Path, timeout_s: float, gpus_per_node: int
-) -> int | None:
-    """One Slurm task of a multiworker cell's job: the worker of this task's rank, its peers
-    found by TF's SlurmClusterResolver; the spawner merges the tasks' payloads afterwards."""
-    index = int(os.environ["SLURM_PROCID"])
-    env = dict(
-        worker_env(),
-        **{cluster.CLUSTER_ENV: "slurm", cluster.GPUS_PER_NODE_ENV: str(gpus_per_node)},
-    )
-    return run_one_worker(
-        spec_path,
-        multiworker.worker_out_path(out_path, index),
-        multiworker.worker_log_path(log_path, index),
-        timeout_s,
-        env,
-    )
-
-
-def worker_result(
-    cell: Cell, out_path: Path, log_path: Path, returncode: int | None, wall_s: float
-) -> WorkerResult:
-    """The worker's payload, or a failed/timeout payload saying why there is none."""
-    if returncode is None:
-        return WorkerResult(
-            {
-                "status": "timeout",
-                "reason": f"exceeded the cell timeout of {cell.timeout_s:g} s",
-                "error_tail": _tail(log_path),
-            },
-            wall_s,
-        )
-    if out_path.exists():
-        try:
-            payload = json.loads(out_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            payload = {"status": "failed", "reason": f"unreadable worker output: {error}"}
-        if payload.get("status") == "failed" and not payload.get("error_tail"):
-            payload["error_tail"] = _tail(log_path)
-        return WorkerResult(payload, wall_s)
-    reason = f"worker exited with code {returncode} before writing a record"
-    if returncode < 0:
-        reason = f"worker killed by signal {signal.Signals(-returncode).name}"
-    return WorkerResult(
-        {"status": "failed", "reason": reason, "error_tail": _tail(log_path)}, wall_s
-    )
-
-
-def spawn_worker(
-    cell: Cell,
-    options: DeviceOptions,
-    log_path: Path,
-    *,
-    timeline: dict[str, Any] | None = None,
-) -> WorkerResult:
-    """The local executor: run the worker module for one cell (measured, or under the profiler
-    for a ``timeline``) as a
-    child of this process; kill its process group on timeout."""
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mgbench-") as scratch:
-        spec_path, out_path = write_worker_spec(Path(scratch), cell, options, timeline)
-        returncode = run_worker_process(spec_path, out_path, log_path, cell.timeout_s)
-        return worker_result(cell, out_path, log_path, returncode, time.monotonic() - started)
 
 
 def default_output(suite: Suite, root: Path = Path("results")) -> Path:

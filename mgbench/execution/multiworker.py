@@ -1,5 +1,6 @@
 """A multiworker cell's processes: ``workers`` worker processes that train one model together
-(MultiWorkerMirroredStrategy), started side by side, watched as one, merged into one payload.
+(MultiWorkerMirroredStrategy), started side by side (:mod:`mgbench.execution.child`), watched
+as one, merged into one payload.
 
 On one machine the workers find each other on loopback ports (``TF_CONFIG``); under Slurm each
 task of the job is one worker (:mod:`mgbench.platform.cluster`). Either way worker ``i`` writes
@@ -10,20 +11,14 @@ stops the others: they would wait for it in their collectives until the cell's t
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import statistics
-import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mgbench.config.suite import Cell
-
-POLL_S = 0.1  # how often the workers are looked at
+from mgbench.execution import child
 
 
 def worker_out_path(out_path: Path, index: int) -> Path:
@@ -44,77 +39,30 @@ def gpu_shares(workers: int, per_worker: int, visible: Sequence[str]) -> list[st
     return [",".join(visible[i * per_worker : (i + 1) * per_worker]) for i in range(workers)]
 
 
-def kill_group(process: subprocess.Popen[Any]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 def read_payload(path: Path) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return payload if isinstance(payload, dict) else None
+    return child.read_result(path).payload
 
 
 def run_side_by_side(
     commands: Sequence[Sequence[str]],
-    envs: Sequence[dict[str, str]],
+    envs: Sequence[Mapping[str, str]],
     logs: Sequence[Path],
     out_paths: Sequence[Path],
     timeout_s: float,
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[int | None] | None:
-    """Start every worker, wait for all; their exit codes (None: killed because a peer failed
-    first), or None when the cell's timeout passed (every worker is killed then)."""
-    ends_at = clock() + timeout_s
-    processes: list[subprocess.Popen[Any]] = []
-    handles = []
-    codes: list[int | None] = [None] * len(commands)
-    try:
-        for command, env, log in zip(commands, envs, logs, strict=True):
-            handle = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
-            handles.append(handle)
-            processes.append(
-                subprocess.Popen(
-                    list(command),
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    start_new_session=True,
-                )
-            )
-        running = set(range(len(processes)))
-        while running:
-            for index in sorted(running):
-                code = processes[index].poll()
-                if code is None:
-                    continue
-                running.discard(index)
-                codes[index] = code
-                payload = read_payload(out_paths[index])
-                if code != 0 or payload is None or payload.get("status") != "ok":
-                    for other in running:  # they would wait for this one until the timeout
-                        kill_group(processes[other])
-                    running.clear()
-                    break
-            if running and clock() > ends_at:
-                for index in running:
-                    kill_group(processes[index])
-                return None
-            if running:
-                time.sleep(POLL_S)
-        return codes
-    except BaseException:
-        for process in processes:
-            kill_group(process)
-        raise
-    finally:
-        for handle in handles:
-            handle.close()
+    """Start every worker, wait for all: their exit codes (None: killed because a peer failed
+    first), or None when the cell's timeout passed (every worker is killed then). A worker
+    that ends with a nonzero code, or without an ok payload, stops the others at once."""
+
+    def stops_its_peers(index: int, code: int) -> bool:
+        payload = read_payload(out_paths[index])
+        return code != 0 or payload is None or payload.get("status") != "ok"
+
+    return child.run_side_by_side(
+        commands, envs, logs, timeout_s=timeout_s, failed=stops_its_peers, clock=clock
+    )
 
 
 def _summary(index: int, payload: dict[str, Any] | None, code: int | None) -> dict[str, Any]:
@@ -174,5 +122,4 @@ def merge_payloads(
 def merge_outputs(cell: Cell, out_path: Path, codes: Sequence[int | None]) -> None:
     """Read every worker's payload beside ``out_path`` and write the cell's there."""
     payloads = [read_payload(worker_out_path(out_path, i)) for i in range(cell.workers)]
-    merged = merge_payloads(cell, payloads, codes)
-    out_path.write_text(json.dumps(merged, allow_nan=False), encoding="utf-8")
+    child.write_result(out_path, merge_payloads(cell, payloads, codes))

@@ -38,19 +38,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mgbench import devices
-from mgbench.platform import hardware
+from mgbench.execution import child
+from mgbench.platform import hardware, quiet
 from mgbench.vocabulary import BACKENDS, Strategy
 
 CHILD_MODULE = "mgbench.execution.probes"
@@ -60,6 +58,7 @@ PLACEMENT_REPLICAS = 2
 VIRTUAL_GPUS = 2
 VIRTUAL_GPU_MEMORY_MB = 1024
 PLACEMENT_TIMEOUT_S = 75.0
+TRACEBACK_TAIL_LINES = 15  # a failed probe's traceback, in the doctor's report
 VIRTUAL_GPU_TIMEOUT_S = 30.0
 # A known allocation on each GPU that TF's peak statistics must show.
 PEAK_PROBE_BYTES = 64 * 2**20
@@ -303,7 +302,7 @@ def placement_probe(
                 {
                     "strategy": strategy,
                     "error": f"{type(error).__name__}: {_one_line(error)}",
-                    "error_tail": _tail(traceback.format_exc()),
+                    "error_tail": quiet.tail_text(traceback.format_exc(), TRACEBACK_TAIL_LINES),
                 }
             )
     return {
@@ -375,7 +374,7 @@ def observe_first_step(step: Callable[[], float]) -> tuple[float, list[list[str]
     return loss, nodes
 
 
-# -- spawning a child --------------------------------------------------------------------------
+# -- running a probe in a child process ------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -394,52 +393,35 @@ def run_child(
     log_path: Path | None,
     timeout_s: float,
 ) -> ChildResult:
-    """Run ``python -m mgbench.execution.probes KIND`` with ``spec``; its output goes to
-    ``log_path`` (None: to this terminal). A timeout kills its process group."""
-    import tempfile
-
-    env = dict(os.environ, CUDA_DEVICE_ORDER=os.environ.get("CUDA_DEVICE_ORDER", "PCI_BUS_ID"))
-    env["PYTHONUNBUFFERED"] = "1"
+    """Run ``python -m mgbench.execution.probes KIND SPEC.json OUT.json`` with ``spec``
+    (:mod:`mgbench.execution.child`); its output goes to ``log_path`` (None: to this terminal).
+    A timeout kills its process group."""
+    # The doctor checks the GPU order this shell asks for: the child keeps it (PCI bus order when
+    # none is set), as the doctor's own process does.
+    order = os.environ.get("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    env = child.environment({"CUDA_DEVICE_ORDER": order})
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mgbench-doctor-") as scratch:
-        spec_path, out_path = Path(scratch, "spec.json"), Path(scratch, "out.json")
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        command = [sys.executable, "-m", CHILD_MODULE, kind, str(spec_path), str(out_path)]
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "w", encoding="utf-8") if log_path else nullcontext() as log:
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT if log is not None else None,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-            try:
-                code = process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                return ChildResult(
-                    None,
-                    f"did not finish within {timeout_s:g} s",
-                    log_path,
-                    time.monotonic() - started,
-                    _log_tail(log_path),
-                )
-            except BaseException:
-                _kill_group(process)
-                raise
-        wall = time.monotonic() - started
-        if not out_path.exists():
-            return ChildResult(
-                None,
-                f"the child process exited with {code} and wrote no result",
-                log_path,
-                wall,
-                _log_tail(log_path),
-            )
-        payload = json.loads(out_path.read_text(encoding="utf-8"))
+    with child.scratch(spec, prefix="mgbench-doctor-") as files:
+        code = child.run(
+            child.command(CHILD_MODULE, kind, files.spec, files.out),
+            env=env,
+            log_path=log_path,
+            timeout_s=timeout_s,
+        )
+        result = child.read_result(files.out)
+    wall = time.monotonic() - started
+    if code is None:
+        error = f"did not finish within {timeout_s:g} s"
+        return ChildResult(None, error, log_path, wall, _log_tail(log_path))
+    if result.payload is None:
+        wrote = (
+            "wrote no result"
+            if result.missing
+            else f"wrote an unreadable result: {result.unreadable}"
+        )
+        error = f"the child process exited with {code} and {wrote}"
+        return ChildResult(None, error, log_path, wall, _log_tail(log_path))
+    payload = result.payload
     if payload.get("status") != "ok":
         return ChildResult(
             None, payload.get("error", "failed"), log_path, wall, payload.get("error_tail", "")
@@ -447,26 +429,12 @@ def run_child(
     return ChildResult(payload["result"], None, log_path, wall)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 def _log_tail(path: Path | None) -> str:
-    if path is None:
-        return ""
-    from mgbench.platform import quiet
-
-    return quiet.tail(path)
+    return quiet.tail(path) if path is not None else ""
 
 
 def _one_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 _PROBES: dict[str, Callable[..., dict]] = {
@@ -487,12 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = {
             "status": "failed",
             "error": f"{type(error).__name__}: {_one_line(error)}",
-            "error_tail": _tail(traceback.format_exc()),
+            "error_tail": quiet.tail_text(traceback.format_exc(), TRACEBACK_TAIL_LINES),
         }
         code = 1
-    partial = Path(f"{out_path}.partial")
-    partial.write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
-    os.replace(partial, out_path)
+    child.write_result(Path(out_path), out)
     return code
 
 

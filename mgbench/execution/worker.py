@@ -1,14 +1,16 @@
 """Runs ONE cell in this (fresh) process and writes its record.
 
-``python -m mgbench.execution.worker SPEC.json OUT.json``.
+``python -m mgbench.execution.worker SPEC.json OUT.json``, started by an executor
+(:mod:`mgbench.execution.executors`) as a child process (:mod:`mgbench.execution.child`).
 
 The cell's backend (:func:`mgbench.backends.get`) does all the framework's work: it sets up the
 devices first, before the framework starts; then it builds the strategy, traces its placement and
 runs the real training loop (``fit`` over a tf.data pipeline), timed step by step while memory is
 sampled. A paired cell builds its two strategies over one template and alternates timed blocks of
 steps of each (:mod:`mgbench.trackers.paired`). A multiworker cell runs this module once per
-worker, each given its peers by the launcher (:mod:`mgbench.platform.cluster`); every worker
-writes its own payload, with its index and host, and the launcher merges them. This module
+worker, each given its peers by its executor (:mod:`mgbench.platform.cluster`); every worker
+writes its own payload, with its index and host, and the executor merges them
+(:mod:`mgbench.execution.multiworker`). This module
 imports no framework. A cell that cannot run here (more replicas than devices) is recorded as
 skipped with its reason; an exception becomes a failed record with its last lines.
 """
@@ -26,7 +28,8 @@ from typing import Any
 from mgbench import backends
 from mgbench.backends.base import MIRRORED_WEIGHTS, Backend, Built, CellSkipped, DeviceSetup
 from mgbench.config.suite import Cell
-from mgbench.platform import cluster
+from mgbench.execution import child
+from mgbench.platform import cluster, quiet
 from mgbench.records.environment import host_environment
 from mgbench.trackers.energy import EnergyMeter
 from mgbench.trackers.memory import MemorySampler
@@ -160,7 +163,7 @@ def run_cell(
 
 
 def _worker_identity(cell: Cell) -> dict[str, Any]:
-    """A multiworker process's place in its cluster (the launcher merges the workers by it)."""
+    """A multiworker process's place in its cluster (the executor merges the workers by it)."""
     if not cell.multiprocess:
         return {}
     return {"worker": {"index": cluster.worker_index(), "count": cell.workers}}
@@ -282,10 +285,6 @@ def _cell_devices(built: Built) -> list[str]:
     return [*built.replica_devices, *where]
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
 def main(argv: list[str] | None = None) -> int:
     """SPEC.json holds the cell and device options (and ``timeline``: steps and logdir, for a
     process under TF's profiler); OUT.json receives the payload."""
@@ -307,12 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         out = {
             "status": "failed",
             "reason": f"{type(error).__name__}: {first_line}"[:500],
-            "error_tail": _tail(traceback.format_exc()),
+            "error_tail": quiet.tail_text(traceback.format_exc()),
         }
         code = 1
-    partial = Path(f"{out_path}.partial")
-    partial.write_text(json.dumps(out, allow_nan=False), encoding="utf-8")
-    os.replace(partial, out_path)  # the launcher never reads half a record
+    child.write_result(Path(out_path), out)  # whole or not at all: never half a record
     return code
 
 

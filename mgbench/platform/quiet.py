@@ -61,6 +61,12 @@ def tail(path: Path, lines: int = TAIL_LINES, *, skip_startup_noise: bool = True
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+    return tail_text(text, lines, skip_startup_noise=skip_startup_noise)
+
+
+def tail_text(text: str, lines: int = TAIL_LINES, *, skip_startup_noise: bool = True) -> str:
+    """The last ``lines`` non-blank lines of ``text`` (a log's, a traceback's), TF's usual
+    start-up lines left out."""
     kept = [
         line
         for line in text.rstrip().splitlines()

@@ -11,7 +11,8 @@ import pytest
 
 from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
-from mgbench.execution.executors import SubmititSpawner, make_spawner
+from mgbench.execution.executors import make_spawner
+from mgbench.execution.executors.submitit_jobs import SubmititSpawner
 from mgbench.records import store
 
 SUITE = """

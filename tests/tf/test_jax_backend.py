@@ -20,7 +20,8 @@ from mgbench import backends
 from mgbench.backends.base import BuildSpec, CellSkipped
 from mgbench.backends.jax_keras import XLA_PLACEMENT_REASON, _with_host_device_count
 from mgbench.config.suite import Cell
-from mgbench.execution import launcher
+from mgbench.execution import child
+from mgbench.execution.executors.spawner import DeviceOptions, worker_spec
 from mgbench.platform import cluster, lazy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ results["code"] = code
 
 def _spec(folder: Path, cell: Cell) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    return launcher.write_worker_spec(folder, cell, launcher.DeviceOptions(), None)
+    return child.write_spec(folder, worker_spec(cell, DeviceOptions(), None))
 
 
 def test_a_jax_cell_runs_without_tensorflow(tmp_path):

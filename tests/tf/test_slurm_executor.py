@@ -24,13 +24,9 @@ from mgbench import cli
 from mgbench.commands.run import run_and_summarise
 from mgbench.config.slurm import SlurmOptions
 from mgbench.config.suite import parse_suite
-from mgbench.execution.executors import (
-    SlurmSpawner,
-    make_spawner,
-    run_worker_job,
-    run_worker_task,
-)
-from mgbench.execution.launcher import RunError
+from mgbench.execution.executors import RunError, make_spawner
+from mgbench.execution.executors.slurm import SlurmSpawner, run_worker_task
+from mgbench.execution.executors.submitit_jobs import run_worker_job
 from mgbench.records import store
 
 SLURM_TABLE = """

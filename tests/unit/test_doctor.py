@@ -399,6 +399,17 @@ def test_without_nvml_its_checks_are_skipped_with_the_reason():
     assert checks[0].summary == "NVML could not start: NVML Shared Library Not Found"
 
 
+# -- a probe's child process (mgbench.execution.child), without TF ------------------------------
+
+
+def test_a_probe_child_that_fails_says_why_with_its_traceback(tmp_path):
+    log = tmp_path / "doctor" / "probe.log"
+    result = probes.run_child("no-such-probe", {}, log_path=log, timeout_s=60)
+    assert (result.payload, result.error) == (None, "KeyError: 'no-such-probe'")
+    assert result.error_tail.endswith("KeyError: 'no-such-probe'")
+    assert result.log_path == log and log.exists()
+
+
 # -- the command on fake probes: the GPU branches' settings and the exit status -----------------
 
 

@@ -305,11 +305,13 @@ def test_the_cells_timeout_kills_every_worker(tmp_path):
 
 
 def test_workers_that_would_share_a_gpu_are_skipped_without_starting(tmp_path, monkeypatch):
-    from mgbench.execution import launcher
+    from mgbench.execution import child
+    from mgbench.execution.executors.local import run_worker_process
+    from mgbench.execution.executors.spawner import DeviceOptions, worker_spec
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # one GPU for two one-GPU workers
-    spec, out = launcher.write_worker_spec(tmp_path, CELL, launcher.DeviceOptions(), None)
-    code = launcher.run_worker_process(spec, out, tmp_path / "cell.log", timeout_s=60)
+    spec, out = child.write_spec(tmp_path, worker_spec(CELL, DeviceOptions(), None))
+    code = run_worker_process(spec, out, tmp_path / "cell.log", timeout_s=60)
     assert code == 0 and not (tmp_path / "cell.log").exists()  # no worker started
     assert json.loads(out.read_text()) == {
         "status": "skipped",
@@ -318,7 +320,7 @@ def test_workers_that_would_share_a_gpu_are_skipped_without_starting(tmp_path, m
 
 
 def test_a_resumed_slurm_run_keeps_to_the_node_its_records_name(tmp_path):
-    from mgbench.execution.executors import _node_of
+    from mgbench.execution.executors.slurm import node_of as _node_of
     from mgbench.records import store
 
     assert _node_of(tmp_path) is None  # a new run: the first job picks the node
