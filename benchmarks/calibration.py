@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import socket
 import statistics
 import sys
 from pathlib import Path
@@ -61,11 +60,13 @@ def run(args: argparse.Namespace, output: Path) -> None:
     from mgbench.execution.launcher import DeviceOptions, spawn_worker
     from mgbench.records import environment, store
     from mgbench.records.record import Record, RunContext
+    from mgbench.records.run_folder import RunFolder
 
+    folder = RunFolder(output)
     output.mkdir(parents=True, exist_ok=False)
-    (output / "logs").mkdir()
+    folder.logs.mkdir()
     context = RunContext("calibration", "default", output.name, environment.host_environment())
-    (output / "run.json").write_text(
+    folder.run_info.write_text(
         json.dumps({"argv": sys.argv, "args": vars(args)}, indent=2) + "\n", encoding="utf-8"
     )
     names = args.configs.split(",")
@@ -74,12 +75,12 @@ def run(args: argparse.Namespace, output: Path) -> None:
         for name in names:
             cell = paired_cell(*CONFIGS[name], args)
             started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            log = output / "logs" / f"{cell.cell_id}-r{repeat}.log"
+            log = folder.log(cell.cell_id, repeat)
             outcome = spawn_worker(cell, DeviceOptions(), log)
             record = Record.from_payload(
                 cell, repeat, outcome.payload, context, started_at=started_at, wall_s=outcome.wall_s
             )
-            store.append_record(output / store.RESULTS_FILE, record)
+            store.append_record(folder.results, record)
             print(f"[{repeat + 1}/{args.repeats}] {name}: {record.status} ({outcome.wall_s:.0f} s)")
 
 
@@ -88,8 +89,9 @@ def table(folder: Path, alpha: float) -> str:
 
     from mgbench.analysis import paired
     from mgbench.records import environment, store
+    from mgbench.records.run_folder import RunFolder
 
-    records = store.read_records(folder / store.RESULTS_FILE)
+    records = store.read_records(RunFolder(folder).results)
     groups: dict[str, list[paired.PairedEstimate]] = {}
     for record in records:
         if record.status != "ok" or record.paired is None:
@@ -147,10 +149,11 @@ def main() -> None:
     unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    from mgbench.records.run_folder import RunFolder
+
     folder = args.existing
     if folder is None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = args.output or Path("results/calibration") / f"{stamp}-{socket.gethostname()}"
+        folder = args.output or RunFolder.new("calibration").path
         run(args, folder)
     text = table(folder, args.alpha)
     (folder / "calibration.md").write_text(text + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 from mgbench.analysis import stats
 from mgbench.config.suite import Cell, backend_suffix
 from mgbench.records.record import Record, Timing
+from mgbench.vocabulary import Strategy
 
 
 @dataclass(frozen=True, order=True)
@@ -155,7 +156,7 @@ def by_key_and_strategy(cells: Iterable[CellResult]) -> dict[CellKey, dict[str, 
 def single_baseline(cells: Sequence[CellResult], key: CellKey) -> CellResult | None:
     """The one-device run of ``key``'s workload, if it succeeded."""
     for cell in cells:
-        if cell.strategy == "single" and cell.key.same_workload(key) and cell.processes:
+        if cell.strategy == Strategy.SINGLE and cell.key.same_workload(key) and cell.processes:
             return cell
     return None
 
@@ -172,10 +173,10 @@ def scaling_rows(cells: Sequence[CellResult]) -> list[ScalingRow]:
     by_key = by_key_and_strategy(cells)
     rows = []
     for cell in cells:
-        if cell.strategy == "single" or cell.images_per_s is None:
+        if cell.strategy == Strategy.SINGLE or cell.images_per_s is None:
             continue
         single = single_baseline(cells, cell.key)
-        mirrored = by_key.get(cell.key, {}).get("mirrored")
+        mirrored = by_key.get(cell.key, {}).get(Strategy.MIRRORED)
         efficiency = None
         if single is not None and single.images_per_s:
             efficiency = cell.images_per_s / (cell.cell.replicas * single.images_per_s)
@@ -196,7 +197,7 @@ def dataparallel_baseline(cells: Sequence[CellResult], key: CellKey) -> CellResu
     for cell in cells:
         c = cell.cell
         same = dataclasses.replace(cell.key, backend=key.backend) == key
-        if c.strategy == "dataparallel" and not c.multiprocess and same and cell.processes:
+        if c.strategy == Strategy.DATAPARALLEL and not c.multiprocess and same and cell.processes:
             return cell
     return None
 

@@ -41,7 +41,7 @@ from scipy import stats as sps
 from mgbench.analysis import paired
 from mgbench.config.suite import Cell, Suite
 from mgbench.records.record import Record
-from mgbench.vocabulary import DeviceMode
+from mgbench.vocabulary import DeviceMode, Strategy
 
 DEVICE_MODES = (DeviceMode.CPU_SIMULATION, DeviceMode.VIRTUAL_GPU, DeviceMode.GPU)
 # A profiled process (``profile = true``) runs its steps under TF's profiler, which records every
@@ -269,7 +269,7 @@ def default_cost(cell: Cell, device_mode: str) -> ProcessCost:
     costs, label = model_defaults(cell.model, device_mode)
     images = cell.batch_per_replica if device_mode == DeviceMode.GPU else cell.global_batch
     step = images * _scaled_image_s(costs, cell.image_size) + machine.step_overhead_s
-    if cell.strategy in ("mirrored", "multiworker"):  # tf.distribute's steps, both
+    if cell.strategy in (Strategy.MIRRORED, Strategy.MULTIWORKER):  # tf.distribute's steps, both
         step *= machine.mirrored_step_factor
     first = cell.replicas * costs.trace_s_per_replica + machine.first_step_extra_s + step
     if cell.paired:  # one template and two wrappers built; two graphs traced; no audit

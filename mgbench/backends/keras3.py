@@ -12,6 +12,7 @@ from mgbench import models
 from mgbench.backends.base import Built, ModelSpec
 from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend, weights_device_name
 from mgbench.platform import lazy
+from mgbench.vocabulary import Strategy
 
 if TYPE_CHECKING:
     from mgbench.placement import TracedStep
@@ -39,7 +40,7 @@ class Keras3Backend(TensorFlowBackend):
         from mgbench.wrappers import MultiGpuModel, ParallelModel
 
         count, names = len(replica_devices), list(replica_devices)
-        if strategy == "inplace":
+        if strategy == Strategy.INPLACE:
             return MultiGpuModel(template, count, devices=names, input_device=input_device)
         return ParallelModel(template, count, devices=names)
 

@@ -19,6 +19,7 @@ from mgbench.backends.base import Built, CellSkipped, DeviceSetup, ModelSpec
 from mgbench.backends.tf_base import LEARNING_RATE, TensorFlowBackend
 from mgbench.placement import OpInfo, PlacementReport, TracedStep, op_info
 from mgbench.platform import lazy
+from mgbench.vocabulary import Strategy
 
 PAIRED_REASON = (
     "paired comparisons are keras3-only for now: the tf_keras backend runs in TF1 graph mode, "
@@ -85,7 +86,11 @@ class TfKerasBackend(TensorFlowBackend):
         # input_device is not passed on: the original in-place split slices where its input lives.
         from mgbench.wrappers import graph_mode
 
-        make = graph_mode.multi_gpu_model if strategy == "inplace" else graph_mode.parallel_model
+        make = (
+            graph_mode.multi_gpu_model
+            if strategy == Strategy.INPLACE
+            else graph_mode.parallel_model
+        )
         return make(template, list(replica_devices))
 
     def optimizer(self, built: Built) -> Any:

@@ -73,13 +73,8 @@ def timeline_command(
         )
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
-    folder = (
-        Path(output)
-        if output
-        else launcher.default_output(loaded).with_name(
-            f"{launcher.default_output(loaded).name}-profile"
-        )
-    )
+    # A folder of its own beside the suite's runs, named as they are.
+    folder = Path(output) if output else RunFolder.new(f"{loaded.name}-timeline").path
     folder.mkdir(parents=True, exist_ok=True)
     (record,) = launcher.run_timelines(
         [cells[cell_id]],

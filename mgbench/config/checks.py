@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -192,7 +192,7 @@ def listed(
     unchecked."""
     if not isinstance(value, kinds):
         raise place.expected(expected, value)
-    return value
+    return cast(Sequence[Any], value)
 
 
 def items(

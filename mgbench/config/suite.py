@@ -444,7 +444,11 @@ _RENAMED_KEYS = {"profile": "timeline", "profile_steps": "timeline_steps"}
 _SUITE_KEYS = {"name", "description", *_SETTING_READERS, *_RENAMED_KEYS}
 _MODEL_KEYS = {"name", "image_size", "classes", "batch_per_replica"}
 # What [cpu] changes in each model entry it keeps (batch_per_replica, a setting too, is read twice)
-_CPU_ENTRY_READERS = {"image_size": _positive, "classes": _positive, "batch_per_replica": _counts}
+_CPU_ENTRY_READERS: dict[str, Callable[[Any, Place], Any]] = {
+    "image_size": _positive,
+    "classes": _positive,
+    "batch_per_replica": _counts,
+}
 _CPU_KEYS = {*_SETTING_READERS, *_RENAMED_KEYS, "models", *_CPU_ENTRY_READERS}
 
 

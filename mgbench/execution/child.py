@@ -54,7 +54,7 @@ class Result:
 
 def command(module: str, *args: str | os.PathLike[str]) -> list[str]:
     """The command line of a child: ``module`` run by this Python, with ``args``."""
-    return [sys.executable, "-m", module, *map(os.fspath, args)]
+    return [sys.executable, "-m", module, *(os.fspath(arg) for arg in args)]
 
 
 def environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -11,10 +11,8 @@ reason naming the deadline, and ``--resume`` runs those again.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
-import socket
 import statistics
 import sys
 import time
@@ -31,6 +29,7 @@ from mgbench.execution.executors.local import spawn_worker
 from mgbench.execution.lock import hold_run_folder
 from mgbench.records import environment, store
 from mgbench.records.record import Record, RecordError, RunContext
+from mgbench.records.run_folder import RESULTS_ROOT, RunFolder
 from mgbench.records.timelines import TimelineRecord, append_timeline, read_timelines
 
 DEADLINE_REASON = "left out by --deadline"  # how a skipped record's reason starts
@@ -115,20 +114,19 @@ def is_left_out_by_deadline(status: str, reason: str | None) -> bool:
     return status == "skipped" and (reason or "").startswith(DEADLINE_REASON)
 
 
-def default_output(suite: Suite, root: Path = Path("results")) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return root / suite.name / f"{stamp}-{socket.gethostname()}"
+def default_output(suite: Suite, root: Path = RESULTS_ROOT) -> Path:
+    """A new run folder for ``suite``: ``root/<suite>/<time>-<host>``."""
+    return RunFolder.new(suite.name, root).path
 
 
-def latest_output(suite: Suite, root: Path = Path("results")) -> Path:
+def latest_output(suite: Suite, root: Path = RESULTS_ROOT) -> Path:
     """The newest run folder of this suite on this host, for ``--resume`` without ``--output``."""
-    host = socket.gethostname()
-    candidates = sorted(p for p in (root / suite.name).glob(f"*-{host}") if p.is_dir())
-    if not candidates:
+    found = RunFolder.latest(suite.name, root)
+    if found is None:
         raise RunError(
             f"--resume: no earlier run of suite {suite.name!r} under {root / suite.name}"
         )
-    return candidates[-1]
+    return found.path
 
 
 def _format_duration(seconds: float) -> str:
@@ -190,11 +188,12 @@ def _prepare_folder(
     host_env: dict[str, Any],
     order: Sequence[tuple[Cell, int]],
 ) -> None:
-    suite_file = output / "suite.json"
+    folder = RunFolder(output)
+    suite_file = folder.suite
     resolved = {"suite": suite.to_dict(), "cells": [c.to_dict() for c in suite.cells()]}
     if resume:
         if not suite_file.exists():
-            raise RunError(f"--resume: {output} holds no earlier run (no suite.json)")
+            raise RunError(f"--resume: {output} holds no earlier run (no {suite_file.name})")
         earlier = json.loads(suite_file.read_text(encoding="utf-8"))
         if earlier.get("cells") != resolved["cells"]:
             raise RunError(
@@ -202,7 +201,7 @@ def _prepare_folder(
                 "start a new run instead (drop --resume)"
             )
         return
-    if (output / store.RESULTS_FILE).exists():
+    if folder.results.exists():
         raise RunError(f"{output} already holds results; pass --resume to continue that run")
     suite_file.write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
     run_info = {
@@ -210,10 +209,10 @@ def _prepare_folder(
         "argv": sys.argv,
         "environment": host_env,
         "seed": suite.settings.seed,
-        # The resolved run order (suite.json's settings hold the seed that made it).
+        # The resolved run order (the suite file's settings hold the seed that made it).
         "order": [[cell.cell_id, repeat] for cell, repeat in order],
     }
-    (output / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+    folder.run_info.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
 
 
 def _record(
@@ -240,11 +239,11 @@ class RunOutcome:
 
     @property
     def results_path(self) -> Path:
-        return self.folder / store.RESULTS_FILE
+        return RunFolder(self.folder).results
 
     @property
     def logs(self) -> Path:
-        return self.folder / "logs"
+        return RunFolder(self.folder).logs
 
     @property
     def failed(self) -> tuple[Record, ...]:
@@ -279,8 +278,9 @@ def run_suite(
     one (timeline ones too) are recorded as skipped, with a reason naming the deadline.
     The folder is locked while the run writes it: a second run or ``--resume`` on it is refused
     (:class:`mgbench.execution.lock.FolderInUse`, naming the holder's pid)."""
-    if resume and not (output / "suite.json").exists():
-        raise RunError(f"--resume: {output} holds no earlier run (no suite.json)")
+    suite_file = RunFolder(output).suite
+    if resume and not suite_file.exists():
+        raise RunError(f"--resume: {output} holds no earlier run (no {suite_file.name})")
     watch = _DeadlineWatch(deadline, clock) if deadline is not None else None
     output.mkdir(parents=True, exist_ok=True)
     with hold_run_folder(output):
@@ -310,9 +310,9 @@ def _run_locked(
     host_env = environment.host_environment()
     order = suite.runs()
     _prepare_folder(suite, output, resume, host_env, order)
-    results_path = output / store.RESULTS_FILE
-    logs = output / "logs"
-    logs.mkdir(exist_ok=True)
+    folder = RunFolder(output)
+    results_path = folder.results
+    folder.logs.mkdir(exist_ok=True)
     recorded = store.read_records(results_path) if results_path.exists() else []
     # A process an earlier --deadline left out was not run: --resume runs it.
     done = store.finished_keys(
@@ -337,7 +337,7 @@ def _run_locked(
                 continue
             progress.starting(index, cell, repeat, suite.repeats_of(cell))
             if outcome is None:
-                outcome = spawn(cell, options, logs / f"{cell.cell_id}-r{repeat}.log")
+                outcome = spawn(cell, options, folder.log(cell.cell_id, repeat))
                 if watch:
                     watch.finished(cell, False, outcome.wall_s)
             record = _record(cell, repeat, outcome, context, started_at)
@@ -376,9 +376,10 @@ def run_timelines(
     result is appended to ``profiles.jsonl`` as it ends, the trace kept under ``profiles/``.
     Cells with a timeline in ``output`` get none again (``--resume``). With a deadline
     (``watch``), a timeline process that would not end in time is recorded as skipped."""
+    folder = RunFolder(output)
     done = {p.cell_id for p in read_timelines(output) if p.status == "ok"}
     todo = [cell for cell in cells if cell.cell_id not in done]
-    (output / "logs").mkdir(parents=True, exist_ok=True)
+    folder.logs.mkdir(parents=True, exist_ok=True)
     found = []
     for index, cell in enumerate(todo):
         refusal = watch.refusal(cell, True, emit) if watch else None
@@ -400,8 +401,8 @@ def run_timelines(
         outcome = spawn(
             cell,
             options,
-            output / "logs" / f"{cell.cell_id}-profile.log",
-            timeline={"steps": steps, "logdir": str(output / "profiles" / cell.cell_id)},
+            folder.timeline_log(cell.cell_id),
+            timeline={"steps": steps, "logdir": str(folder.traces(cell.cell_id))},
         )
         if watch:
             watch.finished(cell, True, outcome.wall_s)

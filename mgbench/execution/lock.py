@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-LOCK_FILE = "run.lock"
+from mgbench.records.run_folder import RunFolder
 
 
 class FolderInUse(ValueError):
@@ -25,7 +25,7 @@ class FolderInUse(ValueError):
 @contextlib.contextmanager
 def hold_run_folder(folder: Path) -> Iterator[None]:
     """Hold ``folder``'s lock for the ``with`` block, or raise :class:`FolderInUse` at once."""
-    path = folder / LOCK_FILE
+    path = RunFolder(folder).lock
     # O_TRUNC would wipe the holder's pid when a second process merely tries: open, then lock.
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -99,7 +99,7 @@ def merge_payloads(
         w for w, p in zip(workers, payloads, strict=True) if p is not None and w["status"] != "ok"
     ]
     silent = [w for w in workers if w["status"] != "ok"]
-    culprit = (said or silent or [None])[0]
+    culprit = next(iter(said or silent), None)
     if culprit is not None:
         payload = payloads[culprit["index"]] or {}
         return {

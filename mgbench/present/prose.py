@@ -12,8 +12,8 @@ from mgbench.analysis.claim import Caveats, Claim, Verdict
 from mgbench.analysis.comparisons import PairedComparison
 from mgbench.vocabulary import Strategy
 
-# How prose names the splits (their strategy ids otherwise).
-_SPLIT_NAMES: dict[str, str] = {Strategy.INPLACE: "in-place", Strategy.CONCAT: "concat"}
+# Where prose names a split other than by its id.
+_SPLIT_NAMES: dict[str, str] = {Strategy.INPLACE: "in-place"}
 
 
 def split_name(strategy: str) -> str:

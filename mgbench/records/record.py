@@ -577,7 +577,7 @@ class Record:
         if version != SCHEMA_VERSION:
             raise RecordError(f"schema version {version!r}, this mgbench reads {SCHEMA_VERSION}")
         typed_cell = _cell(d.get("cell"))
-        optional = {
+        optional: dict[str, Callable[[Any], Any]] = {
             "timing": Timing.from_json,
             "memory": Memory.from_json,
             "placement": Placement.from_json,
@@ -590,7 +590,7 @@ class Record:
             name: None if d.get(name) is None else parse(d.get(name))
             for name, parse in optional.items()
         }
-        texts = {name: d.optional(name, text) for name in _RECORD_TEXTS}
+        texts: dict[str, Any] = {name: d.optional(name, text) for name in _RECORD_TEXTS}
         return cls(
             cell_id=d.required("cell_id", text),
             repeat=d.required("repeat", integer),

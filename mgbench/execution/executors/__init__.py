@@ -23,6 +23,7 @@ from mgbench.execution.executors.local import spawn_worker
 from mgbench.execution.executors.slurm import SlurmSpawner, node_of
 from mgbench.execution.executors.spawner import DeviceOptions, RunError, Spawner, WorkerResult
 from mgbench.execution.executors.submitit_jobs import SubmititSpawner
+from mgbench.records.run_folder import RunFolder
 
 __all__ = [
     "EXECUTORS",
@@ -42,9 +43,9 @@ def make_spawner(name: str, run_folder: Path, slurm: SlurmOptions | None = None)
     if name == "local":
         return spawn_worker
     if name == "submitit-local":
-        return SubmititSpawner(run_folder / "logs", cluster="local")
+        return SubmititSpawner(RunFolder(run_folder).logs, cluster="local")
     if name == "slurm":
-        spawner = SlurmSpawner(run_folder / "logs", slurm or SlurmOptions())
+        spawner = SlurmSpawner(RunFolder(run_folder).logs, slurm or SlurmOptions())
         spawner.node = node_of(run_folder)
         return spawner
     raise ValueError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")

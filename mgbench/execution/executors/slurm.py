@@ -36,6 +36,7 @@ from mgbench.execution.executors.spawner import RunError
 from mgbench.execution.executors.submitit_jobs import SubmititSpawner, run_worker_job
 from mgbench.platform import cluster
 from mgbench.records import store
+from mgbench.records.run_folder import RunFolder
 
 SLURM_COMMANDS = ("sbatch", "sacct", "scancel", "srun")  # what submitit's Slurm executor calls
 # Slurm signals a job this long before its time limit (submitit then ends it). The limit is at
@@ -152,7 +153,7 @@ class SlurmSpawner(SubmititSpawner):
 
 def node_of(run_folder: Path) -> str | None:
     """The host an earlier part of this run was measured on (``--resume`` keeps to it)."""
-    results = run_folder / store.RESULTS_FILE
+    results = RunFolder(run_folder).results
     if not results.exists():
         return None
     hosts = [r.environment.host for r in store.read_records(results) if r.ok]
