@@ -20,7 +20,7 @@ failed, 0 when all passed, never a traceback):
    float32): host -> GPU and GPU -> host, pageable and pinned; device-to-device copies inside the
    chip (one GPU: this is what virtual GPUs' "peer" copies are) and GPU 0 -> GPU 1 when there
    are two. GB/s = 10^9 bytes/s of copied bytes.
-5. Files in ``--output``: ``profile.toml`` (a hardware profile in the format of
+5. Files in ``--output``: ``hardware_spec.toml`` (a hardware spec in the format of
    ``mgbench/config/shipped_specs``, for ``mgbench predict --hardware PATH``) and
    ``probe.json`` (every raw measurement).
 
@@ -744,15 +744,15 @@ class Probe:
         return statistics.median(rates) if rates else None
 
 
-# -- the hardware profile --------------------------------------------------------------------
+# -- the hardware spec --------------------------------------------------------------------
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "gpu"
 
 
-def profile_toml(probe: Probe, virtual_gpus: int) -> tuple[str | None, str | None]:
-    """A hardware profile from the measured rates (text, None), or (None, why not)."""
+def spec_toml(probe: Probe, virtual_gpus: int) -> tuple[str | None, str | None]:
+    """A hardware spec from the measured rates (text, None), or (None, why not)."""
     devices = (probe.raw.get("nvml") or {}).get("devices") or []
     physical = len((probe.raw.get("mapping") or {}).get("cuda_to_nvml") or []) or len(devices)
     h2d_kind = "pinned" if probe.rate("h2d_pinned") is not None else "pageable"
@@ -771,7 +771,7 @@ def profile_toml(probe: Probe, virtual_gpus: int) -> tuple[str | None, str | Non
         "# sizes (ResNet50 96x224x224x3 and InceptionV3 64x299x299x3, float32); raw numbers in",
         "# probe.json. No [[reference]] tables: the probe measures links, not training",
         "# throughput. For `mgbench predict` to add compute time, copy them from a shipped",
-        "# profile (h200-4virtual.toml for an H200).",
+        "# spec (h200-4virtual.toml for an H200).",
     ]
     one_chip = physical <= 1
     gpus = max(virtual_gpus, 1) if one_chip else physical
@@ -915,7 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--virtual-gpus",
         type=int,
         default=4,
-        help="with one GPU, the profile splits it into this many virtual GPUs (default 4)",
+        help="with one GPU, the spec splits it into this many virtual GPUs (default 4)",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -925,16 +925,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe.run_section("energy", probe.energy_section)
     probe.run_section("bandwidth", probe.bandwidth_section)
 
-    def write_profile(section: SectionResult) -> None:
+    def write_spec(section: SectionResult) -> None:
         args.output.mkdir(parents=True, exist_ok=True)
-        text, why_not = profile_toml(probe, args.virtual_gpus)
+        text, why_not = spec_toml(probe, args.virtual_gpus)
         if text is None:
-            section.fail(f"no profile.toml: {why_not}")
+            section.fail(f"no hardware_spec.toml: {why_not}")
             return
-        (args.output / "profile.toml").write_text(text, encoding="utf-8")
-        section.reasons.append(f"wrote {args.output / 'profile.toml'}")
+        (args.output / "hardware_spec.toml").write_text(text, encoding="utf-8")
+        section.reasons.append(f"wrote {args.output / 'hardware_spec.toml'}")
 
-    probe.run_section("hardware profile", write_profile)
+    probe.run_section("hardware spec", write_spec)
     probe.raw["probe"]["wall_s"] = time.perf_counter() - started
     text = report(probe)
     try:

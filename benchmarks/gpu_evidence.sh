@@ -105,7 +105,7 @@ fi
 device_args=()
 predict_text="not run (no GPU)"
 if ((gpus >= 4)); then
-  predict_text="not run (real GPUs: give their hardware profile to mgbench predict)"
+  predict_text="not run (real GPUs: give their hardware spec to mgbench predict)"
   devices_text="$gpus GPUs: the run uses 4 of them (real GPUs, the claim's hardware)"
 elif ((gpus >= 1)); then
   memory_mb="${MGBENCH_VIRTUAL_GPU_MEMORY_MB:-}"
@@ -161,7 +161,7 @@ if [[ -f "$out/run/results.jsonl" ]]; then
     predict_rc=0
     "$MGBENCH" predict "$out/run" --hardware h200-4virtual >"$out/predict.txt" 2>&1 ||
       predict_rc=$?
-    predict_text="exit $predict_rc (predict.txt: copy times on the h200-4virtual profile)"
+    predict_text="exit $predict_rc (predict.txt: copy times on the h200-4virtual spec)"
   fi
 else
   report_rc=1

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mgbench.vocabulary import Strategy
+from mgbench.vocabulary import DEFAULT_BACKEND, Strategy
 
 NO_GPU = "no GPU"
 
@@ -99,7 +99,7 @@ def mgbench_cell(benchmark: Any, request: pytest.FixtureRequest) -> Callable[...
         classes: int = 10,
         rounds: int = 30,
         warmup_rounds: int = 5,
-        backend: str = "keras3",
+        backend: str = DEFAULT_BACKEND,
     ) -> Any:
         from mgbench.execution.inprocess import build_cell
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 from mgbench.analysis.claim import (
     DEFAULT_ALPHA,
@@ -32,26 +33,40 @@ def claim_range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"--claim: {error}") from error
 
 
+def _number(
+    text: str, *, example: str, within: Callable[[float], bool], bounds: str, shown: str = ""
+) -> float:
+    """``text`` as a number ``within`` accepts, else a usage error saying what was expected
+    (``example`` when it is no number, ``bounds`` when it is out of them) and what was given."""
+    given = repr(shown or text)
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected {example}, got {given}") from error
+    if not within(value):
+        raise argparse.ArgumentTypeError(f"expected {bounds}, got {given}")
+    return value
+
+
 def percent(text: str) -> float:
     """``"5%"`` or ``"5"`` -> 5.0."""
-    try:
-        value = float(text.strip().removesuffix("%"))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a percentage like 5%, got {text!r}") from error
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text!r}")
-    return value
+    return _number(
+        text.strip().removesuffix("%"),
+        example="a percentage like 5%",
+        within=lambda value: value >= 0,
+        bounds="a percentage >= 0",
+        shown=text,
+    )
 
 
 def significance(text: str) -> float:
     """``"0.05"`` -> 0.05: a significance level, strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a number like 0.05, got {text!r}") from error
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {text!r}")
-    return value
+    return _number(
+        text,
+        example="a number like 0.05",
+        within=lambda value: 0 < value < 1,
+        bounds="a level between 0 and 1",
+    )
 
 
 def strategy_ratio(text: str) -> tuple[str, str]:
@@ -75,24 +90,22 @@ def name_list(text: str) -> list[str]:
 
 def milliseconds(text: str) -> float:
     """``"250"`` -> 250.0: a time in milliseconds, >= 0."""
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected milliseconds like 250, got {text!r}") from error
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a time >= 0 ms, got {text!r}")
-    return value
+    return _number(
+        text,
+        example="milliseconds like 250",
+        within=lambda value: 0 <= value < math.inf,
+        bounds="a time >= 0 ms",
+    )
 
 
 def minutes(text: str) -> float:
     """``"8"`` -> 8.0: a duration in minutes, > 0."""
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected minutes like 8 or 7.5, got {text!r}") from error
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}")
-    return value
+    return _number(
+        text,
+        example="minutes like 8 or 7.5",
+        within=lambda value: 0 < value < math.inf,
+        bounds="minutes > 0",
+    )
 
 
 # -- shared flags ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from mgbench import backends
 from mgbench.backends.base import Backend, BuildSpec, Built
-from mgbench.vocabulary import Strategy
+from mgbench.vocabulary import DEFAULT_BACKEND, Strategy
 
 _prepared: dict[str, str] = {}
 
@@ -74,7 +74,7 @@ def build_cell(
     batch_per_replica: int = 16,
     image_size: int = 32,
     classes: int = 10,
-    backend: str = "keras3",
+    backend: str = DEFAULT_BACKEND,
 ) -> InProcessCell:
     count = 1 if strategy == Strategy.SINGLE else replicas
     mode = ensure_devices(max(count, 2), backend)

@@ -1,5 +1,5 @@
 """benchmarks/device_probe.py runs where TensorFlow and Keras cannot be imported: its dry run
-drives mgbench's NVML layer, memory check, energy meter and profile writer against fakes."""
+drives mgbench's NVML layer, memory check, energy meter and hardware spec writer against fakes."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_the_dry_run_passes_every_section_without_tensorflow(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "HIDDEN IMPORTS ATTEMPTED: []" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    for section in ("NVML", "process memory", "energy", "bandwidth", "hardware profile"):
+    for section in ("NVML", "process memory", "energy", "bandwidth", "hardware spec"):
         assert f"### {section}: ok" in done.stdout
     assert "device mapping by UUID: CUDA 0 -> NVML 0" in done.stdout
 
@@ -76,14 +76,14 @@ def test_the_dry_run_passes_every_section_without_tensorflow(tmp_path):
     )
     assert bandwidth["d2d_peer"] == {"reason": "one GPU: no second chip to copy to"}
 
-    profile = load_spec(tmp_path / "profile.toml")
-    assert (profile.gpus, profile.gpus_per_chip) == (4, 4)
-    assert (profile.h2d_gb_s, profile.d2h_gb_s) == (50.0, 52.0)  # pinned rates
-    assert (profile.peer.via, profile.peer.gb_s) == ("chip", 1500.0)
-    (uplink,) = profile.uplinks
+    spec = load_spec(tmp_path / "hardware_spec.toml")
+    assert (spec.gpus, spec.gpus_per_chip) == (4, 4)
+    assert (spec.h2d_gb_s, spec.d2h_gb_s) == (50.0, 52.0)  # pinned rates
+    assert (spec.peer.via, spec.peer.gb_s) == ("chip", 1500.0)
+    (uplink,) = spec.uplinks
     assert uplink.gpus == (0, 1, 2, 3) and uplink.h2d_gb_s == 50.0
     assert 'ONE physical GPU: there is no second chip, so peer via = "chip"' in (
-        (tmp_path / "profile.toml").read_text()
+        (tmp_path / "hardware_spec.toml").read_text()
     )
 
 
@@ -107,16 +107,16 @@ def test_a_container_hiding_the_process_and_a_uuid_remap_are_reported(tmp_path):
     assert [s["process_listed"] for s in check["steps"]] == [False] * 4
     assert [s["device_delta_bytes"] // 2**20 for s in check["steps"]] == [256, 1280, 5376, 0]
     assert raw["energy"]["nvml_index"] == 1
-    # one GPU visible of two: the profile is the one-chip (virtual GPUs) kind
-    assert load_spec(tmp_path / "profile.toml").peer.via == "chip"
+    # one GPU visible of two: the spec is the one-chip (virtual GPUs) kind
+    assert load_spec(tmp_path / "hardware_spec.toml").peer.via == "chip"
 
 
-def test_two_gpus_give_a_peer_rate_and_a_physical_profile(tmp_path):
+def test_two_gpus_give_a_peer_rate_and_a_physical_spec(tmp_path):
     done = run_probe("--dry-run", "--dry-run-gpus", "2", "--output", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    profile = load_spec(tmp_path / "profile.toml")
-    assert (profile.gpus, profile.gpus_per_chip, profile.uplinks) == (2, 1, ())
-    assert (profile.peer.via, profile.peer.gb_s) == ("pcie", 400.0)
+    spec = load_spec(tmp_path / "hardware_spec.toml")
+    assert (spec.gpus, spec.gpus_per_chip, spec.uplinks) == (2, 1, ())
+    assert (spec.peer.via, spec.peer.gb_s) == ("pcie", 400.0)
 
 
 def test_without_a_gpu_library_every_section_says_why(tmp_path):
@@ -127,5 +127,5 @@ def test_without_a_gpu_library_every_section_says_why(tmp_path):
     assert "not used: cupy: ImportError: cupy is hidden" in done.stdout
     assert "### bandwidth: FAILED" in done.stdout
     assert "no GPU library started" in done.stdout
-    assert "no profile.toml: no host <-> GPU rate was measured" in done.stdout
+    assert "no hardware_spec.toml: no host <-> GPU rate was measured" in done.stdout
     assert json.loads((tmp_path / "probe.json").read_text())["probe"]["library"] is None
