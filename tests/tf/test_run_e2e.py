@@ -152,7 +152,7 @@ batch_per_replica = 2
 warmup_steps = 0
 timed_steps = 2
 repeats = 1
-timeout_s = 30
+timeout_s = 15
 [[models]]
 name = "factories:explode"
 image_size = 8
@@ -175,6 +175,6 @@ classes = 2
     assert failed["reason"] == "RuntimeError: this factory always fails"
     assert "factories.py" in failed["error_tail"]
     assert hung["status"] == "timeout"
-    assert hung["reason"] == "exceeded the cell timeout of 30 s"
-    assert hung["wall_s"] < 60
+    assert hung["reason"] == "exceeded the cell timeout of 15 s"
+    assert hung["wall_s"] < 30
     assert fine["status"] == "ok"
