@@ -27,6 +27,9 @@ class Strategy(_Word):
 
     SINGLE = "single"  # one device: what every speed-up is measured against
     INPLACE = "inplace"  # MultiGpuModel: each replica's slice cut where the batch lives
+    # Keras 2.0.9-2.1.6's multi_gpu_model, the split PR #10230 replaced: each replica cuts its
+    # slice on its own device, so the whole batch is copied to every replica.
+    WHOLEBATCH = "wholebatch"
     CONCAT = "concat"  # ParallelModel: one split on the default device, towers per replica
     MIRRORED = "mirrored"  # tf.distribute.MirroredStrategy
     MULTIWORKER = "multiworker"  # tf.distribute.MultiWorkerMirroredStrategy, several processes
@@ -35,8 +38,8 @@ class Strategy(_Word):
 
 STRATEGIES: tuple[Strategy, ...] = tuple(Strategy)
 # The wrappers: they wrap a template without owning it, so several can share one template in
-# one process (a paired cell); the others build their own model.
-WRAPPERS: tuple[Strategy, ...] = (Strategy.INPLACE, Strategy.CONCAT)
+# one process (a paired cell); the others build their own model. The claim's pair first.
+WRAPPERS: tuple[Strategy, ...] = (Strategy.INPLACE, Strategy.WHOLEBATCH, Strategy.CONCAT)
 # Strategies whose cells may span several processes (a suite's ``workers``).
 MULTIPROCESS: tuple[Strategy, ...] = (Strategy.MULTIWORKER, Strategy.DATAPARALLEL)
 

@@ -404,7 +404,8 @@ def _comparisons(value: Any, place: Place) -> tuple[tuple[str, str], ...]:
         others = [i for i in item if i not in WRAPPERS]
         if others:
             raise place.error(
-                f"{others[0]!r} cannot be paired: only {' and '.join(WRAPPERS)} share one "
+                f"{others[0]!r} cannot be paired: only {', '.join(WRAPPERS[:-1])} and "
+                f"{WRAPPERS[-1]} share one "
                 "template in a process (A == B is the A/A calibration pair)"
             )
         pairs.append((item[0], item[1]))

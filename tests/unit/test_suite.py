@@ -260,7 +260,7 @@ BAD = [
     ),
     (
         "[suite]\ncompare = [['inplace', 'mirrored']]\n[[models]]\nname='TinyCNN'",
-        r"\[suite\] compare: 'mirrored' cannot be paired: only inplace and concat",
+        r"\[suite\] compare: 'mirrored' cannot be paired: only inplace, wholebatch and concat",
     ),
     (
         "[suite]\ncompare = ['inplace', 'concat']\n[[models]]\nname='TinyCNN'",
