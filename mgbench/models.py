@@ -8,6 +8,7 @@ for a user's own factory, called as ``function(input_shape=..., classes=...)``.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -99,6 +100,14 @@ def model_factory(name: str, keras: ModuleType) -> Callable[..., Any]:
 
 def input_shape(image_size: int) -> tuple[int, int, int]:
     return (image_size, image_size, 3)
+
+
+IMAGE_ITEMSIZE = 4  # the synthetic images are float32, whatever the model computes in
+
+
+def batch_image_bytes(image_size: int, batch: int) -> int:
+    """The bytes of ``batch`` synthetic images: what one copy of the batch's inputs takes."""
+    return batch * math.prod(input_shape(image_size)) * IMAGE_ITEMSIZE
 
 
 def synthetic_dataset(

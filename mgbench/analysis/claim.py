@@ -32,15 +32,41 @@ DEFAULT_MIN_EFFECT_PCT = 2.0  # the smallest change in % that counts as one
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One configuration a claim was measured on: images/s with the old split and the new."""
+
+    model: str
+    image_size: int
+    batch_per_replica: int
+    replicas: int
+    before_img_s: float
+    after_img_s: float
+
+    @property
+    def gain_pct(self) -> float:
+        """The measured speed-up of the new split over the old, in %."""
+        return (self.after_img_s / self.before_img_s - 1) * 100
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_per_replica * self.replicas
+
+
+@dataclass(frozen=True)
 class Claim:
-    """Strategy ``a`` trains ``range_pct`` percent faster than strategy ``b``."""
+    """Strategy ``a`` trains ``range_pct`` percent faster than strategy ``b``; with no range, the
+    question whether it trains faster at all (read against 0 and a minimum effect)."""
 
     a: str
     b: str
-    range_pct: tuple[float, float]
+    range_pct: tuple[float, float] | None
     source: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    name: str = "The claim"  # how a heading names it: "The claim", "The seed's question"
 
     def __post_init__(self) -> None:
+        if self.range_pct is None:
+            return
         low, high = self.range_pct
         if not 0 <= low < high:
             raise ValueError(f"a claimed range needs 0 <= LOW < HIGH, got {low:g}:{high:g}")
@@ -50,12 +76,23 @@ class Claim:
         return self.a, self.b
 
     @property
+    def has_range(self) -> bool:
+        return self.range_pct is not None
+
+    @property
+    def claimed_range(self) -> tuple[float, float]:
+        """The range; ValueError for a question without one."""
+        if self.range_pct is None:
+            raise ValueError(f"{self.a} against {self.b} claims no range")
+        return self.range_pct
+
+    @property
     def low_pct(self) -> float:
-        return self.range_pct[0]
+        return self.claimed_range[0]
 
     @property
     def high_pct(self) -> float:
-        return self.range_pct[1]
+        return self.claimed_range[1]
 
     @property
     def range_text(self) -> str:
@@ -67,21 +104,105 @@ class Claim:
         """``"5:12"``: the range as ``--claim`` takes it."""
         return f"{self.low_pct:g}:{self.high_pct:g}"
 
+    @property
+    def pair_arg(self) -> str:
+        """``"inplace/concat"``: the pair as ``--claim PAIR=LOW:HIGH`` names it."""
+        return f"{self.a}/{self.b}"
+
     def is_about(self, a: str, b: str) -> bool:
         """True when ``a`` against ``b`` is the comparison this claim is about."""
         return (a, b) == self.pair
 
-    def with_range(self, range_pct: tuple[float, float]) -> Claim:
-        """The same comparison with another claimed range (``--claim LOW:HIGH``)."""
+    def with_range(self, range_pct: tuple[float, float] | None) -> Claim:
+        """The same comparison with another claimed range (``--claim``), or none."""
+        if range_pct is None:
+            return replace(self, range_pct=None)
         return replace(self, range_pct=(float(range_pct[0]), float(range_pct[1])))
 
 
+# Keras PR #10230's benchmark table (4 x Tesla P100, NCHW; images/s before => after): "before" is
+# Keras 2.0.9-2.1.6's multi_gpu_model (the whole batch to every GPU), "after" the in-place split.
+PR_10230 = (
+    Evidence("ResNet50", 224, 96, 4, 392.0, 417.0),
+    Evidence("ResNet50", 299, 64, 4, 229.0, 244.0),
+    Evidence("ResNet50", 224, 8, 4, 148.0, 163.0),
+    Evidence("InceptionV3", 224, 128, 4, 488.0, 526.0),
+    Evidence("InceptionV3", 299, 96, 4, 270.0, 294.0),
+    Evidence("InceptionV3", 224, 8, 4, 146.0, 158.0),
+)
+
 DEFAULT_CLAIM = Claim(
     a=Strategy.INPLACE,
-    b=Strategy.CONCAT,
+    b=Strategy.WHOLEBATCH,
     range_pct=(5.0, 12.0),
     source="Keras PR #10230 (2018), 4 x Tesla P100",
+    evidence=PR_10230,
 )
+# The seed's own question: is the in-place split faster than Matterport's concat split? No range
+# was ever claimed for it.
+SEED_QUESTION = Claim(
+    a=Strategy.INPLACE,
+    b=Strategy.CONCAT,
+    range_pct=None,
+    source="the seed's question (no range was claimed)",
+    name="The seed's question",
+)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The comparisons a report reads against a claim (or a question), the claim's own first."""
+
+    items: tuple[Claim, ...]
+
+    @property
+    def primary(self) -> Claim:
+        return self.items[0]
+
+    def about(self, a: str, b: str) -> Claim | None:
+        """The claim (or question) about ``a`` against ``b``, if any."""
+        return next((c for c in self.items if c.is_about(a, b)), None)
+
+    def with_range(
+        self, range_pct: tuple[float, float] | None, pair: tuple[str, str] | None = None
+    ) -> Claims:
+        """These claims with ``pair``'s range (default: the primary claim's) replaced."""
+        target = pair or self.primary.pair
+        if not any(c.pair == target for c in self.items):
+            raise ValueError(f"no claim or question about {target[0]} against {target[1]}")
+        return Claims(tuple(c.with_range(range_pct) if c.pair == target else c for c in self.items))
+
+
+DEFAULT_CLAIMS = Claims((DEFAULT_CLAIM, SEED_QUESTION))
+
+
+def claim_args(claims: Claims) -> list[str]:
+    """The ``--claim`` arguments that turn :data:`DEFAULT_CLAIMS` into ``claims``."""
+    args = []
+    for claim, default in zip(claims.items, DEFAULT_CLAIMS.items, strict=False):
+        if claim.range_pct == default.range_pct:
+            continue
+        value = claim.range_arg if claim.has_range else "none"
+        args.append(value if claim is claims.primary else f"{claim.pair_arg}={value}")
+    return args
+
+
+def parse_claim(text: str, claims: Claims = DEFAULT_CLAIMS) -> Claims:
+    """``--claim``'s value applied to ``claims``: ``LOW:HIGH`` (the claim's own pair),
+    ``A/B=LOW:HIGH`` (another pair's, ``inplace/concat=1:4``) or ``A/B=none`` (no range).
+    ValueError naming what was wrong."""
+    pair_text, _, value = text.rpartition("=")
+    pair = None
+    if pair_text:
+        a, slash, b = pair_text.partition("/")
+        if not slash or not a or not b:
+            raise ValueError(f"expected A/B=LOW:HIGH, like inplace/concat=1:4; got {text!r}")
+        pair = (a, b)
+        if claims.about(a, b) is None:
+            known = ", ".join(c.pair_arg for c in claims.items)
+            raise ValueError(f"no claim or question about {a}/{b} (known: {known})")
+    range_pct = None if value == "none" else parse_range(value)
+    return claims.with_range(range_pct, pair)
 
 
 def parse_range(text: str) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mgbench.analysis import paired, stats
 from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, by_key_and_strategy
-from mgbench.analysis.claim import DEFAULT_CLAIM, Claim, Verdict
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Claim, Claims, Verdict
 from mgbench.config.suite import Cell
 from mgbench.records.record import Record
 
@@ -20,9 +20,10 @@ from mgbench.records.record import Record
 class PairedComparison:
     """Strategy A against B on one workload, from every process of its paired cell.
 
-    ``estimate`` is None when no process gave at least 2 rounds; ``claim`` is the claim this
-    comparison is about, and ``verdict`` its CI against the claimed range; both are None for any
-    other pair (an A/A calibration pair, say), whose CI is read against 0.
+    ``estimate`` is None when no process gave at least 2 rounds; ``claim`` is the claim (or the
+    question) this comparison is about, and ``verdict`` its CI against the claimed range (or,
+    for a question, against 0 and the minimum effect); both are None for any other pair (an A/A
+    calibration pair, say), whose CI is read against 0.
     """
 
     key: CellKey
@@ -44,14 +45,21 @@ class PairedComparison:
 
     @property
     def is_claim(self) -> bool:
+        """True when a claim or a question is about this pair (it has a verdict)."""
         return self.claim is not None
+
+    @property
+    def against_range(self) -> bool:
+        """True when this pair is read against a claimed range (not against 0)."""
+        return self.claim is not None and self.claim.has_range
 
 
 def paired_comparisons(
     records: Sequence[Record],
     *,
     alpha: float = stats.DEFAULT_ALPHA,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
+    min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
 ) -> list[PairedComparison]:
     """One comparison per (workload, A, B) of the paired records, in order of first appearance.
 
@@ -64,8 +72,16 @@ def paired_comparisons(
         if cell.versus is not None:
             groups.setdefault((CellKey.of(cell), cell.strategy, cell.versus), []).append(record)
     return [
-        _paired_comparison(key, a, b, group, alpha, claim) for (key, a, b), group in groups.items()
+        _paired_comparison(key, a, b, group, alpha, claims.about(a, b), min_effect_pct)
+        for (key, a, b), group in groups.items()
     ]
+
+
+def paired_verdict(claim: Claim, estimate: paired.PairedEstimate, min_effect_pct: float) -> Verdict:
+    """A paired estimate read against ``claim``: its range, or 0 and the minimum effect."""
+    if claim.range_pct is not None:
+        return paired.range_verdict(estimate, claim.range_pct)
+    return paired.change_verdict(estimate, min_effect_pct)
 
 
 def _paired_comparison(
@@ -74,7 +90,8 @@ def _paired_comparison(
     b: str,
     group: list[Record],
     alpha: float,
-    claim: Claim,
+    about: Claim | None,
+    min_effect_pct: float,
 ) -> PairedComparison:
     per_process, notes = [], []
     ok = [(r, r.paired) for r in group if r.ok and r.paired is not None]
@@ -90,10 +107,9 @@ def _paired_comparison(
             continue
         per_process.append(ratios)
     estimate = paired.estimate(per_process, alpha) if per_process else None
-    about = claim if claim.is_about(a, b) else None
     verdict = None
     if estimate is not None and about is not None:
-        verdict = paired.range_verdict(estimate, about.range_pct)
+        verdict = paired_verdict(about, estimate, min_effect_pct)
     failed = [r for r in group if not r.ok]
     return PairedComparison(
         key=key,
@@ -113,33 +129,40 @@ def _paired_comparison(
 
 @dataclass(frozen=True)
 class ClaimPair:
-    """The claim's two strategies from their isolated cells on one workload."""
+    """A claim's (or a question's) two strategies from their isolated cells on one workload."""
 
     key: CellKey
     a: CellResult  # the strategy claimed faster
     b: CellResult
     comparison: stats.Comparison  # a over b
     verdict: Verdict
+    claim: Claim
 
 
 def claim_pairs(
     cells: Sequence[CellResult],
-    claim: Claim = DEFAULT_CLAIM,
+    claim: Claim,
     *,
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     seed: int = 0,
 ) -> list[ClaimPair]:
-    """The claim's A over B, per model x image size x batch x replica count x backend."""
+    """The claim's A over B, per model x image size x batch x replica count x backend: against
+    its range, or (a question) with :func:`stats.change_verdict`."""
     pairs = []
     for ratio in strategy_ratios(
         cells, claim.a, claim.b, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed
     ):
         if ratio.comparison is None:
             continue
-        verdict = stats.range_verdict(ratio.comparison, claim.range_pct)
+        if claim.range_pct is not None:
+            verdict = stats.range_verdict(ratio.comparison, claim.range_pct)
+        else:
+            verdict = stats.change_verdict(ratio.comparison)
         pairs.append(
-            ClaimPair(ratio.key, ratio.numerator, ratio.denominator, ratio.comparison, verdict)
+            ClaimPair(
+                ratio.key, ratio.numerator, ratio.denominator, ratio.comparison, verdict, claim
+            )
         )
     return pairs
 

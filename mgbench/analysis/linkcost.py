@@ -46,6 +46,9 @@ _PHASE_OF_ROLE = {
 # 1-2-5 steps from 1 ms to 5 s: compute times per step from tiny models to the claim's.
 DEFAULT_SWEEP_S = tuple(m * 10.0**e for e in range(-3, 1) for m in (1, 2, 5))
 GB = 1e9
+# A reference of another image size stands in (time per image scaled by pixels) only this close:
+# 224 <-> 299 px, not a 32 px toy from a 224 px benchmark.
+MAX_PIXEL_SCALING = 2.0
 _DEVICE = re.compile(r"(CPU|GPU):(\d+)$", re.IGNORECASE)
 
 
@@ -84,18 +87,26 @@ class StrategyCost:
 
 @dataclass(frozen=True)
 class ComputeEstimate:
-    """A compute time per step from a spec's published throughput.
+    """A step time for a workload from a spec's published throughput.
 
-    ``sharing``: replicas that share one chip's compute (virtual GPUs), so the step's compute is
-    theirs together; ``claimed_speedup_pct``: the reference's own before/after change, where it
-    has one for exactly this batch and replica count.
+    ``step_s`` is the whole measured step; when the reference measured a multi-GPU split
+    (``includes_copies_of``), that split's copies are inside it and :func:`predict` takes them
+    out to leave the compute term. ``sharing``: replicas that share one chip's compute (virtual
+    GPUs), so the step's compute is theirs together; ``pixels_from``: the reference's image size
+    when it ran another one (time per image scaled by pixels); ``claimed_speedup_pct``: the
+    reference's own before/after change, where it has one for exactly this workload.
     """
 
-    seconds: float
+    step_s: float
     reference: ComputeReference
     batch_per_replica: int
     sharing: int
     claimed_speedup_pct: float | None
+    pixels_from: int | None = None
+
+    @property
+    def includes_copies_of(self) -> str | None:
+        return self.reference.includes_copies_of
 
     @property
     def scaled(self) -> bool:
@@ -105,23 +116,45 @@ class ComputeEstimate:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Strategy ``a`` against ``b`` on one spec; ``compute_s`` None when no compute time is
-    known; ``crossings_s`` the compute times at which the speed-up crosses each threshold."""
+    """Strategy ``a`` against ``b`` on one spec.
+
+    ``compute_by``: the compute time per step under each assumption (None: unknown, or the
+    reference's copies alone exceed its step); ``removed``: the copy time per assumption taken
+    out of the reference's step (its split's own copies; empty when nothing was taken out);
+    ``crossings_s``: the compute times at which the speed-up crosses each threshold.
+    """
 
     spec: str
     a: StrategyCost
     b: StrategyCost
-    compute_s: float | None
-    compute: ComputeEstimate | None = None  # where compute_s came from, when from the spec
-    thresholds_pct: tuple[float, ...] = DEFAULT_CLAIM.range_pct
+    compute_by: dict[str, float | None]
+    compute: ComputeEstimate | None = None  # where compute_by came from, when from the spec
+    removed: dict[str, float] = field(default_factory=dict)
+    thresholds_pct: tuple[float, ...] = DEFAULT_CLAIM.claimed_range
     crossings_s: dict[str, dict[float, float | None]] = field(default_factory=dict)
+
+    @property
+    def claimed_speedup_pct(self) -> float | None:
+        """The reference's own measured gain, when it is about this pair: the split its step
+        measured is ``b`` (PR #10230: in-place against the whole-batch split it replaced)."""
+        compute = self.compute
+        if compute is None or compute.includes_copies_of != self.b.strategy:
+            return None
+        return compute.claimed_speedup_pct
+
+    @property
+    def compute_s(self) -> float | None:
+        """The one compute time every assumption shares; None when unknown or they differ."""
+        values = set(self.compute_by.values())
+        return values.pop() if len(values) == 1 else None
 
     def saved_s(self, assumption: str) -> float:
         return self.b.seconds(assumption) - self.a.seconds(assumption)
 
     def speedup_pct(self, assumption: str, compute_s: float | None = None) -> float | None:
-        """The predicted speed-up of ``a`` at ``compute_s`` (default: the prediction's own)."""
-        c = self.compute_s if compute_s is None else compute_s
+        """The predicted speed-up of ``a`` at ``compute_s`` (default: the prediction's own
+        compute time under ``assumption``)."""
+        c = self.compute_by.get(assumption) if compute_s is None else compute_s
         if c is None:
             return None
         return speedup_pct(c, self.a.seconds(assumption), self.b.seconds(assumption))
@@ -296,23 +329,41 @@ def reference_compute(
     batch_per_replica: int,
     replicas: int,
 ) -> ComputeEstimate | None:
-    """The compute time per step a spec's published throughput implies for a workload: the
-    reference for this model and image size (the one of the same batch and GPU count first),
-    time per image taken as constant across batch sizes; None when the spec has none."""
+    """The step time a spec's published throughput implies for a workload: the reference for
+    this model and image size (the one of the same batch and GPU count first), time per image
+    taken as constant across batch sizes; failing that, the same model's reference of the
+    nearest image size within :data:`MAX_PIXEL_SCALING` x, time per image scaled by pixels (an
+    estimate: convolutions cost in proportion to pixels); None otherwise."""
     candidates = spec.references_for(model, image_size)
+    pixels_from = None
     if not candidates:
-        return None
+        same_model = [
+            r
+            for r in spec.references
+            if r.model == model and _near(r.image_size / image_size, MAX_PIXEL_SCALING)
+        ]
+        if not same_model:
+            return None
+        nearest = min(same_model, key=lambda r: abs(r.image_size - image_size)).image_size
+        candidates = tuple(r for r in same_model if r.image_size == nearest)
+        pixels_from = nearest
     reference = min(
         candidates,
         key=lambda r: (r.batch_per_gpu != batch_per_replica, r.gpus != replicas),
     )
     sharing = min(replicas, spec.gpus_per_chip)
     seconds = batch_per_replica * sharing / reference.img_s_per_gpu
+    if pixels_from is not None:
+        seconds *= (image_size / pixels_from) ** 2
     claimed = None
     exact = reference.batch_per_gpu == batch_per_replica and reference.gpus == replicas
-    if reference.after_img_s is not None and exact:
+    if reference.after_img_s is not None and exact and pixels_from is None:
         claimed = (reference.after_img_s / reference.img_s - 1) * 100
-    return ComputeEstimate(seconds, reference, batch_per_replica, sharing, claimed)
+    return ComputeEstimate(seconds, reference, batch_per_replica, sharing, claimed, pixels_from)
+
+
+def _near(ratio: float, factor: float) -> bool:
+    return 1 / factor <= ratio <= factor
 
 
 def predict(
@@ -321,11 +372,16 @@ def predict(
     *,
     compute_s: float | None = None,
     compute: ComputeEstimate | None = None,
-    pair: tuple[str, str] = DEFAULT_CLAIM.pair,
-    thresholds_pct: Sequence[float] = DEFAULT_CLAIM.range_pct,
+    pair: tuple[str, str],
+    thresholds_pct: Sequence[float] = DEFAULT_CLAIM.claimed_range,
 ) -> Prediction:
-    """``pair[0]`` against ``pair[1]`` on ``spec`` at ``compute_s``, or at ``compute``'s
-    seconds when no ``compute_s`` is given (a ``compute_s`` of its own drops ``compute``)."""
+    """``pair[0]`` against ``pair[1]`` on ``spec`` at ``compute_s``, or at the compute term of
+    ``compute`` when no ``compute_s`` is given (a ``compute_s`` drops ``compute``).
+
+    The compute term of a reference that measured a split's step (``includes_copies_of``) is
+    that step less the split's own predicted copies, under each assumption, when
+    ``rows_by_strategy`` has that split's rows; else the whole step (which then overstates
+    compute, and the predicted speed-up errs low)."""
     missing = [s for s in pair if s not in rows_by_strategy]
     if missing:
         raise LinkCostError(f"no transfer rows for {' and '.join(missing)}")
@@ -333,8 +389,14 @@ def predict(
     b = strategy_cost(rows_by_strategy[pair[1]], spec, pair[1])
     if compute_s is not None and compute_s < 0:
         raise LinkCostError(f"compute time must be >= 0, got {compute_s}")
-    if compute_s is not None and compute is not None and compute_s != compute.seconds:
+    removed: dict[str, float] = {}
+    if compute_s is not None:
         compute = None
+        compute_by: dict[str, float | None] = dict.fromkeys(ASSUMPTIONS, compute_s)
+    elif compute is not None:
+        compute_by, removed = compute_terms(compute, rows_by_strategy, spec)
+    else:
+        compute_by = dict.fromkeys(ASSUMPTIONS)
     crossings = {
         assumption: {
             t: crossing_compute_s(a.seconds(assumption), b.seconds(assumption), t)
@@ -346,11 +408,32 @@ def predict(
         spec=spec.name,
         a=a,
         b=b,
-        compute_s=compute_s if compute_s is not None else (compute.seconds if compute else None),
+        compute_by=compute_by,
         compute=compute,
+        removed=removed,
         thresholds_pct=tuple(thresholds_pct),
         crossings_s=crossings,
     )
+
+
+def compute_terms(
+    compute: ComputeEstimate,
+    rows_by_strategy: Mapping[str, Sequence[Transfer]],
+    spec: HardwareSpec,
+) -> tuple[dict[str, float | None], dict[str, float]]:
+    """The compute term under each assumption, and the copy time taken out of the step: the
+    reference's step less its own split's copies where that split's rows are given (None where
+    the copies alone exceed the step), the whole step otherwise."""
+    split = compute.includes_copies_of
+    if split is None or split not in rows_by_strategy:
+        return dict.fromkeys(ASSUMPTIONS, compute.step_s), {}
+    cost = strategy_cost(rows_by_strategy[split], spec, split)
+    removed = {each: cost.seconds(each) for each in ASSUMPTIONS}
+    terms: dict[str, float | None] = {}
+    for each, copies in removed.items():
+        term = compute.step_s - copies
+        terms[each] = term if term > 0 else None
+    return terms, removed
 
 
 def sweep(
@@ -363,6 +446,10 @@ def sweep(
         points = set(DEFAULT_SWEEP_S)
         if prediction.compute_s is not None:
             labels[prediction.compute_s].append("compute used")
+        else:
+            for assumption, c in prediction.compute_by.items():
+                if c is not None:
+                    labels[c].append(f"compute used ({assumption})")
         for assumption, crossings in prediction.crossings_s.items():
             for target, c in crossings.items():
                 if c is not None:

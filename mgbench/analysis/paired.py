@@ -150,6 +150,33 @@ def range_verdict(estimate_: PairedEstimate, range_pct: tuple[float, float]) -> 
     return Verdict(Outcome.INCONCLUSIVE, detail, more_rounds, more_pairs)
 
 
+def change_verdict(estimate_: PairedEstimate, min_effect_pct: float) -> Verdict:
+    """The CI against 0 and a minimum effect, for a comparison that claims no range: faster or
+    slower when the CI excludes 0 and the estimate is at least ``min_effect_pct`` away from it;
+    no difference when the CI lies inside +-``min_effect_pct``; inconclusive otherwise, with
+    the rounds or paired processes that would decide."""
+    if min_effect_pct < 0:
+        raise ValueError(f"the minimum effect must be >= 0%, got {min_effect_pct}")
+    low, high = estimate_.ci_pct
+    size = abs(estimate_.speedup_pct)
+    if (low > 0 or high < 0) and size >= min_effect_pct:
+        return Verdict(Outcome.FASTER if low > 0 else Outcome.SLOWER)
+    if -min_effect_pct < low and high < min_effect_pct:
+        confidence = f"{(1 - estimate_.alpha) * 100:.4g}%"
+        return Verdict(Outcome.NO_DIFFERENCE, f"{confidence} CI inside ±{min_effect_pct:g}%")
+    # Within the minimum effect the CI must shrink inside it; beyond, off 0.
+    edges = (
+        [log_from_pct(-min_effect_pct), log_from_pct(min_effect_pct)]
+        if size < min_effect_pct
+        else [0.0]
+    )
+    more_rounds, more_pairs = samples_to_clear(estimate_, edges)
+    detail = more_samples_text(more_rounds, more_pairs, estimate_.alpha) or (
+        "the estimate sits on a decision edge: no sample size decides it"
+    )
+    return Verdict(Outcome.INCONCLUSIVE, detail, more_rounds, more_pairs)
+
+
 def samples_to_decide(
     estimate_: PairedEstimate, range_pct: tuple[float, float]
 ) -> tuple[int | None, int | None]:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from mgbench.analysis.claim import (
     DEFAULT_ALPHA,
     DEFAULT_CLAIM,
+    DEFAULT_CLAIMS,
     DEFAULT_MIN_EFFECT_PCT,
-    Claim,
-    parse_range,
+    SEED_QUESTION,
+    Claims,
+    parse_claim,
 )
 from mgbench.config import hardware_specs  # spec names only: reads no file
 
@@ -25,12 +27,13 @@ DEFAULT_VIRTUAL_GPU_MEMORY_MB = 4096
 # -- value parsers -------------------------------------------------------------------------------
 
 
-def claim_range(text: str) -> tuple[float, float]:
-    """``"5:12"`` -> (5.0, 12.0)."""
+def claim_spec(text: str) -> str:
+    """``--claim``'s value, checked: ``LOW:HIGH``, ``A/B=LOW:HIGH`` or ``A/B=none``."""
     try:
-        return parse_range(text)
+        parse_claim(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"--claim: {error}") from error
+    return text
 
 
 def _number(
@@ -114,17 +117,23 @@ def minutes(text: str) -> float:
 def add_claim(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--claim",
-        type=claim_range,
-        default=DEFAULT_CLAIM.range_pct,
-        metavar="LOW:HIGH",
+        type=claim_spec,
+        action="append",
+        default=[],
+        metavar="[A/B=]LOW:HIGH",
         help=f"the claimed speed-up of {DEFAULT_CLAIM.a} over {DEFAULT_CLAIM.b} in %% "
-        f"(default {DEFAULT_CLAIM.range_arg}, {DEFAULT_CLAIM.source})",
+        f"(default {DEFAULT_CLAIM.range_arg}, {DEFAULT_CLAIM.source}); "
+        f"{SEED_QUESTION.pair_arg}=LOW:HIGH gives the seed's question a range (it has none: "
+        "read against 0); repeatable",
     )
 
 
-def claim(args: argparse.Namespace) -> Claim:
-    """The default claim, with the range ``--claim`` gave."""
-    return DEFAULT_CLAIM.with_range(args.claim)
+def claims(args: argparse.Namespace) -> Claims:
+    """The default claims, with the ranges ``--claim`` gave (the last one per pair wins)."""
+    found = DEFAULT_CLAIMS
+    for text in args.claim:
+        found = parse_claim(text, found)
+    return found
 
 
 def add_significance(parser: argparse.ArgumentParser, *, alpha: float = DEFAULT_ALPHA) -> None:

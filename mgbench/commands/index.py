@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Claims
 from mgbench.commands import flags
 from mgbench.records import store
 from mgbench.records.run_folder import RunFolder, is_report
@@ -41,29 +41,29 @@ def setup_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    path, runs = index_command(args.results, claim=flags.claim(args))
+    path, runs = index_command(args.results, claims=flags.claims(args))
     print(f"wrote {path} ({runs} runs)")
     return 0
 
 
-def index_command(results: str | Path, claim: Claim = DEFAULT_CLAIM) -> tuple[Path, int]:
-    """Write the index, each run's headline read against ``claim``; (its path, the number of
+def index_command(results: str | Path, claims: Claims = DEFAULT_CLAIMS) -> tuple[Path, int]:
+    """Write the index, each run's headline read against ``claims``; (its path, the number of
     runs in it)."""
     root = Path(results)
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder")
-    text, runs = index_text(root, claim)
+    text, runs = index_text(root, claims)
     path = root / INDEX_FILE
     path.write_text(text, encoding="utf-8")
     return path, runs
 
 
-def index_text(root: Path, claim: Claim = DEFAULT_CLAIM) -> tuple[str, int]:
+def index_text(root: Path, claims: Claims = DEFAULT_CLAIMS) -> tuple[str, int]:
     """The index's text for the results folder ``root``, and the number of runs in it."""
     from mgbench.present.index import index_markdown
 
-    entries = [run_entry(root, folder, claim) for folder in run_folders(root)]
-    text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE), claim)
+    entries = [run_entry(root, folder, claims) for folder in run_folders(root)]
+    text = index_markdown(_read(root / HEADER_FILE), entries, _read(root / FOOTER_FILE), claims)
     return text, len(entries)
 
 
@@ -75,7 +75,7 @@ def run_folders(root: Path) -> list[Path]:
     return sorted(by_group, key=lambda f: f.relative_to(root).parent.as_posix())
 
 
-def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntry:
+def run_entry(root: Path, folder: Path, claims: Claims = DEFAULT_CLAIMS) -> RunEntry:
     from mgbench.analysis.comparisons import paired_comparisons
     from mgbench.present.index import RunEntry
 
@@ -95,7 +95,7 @@ def run_entry(root: Path, folder: Path, claim: Claim = DEFAULT_CLAIM) -> RunEntr
         records = store.read_run(run.results).records
     except store.ResultsError as error:
         return RunEntry(records=(), comparisons=(), error=str(error), **common)
-    comparisons = tuple(paired_comparisons(records, claim=claim))
+    comparisons = tuple(paired_comparisons(records, claims=claims))
     return RunEntry(records=records, comparisons=comparisons, **common)
 
 

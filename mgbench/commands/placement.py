@@ -55,7 +55,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
             hardware=args.hardware,
-            claim=flags.claim(args),
+            claim=flags.claims(args).primary,
         )
     )
     return 0

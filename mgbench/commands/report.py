@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIM, DEFAULT_MIN_EFFECT_PCT, Claim
+from mgbench.analysis.claim import DEFAULT_ALPHA, DEFAULT_CLAIMS, DEFAULT_MIN_EFFECT_PCT, Claims
 from mgbench.commands import flags
 
 NAME = "report"
@@ -30,7 +30,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     text, written = report_run(
         args.run,
         fmt=args.format,
-        claim=flags.claim(args),
+        claims=flags.claims(args),
         alpha=args.alpha,
         min_effect_pct=args.min_effect,
         allow_mixed=args.allow_mixed,
@@ -46,7 +46,7 @@ def report_run(
     run: str | Path,
     *,
     fmt: str = "md",
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = DEFAULT_ALPHA,
     min_effect_pct: float = DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
@@ -69,27 +69,27 @@ def report_run(
     if not records:
         raise store.ResultsError(f"{results_path}: no records yet")
     cells = cell_results(records)
+    predicted = None
+    if spec is not None:
+        predicted = prediction.prediction_section(records, spec, claims=claims, alpha=alpha)
     built = sections.build_report(
         records,
         title=f"mgbench report: {folder.name}",
         cells=cells,
-        claim=claim,
+        claims=claims,
         alpha=alpha,
         min_effect_pct=min_effect_pct,
         allow_mixed=allow_mixed,
         warnings=run_records.warnings,
         timelines=read_timelines(folder),
+        prediction=predicted,
     )
-    if spec is not None:
-        built.sections.insert(
-            2, prediction.prediction_section(records, spec, claim=claim, alpha=alpha)
-        )
     images: list[Path] = []
     if with_plots:  # first: the HTML page embeds them and the Markdown links them
         cpu_simulation = environment.is_cpu_simulation(records)
         caption = "CPU simulation: not a speed test" if cpu_simulation else ""
         images = plots.report_plots(
-            records, cells, folder, claim=claim, alpha=alpha, caption=caption
+            records, cells, folder, claims=claims, alpha=alpha, caption=caption
         )
     if fmt == "html":
         text = html.html_document(built, images)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Claims
 from mgbench.commands import flags
 from mgbench.config import slurm, suite
 from mgbench.config.suite import Suite
@@ -146,7 +146,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         deadline_min=args.deadline,
         executor=args.executor,
         slurm_overrides=slurm_overrides(args),
-        claim=flags.claim(args),
+        claims=flags.claims(args),
     )
 
 
@@ -167,12 +167,12 @@ def run_command(
     deadline_min: float | None = None,
     executor: str = "local",
     slurm_overrides: Mapping[str, Any] | None = None,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     emit: Callable[[str], None] = print,
 ) -> int:
     """``slurm_overrides`` maps ``[slurm]`` keys to the ``--slurm-*`` flags' values, which
     override the suite's table (only with ``executor="slurm"``); the end-of-run verdict is
-    against ``claim``."""
+    against ``claims``."""
     from mgbench.analysis.plan import plan_run
     from mgbench.present.plan import plan_line, plan_text
 
@@ -219,7 +219,7 @@ def run_command(
         spawn=executors.make_spawner(executor, folder, slurm_options),
         deadline=deadline,
         emit=emit,
-        claim=claim,
+        claims=claims,
     )
 
 
@@ -320,9 +320,9 @@ def run_and_summarise(
     emit: Callable[[str], None] = print,
     deadline: launcher.Deadline | None = None,
     clock: Callable[[], float] = time.monotonic,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
 ) -> int:
-    """Run the suite, write and print its summary and its verdict against ``claim``; the exit
+    """Run the suite, write and print its summary and its verdicts against ``claims``; the exit
     code is 1 when a cell run failed (not when ``deadline`` left processes out: those are
     listed)."""
     from mgbench.present.summary import claim_headline, summary_table
@@ -337,13 +337,13 @@ def run_and_summarise(
         deadline=deadline,
         clock=clock,
     )
-    table = summary_table(outcome.records, claim)
+    table = summary_table(outcome.records, claims)
     RunFolder(outcome.folder).summary.write_text(table + "\n", encoding="utf-8")
     emit("")
     emit(table)
     # The run ends on its answer: the paired estimate of the claim, and how to see the rest.
     emit("")
-    emit(claim_headline(outcome.records, claim=claim, run_folder=outcome.folder))
+    emit(claim_headline(outcome.records, claims=claims, run_folder=outcome.folder))
     emit(f"\nresults: {outcome.results_path}")
     left_out = [f"{r.cell_id} r{r.repeat}" for r in outcome.left_out]
     left_out += [f"{p.cell_id} (timeline)" for p in outcome.timelines_left_out]

@@ -34,6 +34,7 @@ from mgbench.config.checks import (
     table_place,
     tables,
 )
+from mgbench.vocabulary import WRAPPERS
 
 PEER_VIA = ("pcie", "host", "switch", "chip")
 PRECISIONS = ("fp32", "tf32")
@@ -98,6 +99,9 @@ class ComputeReference:
     precision: str
     source: str
     after_img_s: float | None = None
+    # The multi-GPU split whose step img_s measured (PR #10230's "before": wholebatch): its
+    # copies are inside that step time, so a prediction takes them out of the compute term.
+    includes_copies_of: str | None = None
 
     @property
     def img_s_per_gpu(self) -> float:
@@ -189,6 +193,7 @@ _REFERENCE_KEYS = {
     "gpus",
     "img_s",
     "after_img_s",
+    "includes_copies_of",
     "precision",
     "source",
 }
@@ -333,4 +338,5 @@ def _reference(table: Fields) -> ComputeReference:
         precision=table.required("precision", choice, PRECISIONS),
         source=table.required("source", nonempty_text),
         after_img_s=table.optional("after_img_s", positive_number),
+        includes_copies_of=table.optional("includes_copies_of", choice, WRAPPERS),
     )

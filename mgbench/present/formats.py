@@ -98,6 +98,11 @@ def devices_mib(value: Mapping[str, int]) -> str:
     return " · ".join(f"{'#' + d if d.isdigit() else d} {mib(v)}" for d, v in value.items())
 
 
+def devices_mib_fine(value: Mapping[str, int]) -> str:
+    """``GPU:0 8.00 · GPU:1 8.00``: bytes per device in MiB, small ones with decimals."""
+    return " · ".join(f"{d} {mib_fine(v)}" for d, v in value.items())
+
+
 def device_list(value: Sequence[str] | str) -> str:
     """Devices, or ``-`` for none; a string is a reason why there is no list."""
     if isinstance(value, str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Caveats, Claims
 from mgbench.analysis.comparisons import PairedComparison
 from mgbench.present import formats, prose
 from mgbench.records import environment
@@ -23,13 +23,18 @@ GENERATED_NOTE = (
 )
 
 
-def table_intro(claim: Claim) -> str:
+def table_intro(claims: Claims) -> str:
+    read = "; ".join(
+        f"{prose.pair_words(c)} against the claimed {c.range_text}"
+        if c.has_range
+        else f"{prose.pair_words(c)} ({c.name.lower()}) against 0"
+        for c in claims.items
+    )
     return (
         "One row per run folder (a folder with `results.jsonl`), newest first within each suite; "
         "runs from different machines are never merged. Headline: the run's paired in-process "
-        "comparisons as `mgbench report` states them (A's speed-up over B, its 95% CI, the "
-        f"verdict against the claimed {claim.range_text}; pairs other than "
-        f"{prose.pair_words(claim)} are read against 0)."
+        "comparisons as `mgbench report` states them, the claims' first (A's speed-up over B, "
+        f"its 95% CI and the verdict: {read}; other pairs against 0)."
     )
 
 
@@ -71,17 +76,17 @@ class RunEntry:
 
 
 def index_markdown(
-    header: str, entries: Sequence[RunEntry], footer: str, claim: Claim = DEFAULT_CLAIM
+    header: str, entries: Sequence[RunEntry], footer: str, claims: Claims = DEFAULT_CLAIMS
 ) -> str:
-    """The whole index: the header, the table of runs (each headline read against ``claim``,
+    """The whole index: the header, the table of runs (each headline read against ``claims``,
     which made the entries' comparisons), then the footer."""
-    rows = [_row(entry) for entry in entries]
+    rows = [_row(entry, claims) for entry in entries]
     table = [
         "| " + " | ".join(HEADERS) + " |",
         "|" + "---|" * len(HEADERS),
         *("| " + " | ".join(_cell(text) for text in row) + " |" for row in rows),
     ]
-    parts = [GENERATED_NOTE, header.strip(), table_intro(claim), "\n".join(table)]
+    parts = [GENERATED_NOTE, header.strip(), table_intro(claims), "\n".join(table)]
     if not any(_modes(entry.records) & set(environment.GPU_MODES) for entry in entries):
         parts.append(NO_GPU_RUN)
     if footer.strip():
@@ -89,7 +94,7 @@ def index_markdown(
     return "\n\n".join(parts) + "\n"
 
 
-def _row(entry: RunEntry) -> list[str]:
+def _row(entry: RunEntry, claims: Claims) -> list[str]:
     run = f"[{entry.path}]({entry.link})"
     if entry.error is not None:
         return [run, "", entry.date, f"unreadable: {entry.error}", "", "", "", "", ""]
@@ -101,7 +106,7 @@ def _row(entry: RunEntry) -> list[str]:
         _machine(records),
         ", ".join(_DEVICE_MODE_TEXT.get(mode, mode) for mode in sorted(_modes(records))) or "?",
         ", ".join(sorted({r.backend or r.cell.backend for r in records})),
-        _headline(entry.comparisons, records),
+        _headline(entry.comparisons, records, claims),
         f"[claim-forest.png]({entry.forest_plot})" if entry.forest_plot else "",
         _paragraphs(entry.notes),
     ]
@@ -132,15 +137,25 @@ def _modes(records: Sequence[Record]) -> set[str]:
     return {r.device_mode for r in records if r.ok and r.device_mode}
 
 
-def _headline(comparisons: Sequence[PairedComparison], records: Sequence[Record]) -> str:
+def _headline(
+    comparisons: Sequence[PairedComparison], records: Sequence[Record], claims: Claims
+) -> str:
     if not comparisons:
         return "no paired comparison"
     caveats = Caveats.of(r.device_mode for r in records)
     # The verdict as the report words it (never "supports" without the claim's hardware), less
     # the hardware marker: the device-mode column of the row says it once.
     marker = prose.caveat_marker(caveats)
+    order = [c.pair for c in claims.items]
     texts = []
-    for comparison in comparisons:
+    primary = claims.primary
+    if not any(c.a == primary.a and c.b == primary.b for c in comparisons):
+        texts.append(f"{primary.a} vs {primary.b} (the claim's own comparison): not run")
+    ranked = sorted(
+        comparisons,
+        key=lambda c: order.index((c.a, c.b)) if (c.a, c.b) in order else len(order),
+    )
+    for comparison in ranked:
         verdict = prose.paired_verdict_text(comparison, caveats)
         verdict = verdict.removesuffix(marker) if marker else verdict
         name = f"{comparison.key.label} {comparison.a} vs {comparison.b}"

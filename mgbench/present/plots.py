@@ -25,7 +25,7 @@ from mgbench.analysis.cells import (
     dataparallel_baseline,
     memory_rows,
 )
-from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim, Outcome
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Caveats, Claims, Outcome
 from mgbench.analysis.comparisons import (
     PairedComparison,
     paired_comparisons,
@@ -156,7 +156,7 @@ def claim_forest_rows(
                 low=estimate.ci_pct[0] if estimate else None,
                 high=estimate.ci_pct[1] if estimate else None,
                 marked=_marker(caveats),
-                against_claim=comparison.is_claim,
+                against_claim=comparison.against_range,
             )
         )
     return rows
@@ -366,24 +366,31 @@ def claim_forest(
     records: Sequence[Record],
     folder: Path,
     *,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
 ) -> list[Path]:
-    """``claim-forest.png``: every paired comparison's speed-up of A over B with its CI against
-    the claimed band; nothing when the run has no paired comparison."""
-    comparisons = paired_comparisons(records, alpha=alpha, claim=claim)
+    """``claim-forest.png``: every paired comparison's speed-up of A over B with its CI, the
+    claims' pairs first, against the primary claim's band (drawn only when the run has that
+    pair); nothing when the run has no paired comparison."""
+    order = [c.pair for c in claims.items]
+    comparisons = sorted(
+        paired_comparisons(records, alpha=alpha, claims=claims),
+        key=lambda c: order.index((c.a, c.b)) if (c.a, c.b) in order else len(order),
+    )
     rows = claim_forest_rows(comparisons, records)
     if not rows:
         return []
+    claim = claims.primary
     a, b = prose.split_name(claim.a), prose.split_name(claim.b)
     ci = stats.confidence_label(alpha)
+    has_pair = claim.has_range and any(c.claim == claim for c in comparisons)
     path = forest_plot(
         rows,
         RunFolder(folder).claim_forest,
-        title=f"The claim, paired in-process: speed-up of {a} (A) over {b} (B)",
+        title=f"Paired in-process: speed-up of A over B (the claim: {a} over {b})",
         xlabel=f"speed-up of A over B, % (paired rounds; {ci} CI)",
-        band=claim.range_pct,
-        band_label=f"claimed {claim.range_text}",
+        band=claim.range_pct if has_pair else None,
+        band_label=f"claimed {claim.range_text}" if has_pair else "",
         ci=ci,
         others_note=f"diamonds: not {prose.pair_words(claim)}, read against 0, not the claim",
     )
@@ -647,14 +654,14 @@ def report_plots(
     cells: Sequence[CellResult],
     folder: Path,
     *,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
     caption: str = "",
 ) -> list[Path]:
     """Every plot of a run, in a stable order: the claim forest, the baselines forest,
     throughput, memory, then the step traces in the cells' order of first appearance."""
     return [
-        *claim_forest(records, folder, claim=claim, alpha=alpha),
+        *claim_forest(records, folder, claims=claims, alpha=alpha),
         *baselines_forest(cells, folder, alpha=alpha, caption=caption),
         *throughput_plots(cells, folder, caption=caption),
         *memory_plots(cells, folder),

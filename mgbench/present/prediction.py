@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mgbench.analysis import linkcost, stats
 from mgbench.analysis.cells import CellKey, cell_results
-from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIM, DEFAULT_CLAIMS, Caveats, Claim, Claims
 from mgbench.analysis.comparisons import claim_pairs, paired_comparisons
 from mgbench.config.hardware_specs import HardwareSpec
 from mgbench.present import formats, prose
@@ -64,8 +64,10 @@ def ms2(value_s: float) -> str:
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3g}"
 
 
-def ms_pair(value: Mapping[str, float]) -> str:
-    return " / ".join(ms2(value[a]) for a in linkcost.ASSUMPTIONS)
+def ms_pair(value: Mapping[str, float | None]) -> str:
+    """``"809.9 / 917.2"``: milliseconds under each assumption (serial / parallel)."""
+    shown = (value[a] for a in linkcost.ASSUMPTIONS)
+    return " / ".join("n/a" if v is None else ms2(v) for v in shown)
 
 
 def pct_pair(value: Mapping[str, float | None]) -> str:
@@ -79,11 +81,32 @@ def up_to(value_s: float | None) -> str:
 
 @dataclass(frozen=True)
 class ComputeChoice:
-    """The compute time per step a prediction uses, and a line saying where it came from."""
+    """Where a prediction's compute time comes from: ``seconds`` given, or a spec's step time
+    (``estimate``; :func:`linkcost.predict` makes the compute term of it), or neither; and a
+    line saying so."""
 
     seconds: float | None
     estimate: linkcost.ComputeEstimate | None
     note: str
+
+    def predict(
+        self,
+        rows_by_strategy: Mapping[str, Sequence[Transfer]],
+        spec: HardwareSpec,
+        pair: tuple[str, str],
+        thresholds_pct: Sequence[float] = (),
+    ) -> tuple[linkcost.Prediction, str]:
+        """The prediction at this compute time, and the note saying where its compute came
+        from (and what was taken out of a reference's step)."""
+        p = linkcost.predict(
+            rows_by_strategy,
+            spec,
+            compute_s=self.seconds,
+            compute=self.estimate,
+            pair=pair,
+            thresholds_pct=thresholds_pct,
+        )
+        return p, self.note + removal_note(p)
 
 
 def compute_choice(
@@ -104,26 +127,44 @@ def compute_choice(
             f"{spec.name} has no published throughput for {key.model} {key.image_size}px: "
             "no compute time, the sweep only (or give --compute-ms)",
         )
-    return ComputeChoice(estimate.seconds, estimate, compute_note(estimate))
+    return ComputeChoice(None, estimate, compute_note(estimate))
 
 
 def compute_note(estimate: linkcost.ComputeEstimate) -> str:
     r = estimate.reference
     text = (
-        f"compute {ms2(estimate.seconds)} ms/step from {r.model} {r.image_size}px, "
+        f"step {ms2(estimate.step_s)} ms from {r.model} {r.image_size}px, "
         f"{r.img_s:g} img/s on {r.gpus} GPU(s) at batch {r.batch_per_gpu}/GPU ({r.precision}; "
         f"{r.source})"
     )
+    if estimate.pixels_from is not None:
+        text += (
+            f"; ESTIMATE: the spec has {r.model} at {estimate.pixels_from}px only, time per "
+            "image scaled by pixels"
+        )
     if estimate.scaled:
         text += f"; time per image taken as constant for batch {estimate.batch_per_replica}"
     if estimate.sharing > 1:
         text += f"; {estimate.sharing} replicas share one chip's compute"
-    if r.after_img_s is not None:
-        text += (
-            "; this is the claim's 'before' step time, which includes that wrapper's own copies, "
-            "so it overstates compute a little and the predicted speed-up errs low"
+    return text
+
+
+def removal_note(prediction: linkcost.Prediction) -> str:
+    """How the compute term was made of a reference's step: its own split's copies out."""
+    estimate = prediction.compute
+    if estimate is None or estimate.includes_copies_of is None:
+        return "."
+    split = prose.split_name(estimate.includes_copies_of)
+    if not prediction.removed:
+        return (
+            f"; that step includes the {split} split's own copies, not taken out here (no audit "
+            "of that split): compute is overstated and the predicted speed-up errs low."
         )
-    return text + "."
+    terms = ms_pair(prediction.compute_by)
+    return (
+        f"; the compute term is that step less the {split} split's own predicted copies "
+        f"({ms_pair(prediction.removed)} ms, serial / parallel): {terms} ms."
+    )
 
 
 def strategy_section(prediction: linkcost.Prediction) -> Section:
@@ -154,14 +195,11 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
     """(a), second table: the implied speed-up of the first strategy over the second and where
     it crosses the thresholds (the claimed range)."""
     a, b = prose.split_name(prediction.a.strategy), prose.split_name(prediction.b.strategy)
-    at = (
-        f"speed-up at {ms2(prediction.compute_s)} ms compute"
-        if prediction.compute_s is not None
-        else "speed-up (no compute time)"
-    )
+    known = any(c is not None for c in prediction.compute_by.values())
     rows = [
         [
             assumption,
+            prediction.compute_by[assumption],
             prediction.a.seconds(assumption),
             prediction.b.seconds(assumption),
             prediction.saved_s(assumption),
@@ -172,7 +210,7 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
         for assumption in linkcost.ASSUMPTIONS
     ]
     notes = [compute_note_text]
-    claimed = prediction.compute.claimed_speedup_pct if prediction.compute else None
+    claimed = prediction.claimed_speedup_pct
     if claimed is not None:
         notes.append(f"Claimed on this machine for this workload: {formats.signed_pct(claimed)}.")
     notes += assumption_notes((prediction.a.strategy, prediction.b.strategy))
@@ -180,10 +218,11 @@ def speedup_section(prediction: linkcost.Prediction, compute_note_text: str) -> 
         f"Predicted {a} speed-up over {b} on {prediction.spec}",
         [
             Column("assumption"),
+            Column("compute ms", ms2, "s"),
             Column(f"{a} copy ms", ms2, "s"),
             Column(f"{b} copy ms", ms2, "s"),
             Column("saved ms", ms2, "s"),
-            Column(at, formats.signed_pct, "%"),
+            Column("speed-up" if known else "speed-up (no compute time)", formats.signed_pct, "%"),
             Column("with no compute", formats.signed_pct, "%"),
             *(Column(f">= {t:g}% while compute", up_to, "s") for t in prediction.thresholds_pct),
         ],
@@ -243,15 +282,10 @@ def workload_text(
     two strategies, its range as the thresholds. ``key`` finds the spec's reference compute
     time when ``compute_s`` is not given."""
     choice = compute_choice(spec, key, compute_s)
-    prediction = linkcost.predict(
-        rows_by_strategy,
-        spec,
-        compute_s=choice.seconds,
-        compute=choice.estimate,
-        pair=claim.pair,
-        thresholds_pct=claim.range_pct,
+    prediction, note = choice.predict(
+        rows_by_strategy, spec, claim.pair, thresholds_pct=claim.range_pct or ()
     )
-    return prediction_text(prediction, choice.note, title)
+    return prediction_text(prediction, note, title)
 
 
 def specs_section(
@@ -270,26 +304,23 @@ def specs_section(
         if key.replicas > spec.gpus:
             notes.append(f"{spec.name}: has {spec.gpus} GPUs, fewer than {key.replicas}")
             continue
-        choice = compute_choice(spec, key)
-        p = linkcost.predict(
-            rows_by_strategy, spec, compute_s=choice.seconds, compute=choice.estimate, pair=pair
-        )
+        p, note = compute_choice(spec, key).predict(rows_by_strategy, spec, pair)
         rows.append(
             [
                 spec.name,
-                choice.seconds,
+                p.compute_by,
                 {each: p.a.seconds(each) for each in linkcost.ASSUMPTIONS},
                 {each: p.b.seconds(each) for each in linkcost.ASSUMPTIONS},
                 {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
-                p.compute.claimed_speedup_pct if p.compute else None,
+                p.claimed_speedup_pct,
             ]
         )
-        notes.append(f"{spec.name}: {choice.note}")
+        notes.append(f"{spec.name}: {note}")
     return Section(
         title or f"{key.label}: predicted {a} speed-up per hardware spec",
         [
             Column("spec"),
-            Column("compute ms/step", ms2, "s"),
+            Column("compute ms/step (serial / parallel)", ms_pair, "s"),
             Column(f"{a} copy ms (serial / parallel)", ms_pair, "s"),
             Column(f"{b} copy ms (serial / parallel)", ms_pair, "s"),
             Column("predicted (serial / parallel)", pct_pair, "%"),
@@ -305,68 +336,71 @@ def prediction_section(
     spec: HardwareSpec,
     *,
     compute_s: float | None = None,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
 ) -> Section:
-    """(c): per workload of a run, the predicted speed-up of the claim's first strategy on
-    ``spec`` beside the run's measured one (paired headline and unpaired cross-check), where
-    the run has them; their verdicts qualified and marked as every section's are."""
+    """(c): per claim and workload of a run, the predicted speed-up of the claim's first
+    strategy on ``spec`` beside the run's measured one (paired headline and unpaired
+    cross-check), where the run has them; their verdicts qualified and marked as every
+    section's are."""
     caveats = Caveats.of(r.device_mode for r in records)
-    paired = {c.key: c for c in paired_comparisons(records, alpha=alpha, claim=claim) if c.is_claim}
-    unpaired = {p.key: p for p in claim_pairs(cell_results(records), claim, alpha=alpha)}
+    comparisons = paired_comparisons(records, alpha=alpha, claims=claims)
+    cells = cell_results(records)
+    workloads = linkcost.workload_transfers(records)
     rows, notes = [], []
-    for workload in linkcost.workload_transfers(records):
-        key = workload.key
-        if not workload.has(claim.pair):
-            continue
-        try:
-            choice = compute_choice(spec, key, compute_s)
-            p = linkcost.predict(
-                workload.rows,
-                spec,
-                compute_s=choice.seconds,
-                compute=choice.estimate,
-                pair=claim.pair,
-                thresholds_pct=claim.range_pct,
+    for claim in claims.items:
+        paired = {c.key: c for c in comparisons if c.claim is not None and c.claim == claim}
+        unpaired = {p.key: p for p in claim_pairs(cells, claim, alpha=alpha)}
+        for workload in workloads:
+            key = workload.key
+            if not workload.has(claim.pair):
+                continue
+            try:
+                p, note = compute_choice(spec, key, compute_s).predict(
+                    workload.rows, spec, claim.pair, thresholds_pct=claim.range_pct or ()
+                )
+            except linkcost.LinkCostError as error:
+                notes.append(f"{key.label}: not predicted: {error}")
+                continue
+            note = f"{key.label}: {note}"
+            if note not in notes:
+                notes.append(note)
+            comparison, pair = paired.get(key), unpaired.get(key)
+            estimate = comparison.estimate if comparison else None
+            rows.append(
+                [
+                    key.model,
+                    key.backend,
+                    key.image_size,
+                    key.batch_per_replica,
+                    key.replicas,
+                    f"{claim.a} vs {claim.b}",
+                    p.compute_by,
+                    {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
+                    p.claimed_speedup_pct,
+                    estimate.speedup_pct if estimate else None,
+                    estimate.ci_pct if estimate else None,
+                    prose.paired_verdict_text(comparison, caveats) if comparison else None,
+                    pair.comparison.change_pct if pair else None,
+                    prose.verdict_text(pair.verdict, caveats) if pair else None,
+                ]
             )
-        except linkcost.LinkCostError as error:
-            notes.append(f"{key.label}: not predicted: {error}")
-            continue
-        notes.append(f"{key.label}: {choice.note}")
-        comparison, pair = paired.get(key), unpaired.get(key)
-        estimate = comparison.estimate if comparison else None
-        rows.append(
-            [
-                key.model,
-                key.backend,
-                key.image_size,
-                key.batch_per_replica,
-                key.replicas,
-                choice.seconds,
-                {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
-                p.compute.claimed_speedup_pct if p.compute else None,
-                estimate.speedup_pct if estimate else None,
-                estimate.ci_pct if estimate else None,
-                prose.paired_verdict_text(comparison, caveats) if comparison else None,
-                pair.comparison.change_pct if pair else None,
-                prose.verdict_text(pair.verdict, caveats) if pair else None,
-            ]
-        )
     if not rows and not notes:
-        notes.append(
-            f"No workload in this run has transfer audits of both {claim.a} and {claim.b}."
-        )
+        pairs = " or ".join(f"{c.a} and {c.b}" for c in claims.items)
+        notes.append(f"No workload in this run has transfer audits of both {pairs}.")
     notes.append(
         f"Predicted for {spec.name} ({spec.description}); measured on "
         f"{environment.machine_label(records)}."
     )
-    notes += assumption_notes(claim.pair)
+    for claim in claims.items:
+        notes += [n for n in assumption_notes(claim.pair) if n not in notes]
     return Section(
         SECTION_TITLE,
         [
             *CELL_COLUMNS,
             Column("replicas"),
-            Column("compute ms/step", ms2, "s"),
+            Column("comparison"),
+            Column("compute ms/step (serial / parallel)", ms_pair, "s"),
             Column("predicted (serial / parallel)", pct_pair, "%"),
             Column("claimed", formats.signed_pct, "%", missing=""),
             Column("measured paired", formats.signed_pct, "%", missing=""),

@@ -1,6 +1,6 @@
 """The report's words: titles, notes and how a verdict reads, in one place.
 
-Whatever names the claim (its two strategies, its range) is a function of the
+Whatever names a claim (its two strategies, its range) is a function of the
 :class:`~mgbench.analysis.claim.Claim`, never written into a sentence, so a report made with
 ``--claim 3:8`` says 3-8% everywhere. How hardware that cannot show the claim qualifies a
 verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words.
@@ -8,12 +8,14 @@ verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words
 
 from __future__ import annotations
 
-from mgbench.analysis.claim import Caveats, Claim, Verdict
+from mgbench.analysis.claim import Caveats, Claim, Claims, Verdict
 from mgbench.analysis.comparisons import PairedComparison
+from mgbench.analysis.duplication import MemoryDifference
+from mgbench.present import formats
 from mgbench.vocabulary import Strategy
 
 # Where prose names a split other than by its id.
-_SPLIT_NAMES: dict[str, str] = {Strategy.INPLACE: "in-place"}
+_SPLIT_NAMES: dict[str, str] = {Strategy.INPLACE: "in-place", Strategy.WHOLEBATCH: "whole-batch"}
 
 
 def split_name(strategy: str) -> str:
@@ -40,22 +42,36 @@ def caveat_marker(caveats: Caveats) -> str:
     )
 
 
-def cpu_simulation_note(claim: Claim) -> str:
+def split_list(claims: Claims) -> str:
+    """``"in-place, whole-batch and concat"``: every split the claims name, in order."""
+    names = list(dict.fromkeys(split_name(s) for c in claims.items for s in c.pair))
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def what_is_not_tested(claims: Claims) -> str:
+    """``"the 5-12% claim"``, or the primary's pair when it claims no range."""
+    primary = claims.primary
+    if primary.has_range:
+        return f"the {primary.range_text} claim"
+    return f"whether {pair_words(primary)} differ"
+
+
+def cpu_simulation_note(claims: Claims) -> str:
     return (
         "**CPU simulation**: replicas are logical CPUs on the same cores and the host is also "
-        f"the default device, so the {split_name(claim.a)} and {split_name(claim.b)} splits "
-        "coincide. These numbers test the harness and placement, not the "
-        f"{claim.range_text} claim."
+        f"the default device, so the {split_list(claims)} splits coincide. These numbers test "
+        f"the harness and placement, not {what_is_not_tested(claims)}."
     )
 
 
-def virtual_gpu_note(claim: Claim) -> str:
+def virtual_gpu_note(claims: Claims) -> str:
     return (
         "**Virtual GPUs on one chip**: the replicas are logical GPUs of one physical GPU. The "
         "concat split's extra GPU:0 -> GPU:i copies stay inside the chip's memory and cost almost "
-        "nothing, and the host -> GPU traffic crosses the same single link for both splits, so "
-        "these numbers test placement, the pipeline and memory accounting, not the "
-        f"{claim.range_text} claim. Every claim row says so ({VIRTUAL_GPU_MARKER}), and no "
+        "nothing, and every host -> GPU copy (the whole-batch split's one per replica included) "
+        "crosses the same single link, where the claim's machine has one per GPU, so these "
+        "numbers test placement, the pipeline and memory accounting, not "
+        f"{what_is_not_tested(claims)}. Every claim row says so ({VIRTUAL_GPU_MARKER}), and no "
         "scaling efficiency is shown: the replicas share one chip's compute."
     )
 
@@ -70,22 +86,22 @@ NVML_VIRTUAL_GPU_NOTE = (
 )
 
 
-def hardware_notes(claim: Claim) -> frozenset[str]:
+def hardware_notes(claims: Claims) -> frozenset[str]:
     """Every note that says the hardware cannot show the claim (a page boxes them)."""
     return frozenset(
         {
-            cpu_simulation_note(claim),
-            virtual_gpu_note(claim),
+            cpu_simulation_note(claims),
+            virtual_gpu_note(claims),
             VIRTUAL_GPU_SCALING_NOTE,
             NVML_VIRTUAL_GPU_NOTE,
         }
     )
 
 
-def preamble_caveats(claim: Claim, caveats: Caveats) -> list[str]:
+def preamble_caveats(claims: Claims, caveats: Caveats) -> list[str]:
     """The preamble's lines for the hardware's caveats."""
-    return [cpu_simulation_note(claim)] * caveats.cpu_simulation + [
-        virtual_gpu_note(claim)
+    return [cpu_simulation_note(claims)] * caveats.cpu_simulation + [
+        virtual_gpu_note(claims)
     ] * caveats.virtual_gpus
 
 
@@ -114,7 +130,16 @@ def paired_verdict_text(comparison: PairedComparison, caveats: Caveats) -> str:
     return verdict_text(verdict, caveats)
 
 
-def verdict_rule(claim: Claim) -> str:
+def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
+    """How ``claim``'s rows are read: against its range, or (a question) against 0."""
+    if claim.range_pct is None:
+        return (
+            f"Verdict rule ({claim.name.lower()}: is {split_name(claim.a)} faster than "
+            f"{split_name(claim.b)}? No range claimed), read from the CI: faster or slower when "
+            f"the CI excludes 0 and |speed-up| >= {min_effect_pct:g}%; no difference when the CI "
+            f"lies inside ±{min_effect_pct:g}%; inconclusive otherwise, with the rounds (or "
+            "paired processes) that would decide at this alpha."
+        )
     low, high = claim.range_pct
     return (
         f"Verdict rule (claim: {split_name(claim.a)} {claim.range_text} faster than "
@@ -131,7 +156,8 @@ def verdict_rule(claim: Claim) -> str:
 
 
 def headline_title(claim: Claim) -> str:
-    return f"The claim, paired in-process: {pair_words(claim)}"
+    """``"The claim, paired in-process: in-place against whole-batch"``."""
+    return f"{claim.name}, paired in-process: {pair_words(claim)}"
 
 
 def cross_check_title(claim: Claim) -> str:
@@ -150,19 +176,76 @@ HEADLINE_NOTE = (
     "tau, the spread of the processes' own speed-ups (n/a with one process)."
 )
 NO_PAIRED_NOTE = "No paired comparison in this run (a suite's compare = [[A, B]] adds one)."
+OTHER_PAIRS_TITLE = "Other paired comparisons (read against 0, not against a claim)"
 
 
-def other_pairs_note(claim: Claim) -> str:
-    return f"Rows other than {claim.a} against {claim.b} are read against 0, not the claim."
+def not_run_note(claim: Claim) -> str:
+    """Why a claim's table is empty: its pair was not paired in this run."""
+    return (
+        f"Not run: this run has no paired {claim.a} against {claim.b} cells, so "
+        f"{claim.name.lower()}'s own comparison ({pair_words(claim)}) was not run here (a suite's "
+        f'compare = [["{claim.a}", "{claim.b}"]] adds it; runs recorded before mgbench had the '
+        f"{split_name(claim.b)} split have none)."
+    )
 
 
-def nvml_note(claim: Claim) -> str:
+def no_isolated_pair_note(claim: Claim) -> str:
+    return f"No isolated {claim.a} and {claim.b} cells of one workload in this run."
+
+
+def saving_header(a: str, b: str) -> str:
+    """``"in-place saving vs whole-batch"``: a memory table's column."""
+    return f"{split_name(a)} saving vs {split_name(b)}"
+
+
+def nvml_note() -> str:
     return (
         "NVML process peak: what the process reserved from the driver on each physical GPU (TF's "
         "memory pool and the CUDA context), not the memory its tensors used; the TF peaks are "
         "TF's allocator figures per logical device. Virtual GPUs of one chip share one NVML "
-        f"device and cannot be told apart. The {split_name(claim.a)} saving compares TF peaks "
-        "only."
+        "device and cannot be told apart. The saving columns compare TF peaks only."
+    )
+
+
+# -- the memory half ------------------------------------------------------------------------------
+
+DUPLICATION_TITLE = "The memory half: copies of each batch on the GPUs (from the audit)"
+DUPLICATION_NOTE = (
+    "Batch inputs each replica's GPU receives per step (roles batch and slices of the transfer "
+    "audit resolved on GPUs: exact accounting of the traced step, not an observation), and the "
+    "duplication factor: their sum over the GPUs / one copy of the batch's images (float32). "
+    "In-place: each GPU its share (1x); whole-batch: the whole batch to every GPU (replicas x); "
+    "concat: the whole batch to GPU:0, which sends the others their shares."
+)
+
+
+def _per_gpu_words(difference: dict[str, int], unit: str = "MiB") -> str:
+    """``"173 MiB less on each GPU"`` or ``"173 MiB less on GPU:0 and the same on GPU:1, ..."``."""
+    groups: dict[int, list[str]] = {}
+    for gpu, value in difference.items():
+        groups.setdefault(value, []).append(gpu)
+    parts = []
+    for value, gpus in groups.items():
+        where = "on each GPU" if len(groups) == 1 else f"on {', '.join(gpus)}"
+        if value == 0:
+            parts.append(f"the same {where}")
+        else:
+            size = f"{formats.mib_fine(abs(value))} {unit}"
+            parts.append(f"{size} {'less' if value > 0 else 'more'} {where}")
+    return " and ".join(parts)
+
+
+def memory_verdict(difference: MemoryDifference, not_measured: str) -> str:
+    """``"ResNet50-224px-b96-x4: in-place holds 173 MiB less on each GPU than whole-batch
+    (audit, batch data per step); measured: not measured here (...)."``"""
+    predicted = _per_gpu_words(difference.predicted_bytes)
+    if difference.measured_bytes:
+        measured = f"TF allocator peak {_per_gpu_words(difference.measured_bytes)}"
+    else:
+        measured = f"not measured here ({not_measured})"
+    return (
+        f"{difference.key.label}: {split_name(difference.a)} holds {predicted} than "
+        f"{split_name(difference.b)} (audit, batch data per step); measured: {measured}."
     )
 
 

@@ -23,7 +23,7 @@ from mgbench.analysis.cells import (
     weak_result_notes,
     worker_rows,
 )
-from mgbench.analysis.claim import DEFAULT_CLAIM, NO_CAVEATS, Caveats, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, NO_CAVEATS, Caveats, Claim, Claims
 from mgbench.analysis.comparisons import (
     ClaimPair,
     PairedComparison,
@@ -31,6 +31,12 @@ from mgbench.analysis.comparisons import (
     memory_saving_pct,
     paired_comparisons,
     run_changes,
+)
+from mgbench.analysis.duplication import (
+    DuplicationRow,
+    MemoryDifference,
+    duplication_rows,
+    memory_differences,
 )
 from mgbench.analysis.timeline import summarise_timeline
 from mgbench.present import formats, prose
@@ -66,16 +72,21 @@ def build_report(
     *,
     title: str,
     cells: Sequence[CellResult] | None = None,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     allow_mixed: bool = False,
     seed: int = 0,
     warnings: Sequence[str] = (),
     timelines: Sequence[TimelineRecord] = (),
+    prediction: Section | None = None,
 ) -> Report:
     """The report of one run; pass ``cells`` when the caller has them already, and the store's
-    ``warnings`` (duplicates collapsed, a torn line skipped) to show them."""
+    ``warnings`` (duplicates collapsed, a torn line skipped) to show them.
+
+    It opens with one paired table per claim (the claim's own comparison first, then the seed's
+    question), then ``prediction`` (on a hardware spec) when given, the memory half, and the
+    paired pairs no claim is about."""
     mixed = environment.check_not_mixed(records, allow_mixed)
     if cells is None:
         cells = cell_results(records, seed=seed)
@@ -83,24 +94,41 @@ def build_report(
     preamble = [f"Machine: {environment.machine_label(records)}"]
     backends = sorted({r.cell.backend for r in records})
     preamble.append(f"Backend: {', '.join(backends)}")
-    preamble += prose.preamble_caveats(claim, caveats)
-    preamble += [prose.PAIRED_METHOD, prose.verdict_rule(claim)]
+    preamble += prose.preamble_caveats(claims, caveats)
+    preamble.append(prose.PAIRED_METHOD)
+    preamble += [prose.verdict_rule(claim, min_effect_pct) for claim in claims.items]
     preamble.append(
         f"Unpaired cross-check and per-cell comparisons: Mann-Whitney U test at alpha "
         f"{alpha:g} over per-process images/s and a {stats.confidence_label(alpha)} bootstrap CI "
         f"(processes, then steps); with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes a "
         "side its CI is not shown and its verdict is inconclusive."
     )
-    paired_rows = paired_comparisons(records, alpha=alpha, claim=claim)
-    pairs = claim_pairs(cells, claim, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed)
+    paired_rows = paired_comparisons(
+        records, alpha=alpha, claims=claims, min_effect_pct=min_effect_pct
+    )
     notes = list(warnings) + mixed + weak_result_notes(cells)
     notes += [note for comparison in paired_rows for note in comparison.notes]
-    sections = [
-        headline_section(paired_rows, caveats, alpha, claim=claim),
-        claim_section(pairs, caveats, alpha, claim=claim),
+    memory = memory_rows(cells)
+    sections = headline_sections(paired_rows, caveats, alpha, claims=claims)
+    if prediction is not None:
+        sections.append(prediction)
+    duplication = duplication_section(duplication_rows(cells), memory, caveats, claims=claims)
+    if duplication is not None:
+        sections.append(duplication)
+    others = [c for c in paired_rows if c.claim is None]
+    if others:
+        sections.append(headline_section(others, caveats, alpha, title=prose.OTHER_PAIRS_TITLE))
+    for claim in claims.items:
+        pairs = claim_pairs(cells, claim, alpha=alpha, min_effect_pct=min_effect_pct, seed=seed)
+        if pairs or claim is claims.primary:
+            section = claim_section(pairs, caveats, alpha, claim=claim)
+            if not pairs:
+                section.notes.append(prose.no_isolated_pair_note(claim))
+            sections.append(section)
+    sections += [
         cells_section(cells),
         scaling_section(scaling_rows(cells), caveats),
-        memory_section(memory_rows(cells), caveats, claim=claim),
+        memory_section(memory, caveats, claims=claims),
         placement_section(cells),
     ]
     transfers = transfers_section(cells)
@@ -113,17 +141,35 @@ def build_report(
         sections.append(timeline_section(timelines))
     if notes:
         sections.append(Section(prose.WARNINGS_TITLE, [], [], notes))
-    return Report(title, preamble, sections, prose.hardware_notes(claim))
+    return Report(title, preamble, sections, prose.hardware_notes(claims))
 
 
-def headline_section(
+def headline_sections(
     paired_rows: Sequence[PairedComparison],
     caveats: Caveats,
     alpha: float,
     *,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
+) -> list[Section]:
+    """One paired table per claim, in the claims' order (the claim's own first, said to be not
+    run when the run has none of its pairs). A question with no rows is left out."""
+    sections = []
+    for claim in claims.items:
+        rows = [c for c in paired_rows if c.claim is not None and c.claim.pair == claim.pair]
+        if rows or claim is claims.primary:
+            section = headline_section(rows, caveats, alpha, title=prose.headline_title(claim))
+            if not rows:
+                section.notes = [prose.not_run_note(claim)]
+                if not paired_rows:
+                    section.notes.append(prose.NO_PAIRED_NOTE)
+            sections.append(section)
+    return sections
+
+
+def headline_section(
+    paired_rows: Sequence[PairedComparison], caveats: Caveats, alpha: float, *, title: str
 ) -> Section:
-    """The headline: one row per paired comparison, A's speed-up over B with its CI."""
+    """A paired table: one row per paired comparison, A's speed-up over B with its CI."""
     rows = []
     for comparison in paired_rows:
         estimate = comparison.estimate
@@ -141,13 +187,8 @@ def headline_section(
                 prose.paired_verdict_text(comparison, caveats),
             ]
         )
-    notes = [prose.HEADLINE_NOTE]
-    if any(not c.is_claim for c in paired_rows):
-        notes.append(prose.other_pairs_note(claim))
-    if not paired_rows:
-        notes = [prose.NO_PAIRED_NOTE]
     return Section(
-        prose.headline_title(claim),
+        title,
         [
             *CELL_COLUMNS,
             Column("replicas"),
@@ -161,8 +202,62 @@ def headline_section(
             Column(VERDICT_HEADER),
         ],
         rows,
+        [prose.HEADLINE_NOTE],
+    )
+
+
+def duplication_section(
+    rows: Sequence[DuplicationRow],
+    memory: Sequence[MemoryRow],
+    caveats: Caveats = NO_CAVEATS,
+    *,
+    claims: Claims = DEFAULT_CLAIMS,
+) -> Section | None:
+    """The memory half: batch inputs on each GPU per split from the audit, the duplication
+    factor, and per claim a sentence of the predicted difference beside the measured one."""
+    shown = [r for r in rows if r.cell.cell.replicas > 1]
+    if not shown:
+        return None
+    differences = memory_differences(shown, memory, [c.pair for c in claims.items])
+    reasons = {(m.cell.key, m.cell.strategy): m.reason for m in memory}
+    notes = [prose.DUPLICATION_NOTE]
+    notes += [prose.memory_verdict(d, _not_measured(d, reasons, caveats)) for d in differences]
+    return Section(
+        prose.DUPLICATION_TITLE,
+        [
+            *STRATEGY_COLUMNS,
+            *CELL_COLUMNS,
+            Column("batch MiB", formats.mib_fine, "bytes"),
+            Column("batch data per GPU (MiB)", formats.devices_mib_fine, "bytes"),
+            Column("on all GPUs", formats.mib_fine, "bytes"),
+            Column("duplication", formats.times, "ratio"),
+        ],
+        [
+            [
+                *strategy_values(row.cell.cell),
+                *cell_values(row.cell.cell),
+                row.batch_bytes,
+                row.per_gpu_bytes,
+                row.total_bytes,
+                row.factor,
+            ]
+            for row in shown
+        ],
         notes,
     )
+
+
+def _not_measured(
+    difference: MemoryDifference, reasons: dict[Any, str | None], caveats: Caveats
+) -> str:
+    """Why a memory difference has no measured side."""
+    for strategy in (difference.a, difference.b):
+        reason = reasons.get((difference.key, strategy))
+        if reason:
+            return reason
+    if caveats.cpu_simulation:
+        return "CPU simulation: no GPU memory"
+    return "no TF allocator peaks per GPU in this run"
 
 
 def claim_section(
@@ -170,7 +265,7 @@ def claim_section(
     caveats: Caveats,
     alpha: float = stats.DEFAULT_ALPHA,
     *,
-    claim: Claim = DEFAULT_CLAIM,
+    claim: Claim,
 ) -> Section:
     """The unpaired cross-check from the isolated processes; its CI is hidden below 5 a side."""
     rows, hidden = [], []
@@ -308,22 +403,31 @@ def scaling_section(scaling: Sequence[ScalingRow], caveats: Caveats = NO_CAVEATS
 
 
 def memory_section(
-    memory: Sequence[MemoryRow], caveats: Caveats = NO_CAVEATS, *, claim: Claim = DEFAULT_CLAIM
+    memory: Sequence[MemoryRow],
+    caveats: Caveats = NO_CAVEATS,
+    *,
+    claims: Claims = DEFAULT_CLAIMS,
 ) -> Section:
     """Peaks per device: TF's allocator per logical device, NVML's reservation per physical GPU
-    (explained in the notes, with every reason NVML gave none), host RSS, and the saving of the
-    claim's faster strategy over the other from TF peaks only."""
+    (explained in the notes, with every reason NVML gave none), host RSS, and for each claim
+    whose two splits the run has, the saving of its faster strategy over the other from TF
+    peaks only."""
     by_key = {(m.cell.key, m.cell.strategy): m for m in memory}
+    strategies = {m.cell.strategy for m in memory}
+    compared = [c for c in claims.items if c.a in strategies and c.b in strategies]
     rows, reasons = [], set()
     nvml_reasons: dict[str, list[str]] = {}
     for row in memory:
         tf = row.tf_peak_bytes
         first = next(iter(tf), None)
         others = [v for d, v in tf.items() if d != first]
-        saving = None
-        other = by_key.get((row.cell.key, claim.b))
-        if row.cell.strategy == claim.a and other is not None and first is not None:
-            saving = memory_saving_pct(row, other, first)
+        savings = []
+        for claim in compared:
+            other = by_key.get((row.cell.key, claim.b))
+            saving = None
+            if row.cell.strategy == claim.a and other is not None and first is not None:
+                saving = memory_saving_pct(row, other, first)
+            savings.append(saving)
         if row.reason:
             reasons.add(row.reason)
         for reason in row.nvml_reasons:
@@ -336,12 +440,12 @@ def memory_section(
                 max(others) if others else None,
                 row.nvml_process_peak_bytes or None,
                 row.host_rss_peak_bytes,
-                saving,
+                *savings,
             ]
         )
     notes = [f"TF peaks: {r}" for r in sorted(reasons)]
     if memory:
-        notes.append(prose.nvml_note(claim))
+        notes.append(prose.nvml_note())
     if caveats.virtual_gpus:
         notes.append(prose.NVML_VIRTUAL_GPU_NOTE)
     notes += [
@@ -357,7 +461,10 @@ def memory_section(
             mib_column("TF peak other replicas (max)"),
             devices_column("NVML process peak"),
             mib_column("host RSS"),
-            Column(f"{prose.split_name(claim.a)} saving", formats.signed_pct, "%", missing=""),
+            *(
+                Column(prose.saving_header(c.a, c.b), formats.signed_pct, "%", missing="")
+                for c in compared
+            ),
         ],
         rows,
         notes,
@@ -548,10 +655,10 @@ def build_comparison(
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     seed: int = 0,
     warnings: Sequence[str] = (),
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
 ) -> Report:
     """Every isolated cell of ``after`` against ``before``; ``warnings`` come from the store;
-    ``claim`` only names what a CPU simulation cannot test."""
+    ``claims`` only name what a CPU simulation cannot test."""
     environment.check_not_mixed(before, False)
     environment.check_not_mixed(after, False)
     changes = run_changes(
@@ -582,7 +689,7 @@ def build_comparison(
         f"After: {environment.machine_label(after)}",
     ]
     if environment.is_cpu_simulation([*before, *after]):
-        preamble.append(prose.cpu_simulation_note(claim))
+        preamble.append(prose.cpu_simulation_note(claims))
     preamble.append(
         f"Verdicts: faster or slower when the Mann-Whitney U p-value < {alpha:g}, the "
         f"{stats.confidence_label(alpha)} bootstrap CI excludes 0 and |change| >= "
@@ -606,4 +713,4 @@ def build_comparison(
             *(f"{cell_id}: not in both runs (or no successful run)" for cell_id in missing),
         ],
     )
-    return Report(title, preamble, [section], prose.hardware_notes(claim))
+    return Report(title, preamble, [section], prose.hardware_notes(claims))

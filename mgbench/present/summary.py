@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mgbench.analysis import stats
 from mgbench.analysis.cells import CellResult, cell_results, memory_rows
-from mgbench.analysis.claim import DEFAULT_CLAIM, Caveats, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Caveats, Claims, claim_args
 from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.present import formats, prose
 from mgbench.present.model import (
@@ -27,7 +27,7 @@ from mgbench.present.model import (
     strategy_values,
 )
 from mgbench.present.render import table
-from mgbench.present.sections import headline_section
+from mgbench.present.sections import headline_sections
 from mgbench.records import environment
 from mgbench.records.record import Record
 
@@ -70,10 +70,10 @@ def summary_section(cells: Sequence[CellResult]) -> Section:
     )
 
 
-def summary_table(records: Sequence[Record], claim: Claim = DEFAULT_CLAIM) -> str:
+def summary_table(records: Sequence[Record], claims: Claims = DEFAULT_CLAIMS) -> str:
     """The table printed after a run and written to its summary.md."""
     lines = [f"Machine: {environment.machine_label(records)}", ""]
-    for note in prose.preamble_caveats(claim, Caveats.of(r.device_mode for r in records)):
+    for note in prose.preamble_caveats(claims, Caveats.of(r.device_mode for r in records)):
         lines += [note, ""]
     lines.append(table(summary_section(cell_results(records))))
     problems = [r for r in records if r.status in PROBLEM_STATUSES]
@@ -86,24 +86,27 @@ def summary_table(records: Sequence[Record], claim: Claim = DEFAULT_CLAIM) -> st
 def claim_headline(
     records: Sequence[Record],
     *,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
+    min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
     run_folder: str | Path | None = None,
 ) -> str:
-    """The report's headline section alone, for the end of ``mgbench run``: a heading, the
-    paired estimate, CI and verdict per comparison against ``claim``, its notes, and the
-    command for the report."""
-    section = headline_section(
-        paired_comparisons(records, alpha=alpha, claim=claim),
+    """The report's headline sections alone, for the end of ``mgbench run``: per claim a
+    heading, the paired estimate, CI and verdict per comparison, its notes, and the command
+    for the report."""
+    sections = headline_sections(
+        paired_comparisons(records, alpha=alpha, claims=claims, min_effect_pct=min_effect_pct),
         Caveats.of(r.device_mode for r in records),
         alpha,
-        claim=claim,
+        claims=claims,
     )
-    lines = [f"## {section.title}", ""]
-    if section.rows:
-        lines += [table(section), ""]
-    lines += [f"- {note}" for note in section.notes]
+    lines: list[str] = []
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        if section.rows:
+            lines += [table(section), ""]
+        lines += [f"- {note}" for note in section.notes] + [""]
     if run_folder is not None:
-        same_claim = "" if claim == DEFAULT_CLAIM else f" --claim {claim.range_arg}"
-        lines += ["", f"Full report: mgbench report {run_folder}{same_claim}"]
-    return "\n".join(lines)
+        same_claims = "".join(f" --claim {arg}" for arg in claim_args(claims))
+        lines += [f"Full report: mgbench report {run_folder}{same_claims}"]
+    return "\n".join(lines).rstrip("\n")

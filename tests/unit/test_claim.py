@@ -13,11 +13,16 @@ from test_predict_command import isolated_record, synthetic_run, write_run
 
 from mgbench.analysis.claim import (
     DEFAULT_CLAIM,
+    DEFAULT_CLAIMS,
+    PR_10230,
+    SEED_QUESTION,
     Caveat,
     Caveats,
     Claim,
     Outcome,
     Verdict,
+    claim_args,
+    parse_claim,
     parse_range,
     placed_against_claim,
 )
@@ -28,14 +33,54 @@ from mgbench.present import prose
 from mgbench.vocabulary import DeviceMode, Strategy
 
 CLAIM_3_8 = DEFAULT_CLAIM.with_range((3, 8))
+CLAIMS_3_8 = DEFAULT_CLAIMS.with_range((3, 8))
 
 
-def test_the_default_claim_is_the_prs_range_for_in_place_against_concat():
-    assert DEFAULT_CLAIM.pair == (Strategy.INPLACE, Strategy.CONCAT)
+def test_the_claim_is_in_place_against_whole_batch_with_the_prs_six_rows():
+    assert DEFAULT_CLAIM.pair == (Strategy.INPLACE, Strategy.WHOLEBATCH)
     assert DEFAULT_CLAIM.range_pct == (5.0, 12.0)
     assert DEFAULT_CLAIM.range_text == "5-12%" and DEFAULT_CLAIM.range_arg == "5:12"
-    assert "10230" in DEFAULT_CLAIM.source
+    assert "10230" in DEFAULT_CLAIM.source and DEFAULT_CLAIM.evidence == PR_10230
     assert CLAIM_3_8.pair == DEFAULT_CLAIM.pair and CLAIM_3_8.range_text == "3-8%"
+    # The PR's table, rounded as the PR's description rounds its gains
+    rows = [(e.model, e.image_size, e.batch_per_replica, e.global_batch) for e in PR_10230]
+    assert rows == [
+        ("ResNet50", 224, 96, 384),
+        ("ResNet50", 299, 64, 256),
+        ("ResNet50", 224, 8, 32),
+        ("InceptionV3", 224, 128, 512),
+        ("InceptionV3", 299, 96, 384),
+        ("InceptionV3", 224, 8, 32),
+    ]
+    assert [round(e.gain_pct, 1) for e in PR_10230] == [6.4, 6.6, 10.1, 7.8, 8.9, 8.2]
+
+
+def test_the_seeds_question_has_no_range_and_comes_second():
+    assert DEFAULT_CLAIMS.primary is DEFAULT_CLAIM
+    assert DEFAULT_CLAIMS.items == (DEFAULT_CLAIM, SEED_QUESTION)
+    assert SEED_QUESTION.pair == (Strategy.INPLACE, Strategy.CONCAT)
+    assert not SEED_QUESTION.has_range and SEED_QUESTION.name == "The seed's question"
+    with pytest.raises(ValueError, match="claims no range"):
+        SEED_QUESTION.range_text  # noqa: B018
+    assert DEFAULT_CLAIMS.about("inplace", "concat") is SEED_QUESTION
+    assert DEFAULT_CLAIMS.about("concat", "inplace") is None
+
+
+@pytest.mark.parametrize(
+    ("given", "ranges", "args"),
+    [
+        ([], [(5.0, 12.0), None], []),
+        (["3:8"], [(3.0, 8.0), None], ["3:8"]),
+        (["inplace/concat=1:4"], [(5.0, 12.0), (1.0, 4.0)], ["inplace/concat=1:4"]),
+        (["none"], [None, None], ["none"]),
+    ],
+)
+def test_claim_arguments_round_trip(given, ranges, args):
+    claims = DEFAULT_CLAIMS
+    for text in given:
+        claims = parse_claim(text, claims)
+    assert [c.range_pct for c in claims.items] == ranges
+    assert claim_args(claims) == args
 
 
 @pytest.mark.parametrize("bad", [(12.0, 5.0), (5.0, 5.0), (-1.0, 3.0)])
@@ -94,10 +139,18 @@ def test_caveats_come_from_the_device_modes_and_only_demote_support():
 
 
 def test_prose_names_the_claim_and_never_writes_a_range():
-    assert prose.headline_title(DEFAULT_CLAIM).endswith("in-place against concat")
-    assert "3-8% faster than concat" in prose.verdict_rule(CLAIM_3_8)
-    assert "not the 3-8% claim" in prose.cpu_simulation_note(CLAIM_3_8)
-    assert "not the 3-8% claim" in prose.virtual_gpu_note(CLAIM_3_8)
+    assert prose.headline_title(DEFAULT_CLAIM) == (
+        "The claim, paired in-process: in-place against whole-batch"
+    )
+    assert prose.headline_title(SEED_QUESTION) == (
+        "The seed's question, paired in-process: in-place against concat"
+    )
+    assert "3-8% faster than whole-batch" in prose.verdict_rule(CLAIM_3_8, 2.0)
+    assert "|speed-up| >= 2%" in prose.verdict_rule(SEED_QUESTION, 2.0)
+    cpu_note = prose.cpu_simulation_note(CLAIMS_3_8)
+    assert "in-place, whole-batch and concat splits coincide" in cpu_note
+    assert "not the 3-8% claim" in cpu_note
+    assert "not the 3-8% claim" in prose.virtual_gpu_note(CLAIMS_3_8)
 
 
 # -- every section of one report: the same verdict with the same caveat -------------------------
@@ -138,7 +191,7 @@ def test_no_section_of_a_report_with_hardware_supports_the_claim_on_such_hardwar
     inside = [v for _, _, v in shown if v.startswith(Outcome.INSIDE_RANGE.value)]
     assert len(inside) >= 2  # the headline and the prediction's paired verdict
     md, _ = report_run(run, fmt="md", with_plots=False, hardware="4xP100-pcie3")
-    verdict_rule = prose.verdict_rule(DEFAULT_CLAIM)
+    verdict_rule = prose.verdict_rule(DEFAULT_CLAIM, 2.0)
     assert md.replace(verdict_rule, "").count("supports the claim") == 0
 
 
@@ -165,7 +218,7 @@ def thresholds(text: str) -> list[str]:
 def test_predict_claim_moves_the_thresholds(tmp_path, run_cli):
     run = synthetic_run(tmp_path)
     assert thresholds(predict_command(run, "4xP100-pcie3", compute_ms=100)) == ["12", "5"]
-    moved = predict_command(run, "4xP100-pcie3", compute_ms=100, claim=CLAIM_3_8)
+    moved = predict_command(run, "4xP100-pcie3", compute_ms=100, claims=CLAIMS_3_8)
     assert thresholds(moved) == ["3", "8"]
     result = run_cli("predict", run, "--hardware", "4xP100-pcie3", "--claim", "3:8")
     assert result.code == 0 and thresholds(result.out) == ["3", "8"]
@@ -180,7 +233,7 @@ def test_report_and_index_read_verdicts_against_the_given_range(tmp_path, run_cl
     assert "contradicts: smaller than claimed" in default.out
     moved = run_cli("report", run, "--no-plots", "--claim", "3:8")
     assert moved.code == 0 and "supports the claim (CI inside 3-8%)" in moved.out
-    assert "in-place 3-8% faster than concat" in moved.out
+    assert "in-place 3-8% faster than whole-batch" in moved.out
     indexed = run_cli("index", tmp_path / "results", "--claim", "3:8")
     assert indexed.code == 0
     index = (tmp_path / "results" / "README.md").read_text(encoding="utf-8")
@@ -190,7 +243,7 @@ def test_report_and_index_read_verdicts_against_the_given_range(tmp_path, run_cl
 SUITE = """
 [suite]
 name = "claim38"
-strategies = ["inplace", "concat"]
+strategies = ["inplace", "wholebatch"]
 replicas = [2]
 pairs = 3
 rounds = 10

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mgbench.analysis.claim import PR_10230
 from mgbench.config import hardware_specs
 from mgbench.config.hardware_specs import HardwareSpecError, load_spec, parse_spec
 
@@ -46,14 +47,20 @@ def test_every_number_in_a_shipped_profile_has_a_source_comment(path):
             assert "#" in block or "source =" in block, f"{path.name}: no source for:\n{block}"
 
 
-def test_the_claim_machine_carries_the_prs_own_throughputs():
+def test_the_claim_machine_carries_the_prs_six_rows_as_the_claim_states_them():
     profile = load_spec(CLAIM_MACHINE)
     figures = {
         (r.model, r.image_size, r.batch_per_gpu, r.gpus): (r.img_s, r.after_img_s)
         for r in profile.references
     }
-    assert figures[("ResNet50", 224, 96, 4)] == (392.0, 417.0)
-    assert figures[("InceptionV3", 299, 64, 4)] == (270.0, 294.0)
+    assert figures == {
+        (e.model, e.image_size, e.batch_per_replica, e.replicas): (e.before_img_s, e.after_img_s)
+        for e in PR_10230
+    }
+    assert figures[("InceptionV3", 299, 96, 4)] == (270.0, 294.0)  # 96 per GPU, not 64
+    assert figures[("InceptionV3", 224, 128, 4)] == (488.0, 526.0)  # 128 per GPU, not 96
+    # "before" is the whole-batch split's step: its copies come out of the compute term
+    assert {r.includes_copies_of for r in profile.references} == {"wholebatch"}
     assert profile.peer.nvlinks == () and profile.uplinks == ()
 
 

@@ -42,4 +42,4 @@ def test_every_command_module_owns_its_flags_and_its_run():
     # every command parses with its own defaults (the required arguments given)
     args = parser.parse_args(["report", "somewhere"])
     assert args.handler is cli.command_module("report").run_from_args
-    assert (args.claim, args.alpha, args.min_effect) == ((5.0, 12.0), 0.05, 2.0)
+    assert (args.claim, args.alpha, args.min_effect) == ([], 0.05, 2.0)

@@ -47,12 +47,16 @@ img_s = 400
 after_img_s = 440
 precision = "fp32"
 source = "synthetic"
+{measured}
 """
 
 
-def toy(via: str = "host", rate: float | None = None, chip: int = 1):
+def toy(via: str = "host", rate: float | None = None, chip: int = 1, measured: str = ""):
+    """The toy spec; ``measured``: the split whose step the reference measured."""
     peer_rate = "" if rate is None else f"gb_s = {rate}"
-    return parse_spec(TOY.format(via=via, peer_rate=peer_rate, chip=chip), "toy.toml")
+    split = f'includes_copies_of = "{measured}"' if measured else ""
+    text = TOY.format(via=via, peer_rate=peer_rate, chip=chip, measured=split)
+    return parse_spec(text, "toy.toml")
 
 
 def row(src: str, dst: str, role: str, gigabytes: float) -> Transfer:
@@ -63,6 +67,8 @@ def row(src: str, dst: str, role: str, gigabytes: float) -> Transfer:
 # sends the whole batch to GPU:0, which sends half on to GPU:1 (over their NVLink).
 INPLACE = [row("CPU:0", "GPU:0", "slices", 1), row("CPU:0", "GPU:1", "slices", 1)]
 CONCAT = [row("CPU:0", "GPU:0", "batch", 2), row("GPU:0", "GPU:1", "slices", 1)]
+BOTH = {"inplace": INPLACE, "concat": CONCAT}
+PAIR = ("inplace", "concat")
 
 
 def test_the_claims_pattern_known_answers():
@@ -84,7 +90,7 @@ def test_the_claims_pattern_known_answers():
 
 
 def test_speedup_and_crossings_known_answers():
-    prediction = linkcost.predict({"inplace": INPLACE, "concat": CONCAT}, toy(), compute_s=0.78)
+    prediction = linkcost.predict(BOTH, toy(), compute_s=0.78, pair=PAIR)
     # parallel: (0.78 + 0.22) / (0.78 + 0.1) - 1
     assert prediction.speedup_pct("parallel") == pytest.approx((1 / 0.88 - 1) * 100)
     assert prediction.speedup_pct("serial") == pytest.approx((1.0 / 0.98 - 1) * 100)
@@ -183,30 +189,60 @@ def test_devices_beyond_the_profile_are_refused_in_one_line():
     with pytest.raises(LinkCostError, match="not a host"):
         linkcost.strategy_cost([row("TPU:0", "GPU:1", "slices", 1)], toy())
     with pytest.raises(LinkCostError, match="no transfer rows for concat"):
-        linkcost.predict({"inplace": INPLACE}, toy())
+        linkcost.predict({"inplace": INPLACE}, toy(), pair=PAIR)
 
 
 def test_reference_compute_scales_shares_and_reads_the_claim():
     exact = linkcost.reference_compute(toy(), "ResNet50", 224, 100, 4)
-    assert exact.seconds == pytest.approx(100 / (400 / 4))
+    assert exact.step_s == pytest.approx(100 / (400 / 4))
     assert exact.claimed_speedup_pct == pytest.approx(10.0)
     assert not exact.scaled
     other = linkcost.reference_compute(toy(), "ResNet50", 224, 50, 2)
-    assert other.seconds == pytest.approx(0.5)
+    assert other.step_s == pytest.approx(0.5)
     assert other.scaled and other.claimed_speedup_pct is None
     shared = linkcost.reference_compute(toy(chip=4), "ResNet50", 224, 50, 2)
-    assert shared.seconds == pytest.approx(2 * 50 / 100)  # two replicas on one chip's compute
-    assert linkcost.reference_compute(toy(), "ResNet50", 32, 100, 4) is None
-    prediction = linkcost.predict({"inplace": INPLACE, "concat": CONCAT}, toy(), compute=exact)
+    assert shared.step_s == pytest.approx(2 * 50 / 100)  # two replicas on one chip's compute
+    assert linkcost.reference_compute(toy(), "ResNet50", 32, 100, 4) is None  # > 2x the pixels
+    near = linkcost.reference_compute(toy(), "ResNet50", 299, 100, 4)
+    assert near.pixels_from == 224 and near.claimed_speedup_pct is None
+    assert near.step_s == pytest.approx(1.0 * (299 / 224) ** 2)
+    prediction = linkcost.predict(BOTH, toy(), compute=exact, pair=PAIR)
     assert prediction.compute_s == pytest.approx(1.0) and prediction.compute is exact
-    given = linkcost.predict(
-        {"inplace": INPLACE, "concat": CONCAT}, toy(), compute_s=0.3, compute=exact
-    )
+    given = linkcost.predict(BOTH, toy(), compute_s=0.3, compute=exact, pair=PAIR)
     assert given.compute_s == 0.3 and given.compute is None
 
 
+# The whole batch (2 GB) to each of GPUs 0 and 1: 0.2 s a link, 0.4 s serial, 0.2 s parallel.
+WHOLE = [row("CPU:0", "GPU:0", "batch", 2), row("CPU:0", "GPU:1", "batch", 2)]
+
+
+def test_a_reference_of_a_splits_step_has_that_splits_copies_taken_out():
+    """The reference (400 img/s at 100 x 4: a 1.0 s step) measured the whole-batch split: its
+    copies (0.4 s serial, 0.2 s parallel) come out, leaving compute 0.6 s / 0.8 s."""
+    spec = toy(measured="wholebatch")
+    estimate = linkcost.reference_compute(spec, "ResNet50", 224, 100, 4)
+    assert estimate.includes_copies_of == "wholebatch"
+    rows = {"inplace": INPLACE, "wholebatch": WHOLE, "concat": CONCAT}
+    claim = linkcost.predict(rows, spec, compute=estimate, pair=("inplace", "wholebatch"))
+    assert claim.removed == pytest.approx({"serial": 0.4, "parallel": 0.2})
+    assert claim.compute_by == pytest.approx({"serial": 0.6, "parallel": 0.8})
+    assert claim.compute_s is None  # the assumptions differ
+    # in-place copies 0.2 s serial, 0.1 s parallel: the step it predicts against the measured one
+    assert claim.speedup_pct("serial") == pytest.approx((1.0 / 0.8 - 1) * 100)
+    assert claim.speedup_pct("parallel") == pytest.approx((1.0 / 0.9 - 1) * 100)
+    assert claim.claimed_speedup_pct == pytest.approx(10.0)  # 440 / 400: about this pair
+    seed = linkcost.predict(rows, spec, compute=estimate, pair=("inplace", "concat"))
+    assert seed.compute_by == claim.compute_by and seed.claimed_speedup_pct is None
+    unaudited = linkcost.predict(BOTH, spec, compute=estimate, pair=PAIR)
+    assert unaudited.removed == {} and unaudited.compute_s == pytest.approx(1.0)
+    tiny = linkcost.reference_compute(spec, "ResNet50", 224, 10, 4)  # a 0.1 s step
+    swamped = linkcost.predict(rows, spec, compute=tiny, pair=("inplace", "wholebatch"))
+    assert swamped.compute_by == {"serial": None, "parallel": None}  # copies exceed the step
+    assert swamped.speedup_pct("serial") is None
+
+
 def test_the_sweep_adds_and_labels_the_compute_time_and_crossings():
-    prediction = linkcost.predict({"inplace": INPLACE, "concat": CONCAT}, toy(), compute_s=0.78)
+    prediction = linkcost.predict(BOTH, toy(), compute_s=0.78, pair=PAIR)
     points = linkcost.sweep(prediction)
     times = [p.compute_s for p in points]
     assert times == sorted(times)

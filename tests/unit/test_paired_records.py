@@ -11,7 +11,7 @@ from data.make_paired_results import paired_record, paired_run
 
 from mgbench.analysis import gates
 from mgbench.analysis.cells import cell_results
-from mgbench.analysis.claim import DEFAULT_CLAIM, Outcome
+from mgbench.analysis.claim import DEFAULT_CLAIM, DEFAULT_CLAIMS, SEED_QUESTION, Outcome
 from mgbench.analysis.comparisons import paired_comparisons
 from mgbench.commands.report import report_run
 from mgbench.present import prose, render, sections, summary
@@ -60,7 +60,7 @@ def test_simulated_coverage_through_records_is_near_nominal():
 def test_verdicts_from_records_with_known_answers():
     def verdict(**options):
         (c,) = paired_comparisons(
-            read(paired_run(3, 2, **options)), claim=DEFAULT_CLAIM.with_range(CLAIM)
+            read(paired_run(3, 2, **options)), claims=DEFAULT_CLAIMS.with_range(CLAIM)
         )
         return c.verdict
 
@@ -89,7 +89,7 @@ def test_the_headline_comes_first_and_names_each_model():
     assert [row[0] for row in headline.rows] == ["ResNet50", "MobileNetV2"]
     assert "90% CI" in headline.headers and "between-process sd" in headline.headers
     text = render.render(built, "md")
-    assert "| inplace | concat | 3/3 " in text
+    assert "| inplace | wholebatch | 3/3 " in text
     low, high = paired_comparisons(records, alpha=0.1)[0].estimate.ci_pct
     assert f"[{low:+.1f}, {high:+.1f}]%" in text
     assert "random-effects model" in text and "Satterthwaite" in text
@@ -108,8 +108,48 @@ def test_an_aa_pair_is_read_against_zero():
     records = read(paired_run(3, 1, strategy="inplace", versus="inplace"))
     (comparison,) = paired_comparisons(records)
     assert comparison.verdict is None and not comparison.is_claim
-    (row,) = sections.build_report(records, title="t").sections[0].text_rows()
+    built = sections.build_report(records, title="t")
+    claim, others = built.sections[:2]
+    assert claim.rows == [] and claim.notes == [prose.not_run_note(DEFAULT_CLAIM)]
+    assert others.title == prose.OTHER_PAIRS_TITLE
+    (row,) = others.text_rows()
     assert row[-1] == "CI covers 0"
+
+
+@pytest.mark.parametrize(
+    ("true_pct", "round_sd", "outcome"),
+    [
+        (8.0, 0.01, Outcome.FASTER),
+        (-8.0, 0.01, Outcome.SLOWER),
+        (0.0, 0.005, Outcome.NO_DIFFERENCE),
+        (1.0, 0.08, Outcome.INCONCLUSIVE),
+    ],
+)
+def test_the_seeds_question_is_read_against_zero_and_the_minimum_effect(
+    true_pct, round_sd, outcome
+):
+    records = read(paired_run(3, 2, versus="concat", true_pct=true_pct, round_sd=round_sd))
+    (comparison,) = paired_comparisons(records)
+    assert comparison.claim == SEED_QUESTION and comparison.verdict.outcome is outcome
+    if outcome is Outcome.INCONCLUSIVE:
+        assert "would decide" in comparison.verdict.detail
+
+
+def test_three_splits_open_with_the_claim_then_the_question_then_the_other_pair():
+    records = read(
+        paired_run(3, 1, true_pct=8.0, round_sd=0.01)
+        + paired_run(3, 2, versus="concat", true_pct=3.0, round_sd=0.01)
+        + paired_run(3, 3, strategy="wholebatch", versus="concat", true_pct=-5.0)
+    )
+    titles = [s.title for s in sections.build_report(records, title="t").sections]
+    assert titles[:3] == [
+        "The claim, paired in-process: in-place against whole-batch",
+        "The seed's question, paired in-process: in-place against concat",
+        prose.OTHER_PAIRS_TITLE,
+    ]
+    text = summary.claim_headline(records)
+    assert text.index("in-place against whole-batch") < text.index("in-place against concat")
+    assert "faster" in text.split("in-place against concat")[1]
 
 
 def test_claim_headline_is_the_table_and_the_report_command():
@@ -132,20 +172,20 @@ def test_a_skipped_paired_cell_is_shown_with_its_reason():
 )
 def test_the_ratio_gate_reads_paired_data(true_pct, minimum, check):
     records = read(paired_run(3, 4, true_pct=true_pct, round_sd=0.01))
-    (line,) = gates.gate_ratio(records, "inplace", "concat", minimum=minimum)
+    (line,) = gates.gate_ratio(records, "inplace", "wholebatch", minimum=minimum)
     assert line.decision is check and line.reason.startswith("paired ratio ")
 
 
 def test_the_paired_ratio_gate_is_inconclusive_when_its_ci_straddles_the_minimum():
     records = read(paired_run(1, 4, true_pct=-3.0, round_sd=0.05, rounds=4))
-    (line,) = gates.gate_ratio(records, "inplace", "concat", minimum=0.97)
+    (line,) = gates.gate_ratio(records, "inplace", "wholebatch", minimum=0.97)
     assert line.decision is gates.Decision.INCONCLUSIVE
     assert "CI straddles 0.97" in line.reason and "would decide" in line.reason
 
 
 def test_a_skipped_paired_pair_passes_the_ratio_gate():
     records = read([paired_record(r, np.random.default_rng(r), status="skipped") for r in (0, 1)])
-    (line,) = gates.gate_ratio(records, "inplace", "concat")
+    (line,) = gates.gate_ratio(records, "inplace", "wholebatch")
     assert line.passed and line.reason.startswith("skipped: not runnable here")
 
 

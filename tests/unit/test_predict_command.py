@@ -33,6 +33,14 @@ ROWS = {
         ("GPU:0", "CPU:0", "gradients", WEIGHTS),
         ("GPU:1", "CPU:0", "gradients", WEIGHTS),
     ],
+    "wholebatch": [
+        ("CPU:0", "GPU:0", "batch", BATCH),
+        ("CPU:0", "GPU:1", "batch", BATCH),
+        ("CPU:0", "GPU:0", "weights", WEIGHTS),
+        ("CPU:0", "GPU:1", "weights", WEIGHTS),
+        ("GPU:0", "CPU:0", "gradients", WEIGHTS),
+        ("GPU:1", "CPU:0", "gradients", WEIGHTS),
+    ],
     "concat": [
         ("CPU:0", "GPU:0", "batch", BATCH),
         ("GPU:0", "GPU:1", "slices", SLICE),
@@ -87,17 +95,26 @@ def write_run(folder, records):
     return folder
 
 
+SPLITS = ("inplace", "wholebatch", "concat")
+
+
 def synthetic_run(tmp_path, **options):
+    """Isolated cells of the three splits, and paired processes of in-place against whole-batch
+    (true speed-up 8%) and against concat (true speed-up 3%)."""
     rng = np.random.default_rng(3)
-    records = [isolated_record(s, r, **options) for s in ("inplace", "concat") for r in (0, 1)]
+    records = [isolated_record(s, r, **options) for s in SPLITS for r in (0, 1)]
     records += [paired_record(r, rng, true_pct=8.0, round_sd=0.01) for r in range(3)]
+    records += [
+        paired_record(r, rng, true_pct=3.0, round_sd=0.01, versus="concat") for r in range(3)
+    ]
     return write_run(tmp_path / "run", records)
 
 
 def test_predict_prints_both_tables_per_workload_and_the_measured_verdict(tmp_path):
     text = predict_command(synthetic_run(tmp_path), "4xP100-pcie3", compute_ms=100)
     assert text.startswith("# mgbench predict: run on 4xP100-pcie3")
-    assert "## ResNet50-32px-b8-x2" in text
+    assert "## ResNet50-32px-b8-x2: inplace vs wholebatch" in text
+    assert "## ResNet50-32px-b8-x2: inplace vs concat" in text
     assert "### Copies per step on 4xP100-pcie3" in text
     assert "### Sweep over compute time per step (4xP100-pcie3)" in text
     assert "- serial: every copy one after another" in text
@@ -106,7 +123,8 @@ def test_predict_prints_both_tables_per_workload_and_the_measured_verdict(tmp_pa
     assert f"| {(BATCH + 2 * WEIGHTS) / 2**20:,.2f} " in concat_row and "| 0.05 " in concat_row
     assert "compute 100.0 ms/step (given)" in text
     section = text.split(f"## {prediction.SECTION_TITLE}")[1]
-    assert "supports the claim" in section  # the paired processes' +8%
+    assert "supports the claim" in section  # the paired processes' +8% against whole-batch
+    assert "| inplace vs concat " in section and "| faster" in section  # +3%, read against 0
     assert "measured on synthetic-host" in section
 
 
@@ -114,8 +132,10 @@ def test_the_numbers_behind_the_text(tmp_path):
     profile = hardware_specs.load_spec("4xP100-pcie3")
     records = [Record.from_json(isolated_record(s, 0)) for s in ("inplace", "concat")]
     section = prediction.prediction_section(records, profile, compute_s=0.1)
-    (row,) = section.rows
-    predicted = row[6]
+    (row,) = section.rows  # the seed's question: no whole-batch records here
+    values = dict(zip(section.headers, row, strict=True))
+    assert values["comparison"] == "inplace vs concat" and values["claimed"] is None
+    predicted = values["predicted (serial / parallel)"]
     serial = (
         (0.1 + (BATCH + SLICE + 2 * WEIGHTS) / 11.7e9 + 2 * WEIGHTS / 12.9e9)
         / (0.1 + (2 * SLICE + 2 * WEIGHTS) / 11.7e9 + 2 * WEIGHTS / 12.9e9)
@@ -123,8 +143,8 @@ def test_the_numbers_behind_the_text(tmp_path):
     ) * 100
     assert predicted["serial"] == pytest.approx(serial)
     assert predicted["parallel"] > predicted["serial"] > 0
-    assert row[8] is None  # no paired processes in these records
-    assert row[-1].startswith("inconclusive")  # one isolated process a side
+    assert values["measured paired"] is None  # no paired processes in these records
+    assert values["unpaired verdict"].startswith("inconclusive")  # one process a side
     data = json.loads(render.render(Report("t", [], [section]), "json"))
     shown = data["sections"][0]["rows"][0]["predicted (serial / parallel)"]
     assert shown["serial"] == pytest.approx(serial)
@@ -137,13 +157,17 @@ def test_the_profile_reference_gives_the_compute_time(tmp_path):
             isolated_record(
                 s, 0, model="ResNet50", image_size=224, batch_per_replica=96, replicas=4
             )
-            for s in ("inplace", "concat")
+            for s in SPLITS
         ],
     )
     text = predict_command(run, "4xP100-pcie3")
-    assert "compute 979.6 ms/step from ResNet50 224px, 392 img/s on 4 GPU(s)" in text
-    assert "Claimed on this machine for this workload: +6.4%." in text
-    assert "compute used" in text
+    assert "step 979.6 ms from ResNet50 224px, 392 img/s on 4 GPU(s)" in text
+    # PR #10230's "before" step holds the whole-batch split's copies: out of the compute term
+    assert "the compute term is that step less the whole-batch split's own predicted" in text
+    vs_wholebatch, vs_concat = text.split("## ResNet50-224px-b96-x4: inplace vs concat")
+    assert "Claimed on this machine for this workload: +6.4%." in vs_wholebatch
+    assert "Claimed on this machine" not in vs_concat  # the PR measured the other pair
+    assert "compute used (serial)" in text and "compute used (parallel)" in text
 
 
 def test_no_reference_shows_the_sweep_only(tmp_path):
@@ -198,7 +222,8 @@ def test_a_run_without_both_splits_is_refused(tmp_path):
     with pytest.raises(ValueError) as caught:
         predict_command(one, "4xP100-pcie3")
     assert one_line(caught) == (
-        f"no workload in {one} has transfer audits of both inplace and concat (audited: inplace)"
+        f"no workload in {one} has transfer audits of both inplace and wholebatch or inplace "
+        "and concat (audited: inplace)"
     )
 
 
@@ -213,8 +238,8 @@ def test_replicas_beyond_the_profile_are_refused(tmp_path):
     with pytest.raises(ValueError) as caught:
         predict_command(run, "4xP100-pcie3")
     assert one_line(caught) == (
-        f"nothing in {run} can be predicted on 4xP100-pcie3: ResNet50-32px-b8-x8: "
-        "GPU:4 is beyond 4xP100-pcie3's 4 GPUs (GPU:0..GPU:3)"
+        f"nothing in {run} can be predicted on 4xP100-pcie3: ResNet50-32px-b8-x8: inplace vs "
+        "concat: GPU:4 is beyond 4xP100-pcie3's 4 GPUs (GPU:0..GPU:3)"
     )
     assert "GPU:4 is beyond" not in predict_command(run, "dgx1-v100", compute_ms=10)
 
@@ -230,7 +255,7 @@ def test_rows_given_directly_are_predicted_on_every_profile():
     claimed = {row[0]: row[-1] for row in section.rows}
     assert claimed["4xP100-pcie3"] == pytest.approx((417 / 392 - 1) * 100)
     text = prediction.workload_text(rows, profiles[0], key=key, title="claim")
-    assert text.startswith("## claim") and "979.6 ms/step" in text
+    assert text.startswith("## claim") and "step 979.6 ms" in text
 
 
 def _registered(command: str) -> bool:

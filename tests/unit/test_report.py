@@ -19,16 +19,17 @@ from published import published
 
 from mgbench.analysis import cells as analysis_cells
 from mgbench.analysis.cells import cell_results, memory_rows, scaling_rows, weak_result_notes
-from mgbench.analysis.claim import DEFAULT_CLAIM
+from mgbench.analysis.claim import DEFAULT_CLAIM, DEFAULT_CLAIMS, SEED_QUESTION
 from mgbench.analysis.comparisons import claim_pairs, memory_saving_pct
+from mgbench.commands import flags
 from mgbench.commands.compare import compare_runs
-from mgbench.commands.flags import claim_range
 from mgbench.present import export, prose, render, sections, summary
 from mgbench.records import environment, store
 from mgbench.records.record import Record
 from mgbench.vocabulary import DeviceMode
 
 DATA = Path(__file__).resolve().parent / "data"
+BATCH = 32 * 32 * 32 * 3 * 4  # the small results' batch: 2 x 16 images of 32 x 32 x 3 float32
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,17 +72,23 @@ def test_cpu_simulation_is_said_on_every_report():
         assert "CPU simulation" in render.render(sections.build_report(records, title="t"), fmt)
 
 
+def titled(built, title: str):
+    """The section of a built report with this title."""
+    return next(section for section in built.sections if section.title == title)
+
+
 def test_every_format_carries_the_same_verdict():
     built = sections.build_report(small_records(), title="synthetic")
     verdict = "supports the claim (CI inside 5-12%)"
     data = json.loads(render.render(built, "json"))
     assert data["sections"][0]["title"] == prose.headline_title(DEFAULT_CLAIM)
-    assert data["sections"][1]["rows"][0]["verdict"] == verdict
+    by_title = {section["title"]: section for section in data["sections"]}
+    assert by_title[prose.cross_check_title(DEFAULT_CLAIM)]["rows"][0]["verdict"] == verdict
+    assert by_title[prose.cross_check_title(SEED_QUESTION)]["rows"][0]["verdict"] == "faster"
     rows = [r for r in csv.reader(io.StringIO(render.render(built, "csv"))) if r]
     assert rows[0][0] == "note" and rows[0][1].startswith("Machine: synthetic-host")
-    first_table = next(i for i, r in enumerate(rows) if r[0] == "table")
-    assert rows[first_table + 1][0] == prose.cross_check_title(DEFAULT_CLAIM)
-    assert rows[first_table + 1][-1] == verdict
+    (claim_row,) = [r for r in rows if r[0] == prose.cross_check_title(DEFAULT_CLAIM)]
+    assert claim_row[-1] == verdict
     assert "\\begin{tabular}" in render.render(built, "latex")
     assert "<table>" in render.render(built, "html")
     with pytest.raises(ValueError, match="unknown format 'pdf'"):
@@ -98,12 +105,14 @@ def test_json_keeps_numbers_with_their_units_and_null_for_missing():
     records = small_records()
     cells = cell_results(records)
     data = json.loads(render.render(sections.build_report(records, title="t", cells=cells), "json"))
-    claim, throughput, scaling, memory, placement = data["sections"][1:6]
+    duplication = data["sections"][1]
+    claim, question, throughput, scaling, memory, placement = data["sections"][2:8]
+    assert question["rows"][0]["processes"] == {"inplace": 5, "concat": 5}
     (pair,) = claim_pairs(cells, DEFAULT_CLAIM)
     row = claim["rows"][0]
     assert row["speedup"] == pytest.approx(pair.comparison.change_pct)
     assert row["95% CI"] == pytest.approx(list(pair.comparison.ci_pct))
-    assert row["processes"] == {"inplace": 5, "concat": 5}
+    assert row["processes"] == {"inplace": 5, "wholebatch": 5}
     assert row["inplace img/s"] == pytest.approx(pair.a.images_per_s)
     assert isinstance(row["U p-value"], float) and isinstance(row["replicas"], int)
     assert claim["units"]["speedup"] == "%"
@@ -116,8 +125,14 @@ def test_json_keeps_numbers_with_their_units_and_null_for_missing():
     by_strategy = {r["strategy"]: r for r in memory["rows"]}
     assert by_strategy["concat"]["TF peak first device"] == {"GPU:0": 820 * 2**20}
     assert by_strategy["concat"]["NVML process peak"] == {"0": 1120 * 2**20, "1": 940 * 2**20}
-    assert by_strategy["inplace"]["in-place saving"] == pytest.approx((1 - 700 / 820) * 100)
-    assert by_strategy["concat"]["in-place saving"] is None  # shown as "" in Markdown
+    inplace_saving = by_strategy["inplace"]
+    assert inplace_saving["in-place saving vs concat"] == pytest.approx((1 - 700 / 820) * 100)
+    assert inplace_saving["in-place saving vs whole-batch"] == pytest.approx((1 - 700 / 760) * 100)
+    assert by_strategy["concat"]["in-place saving vs concat"] is None  # "" in Markdown
+    copies = {r["strategy"]: r for r in duplication["rows"]}
+    assert duplication["units"]["batch data per GPU (MiB)"] == "bytes"
+    assert copies["wholebatch"]["batch data per GPU (MiB)"] == {"GPU:0": BATCH, "GPU:1": BATCH}
+    assert [copies[s]["duplication"] for s in ("inplace", "wholebatch", "concat")] == [1, 2, 1.5]
     assert memory["units"]["host RSS"] == "bytes"
     mirrored = next(r for r in placement["rows"] if r["strategy"] == "mirrored")
     inplace_placement = next(r for r in placement["rows"] if r["strategy"] == "inplace")
@@ -142,15 +157,40 @@ def test_published_summaries_regenerate_identically(summary_md):
     assert summary.summary_table(records) + "\n" == summary_md.read_text()
 
 
-@pytest.mark.parametrize(("text", "expected"), [("5:12", (5.0, 12.0)), ("0:3.5", (0.0, 3.5))])
-def test_claim_parsing(text, expected):
-    assert claim_range(text) == expected
+@pytest.mark.parametrize(
+    ("given", "claim_range", "question_range"),
+    [
+        ([], (5.0, 12.0), None),
+        (["3:8"], (3.0, 8.0), None),
+        (["0:3.5"], (0.0, 3.5), None),
+        (["inplace/concat=1:4"], (5.0, 12.0), (1.0, 4.0)),
+        (["3:8", "inplace/concat=1:4", "inplace/concat=none"], (3.0, 8.0), None),
+    ],
+)
+def test_claim_flags_set_each_pairs_range(given, claim_range, question_range):
+    parser = argparse.ArgumentParser()
+    flags.add_claim(parser)
+    claims = flags.claims(parser.parse_args([arg for text in given for arg in ("--claim", text)]))
+    assert [c.pair for c in claims.items] == [("inplace", "wholebatch"), ("inplace", "concat")]
+    assert claims.primary.range_pct == claim_range
+    assert claims.items[1].range_pct == question_range
 
 
-@pytest.mark.parametrize("text", ["5-12", "12:5", "a:b"])
-def test_bad_claims_are_refused(text):
-    with pytest.raises(argparse.ArgumentTypeError, match="--claim"):
-        claim_range(text)
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("5-12", "LOW:HIGH"),
+        ("12:5", "LOW < HIGH"),
+        ("a:b", "LOW:HIGH"),
+        ("inplace=1:2", "A/B=LOW:HIGH"),
+        ("/concat=1:2", "A/B=LOW:HIGH"),
+        ("inplace/mirrored=1:2", "no claim or question about inplace/mirrored"),
+    ],
+)
+def test_bad_claims_are_refused(text, says):
+    with pytest.raises(argparse.ArgumentTypeError, match="--claim") as refused:
+        flags.claim_spec(text)
+    assert says in str(refused.value)
 
 
 def test_report_and_compare_commands_write_beside_the_run(tmp_path):
@@ -171,9 +211,9 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     text = compare_runs(run, run)
-    row = "| TinyCNN | keras3    | 32   | 16              | inplace    | 2          | 178.5"
+    row = "| TinyCNN | keras3    | 32   | 16              | inplace    | 2          | 177.9"
     assert row in text
-    assert text.count("no difference (95% CI inside ±2%)") == 4
+    assert text.count("no difference (95% CI inside ±2%)") == 5
 
     missing = subprocess.run(
         [sys.executable, "-m", "mgbench.cli", "report", str(tmp_path / "nothing")],
@@ -188,7 +228,8 @@ def test_report_and_compare_commands_write_beside_the_run(tmp_path):
 
 def test_the_unpaired_cross_check_hides_its_ci_below_five_processes_a_side():
     records = [r for r in small_records() if r.repeat < 3]
-    cross_check = sections.build_report(records, title="t").sections[1]
+    built = sections.build_report(records, title="t")
+    cross_check = titled(built, prose.cross_check_title(DEFAULT_CLAIM))
     (row,) = cross_check.rows
     assert row[cross_check.headers.index("95% CI")] is None  # shown as n/a
     assert "inconclusive" in row[-1] and "about 5 processes a side would decide" in row[-1]
@@ -200,35 +241,19 @@ def test_the_unpaired_cross_check_hides_its_ci_below_five_processes_a_side():
 
 def test_the_transfer_section_shows_bytes_per_role_on_gpus():
     records = small_records()
-    moved = {
-        "inplace": [
-            ("CPU:0", "GPU:0", "slices", 3 * 2**20),
-            ("CPU:0", "GPU:1", "slices", 3 * 2**20),
-        ],
-        "concat": [("CPU:0", "GPU:0", "batch", 6 * 2**20), ("GPU:0", "GPU:1", "slices", 3 * 2**20)],
-    }
-    with_transfers = []
-    for record in records:
-        rows = moved.get(record.cell.strategy)
-        if rows is not None:
-            data = record.to_json()
-            as_dicts = [
-                dict(zip(("src", "dst", "role", "bytes"), row, strict=True)) for row in rows
-            ]
-            data["transfers"] = {"as_run": as_dicts[:1], "on_gpus": as_dicts}
-            record = type(record).from_json(data)
-        with_transfers.append(record)
-    section = sections.transfers_section(cell_results(with_transfers))
+    section = sections.transfers_section(cell_results(records))
     by_strategy = {
         row[0]: dict(zip(section.headers, section.text_rows()[i], strict=True))
         for i, row in enumerate(section.rows)
     }
-    assert by_strategy["concat"]["batch"] == "6.00" and by_strategy["concat"]["slices"] == "3.00"
-    assert by_strategy["concat"]["into GPU:0"] == "6.00"
-    assert by_strategy["inplace"]["batch"] == "0" and by_strategy["inplace"]["total"] == "6.00"
-    assert by_strategy["inplace"]["into GPU:0"] == "3.00"
+    assert by_strategy["concat"]["batch"] == "0.375" and by_strategy["concat"]["slices"] == "0.188"
+    assert by_strategy["concat"]["into GPU:0"] == "2.38"  # the batch and GPU:0's weights
+    assert by_strategy["wholebatch"]["batch"] == "0.750"  # the whole batch to both GPUs
+    assert by_strategy["inplace"]["batch"] == "0" and by_strategy["inplace"]["slices"] == "0.375"
+    assert by_strategy["inplace"]["total"] == "8.38"  # slices, and 2 MiB of weights each way
     # a run recorded before the audit existed has no such section
-    assert sections.transfers_section(cell_results(records)) is None
+    unaudited = [dataclasses.replace(record, transfers=None) for record in records]
+    assert sections.transfers_section(cell_results(unaudited)) is None
 
 
 # -- honest GPU reporting: virtual GPUs, NVML, energy (issue 12) --------------------------------
@@ -253,8 +278,10 @@ def test_synthetic_virtual_gpu_run_marks_every_claim_row_and_shows_no_scaling_ef
     and unpaired cross-check) carries the marker, nothing 'supports the claim', and the scaling
     section has no efficiency."""
     built = sections.build_report(as_virtual_gpu_run(), title="synthetic virtual GPUs")
-    assert prose.virtual_gpu_note(DEFAULT_CLAIM) in built.preamble
-    headline, cross_check, _, scaling = built.sections[:4]
+    assert prose.virtual_gpu_note(DEFAULT_CLAIMS) in built.preamble
+    headline = built.sections[0]
+    cross_check = titled(built, prose.cross_check_title(DEFAULT_CLAIM))
+    scaling = titled(built, "Scaling against one device and against MirroredStrategy")
     assert headline.title == prose.headline_title(DEFAULT_CLAIM) and len(headline.rows) == 1
     assert (
         cross_check.title == prose.cross_check_title(DEFAULT_CLAIM) and len(cross_check.rows) == 1
@@ -267,7 +294,7 @@ def test_synthetic_virtual_gpu_run_marks_every_claim_row_and_shows_no_scaling_ef
     assert "CI inside the claimed range" in headline.rows[0][-1]
     assert "CI inside the claimed range" in cross_check.rows[0][-1]
     efficiency = scaling.headers.index("scaling efficiency")
-    assert [row[efficiency] for row in scaling.rows] == [None, None, None]
+    assert [row[efficiency] for row in scaling.rows] == [None, None, None, None]
     assert {row[efficiency] for row in scaling.text_rows()} == {"not shown"}
     assert scaling.notes == [prose.VIRTUAL_GPU_SCALING_NOTE]
     text = render.render(built, "md")
@@ -286,7 +313,7 @@ def test_the_memory_section_explains_nvml_and_names_a_hidden_process():
         records.append(Record.from_json(data))
     cells = cell_results(records)
     memory = sections.memory_section(memory_rows(cells))
-    assert prose.nvml_note(DEFAULT_CLAIM) in memory.notes
+    assert prose.nvml_note() in memory.notes
     assert (
         "NVML process peak n/a: NVML listed other processes on GPU 0 but never this one "
         "(TinyCNN-32px-b16-concat-x2)"
@@ -294,7 +321,7 @@ def test_the_memory_section_explains_nvml_and_names_a_hidden_process():
     rows = {row[4]: row for row in memory.rows}
     assert rows["concat"][memory.headers.index("NVML process peak")] is None
     # the in-place saving reads TF peaks only, whatever NVML says
-    saving = rows["inplace"][memory.headers.index("in-place saving")]
+    saving = rows["inplace"][memory.headers.index("in-place saving vs concat")]
     assert saving == pytest.approx((1 - 700 / 820) * 100)
 
 

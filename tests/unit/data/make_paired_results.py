@@ -29,7 +29,7 @@ PAIRED_CELL: dict[str, Any] = {
     "timeout_s": 600.0,
     "placement": False,
     "backend": "keras3",
-    "versus": "concat",
+    "versus": "wholebatch",
     "rounds": 20,
     "block_steps": 5,
 }

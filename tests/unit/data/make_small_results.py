@@ -12,13 +12,36 @@ from pathlib import Path
 import numpy as np
 
 MIB = 2**20
-RATES = {"single": 100.0, "inplace": 180.0, "concat": 166.0, "mirrored": 176.0}
+# In-place 8.4% faster than whole-batch (inside the claim's 5-12%), 3.4% faster than concat.
+RATES = {"single": 100.0, "inplace": 180.0, "wholebatch": 166.0, "concat": 174.0, "mirrored": 176.0}
 TF_PEAKS = {
     "single": {"GPU:0": 900 * MIB},
     "inplace": {"GPU:0": 700 * MIB, "GPU:1": 640 * MIB},
+    "wholebatch": {"GPU:0": 760 * MIB, "GPU:1": 700 * MIB},
     "concat": {"GPU:0": 820 * MIB, "GPU:1": 640 * MIB},
     "mirrored": {"GPU:0": 760 * MIB, "GPU:1": 760 * MIB},
 }
+BATCH = 32 * 32 * 32 * 3 * 4  # 2 x 16 images of 32 x 32 x 3 float32
+WEIGHTS = 2 * MIB
+# The transfer audit on GPUs (src, dst, role, bytes) of each split: how the batch arrives.
+BATCH_ROWS = {
+    "single": [("CPU:0", "GPU:0", "batch", BATCH // 2)],
+    "inplace": [("CPU:0", f"GPU:{i}", "slices", BATCH // 2) for i in (0, 1)],
+    "wholebatch": [("CPU:0", f"GPU:{i}", "batch", BATCH) for i in (0, 1)],
+    "concat": [("CPU:0", "GPU:0", "batch", BATCH), ("GPU:0", "GPU:1", "slices", BATCH // 2)],
+}
+
+
+def transfers(strategy: str, replicas: int) -> dict | None:
+    if strategy not in BATCH_ROWS:
+        return None
+    rows = BATCH_ROWS[strategy] + [
+        (src, dst, role, WEIGHTS)
+        for i in range(replicas)
+        for src, dst, role in (("CPU:0", f"GPU:{i}", "weights"), (f"GPU:{i}", "CPU:0", "gradients"))
+    ]
+    on_gpus = [{"src": a, "dst": b, "role": r, "bytes": n} for a, b, r, n in rows]
+    return {"as_run": on_gpus, "on_gpus": on_gpus}
 
 
 def record(strategy: str, repeat: int, rng: np.random.Generator) -> dict:
@@ -86,13 +109,18 @@ def record(strategy: str, repeat: int, rng: np.random.Generator) -> dict:
             "default_device": default,
             "variable_devices": ["CPU:0"],
             "ops_per_device": {},
-            "slice_devices": {"inplace": ["CPU:0"], "concat": ["GPU:0"]}.get(strategy, []),
+            "slice_devices": {
+                "inplace": ["CPU:0"],
+                "wholebatch": ["GPU:0", "GPU:1"],
+                "concat": ["GPU:0"],
+            }.get(strategy, []),
             "merge_devices": [] if strategy == "single" else ["CPU:0"],
             "grad_aggregate_devices": [] if strategy == "single" else ["CPU:0"],
             "update_devices": ["CPU:0"],
             "unplaced_ops": {"loss": 12, "other": 40},
         },
         "placement_reason": "MirroredStrategy: not traced" if strategy == "mirrored" else None,
+        "transfers": transfers(strategy, replicas),
         "environment": {
             "host": "synthetic-host",
             "cpu": "Synthetic CPU",
