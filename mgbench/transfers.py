@@ -259,18 +259,6 @@ def total_by_role(rows: Iterable[Transfer]) -> dict[str, int]:
     return dict(totals)
 
 
-def whole_batch_to_every_replica(inplace_rows: Sequence[Transfer]) -> tuple[Transfer, ...]:
-    """The in-place split's rows as Keras <= 2.1's ``multi_gpu_model`` moved them: each replica's
-    slice ran under the replica's device scope, so TF sent the whole batch to every replica and
-    it was sliced there (the baseline Keras PR #10230 measured against). Derived from the
-    in-place audit, not traced: every ``slices`` row becomes a whole-batch ``batch`` row."""
-    slices = [row for row in inplace_rows if row.role == "slices"]
-    whole = sum(row.bytes for row in slices)
-    kept = [row for row in inplace_rows if row.role != "slices"]
-    copies = [Transfer(row.src, row.dst, "batch", whole) for row in slices]
-    return tuple(sorted([*copies, *kept], key=lambda r: (_ROLE_RANK[r.role], r.src, r.dst)))
-
-
 def resolved_split(rows: Iterable[Transfer], replicas: int | Sequence[str]) -> Strategy | None:
     """Which split a traced step's rows show, read from where its ``batch`` and ``slices`` go,
     whatever the wrapper that made it was called:

@@ -260,10 +260,11 @@ def specs_section(
     key: CellKey,
     title: str | None = None,
     pair: tuple[str, str] = DEFAULT_CLAIM.pair,
+    claimed: bool = True,
 ) -> Section:
     """One workload on several specs: copy times of ``pair``'s two strategies, the predicted
     speed-up of the first at each spec's reference compute time, and the claim's own figure
-    where the spec has one."""
+    where the spec has one (``claimed``: only beside the pair that figure is about)."""
     a, b = (prose.split_name(s) for s in pair)
     rows, notes = [], []
     for spec in specs:
@@ -281,12 +282,12 @@ def specs_section(
                 {each: p.a.seconds(each) for each in linkcost.ASSUMPTIONS},
                 {each: p.b.seconds(each) for each in linkcost.ASSUMPTIONS},
                 {each: p.speedup_pct(each) for each in linkcost.ASSUMPTIONS},
-                p.compute.claimed_speedup_pct if p.compute else None,
+                p.compute.claimed_speedup_pct if p.compute and claimed else None,
             ]
         )
         notes.append(f"{spec.name}: {choice.note}")
     return Section(
-        title or f"{key.label}: predicted {a} speed-up per hardware spec",
+        title or f"{key.label}: predicted {a} speed-up over {b} per hardware spec",
         [
             Column("spec"),
             Column("compute ms/step", ms2, "s"),

@@ -156,23 +156,6 @@ def test_the_record_field_round_trips_and_names_a_bad_row():
         Transfers.from_json({"on_gpus": []})
 
 
-def test_the_claims_baseline_sends_the_whole_batch_to_every_replica():
-    from mgbench.transfers import whole_batch_to_every_replica
-
-    inplace = (
-        Transfer("CPU:0", "GPU:0", "slices", 30),
-        Transfer("CPU:0", "GPU:1", "slices", 30),
-        Transfer("CPU:0", "GPU:2", "slices", 40),  # the last replica's remainder
-        Transfer("GPU:1", "CPU:0", "gradients", 7),
-    )
-    assert whole_batch_to_every_replica(inplace) == (
-        Transfer("CPU:0", "GPU:0", "batch", 100),
-        Transfer("CPU:0", "GPU:1", "batch", 100),
-        Transfer("CPU:0", "GPU:2", "batch", 100),
-        Transfer("GPU:1", "CPU:0", "gradients", 7),
-    )
-
-
 # -- the three splits, traced on synthetic graphs, and the split their rows resolve to ---------
 
 
