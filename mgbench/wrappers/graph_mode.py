@@ -114,7 +114,7 @@ def _replicate(template: Any, devices: Sequence[str], replica_inputs: Any) -> An
     return _wrapper_class(keras)(template, template.inputs, merged, devices)
 
 
-def _slicer(template: Any, parts: int) -> Callable[[int, Any], Any]:
+def _slicer(template: Any, parts: int) -> Callable[[int, int], Any]:
     """``slice_of(i, k)``: replica ``i``'s ``Lambda`` slice of template input ``k``, built under
     whatever device scope is active (the caller's choice is the whole difference)."""
     keras = lazy.tf_keras()
@@ -150,6 +150,7 @@ def _warn_unplaced_inputs(template: Any) -> None:
 def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
     """The in-place split over ``devices``: in place when ``template`` was built under a device
     (the host); warns, naming the input, when one of its inputs has none."""
+    _check(devices)  # refuse bad devices before warning about the template
     tf = lazy.tensorflow()
     _warn_unplaced_inputs(template)
     slice_of = _slicer(template, len(devices))
