@@ -16,6 +16,10 @@ prefetched onto the first replica). Each step is resolved twice:
   the concat split's whole-batch copy to GPU:0 exists only here, since the CPU default device is
   the host itself.
 
+:func:`resolved_split` reads back from the rows which split a step really is (in-place,
+whole-batch or concat), whatever its wrapper is called: a graph-mode in-place wrapper over a
+template built with no device scope is the whole-batch split (DESIGN §2.17), and says so.
+
 What it cannot see: copies TF elides or fuses at run time, the tf.data pipeline's own copies, and
 MirroredStrategy (not traced; its all-reduce is tf.distribute's).
 """
@@ -38,12 +42,15 @@ from mgbench.placement import (
     op_role,
     resolve_devices,
 )
+from mgbench.vocabulary import Strategy
 from mgbench.wrappers.scopes import SPLIT_SCOPE, replica_index
 
 RESOLUTIONS = ("as_run", "on_gpus")
 # The roles of a transfer, in the order tables show them.
 TRANSFER_ROLES = ("batch", "slices", "weights", "outputs", "labels", "gradients", "other")
 HOST = short_name(HOST_DEVICE)
+# The splits :func:`resolved_split` tells apart.
+SPLITS = (Strategy.INPLACE, Strategy.WHOLEBATCH, Strategy.CONCAT)
 
 
 @dataclass(frozen=True)
@@ -252,16 +259,77 @@ def total_by_role(rows: Iterable[Transfer]) -> dict[str, int]:
     return dict(totals)
 
 
-def whole_batch_to_every_replica(inplace_rows: Sequence[Transfer]) -> tuple[Transfer, ...]:
-    """The in-place split's rows as Keras <= 2.1's ``multi_gpu_model`` moved them: each replica's
-    slice ran under the replica's device scope, so TF sent the whole batch to every replica and
-    it was sliced there (the baseline Keras PR #10230 measured against). Derived from the
-    in-place audit, not traced: every ``slices`` row becomes a whole-batch ``batch`` row."""
-    slices = [row for row in inplace_rows if row.role == "slices"]
-    whole = sum(row.bytes for row in slices)
-    kept = [row for row in inplace_rows if row.role != "slices"]
-    copies = [Transfer(row.src, row.dst, "batch", whole) for row in slices]
-    return tuple(sorted([*copies, *kept], key=lambda r: (_ROLE_RANK[r.role], r.src, r.dst)))
+def resolved_split(rows: Iterable[Transfer], replicas: int | Sequence[str]) -> Strategy | None:
+    """Which split a traced step's rows show, read from where its ``batch`` and ``slices`` go,
+    whatever the wrapper that made it was called:
+
+    * in-place: no batch row; slices from one device (where the batch lives) to every other
+      replica;
+    * whole-batch: the same whole batch from one device to every other replica, no slices;
+    * concat: the whole batch to one replica, slices from there to every other replica;
+    * None: none of these (one replica, nothing split, a mix).
+
+    ``replicas``: the replica devices, or their count for the ``on_gpus`` names ``GPU:0..n-1``.
+    """
+    names = (
+        [f"GPU:{i}" for i in range(replicas)]
+        if isinstance(replicas, int)
+        else [short_name(d) for d in replicas]
+    )
+    if len(names) < 2:
+        return None
+    rows = list(rows)
+    batch = [row for row in rows if row.role == "batch"]
+    slices = [row for row in rows if row.role == "slices"]
+
+    def from_one_to_the_others(sent: list[Transfer]) -> bool:
+        sources = {row.src for row in sent}
+        return len(sources) == 1 and sorted(row.dst for row in sent) == sorted(set(names) - sources)
+
+    if not batch and slices and from_one_to_the_others(slices):
+        return Strategy.INPLACE
+    if not slices and batch and from_one_to_the_others(batch):
+        if len({row.bytes for row in batch}) == 1:  # the same whole batch to each
+            return Strategy.WHOLEBATCH
+        return None
+    if len(batch) == 1 and batch[0].dst in names and slices:
+        first = batch[0].dst
+        if {row.src for row in slices} == {first} and sorted(row.dst for row in slices) == sorted(
+            set(names) - {first}
+        ):
+            return Strategy.CONCAT
+    return None
+
+
+def format_resolved_split(
+    rows: Iterable[Transfer],
+    replicas: int | Sequence[str],
+    built_as: str,
+    resolution: str = "on_gpus",
+) -> str:
+    """One line: the split :func:`resolved_split` reads in ``rows`` (of ``resolution``), how,
+    and whether it is the split the step was built as (``built_as``)."""
+    rows = list(rows)
+    found = resolved_split(rows, replicas)
+    batch = sorted({(row.src, row.dst, row.bytes) for row in rows if row.role == "batch"})
+    slices = sorted({(row.src, row.dst) for row in rows if row.role == "slices"})
+    label = f"split {resolution.replace('_', ' ')}"
+    if found == Strategy.INPLACE:
+        how = f"each replica's slice from {slices[0][0]}, no whole batch moved"
+    elif found == Strategy.WHOLEBATCH:
+        how = (
+            f"the whole batch ({batch[0][2]:,} B) from {batch[0][0]} to each of "
+            f"{', '.join(dst for _, dst, _ in batch)}"
+        )
+    elif found == Strategy.CONCAT:
+        how = (
+            f"the whole batch ({batch[0][2]:,} B) from {batch[0][0]} to {batch[0][1]}, slices "
+            f"from there to {', '.join(dst for _, dst in slices)}"
+        )
+    else:
+        return f"{label}: none of {', '.join(SPLITS)} (built as {built_as})"
+    verdict = "as built" if found == built_as else f"NOT the {built_as} split it was built as"
+    return f"{label}: {found} ({verdict}): {how}"
 
 
 def format_transfers(audits: dict[str, TransferAudit], title: str | None = None) -> str:

@@ -5,7 +5,9 @@ Placement is compared role by role, not op by op: for each stage of the step (sl
 merge, loss, backward, gradient aggregation, updates) the set of devices its ops were predicted
 to run on against the set they ran on, over the ops that ran under their traced names (Grappler
 fuses and folds the rest). Constants and shape ops are left out: TF's placer moves them by its
-own heuristics (``mgbench.placement`` rule 4), and they carry no step's work.
+own heuristics (``mgbench.placement`` rule 4), and they carry no step's work. A wrapper's slicing
+must also run where its split cuts the batch (:func:`expected_slice_devices`), so a trace that
+predicts the wrong split correctly still fails.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from mgbench.execution.probes import NvmlGpu, NvmlSnapshot, TfGpu, TfInspection
 from mgbench.placement import METADATA_TYPES, PlacedOp
-from mgbench.vocabulary import DeviceMode
+from mgbench.vocabulary import DeviceMode, Strategy
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 STATUSES = (OK, WARN, FAIL, SKIP)
@@ -454,11 +456,65 @@ def _predicted(rows: Iterable[Sequence[str]]) -> list[PlacedOp]:
     return [PlacedOp(*map(str, row)) for row in rows]
 
 
+def expected_slice_devices(
+    strategy: str, *, host: str, default_device: str, replica_devices: Sequence[str]
+) -> tuple[str, ...] | None:
+    """Where a wrapper's split must cut the batch, whatever its trace predicted: the in-place
+    split on the host (where the batch lives), the whole-batch split on every replica, the concat
+    split on the default device; None for a strategy that does not split a batch."""
+    by_split: dict[str, tuple[str, ...]] = {
+        Strategy.INPLACE: (host,),
+        Strategy.WHOLEBATCH: tuple(replica_devices),
+        Strategy.CONCAT: (default_device,),
+    }
+    expected = by_split.get(strategy)
+    return tuple(sorted(set(expected))) if expected is not None else None
+
+
 MODE_LABELS = {
     DeviceMode.CPU_SIMULATION: "simulated CPU replicas",
     DeviceMode.VIRTUAL_GPU: "virtual GPUs on one chip",
     DeviceMode.GPU: "GPUs",
 }
+
+
+def _placement_check(
+    name: str,
+    where: str,
+    result: Mapping[str, Any],
+    observed: list[ObservedOp],
+    payload: Mapping[str, Any],
+) -> Check:
+    """A traced strategy's check: every role where predicted, and a split's slicing where that
+    split cuts the batch (a prediction that agrees with a wrong split still fails)."""
+    comparison = compare_placement(_predicted(result["predicted"]), observed)
+    differing = [r.role for r in comparison.roles if not r.agrees]
+    verdict = (
+        f"every role as predicted ({len(comparison.roles)} roles)"
+        if not differing
+        else f"roles off their predicted devices: {', '.join(differing)}"
+    )
+    expected = expected_slice_devices(
+        result["strategy"],
+        host=payload["host"],
+        default_device=payload["default_device"],
+        replica_devices=result["replica_devices"],
+    )
+    sliced = next((r.observed_devices for r in comparison.roles if r.role == "slice"), ())
+    wrong_split = expected is not None and sliced != expected
+    if wrong_split:
+        verdict += (
+            f"; slicing ran on {', '.join(sliced) or 'no device'}, but the {result['strategy']} "
+            f"split cuts the batch on {', '.join(expected or ())}"
+        )
+    return Check(
+        name,
+        OK if comparison.agrees and not wrong_split else FAIL,
+        f"{where}; {verdict}; {comparison.matched_ops} ops ran under their traced "
+        f"names, {comparison.heuristic_ops} constants/shape ops left to TF's placer",
+        tuple(m for r in comparison.roles for m in r.moved),
+        placement=comparison,
+    )
 
 
 def placement_checks(
@@ -505,24 +561,7 @@ def placement_checks(
                 )
             )
             continue
-        comparison = compare_placement(_predicted(result["predicted"]), observed)
-        status = OK if comparison.agrees else FAIL
-        differing = [r.role for r in comparison.roles if not r.agrees]
-        verdict = (
-            f"every role as predicted ({len(comparison.roles)} roles)"
-            if not differing
-            else f"roles off their predicted devices: {', '.join(differing)}"
-        )
-        checks.append(
-            Check(
-                name,
-                status,
-                f"{where}; {verdict}; {comparison.matched_ops} ops ran under their traced "
-                f"names, {comparison.heuristic_ops} constants/shape ops left to TF's placer",
-                tuple(m for r in comparison.roles for m in r.moved),
-                placement=comparison,
-            )
-        )
+        checks.append(_placement_check(name, where, result, observed, payload))
     auto_jit = payload.get("auto_jit") or ""
     problems = []
     if jit_on:

@@ -37,12 +37,16 @@ class Keras3Backend(TensorFlowBackend):
         replica_devices: tuple[str, ...],
         input_device: str | None,
     ) -> Any:
-        from mgbench.wrappers import MultiGpuModel, ParallelModel
+        from mgbench.wrappers import MultiGpuModel, ParallelModel, WholeBatchModel
 
         count, names = len(replica_devices), list(replica_devices)
         if strategy == Strategy.INPLACE:
             return MultiGpuModel(template, count, devices=names, input_device=input_device)
-        return ParallelModel(template, count, devices=names)
+        if strategy == Strategy.WHOLEBATCH:
+            return WholeBatchModel(template, count, devices=names)
+        if strategy == Strategy.CONCAT:
+            return ParallelModel(template, count, devices=names)
+        raise ValueError(f"{strategy!r} is not a wrapper the keras3 backend builds")
 
     def optimizer(self, built: Built) -> Any:
         return self.keras().optimizers.SGD(learning_rate=LEARNING_RATE)

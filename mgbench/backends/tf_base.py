@@ -5,10 +5,11 @@ A subclass says only what differs: its Keras module, how a wrapper is made, the 
 the bare template is built and how a training step's placement is read.
 
 The strategies: ``single`` is the bare template on the default device (GPU:0 with GPUs, else
-the host); ``inplace`` and ``concat`` wrap the template over N replicas (the wrappers differ per
-backend); ``mirrored`` is ``tf.distribute.MirroredStrategy``, NCCL on real GPUs and a reduction
-that works on virtual GPUs and CPUs (NCCL refuses virtual GPUs). Its variables are mirrored on
-every replica, so the ``weights`` setting does not apply to it. ``multiworker`` is
+the host); ``inplace``, ``wholebatch`` and ``concat`` wrap the template over N replicas (the
+wrappers differ per backend; several may share one template); ``mirrored`` is
+``tf.distribute.MirroredStrategy``, NCCL on real GPUs and a reduction that works on virtual GPUs
+and CPUs (NCCL refuses virtual GPUs). Its variables are mirrored on every replica, so the
+``weights`` setting does not apply to it. ``multiworker`` is
 ``tf.distribute.MultiWorkerMirroredStrategy``: this process is one of ``workers`` processes
 (peers from TF_CONFIG or Slurm, :mod:`mgbench.platform.cluster`), its replicas every GPU it sees
 (one CPU without GPUs), gradients all-reduced by collectives (NCCL on GPUs, a ring on CPUs).
@@ -413,7 +414,8 @@ class TensorFlowBackend:
         replica_devices: tuple[str, ...],
         input_device: str | None,
     ) -> Any:
-        """The ``inplace`` or ``concat`` wrapper of ``template`` over ``replica_devices``."""
+        """The wrapper (``inplace``, ``wholebatch`` or ``concat``) of ``template`` over
+        ``replica_devices``."""
         raise NotImplementedError
 
     def optimizer(self, built: Built) -> Any:

@@ -1,4 +1,4 @@
-"""The fidelity backend: both wrappers as the original Keras 2 graph-mode code (``tf_keras``).
+"""The fidelity backend: the wrappers as the original Keras 2 graph-mode code (``tf_keras``).
 
 The claim was measured in 2018 on Keras 2 in TF1 graph mode. tf_keras 2.21 still runs that mode
 after ``tf.compat.v1.disable_eager_execution()``, which must happen before any TF op, so this
@@ -86,12 +86,14 @@ class TfKerasBackend(TensorFlowBackend):
         # input_device is not passed on: the original in-place split slices where its input lives.
         from mgbench.wrappers import graph_mode
 
-        make = (
-            graph_mode.multi_gpu_model
-            if strategy == Strategy.INPLACE
-            else graph_mode.parallel_model
-        )
-        return make(template, list(replica_devices))
+        makers = {
+            Strategy.INPLACE: graph_mode.multi_gpu_model,
+            Strategy.WHOLEBATCH: graph_mode.whole_batch_model,
+            Strategy.CONCAT: graph_mode.parallel_model,
+        }
+        if strategy not in makers:
+            raise ValueError(f"{strategy!r} is not a wrapper the tf_keras backend builds")
+        return makers[Strategy(strategy)](template, list(replica_devices))
 
     def optimizer(self, built: Built) -> Any:
         if built.distribution is not None:

@@ -1,14 +1,15 @@
-"""``mgbench placement``: build each strategy here and report its placement and transfer audit,
-and with ``--hardware`` the speed-up they predict on those machines."""
+"""``mgbench placement``: build each strategy here (every wrapper by default) and report its
+placement, transfer audit and the split that audit resolves to on GPUs, and with ``--hardware``
+the speed-ups they predict on those machines."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mgbench import backends
-from mgbench.analysis.claim import DEFAULT_CLAIM, Claim
+from mgbench.analysis.claim import DEFAULT_CLAIMS, Claims
 from mgbench.commands import flags
 from mgbench.config import hardware_specs
 from mgbench.vocabulary import DEFAULT_BACKEND, WRAPPERS, DeviceMode, Strategy
@@ -16,12 +17,17 @@ from mgbench.vocabulary import DEFAULT_BACKEND, WRAPPERS, DeviceMode, Strategy
 if TYPE_CHECKING:
     from mgbench import transfers
     from mgbench.analysis.cells import CellKey
+    from mgbench.backends.base import Backend, BuildSpec
     from mgbench.present.model import Section
 
 NAME = "placement"
 HELP = "show where each wrapper's ops run (forward, backward, slicing, merge)"
 
-CPU_NOTE = "CPU simulation: host and default device are both CPU:0, so the two splits coincide."
+CPU_NOTE = (
+    "CPU simulation: host and default device are both CPU:0, so as run the in-place and concat "
+    "splits coincide (the whole-batch split still sends every replica the whole batch); the "
+    "tables on GPUs tell all three apart."
+)
 
 
 def setup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +61,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             virtual_gpus=args.virtual_gpus,
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
             hardware=args.hardware,
-            claim=flags.claims(args).primary,
+            claims=flags.claims(args),
         )
     )
     return 0
@@ -73,12 +79,11 @@ def placement_tables(
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = 0,
     hardware: str | None = None,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
 ) -> str:
-    """Prepare this fresh process's devices, build each strategy, and return its placement and
-    transfer audit; with ``hardware`` (a name, a TOML file, or ``all``) the predicted
-    speed-up of the claim's first strategy on those machines too."""
-    from mgbench import models, placement, transfers
+    """Prepare this fresh process's devices, build each strategy, and return its placement,
+    transfer audit and the split its audit on GPUs resolves to; with ``hardware`` (a name, a
+    TOML file, or ``all``) the predicted speed-ups on those machines too (:func:`predictions`)."""
     from mgbench.analysis.cells import CellKey
     from mgbench.backends.base import BuildSpec
     from mgbench.platform import quiet
@@ -96,35 +101,53 @@ def placement_tables(
         if mode == DeviceMode.CPU_SIMULATION:
             sections.append(CPU_NOTE)
         for name in strategy_names:
-            count = 1 if name == Strategy.SINGLE else replicas
             spec = BuildSpec(
                 model=model,
                 image_size=image_size,
                 classes=classes,
                 strategy=name,
-                replicas=count,
+                replicas=1 if name == Strategy.SINGLE else replicas,
                 batch_per_replica=batch_per_replica,
             )
-            built = chosen.build_compiled(spec)
-            x, y = models.synthetic_batch(image_size, classes, spec.global_batch)
-            traced, reason = chosen.trace_step(built, x, y)
-            title = (
-                f"## {name} ({backend}): {model} {image_size}px, {count} replica(s) x "
-                f"{batch_per_replica} images"
-            )
-            if traced is None:
-                sections.append(f"{title}\n{reason}")
-                continue
-            audits = transfers.audits(traced, global_batch=spec.global_batch)
-            audited[name] = audits
-            sections.append(placement.format_placement(traced.placement(), title))
-            sections.append(transfers.format_transfers(audits))
-        if specs and all(s in audited for s in claim.pair):
+            text, audits = _traced_strategy(chosen, spec, backend)
+            sections.append(text)
+            if audits is not None:
+                audited[name] = audits
+        if specs:
             key = CellKey(model, image_size, batch_per_replica, replicas, backend)
-            sections += predictions(
-                {s: audited[s]["on_gpus"].rows for s in claim.pair}, specs, key, claim
-            )
+            on_gpus = {name: found["on_gpus"].rows for name, found in audited.items()}
+            sections += predictions(on_gpus, specs, key, claims)
         return "\n\n".join(sections)
+
+
+def _traced_strategy(
+    backend: Backend, spec: BuildSpec, backend_name: str
+) -> tuple[str, dict[str, transfers.TransferAudit] | None]:
+    """Build and trace one strategy: its placement, transfer tables and resolved split as text,
+    and its audits (None when it is not traced)."""
+    from mgbench import models, placement, transfers
+
+    built = backend.build_compiled(spec)
+    x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
+    traced, reason = backend.trace_step(built, x, y)
+    title = (
+        f"## {spec.strategy} ({backend_name}): {spec.model} {spec.image_size}px, "
+        f"{spec.replicas} replica(s) x {spec.batch_per_replica} images"
+    )
+    if traced is None:
+        return f"{title}\n{reason}", None
+    audits = transfers.audits(traced, global_batch=spec.global_batch)
+    parts = [
+        placement.format_placement(traced.placement(), title),
+        transfers.format_transfers(audits),
+    ]
+    if spec.strategy in WRAPPERS:
+        parts.append(
+            transfers.format_resolved_split(
+                audits["on_gpus"].rows, len(traced.replica_devices), spec.strategy
+            )
+        )
+    return "\n\n".join(parts), audits
 
 
 def _specs(name: str | None) -> list[hardware_specs.HardwareSpec]:
@@ -136,34 +159,20 @@ def _specs(name: str | None) -> list[hardware_specs.HardwareSpec]:
 
 
 def predictions(
-    rows: dict[str, Sequence[transfers.Transfer]],
+    rows: Mapping[str, Sequence[transfers.Transfer]],
     specs: Sequence[hardware_specs.HardwareSpec],
     key: CellKey,
-    claim: Claim = DEFAULT_CLAIM,
+    claims: Claims = DEFAULT_CLAIMS,
 ) -> list[str]:
-    """The claim's two strategies on each spec, and its first against the baseline the PR
-    measured (the whole batch to every replica, derived from that strategy's audit)."""
-    from mgbench import transfers
-    from mgbench.present import prediction, prose
+    """Per claim (the claim's own first, then the seed's question) whose two strategies' traced
+    ``on_gpus`` rows are both in ``rows``: their copy times and the predicted speed-up on each
+    spec, beside the spec's measured gain where it is about that pair."""
+    from mgbench.present import prediction
 
-    whole_batch = "Keras 2.1 split"
-    derived = {
-        claim.a: rows[claim.a],
-        whole_batch: transfers.whole_batch_to_every_replica(rows[claim.a]),
-    }
     return [
-        _text(prediction.specs_section(rows, specs, key, pair=claim.pair)),
-        _text(
-            prediction.specs_section(
-                derived,
-                specs,
-                key,
-                title=f"{key.label}: predicted {prose.split_name(claim.a)} speed-up over "
-                "Keras <= 2.1's split (whole batch to every replica, the claim's own baseline; "
-                "derived)",
-                pair=(claim.a, whole_batch),
-            )
-        ),
+        _text(prediction.specs_section(rows, specs, key, pair=claim.pair))
+        for claim in claims.items
+        if all(strategy in rows for strategy in claim.pair)
     ]
 
 

@@ -297,7 +297,7 @@ def specs_section(
 ) -> Section:
     """One workload on several specs: copy times of ``pair``'s two strategies, the predicted
     speed-up of the first at each spec's reference compute time, and the claim's own figure
-    where the spec has one."""
+    where the spec has one about this pair."""
     a, b = (prose.split_name(s) for s in pair)
     rows, notes = [], []
     for spec in specs:
@@ -317,7 +317,7 @@ def specs_section(
         )
         notes.append(f"{spec.name}: {note}")
     return Section(
-        title or f"{key.label}: predicted {a} speed-up per hardware spec",
+        title or f"{key.label}: predicted {a} speed-up over {b} per hardware spec",
         [
             Column("spec"),
             Column("compute ms/step (serial / parallel)", ms_pair, "s"),

@@ -30,7 +30,7 @@ def pair_words(claim: Claim) -> str:
 
 # -- the hardware's caveats ----------------------------------------------------------------------
 
-CPU_SIMULATION_VERDICT = " (CPU simulation: the splits coincide here, not evidence about GPUs)"
+CPU_SIMULATION_VERDICT = " (CPU simulation: every device is host memory, not evidence about GPUs)"
 VIRTUAL_GPU_MARKER = "virtual GPUs on one chip: not the claim's hardware"
 VIRTUAL_GPU_VERDICT = f" ({VIRTUAL_GPU_MARKER})"
 
@@ -59,8 +59,11 @@ def what_is_not_tested(claims: Claims) -> str:
 def cpu_simulation_note(claims: Claims) -> str:
     return (
         "**CPU simulation**: replicas are logical CPUs on the same cores and the host is also "
-        f"the default device, so the {split_list(claims)} splits coincide. These numbers test "
-        f"the harness and placement, not {what_is_not_tested(claims)}."
+        "the default device, so every copy between devices stays in host memory: the in-place "
+        "and concat splits coincide, and the whole-batch split's copy of the batch to each "
+        "replica is a memory copy, not a trip over a link to a GPU. These numbers test the "
+        f"harness and placement of the {split_list(claims)} splits, not "
+        f"{what_is_not_tested(claims)}."
     )
 
 

@@ -169,7 +169,7 @@ def _or_unknown(value: str | None) -> str:
 
 
 def is_cpu_simulation(records: Iterable[Record]) -> bool:
-    """Any record measured on a CPU simulation (no GPU: the splits coincide)."""
+    """Any record measured on a CPU simulation (no GPU: every device is host memory)."""
     return any(r.device_mode == DeviceMode.CPU_SIMULATION for r in records)
 
 

@@ -1,8 +1,14 @@
-"""The measured objects: two data-parallel wrappers over one Keras template model.
+"""The measured objects: three data-parallel wrappers over one Keras template model.
+
+* ``MultiGpuModel`` (in-place): each replica's slice cut where the batch lives (the host);
+* ``WholeBatchModel`` (whole-batch): each replica cuts its slice on its own device, so the whole
+  batch is copied to every replica (Keras 2.0.9-2.1.6, the claim's baseline);
+* ``ParallelModel`` (concat): one split on the default device (GPU:0), slices sent on from there.
 
 ``from mgbench.wrappers import MultiGpuModel`` imports TensorFlow and Keras (the wrappers subclass
 ``keras.Model``); the package itself loads them only on that first access, so
-``mgbench.wrappers.scopes`` stays importable without TensorFlow.
+``mgbench.wrappers.scopes`` stays importable without TensorFlow. Keras 2 graph-mode twins of all
+three live in :mod:`mgbench.wrappers.graph_mode`.
 """
 
 from __future__ import annotations
@@ -10,9 +16,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_LAZY = {"MultiGpuModel": "mgbench.wrappers.inplace", "ParallelModel": "mgbench.wrappers.concat"}
+_LAZY = {
+    "MultiGpuModel": "mgbench.wrappers.inplace",
+    "WholeBatchModel": "mgbench.wrappers.wholebatch",
+    "ParallelModel": "mgbench.wrappers.concat",
+}
 
-__all__ = ["MultiGpuModel", "ParallelModel"]
+__all__ = ["MultiGpuModel", "ParallelModel", "WholeBatchModel"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""What both data-parallel wrappers share: replicas placed in ``call``, colocated gradients.
+"""What the data-parallel wrappers share: replicas placed in ``call``, colocated gradients.
 
 Three facts of TF 2.21 / Keras 3 (DESIGN §2) shape this class:
 

@@ -2,12 +2,18 @@
 
 * :func:`multi_gpu_model` (the in-place split, Keras 2.2.4 ``multi_gpu_model`` as reworked in
   the seed): per replica a ``Lambda`` slice built under ``tf.device(x.device)``, where ``x`` is
-  the template's input, which lives on the weights' device because the template is built there;
-  the last replica takes the remainder.
+  the template's input; the last replica takes the remainder. It is in place only when the
+  template was built under a device (the host, ``tf.device('/cpu:0')``, as Keras's own docstring
+  did): an input with no device makes ``tf.device(x.device)`` a no-op, the slice lands under the
+  replica's scope and the whole batch goes to every replica, exactly :func:`whole_batch_model`
+  (DESIGN §2.17). It warns, naming the input, when that happens.
+* :func:`whole_batch_model` (Keras 2.0.9-2.1.6 ``multi_gpu_model``, the split PR #10230
+  replaced): the same ``Lambda`` slices built under each replica's ``tf.device``, so every
+  replica receives the whole batch and cuts its share there, wherever the template lives.
 * :func:`parallel_model` (Matterport's concat split): one ``tf.split`` per input with no device
   scope (the default device: GPU:0 with GPUs), towers take their piece through a ``Lambda``.
 
-Both merge on the host (concatenate, or average scalars), de-duplicate output names, and send
+All merge on the host (concatenate, or average scalars), de-duplicate output names, and send
 save/load to the template. In graph mode, device scopes at construction place the ops, and
 gradients are colocated with their forward ops only through Keras 2's original optimizers
 (``optimizer_v1``, via ``K.gradients``): :func:`colocating_sgd`; others are refused.
@@ -15,7 +21,8 @@ gradients are colocated with their forward ops only through Keras 2's original o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mgbench.devices import HOST_DEVICE
@@ -107,26 +114,67 @@ def _replicate(template: Any, devices: Sequence[str], replica_inputs: Any) -> An
     return _wrapper_class(keras)(template, template.inputs, merged, devices)
 
 
-def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
-    """The in-place split over ``devices`` (build ``template`` under the weights' device)."""
-    tf = lazy.tensorflow()
+def _slicer(template: Any, parts: int) -> Callable[[int, int], Any]:
+    """``slice_of(i, k)``: replica ``i``'s ``Lambda`` slice of template input ``k``, built under
+    whatever device scope is active (the caller's choice is the whole difference)."""
     keras = lazy.tf_keras()
-    parts = len(devices)
+
+    def slice_of(i: int, k: int) -> Any:
+        x = template.inputs[k]
+        return keras.layers.Lambda(
+            _get_slice,
+            output_shape=tuple(x.shape[1:]),
+            arguments={"i": i, "parts": parts},
+            name=f"{SPLIT_SCOPE}_{i}_{k}",
+        )(x)
+
+    return slice_of
+
+
+def _warn_unplaced_inputs(template: Any) -> None:
+    unplaced = [x.name for x in template.inputs if not x.device]
+    if not unplaced:
+        return
+    names = ", ".join(repr(name) for name in unplaced)
+    which = f"input {names} has" if len(unplaced) == 1 else f"inputs {names} have"
+    warnings.warn(
+        f"multi_gpu_model: the template's {which} no device, so tf.device(x.device) is a no-op "
+        "and each replica slices the batch on its own device: the whole batch is copied to "
+        "every replica (Keras 2.0.9-2.1.6's whole-batch split), not split in place. Build the "
+        "template under tf.device('/cpu:0') for the in-place split.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def multi_gpu_model(template: Any, devices: Sequence[str]) -> Any:
+    """The in-place split over ``devices``: in place when ``template`` was built under a device
+    (the host); warns, naming the input, when one of its inputs has none."""
+    _check(devices)  # refuse bad devices before warning about the template
+    tf = lazy.tensorflow()
+    _warn_unplaced_inputs(template)
+    slice_of = _slicer(template, len(devices))
 
     def slices(i: int) -> list[Any]:
         inputs = []
         for k, x in enumerate(template.inputs):
-            # The seed's in-place split: cut the slice where the input lives.
+            # The seed's in-place split: cut the slice where the input lives (a no-op scope,
+            # and so the replica's own device, when the input has no device).
             with tf.device(x.device):
-                inputs.append(
-                    keras.layers.Lambda(
-                        _get_slice,
-                        output_shape=tuple(x.shape[1:]),
-                        arguments={"i": i, "parts": parts},
-                        name=f"{SPLIT_SCOPE}_{i}_{k}",
-                    )(x)
-                )
+                inputs.append(slice_of(i, k))
         return inputs
+
+    return _replicate(template, devices, slices)
+
+
+def whole_batch_model(template: Any, devices: Sequence[str]) -> Any:
+    """Keras 2.0.9-2.1.6's split over ``devices``: each replica slices on its own device."""
+    slice_of = _slicer(template, len(devices))
+
+    def slices(i: int) -> list[Any]:
+        # _replicate calls this inside replica i's tf.device and name scope, as Keras <= 2.1
+        # built its Lambda(get_slice) inside ``with tf.device('/gpu:%d' % i)``.
+        return [slice_of(i, k) for k in range(len(template.inputs))]
 
     return _replicate(template, devices, slices)
 

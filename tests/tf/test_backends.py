@@ -10,6 +10,7 @@ import pytest
 from mgbench import backends, models
 from mgbench.backends.base import Backend, BuildSpec
 from mgbench.config.suite import BACKENDS as SUITE_BACKENDS
+from mgbench.vocabulary import WRAPPERS
 
 SPEC = BuildSpec(model="TinyMLP", image_size=8, classes=5, replicas=2, batch_per_replica=4)
 
@@ -54,31 +55,42 @@ def test_single_build_records_where_it_lives():
     assert built.model.jit_compile is False
 
 
-def test_two_wrappers_over_one_template_share_its_variables_each_trains_placed_as_alone():
+def test_the_wrappers_over_one_template_share_its_variables_each_trains_placed_as_alone():
     backend = backends.get("keras3")
-    inplace, concat = backend.build_many(SPEC, ("inplace", "concat"))
+    built = backend.build_many(SPEC, WRAPPERS)
+    inplace, wholebatch, concat = built
     template = inplace.model.inner_model
-    assert (inplace.strategy, concat.strategy) == ("inplace", "concat")
-    assert concat.model.inner_model is template
-    assert inplace.replica_devices == concat.replica_devices
-    assert [id(v) for v in inplace.model.trainable_variables] == [
-        id(v) for v in concat.model.trainable_variables
+    assert tuple(b.strategy for b in built) == ("inplace", "wholebatch", "concat")
+    assert [type(b.model).__name__ for b in built] == [
+        "MultiGpuModel",
+        "WholeBatchModel",
+        "ParallelModel",
     ]
-    assert inplace.model.optimizer is not concat.model.optimizer  # each compiled on its own
+    for other in (wholebatch, concat):
+        assert other.model.inner_model is template
+        assert other.replica_devices == inplace.replica_devices
+        assert [id(v) for v in other.model.trainable_variables] == [
+            id(v) for v in inplace.model.trainable_variables
+        ]
+    assert len({id(b.model.optimizer) for b in built}) == 3  # each compiled on its own
     x, y = models.synthetic_batch(SPEC.image_size, SPEC.classes, SPEC.global_batch)
-    for built in (inplace, concat):
-        report, reason = backend.trace_placement(built, x, y)
-        alone = backend.build_compiled(dataclasses.replace(SPEC, strategy=built.strategy))
+    for each in built:
+        report, reason = backend.trace_placement(each, x, y)
+        alone = backend.build_compiled(dataclasses.replace(SPEC, strategy=each.strategy))
         expected, _ = backend.trace_placement(alone, x, y)
         assert reason is None
-        assert report.summary() == expected.summary(), built.strategy
+        assert report.summary() == expected.summary(), each.strategy
         assert report.devices_for("grad_aggregate") == ["CPU:0"]
-    for built in (inplace, concat, inplace):  # alternately, as a paired comparison trains
+    assert backend.trace_placement(wholebatch, x, y)[0].devices_for("slice") == [
+        "CPU:1",
+        "CPU:2",
+    ]
+    for each in (inplace, wholebatch, concat, inplace):  # alternately, as a paired run trains
         before = template.get_weights()
-        loss = built.model.train_on_batch(x, y, return_dict=True)["loss"]
+        loss = each.model.train_on_batch(x, y, return_dict=True)["loss"]
         assert np.isfinite(loss)
         moved = [not np.allclose(a, b) for a, b in zip(template.get_weights(), before, strict=True)]
-        assert any(moved), built.strategy
+        assert any(moved), each.strategy
 
 
 def test_mirrored_placement_is_not_traced_and_says_why():

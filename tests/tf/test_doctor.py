@@ -39,7 +39,7 @@ def test_doctor_passes_here_and_lists_what_it_skipped(tmp_path):
     done = _mgbench("doctor", cache=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    for strategy in ("single", "inplace", "concat", "mirrored"):
+    for strategy in ("single", "inplace", "wholebatch", "concat", "mirrored"):
         assert f"[ ok ] placement: {strategy}: " in out
     assert "2 replica(s) CPU:1, CPU:2 (simulated CPU replicas); every role as predicted" in out
     assert "[ ok ] XLA off: jit_compile False, no auto-clustering, no XLA node ran" in out
@@ -62,18 +62,35 @@ def test_devices_prints_no_tensorflow_start_up_lines(tmp_path):
     assert "oneDNN" in log.read_text()  # kept, not lost
 
 
-@pytest.fixture(scope="module")
-def inplace_step():
-    """A real in-place step on two of the session's simulated CPUs: its prediction and the
-    nodes it ran as (the step function's first call)."""
+def real_step(strategy: str):
+    """A real step of ``strategy`` on two of the session's simulated CPUs: its prediction and
+    the nodes it ran as (the step function's first call)."""
     backend = backends.get("keras3")
-    spec = BuildSpec(model="TinyCNN", image_size=32, strategy="inplace", batch_per_replica=4)
+    spec = BuildSpec(model="TinyCNN", image_size=32, strategy=strategy, batch_per_replica=4)
     built = backend.build_compiled(spec)
     x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
     traced, _ = backend.trace_step(built, x, y)
     loss, nodes = probes.observe_first_step(backend.step_function(spec, built))
     observed = [readiness.ObservedOp(*node) for node in nodes]
     return traced.placement().ops, observed, loss
+
+
+@pytest.fixture(scope="module")
+def inplace_step():
+    return real_step("inplace")
+
+
+def test_a_real_whole_batch_step_sliced_on_each_replica_as_predicted():
+    predicted, observed, loss = real_step("wholebatch")
+    assert loss > 0
+    comparison = readiness.compare_placement(predicted, observed)
+    assert comparison.agrees, [r for r in comparison.roles if not r.agrees]
+    assert comparison.role("slice").observed_devices == ("CPU:1", "CPU:2")
+    slices = [node for node in observed if "/mgbench_split/" in node.name]
+    for node in slices:  # each replica's slicing ran on that replica
+        replica = int(node.name.split("replica_")[1][0])
+        assert node.device == f"CPU:{replica + 1}", node
+    assert {node.device for node in slices} == {"CPU:1", "CPU:2"}
 
 
 def test_the_executed_graph_names_each_node_and_its_device(inplace_step):

@@ -4,6 +4,7 @@ and a smoke run through the real runner. Graph mode needs its own processes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,17 +36,21 @@ def checks():
     [
         "inplace-x2",
         "inplace-x3",
+        "wholebatch-x2",
+        "wholebatch-x3",
         "concat-x2",
         "concat-x3",
         "inplace-x3-uneven7",
         "inplace-x3-tiny2",
+        "wholebatch-x3-uneven7",
+        "wholebatch-x3-tiny2",
     ],
 )
 def test_graph_mode_wrappers_train_like_the_bare_template(checks, case):
     assert checks["equivalence"][case] < 1e-6
 
 
-@pytest.mark.parametrize("wrapper", ["inplace", "concat"])
+@pytest.mark.parametrize("wrapper", ["inplace", "wholebatch", "concat"])
 def test_each_replica_forward_and_backward_on_its_own_device(checks, wrapper):
     audit = checks["placement"][wrapper]
     assert audit["forward"] == {"0": ["CPU:1"], "1": ["CPU:2"]}
@@ -57,11 +62,68 @@ def test_each_replica_forward_and_backward_on_its_own_device(checks, wrapper):
 
 def test_slicing_follows_each_original(checks):
     assert checks["placement"]["inplace"]["slice"] == [["CPU:0", "requested"]]  # on x.device
+    # Keras <= 2.1: each replica's slicing under its own device, every op of it
+    assert checks["placement"]["wholebatch"]["slice_ops"] == [
+        [0, "CPU:1", "requested"],
+        [1, "CPU:2", "requested"],
+    ]
+    assert checks["placement"]["wholebatch-x3"]["slice_ops"] == [
+        [0, "CPU:1", "requested"],
+        [1, "CPU:2", "requested"],
+        [2, "CPU:3", "requested"],
+    ]
     # No device scope: the Split lands on the default device, its axis constant with it.
     assert checks["placement"]["concat"]["slice"] == [
         ["CPU:0", "default"],
         ["CPU:0", "with_consumer"],
     ]
+
+
+# The fidelity cases: the mlp template (4 float32 = 16 bytes a sample), batch 6 on 3 replicas.
+FIDELITY_WHOLE, FIDELITY_SHARE = 6 * 16, 2 * 16
+
+
+def test_the_seeds_split_over_an_unscoped_template_is_the_whole_batch_split_and_warns(checks):
+    found = checks["fidelity"]["unscoped"]
+    # as in 2018: the slicing lands under each replica's scope, the whole batch goes to each
+    assert found["placement"]["slice_ops"] == [
+        [0, "CPU:1", "requested"],
+        [1, "CPU:2", "requested"],
+        [2, "CPU:3", "requested"],
+    ]
+    assert _rows(found["on_gpus"], "batch") == [
+        ("CPU:0", f"GPU:{i}", FIDELITY_WHOLE) for i in range(3)
+    ]
+    assert _rows(found["as_run"], "batch") == [
+        ("CPU:0", f"CPU:{i + 1}", FIDELITY_WHOLE) for i in range(3)
+    ]
+    assert _rows(found["on_gpus"], "slices") == [] and found["unresolved"] == []
+    assert found["split"] == {"on_gpus": "wholebatch", "as_run": "wholebatch"}
+    ((category, message),) = found["warnings"]  # once, for the one input
+    assert category == "UserWarning"
+    assert re.fullmatch(
+        r"multi_gpu_model: the template's input 'features(_\d+)?:0' has no device, so "
+        r"tf\.device\(x\.device\) is a no-op and each replica slices the batch on its own "
+        r"device: the whole batch is copied to every replica \(Keras 2\.0\.9-2\.1\.6's "
+        r"whole-batch split\), not split in place\. Build the template under "
+        r"tf\.device\('/cpu:0'\) for the in-place split\.",
+        message,
+    )
+
+
+def test_the_seeds_split_over_a_host_template_slices_on_the_host_silently(checks):
+    found = checks["fidelity"]["host"]
+    assert found["placement"]["slice_ops"] == [
+        [0, "CPU:0", "requested"],
+        [1, "CPU:0", "requested"],
+        [2, "CPU:0", "requested"],
+    ]
+    assert _rows(found["on_gpus"], "slices") == [
+        ("CPU:0", f"GPU:{i}", FIDELITY_SHARE) for i in range(3)
+    ]
+    assert _rows(found["on_gpus"], "batch") == [] and found["unresolved"] == []
+    assert found["split"] == {"on_gpus": "inplace", "as_run": "inplace"}
+    assert found["warnings"] == []
 
 
 def test_the_sgd_string_trap_is_refused_and_caught(checks):
@@ -77,11 +139,11 @@ def test_save_through_the_wrapper_load_into_a_fresh_template(checks):
     assert checks["save_load_max_diff"] < 1e-6
 
 
-def test_two_wrappers_built_over_one_template_each_train_it_placed_as_alone(checks):
+def test_the_wrappers_built_over_one_template_each_train_it_placed_as_alone(checks):
     pair = checks["pair"]
     assert pair["same_template"] and pair["same_replicas"]
-    assert pair["trained"] == {"inplace": True, "concat": True}
-    assert pair["placement_as_alone"] == {"inplace": True, "concat": True}
+    assert pair["trained"] == {"inplace": True, "wholebatch": True, "concat": True}
+    assert pair["placement_as_alone"] == {"inplace": True, "wholebatch": True, "concat": True}
 
 
 def test_smoke_run_on_the_tf_keras_backend(tmp_path):
@@ -89,7 +151,7 @@ def test_smoke_run_on_the_tf_keras_backend(tmp_path):
         """
 [suite]
 name = "legacy"
-strategies = ["single", "inplace", "concat", "mirrored"]
+strategies = ["single", "inplace", "wholebatch", "concat", "mirrored"]
 backend = "tf_keras"
 replicas = [2]
 batch_per_replica = 4
@@ -108,11 +170,12 @@ classes = 5
     assert run_and_summarise(suite, tmp_path / "run", emit=lambda _: None) == 0
     lines = (tmp_path / "run" / "results.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]  # the JSON field names are the contract
-    order = ["single", "inplace", "concat", "mirrored"]  # the run order is shuffled
+    order = ["single", "inplace", "wholebatch", "concat", "mirrored"]  # the run is shuffled
     records.sort(key=lambda r: order.index(r["cell"]["strategy"]))
     assert [r["cell_id"] for r in records] == [
         "TinyMLP-8px-b4-single-x1-tf_keras",
         "TinyMLP-8px-b4-inplace-x2-tf_keras",
+        "TinyMLP-8px-b4-wholebatch-x2-tf_keras",
         "TinyMLP-8px-b4-concat-x2-tf_keras",
         "TinyMLP-8px-b4-mirrored-x2-tf_keras",
     ]
@@ -124,7 +187,14 @@ classes = 5
     inplace = records[1]["placement"]
     assert set(inplace["ops_per_device"]) == {"CPU:0", "CPU:1", "CPU:2"}
     assert inplace["slice_devices"] == ["CPU:0"] and inplace["grad_aggregate_devices"] == ["CPU:0"]
-    assert records[2]["placement"]["unplaced_ops"]["slice"] > 0  # Matterport's split
+    wholebatch = records[2]
+    assert wholebatch["placement"]["slice_devices"] == ["CPU:1", "CPU:2"]
+    whole = 8 * 8 * 8 * 3 * 4  # the global batch of 8px images
+    assert [
+        (row["dst"], row["bytes"]) for row in wholebatch["transfers"]["on_gpus"]
+        if row["role"] == "batch"
+    ] == [("GPU:0", whole), ("GPU:1", whole)]  # fmt: skip
+    assert records[3]["placement"]["unplaced_ops"]["slice"] > 0  # Matterport's split
 
 
 def _rows(rows, role):
@@ -135,14 +205,23 @@ def test_transfer_audit_of_the_graph_mode_wrappers_on_gpus(checks):
     found = checks["transfers"]["tinycnn"]
     image = 32 * 32 * 3 * 4
     inplace, concat = found["inplace"]["on_gpus"], found["concat"]["on_gpus"]
+    wholebatch = found["wholebatch"]["on_gpus"]
     assert _rows(inplace, "slices") == [
         ("CPU:0", "GPU:0", 8 * image),
         ("CPU:0", "GPU:1", 8 * image),
     ]
     assert _rows(inplace, "batch") == []
+    assert _rows(wholebatch, "batch") == [
+        ("CPU:0", "GPU:0", 16 * image),
+        ("CPU:0", "GPU:1", 16 * image),
+    ]
+    assert _rows(wholebatch, "slices") == []
     assert _rows(concat, "batch") == [("CPU:0", "GPU:0", 16 * image)]
     assert _rows(concat, "slices") == [("GPU:0", "GPU:1", 8 * image)]
-    for rows in (inplace, concat):
+    for strategy in ("inplace", "wholebatch", "concat"):
+        assert found[strategy]["split"]["on_gpus"] == strategy
+        assert found[strategy]["unresolved"] == []
+    for rows in (inplace, wholebatch, concat):
         gradients = _rows(rows, "gradients")
         for replica in ("GPU:0", "GPU:1"):
             assert (replica, "CPU:0", found["param_bytes"]) in gradients
@@ -152,6 +231,11 @@ def test_transfer_audit_of_the_graph_mode_wrappers_on_gpus(checks):
 def test_transfer_audit_of_the_graph_mode_wrappers_as_run_coincide(checks):
     found = checks["transfers"]["tinycnn"]
     assert found["inplace"]["as_run"] == found["concat"]["as_run"]
+    # the whole-batch split does not coincide: the whole batch goes to every CPU replica
+    assert _rows(found["wholebatch"]["as_run"], "batch") == [
+        ("CPU:0", "CPU:1", 16 * 32 * 32 * 3 * 4),
+        ("CPU:0", "CPU:2", 16 * 32 * 32 * 3 * 4),
+    ]
 
 
 def test_transfer_audit_of_a_two_input_graph_mode_template(checks):
@@ -161,6 +245,10 @@ def test_transfer_audit_of_a_two_input_graph_mode_template(checks):
     assert _rows(found["inplace"]["on_gpus"], "slices") == [
         ("CPU:0", "GPU:0", 256),
         ("CPU:0", "GPU:1", 256),
+    ]
+    assert _rows(found["wholebatch"]["on_gpus"], "batch") == [
+        ("CPU:0", "GPU:0", 512),
+        ("CPU:0", "GPU:1", 512),
     ]
     assert _rows(found["concat"]["on_gpus"], "batch") == [("CPU:0", "GPU:0", 512)]
     assert _rows(found["concat"]["on_gpus"], "slices") == [("GPU:0", "GPU:1", 256)]

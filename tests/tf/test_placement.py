@@ -7,7 +7,7 @@ import templates
 from templates import arrays, keras
 
 from mgbench.placement import OpInfo, analyse, format_placement, trace_train_step
-from mgbench.wrappers import MultiGpuModel, ParallelModel
+from mgbench.wrappers import MultiGpuModel, ParallelModel, WholeBatchModel
 
 # -- the pure resolver, on synthetic graphs -----------------------------------------------------
 
@@ -84,7 +84,7 @@ def traced(wrapper, replicas, build=templates.mlp, batch=6):
     return model, trace_train_step(model, x, y)
 
 
-@pytest.mark.parametrize("wrapper", [MultiGpuModel, ParallelModel])
+@pytest.mark.parametrize("wrapper", [MultiGpuModel, WholeBatchModel, ParallelModel])
 @pytest.mark.parametrize("replicas", [2, 3])
 def test_each_replica_runs_its_forward_and_backward_on_its_own_device(wrapper, replicas):
     model, report = traced(wrapper, replicas)
@@ -111,6 +111,17 @@ def test_in_place_split_slices_on_the_host_by_request():
     _, report = traced(MultiGpuModel, 2)
     slices = report.ops_for("slice")
     assert slices and {(op.device, op.placed_by) for op in slices} == {("CPU:0", "requested")}
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_whole_batch_split_slices_every_replica_on_its_own_device_by_request(replicas):
+    model, report = traced(WholeBatchModel, replicas, batch=7)
+    expected = [f"CPU:{i + 1}" for i in range(replicas)]
+    slices = report.ops_for("slice")
+    assert {report.replica_of(op) for op in slices} == set(range(replicas))
+    for op in slices:  # op by op: each in its replica's scope, on that replica's device
+        assert (op.device, op.placed_by) == (expected[report.replica_of(op)], "requested"), op
+    assert model.jit_compile is False  # XLA would erase the placement
 
 
 def test_concat_split_slices_wherever_the_default_device_is():

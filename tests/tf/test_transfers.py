@@ -1,7 +1,8 @@
 """The transfer audit on real traced Keras 3 steps: exact bytes per link and role.
 
 Simulated CPU replicas stand for GPUs in the ``on_gpus`` resolution; ``as_run`` is this CPU
-machine, where the default device is the host and the two splits coincide.
+machine, where the default device is the host and the in-place and concat splits coincide (the
+whole-batch split still sends every replica the whole batch).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import templates
 
 from mgbench import backends, models, transfers
 from mgbench.backends.base import BuildSpec
-from mgbench.wrappers import MultiGpuModel, ParallelModel
+from mgbench.vocabulary import Strategy
+from mgbench.wrappers import MultiGpuModel, ParallelModel, WholeBatchModel
 
 FLOAT = 4
 IMAGE_BYTES = 32 * 32 * 3 * FLOAT  # one TinyCNN sample
@@ -62,6 +64,36 @@ def test_on_gpus_the_concat_split_copies_the_whole_batch_to_gpu0_then_one_slice_
     ]
 
 
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_the_whole_batch_split_sends_the_whole_batch_to_every_replica(replicas):
+    whole = 8 * replicas * IMAGE_BYTES
+    on_gpus, _ = audit("wholebatch", "on_gpus", replicas=replicas)
+    assert [r for r in on_gpus.rows if r.role in ("batch", "slices")] == [
+        transfers.Transfer("CPU:0", f"GPU:{i}", "batch", whole) for i in range(replicas)
+    ]
+    as_run, _ = audit("wholebatch", "as_run", replicas=replicas)
+    assert [r for r in as_run.rows if r.role in ("batch", "slices")] == [
+        transfers.Transfer("CPU:0", f"CPU:{i + 1}", "batch", whole) for i in range(replicas)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "on_gpus", "as_run"),
+    [
+        ("inplace", Strategy.INPLACE, Strategy.INPLACE),
+        ("wholebatch", Strategy.WHOLEBATCH, Strategy.WHOLEBATCH),
+        # on this CPU the default device is the host: concat is cut there, as in place
+        ("concat", Strategy.CONCAT, Strategy.INPLACE),
+    ],
+)
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_each_traced_split_resolves_to_itself_on_gpus(strategy, on_gpus, as_run, replicas):
+    traced, batch, _ = traced_cell(strategy, replicas=replicas)
+    found = transfers.audits(traced, global_batch=batch)
+    assert transfers.resolved_split(found["on_gpus"].rows, replicas) is on_gpus
+    assert transfers.resolved_split(found["as_run"].rows, traced.replica_devices) is as_run
+
+
 def test_as_run_on_the_cpu_the_two_splits_move_the_same_bytes():
     inplace, _ = audit("inplace", "as_run")
     concat, _ = audit("concat", "as_run")
@@ -70,7 +102,7 @@ def test_as_run_on_the_cpu_the_two_splits_move_the_same_bytes():
     assert inplace.bytes_between("CPU:0", "CPU:1", "slices") == 8 * IMAGE_BYTES
 
 
-@pytest.mark.parametrize("strategy", ["inplace", "concat"])
+@pytest.mark.parametrize("strategy", ["inplace", "wholebatch", "concat"])
 def test_each_replica_sends_one_gradient_per_weight_and_reads_each_weight_once(strategy):
     result, param_bytes = audit(strategy, "on_gpus")
     for replica in ("GPU:0", "GPU:1"):
@@ -99,12 +131,28 @@ def test_an_uneven_batch_gives_the_last_replica_the_remainder():
     ]
 
 
+def test_an_uneven_batch_goes_whole_to_every_replica_in_the_whole_batch_split():
+    model = WholeBatchModel(templates.mlp(), 3)
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = templates.arrays((7, 4), (7, 3))
+    traced, _ = KERAS3.trace_step(_built(model), x, y)
+    result = transfers.audit(traced, global_batch=7, resolution="on_gpus")
+    assert result.unresolved == ()
+    assert [(r.dst, r.bytes) for r in result.rows if r.role in ("batch", "slices")] == [
+        (f"GPU:{i}", 7 * 4 * FLOAT) for i in range(3)
+    ]
+
+
 @pytest.mark.parametrize(
     ("wrapper", "expected"),
     [
         (
             MultiGpuModel,
             [("CPU:0", "GPU:0", "slices", 256), ("CPU:0", "GPU:1", "slices", 256)],
+        ),
+        (
+            WholeBatchModel,
+            [("CPU:0", "GPU:0", "batch", 512), ("CPU:0", "GPU:1", "batch", 512)],
         ),
         (
             ParallelModel,

@@ -1,4 +1,4 @@
-"""The two wrappers on simulated CPU replicas: numbers, structure, errors, persistence."""
+"""The three wrappers on simulated CPU replicas: numbers, structure, errors, persistence."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import pytest
 import templates
 from templates import arrays, keras, tf
 
-from mgbench.wrappers import MultiGpuModel, ParallelModel
+from mgbench.wrappers import MultiGpuModel, ParallelModel, WholeBatchModel
 
-WRAPPERS = [MultiGpuModel, ParallelModel]
+WRAPPERS = [MultiGpuModel, WholeBatchModel, ParallelModel]
+# The splits that cut any batch, the last replica taking the remainder.
+ANY_BATCH = [MultiGpuModel, WholeBatchModel]
 
 
 def sgd() -> keras.optimizers.Optimizer:
@@ -48,19 +50,36 @@ def test_sgd_steps_match_the_bare_template(wrapper, replicas):
         assert got == pytest.approx(want, rel=1e-5)
 
 
+@pytest.mark.parametrize("wrapper", ANY_BATCH)
 @pytest.mark.parametrize("batch", [7, 5, 2])
-def test_in_place_split_trains_uneven_and_tiny_batches(batch):
+def test_in_place_and_whole_batch_splits_train_uneven_and_tiny_batches(wrapper, batch):
     batches = [arrays((batch, 4), (batch, 3), seed=s) for s in range(3)]
-    template, reference, _ = train_pair(templates.mlp, MultiGpuModel, 3, batches, "mse")
+    template, reference, _ = train_pair(templates.mlp, wrapper, 3, batches, "mse")
     assert_same_weights(template, reference)
 
 
-def test_in_place_split_gives_the_last_replica_the_remainder():
-    model = MultiGpuModel(templates.mlp(), 3)
+@pytest.mark.parametrize("wrapper", ANY_BATCH)
+def test_the_last_replica_takes_the_remainder(wrapper):
+    model = wrapper(templates.mlp(), 3)
     (x,) = arrays((8, 4))
     pieces = model.split_inputs([tf.constant(x)])
     assert [p[0].shape[0] for p in pieces] == [2, 2, 4]
     np.testing.assert_array_equal(np.concatenate([p[0] for p in pieces]), x)
+
+
+def test_the_whole_batch_split_cuts_each_slice_on_its_replica():
+    model = WholeBatchModel(templates.mlp(), 3)
+
+    @tf.function
+    def cut(x):
+        return model.split_inputs([x])
+
+    graph = cut.get_concrete_function(tf.TensorSpec((8, 4), tf.float32)).graph
+    slices = [op for op in graph.get_operations() if op.type == "StridedSlice"]
+    # two per replica: the batch size read from tf.shape, then the replica's rows
+    by_replica = {(op.name.split("/")[0], op.device.rsplit("/", 1)[-1]) for op in slices}
+    assert by_replica == {(f"replica_{i}", f"device:CPU:{i + 1}") for i in range(3)}
+    assert all("/mgbench_split/" in op.name for op in slices)
 
 
 @pytest.mark.parametrize("wrapper", WRAPPERS)
@@ -258,6 +277,12 @@ def test_the_template_weights_are_the_only_weights(wrapper):
     template = templates.mlp()
     model = wrapper(template, 3)
     assert [id(v) for v in model.weights] == [id(v) for v in template.weights]
+
+
+def test_summary_names_the_whole_batch_wrapper():
+    lines = []
+    WholeBatchModel(templates.mlp(), 3).summary(print_fn=lambda line, **_: lines.append(line))
+    assert lines[0] == "WholeBatchModel over 3 replicas: CPU:1, CPU:2, CPU:3; merge on CPU:0"
 
 
 def test_summary_shows_the_wrapper_and_the_template():

@@ -171,6 +171,50 @@ def test_placement_checks_fail_a_moved_role_a_failed_step_and_xla():
     assert checks[-1].summary == "jit_compile on for single"
 
 
+def _whole_batch_payload(slice_devices: tuple[str, str]) -> dict:
+    """A whole-batch step on CPU:1 and CPU:2 whose replicas' slices were predicted, and ran, on
+    ``slice_devices``; everything else as the in-place step."""
+    predicted = [op for op in PREDICTED if op.role != "slice"] + [
+        PlacedOp(f"m/replica_{i}/mgbench_split/strided_slice", "StridedSlice", "slice", device,
+                 "requested")
+        for i, device in enumerate(slice_devices)
+    ]  # fmt: skip
+    return _strategy_payload(
+        "wholebatch",
+        replica_devices=["CPU:1", "CPU:2"],
+        predicted=[[op.name, op.type, op.role, op.device, op.placed_by] for op in predicted],
+        observed=[[op.name, op.type, op.device] for op in predicted],
+    )
+
+
+def test_the_whole_batch_split_must_slice_on_every_replica_even_when_predicted_elsewhere():
+    good, on_host = (
+        readiness.placement_checks(_placement_payload(_whole_batch_payload(where)), None)[0]
+        for where in (("CPU:1", "CPU:2"), ("CPU:0", "CPU:0"))
+    )
+    assert good.status == OK and good.placement.role("slice").observed_devices == (
+        "CPU:1",
+        "CPU:2",
+    )
+    # it ran as its trace predicted, but the trace was of an in-place split
+    assert on_host.placement.agrees and on_host.status == FAIL
+    assert "; slicing ran on CPU:0, but the wholebatch split cuts the batch on CPU:1, CPU:2" in (
+        on_host.summary
+    )
+
+
+def test_each_split_cuts_the_batch_where_it_says():
+    where = {"host": "CPU:0", "default_device": "GPU:0", "replica_devices": ["GPU:1", "GPU:0"]}
+    expected = {s: readiness.expected_slice_devices(s, **where) for s in probes.STRATEGIES}
+    assert expected == {
+        "single": None,
+        "inplace": ("CPU:0",),
+        "wholebatch": ("GPU:0", "GPU:1"),
+        "concat": ("GPU:0",),
+        "mirrored": None,
+    }
+
+
 def test_a_placement_child_that_wrote_nothing_is_one_failed_check():
     checks = readiness.placement_checks(None, "did not finish within 75 s", "last\nlines")
     assert [(c.status, c.summary, c.details) for c in checks] == [

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mgbench"
 # word -> the one module that defines it
 HOMES = {
     **dict.fromkeys(
-        ("single", "inplace", "concat", "mirrored", "multiworker", "dataparallel"),
+        ("single", "inplace", "wholebatch", "concat", "mirrored", "multiworker", "dataparallel"),
         "vocabulary.py",
     ),
     **dict.fromkeys(

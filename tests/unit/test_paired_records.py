@@ -101,7 +101,7 @@ def test_a_cpu_simulation_never_says_supports():
     assert comparison.verdict.outcome is Outcome.SUPPORTS  # what the CI says stays the outcome
     (row,) = sections.build_report(records, title="t").sections[0].text_rows()
     assert "supports" not in row[-1]
-    assert row[-1].endswith("(CPU simulation: the splits coincide here, not evidence about GPUs)")
+    assert row[-1].endswith(prose.CPU_SIMULATION_VERDICT)
 
 
 def test_an_aa_pair_is_read_against_zero():

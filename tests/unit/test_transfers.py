@@ -6,7 +6,14 @@ import pytest
 
 from mgbench.placement import OpInfo, TensorInfo, TracedStep, resolve_devices
 from mgbench.records.record import RecordError, Transfers
-from mgbench.transfers import Transfer, audit, replica_batches
+from mgbench.transfers import (
+    Transfer,
+    audit,
+    format_resolved_split,
+    replica_batches,
+    resolved_split,
+)
+from mgbench.vocabulary import Strategy
 
 
 def f32(*shape: int | None) -> tuple[TensorInfo]:
@@ -149,20 +156,129 @@ def test_the_record_field_round_trips_and_names_a_bad_row():
         Transfers.from_json({"on_gpus": []})
 
 
-def test_the_claims_baseline_sends_the_whole_batch_to_every_replica():
-    from mgbench.transfers import whole_batch_to_every_replica
+# -- the three splits, traced on synthetic graphs, and the split their rows resolve to ---------
 
-    inplace = (
-        Transfer("CPU:0", "GPU:0", "slices", 30),
-        Transfer("CPU:0", "GPU:1", "slices", 30),
-        Transfer("CPU:0", "GPU:2", "slices", 40),  # the last replica's remainder
-        Transfer("GPU:1", "CPU:0", "gradients", 7),
+
+def split_step(where: str, *, replicas: int = 3, batch: int | None = 7) -> TracedStep:
+    """A one-input step over ``replicas`` simulated replicas (CPU:1..n), each sample 3 float32
+    (12 bytes), its batch ``batch`` (None: unknown in the graph, resolved from the cell).
+
+    ``where`` says where each replica's slice is cut: ``host`` (the in-place split: requested on
+    CPU:0, each slice's shape static as Keras 3 traces it), ``replica`` (the whole-batch split:
+    under each replica's device and name scope, its size unknown in the graph), or ``default``
+    (the concat split: one unplaced Split).
+    """
+    devices = [f"CPU:{i + 1}" for i in range(replicas)]
+    shares = replica_batches(batch or 7, replicas)
+    ops = [OpInfo("x", "Placeholder", outputs=f32(batch, 3))]
+    if where == "default":
+        ops.append(
+            OpInfo("mgbench_split/split", "Split", inputs=("x",), outputs=f32(None, 3) * replicas)
+        )
+    for i, device in enumerate(devices):
+        if where == "default":
+            sliced, index = "mgbench_split/split", i
+        else:
+            on = device if where == "replica" else "CPU:0"
+            prefix = f"replica_{i}/" if where == "replica" else ""
+            sliced, index = f"{prefix}mgbench_split/strided_slice_{i}", 0
+            share = shares[i] if where == "host" else None
+            ops.append(
+                OpInfo(sliced, "StridedSlice", requested_device=on, inputs=("x",),
+                       outputs=f32(share, 3))
+            )  # fmt: skip
+        ops.append(
+            OpInfo(f"replica_{i}/dense", "MatMul", requested_device=device, inputs=(sliced,),
+                   input_indices=(index,), outputs=f32(None, 5))
+        )  # fmt: skip
+    return step(*ops, replicas=tuple(devices))
+
+
+WHOLE = 7 * 12  # the whole batch of 7 samples
+SHARES = [2 * 12, 2 * 12, 3 * 12]  # 7 = 2 + 2 + 3: the last replica takes the remainder
+
+
+@pytest.mark.parametrize("batch", [7, None])
+def test_the_whole_batch_split_sends_the_whole_batch_to_every_replica(batch):
+    traced = split_step("replica", batch=batch)
+    assert traced.placement().devices_for("slice") == ["CPU:1", "CPU:2", "CPU:3"]
+    assert audit(traced, global_batch=7).rows == tuple(
+        Transfer("CPU:0", f"CPU:{i + 1}", "batch", WHOLE) for i in range(3)
     )
-    assert whole_batch_to_every_replica(inplace) == (
-        Transfer("CPU:0", "GPU:0", "batch", 100),
-        Transfer("CPU:0", "GPU:1", "batch", 100),
-        Transfer("CPU:0", "GPU:2", "batch", 100),
-        Transfer("GPU:1", "CPU:0", "gradients", 7),
+    on_gpus = audit(traced, global_batch=7, resolution="on_gpus").rows
+    assert on_gpus == tuple(Transfer("CPU:0", f"GPU:{i}", "batch", WHOLE) for i in range(3))
+    assert resolved_split(on_gpus, 3) is Strategy.WHOLEBATCH
+
+
+def test_the_in_place_split_sends_each_replica_its_share_from_the_host():
+    traced = split_step("host")
+    expected = tuple(Transfer("CPU:0", f"GPU:{i}", "slices", SHARES[i]) for i in range(3))
+    on_gpus = audit(traced, global_batch=7, resolution="on_gpus").rows
+    assert on_gpus == expected
+    assert resolved_split(on_gpus, 3) is Strategy.INPLACE
+    assert resolved_split(audit(traced, global_batch=7).rows, traced.replica_devices) == (
+        Strategy.INPLACE
+    )
+
+
+def test_the_concat_split_resolves_as_concat_on_gpus_and_as_in_place_on_this_cpu():
+    traced = split_step("default", batch=6)
+    on_gpus = audit(traced, global_batch=6, resolution="on_gpus").rows
+    assert on_gpus == (
+        Transfer("CPU:0", "GPU:0", "batch", 6 * 12),
+        Transfer("GPU:0", "GPU:1", "slices", 2 * 12),
+        Transfer("GPU:0", "GPU:2", "slices", 2 * 12),
+    )
+    assert resolved_split(on_gpus, 3) is Strategy.CONCAT
+    # as run here the default device is the host: the split is cut there, as in place
+    as_run = audit(traced, global_batch=6).rows
+    assert resolved_split(as_run, traced.replica_devices) is Strategy.INPLACE
+
+
+def rows(*spec: tuple[str, str, str, int]) -> list[Transfer]:
+    return [Transfer(*row) for row in spec]
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        rows(("CPU:0", "GPU:0", "batch", 84), ("CPU:0", "GPU:1", "batch", 84)),  # not GPU:2
+        rows(*(("CPU:0", f"GPU:{i}", "batch", 84 - i) for i in range(3))),  # not one batch
+        rows(("CPU:0", "GPU:0", "slices", 24), ("GPU:1", "GPU:2", "slices", 36)),  # two sources
+        rows(("CPU:0", "GPU:0", "batch", 84), ("GPU:1", "GPU:2", "slices", 36)),  # not from GPU:0
+        rows(("CPU:0", "GPU:0", "batch", 84), ("CPU:0", "GPU:1", "slices", 24)),  # a mix
+        rows(("GPU:0", "CPU:0", "gradients", 8)),  # nothing split
+    ],
+)
+def test_rows_that_are_no_known_split_resolve_to_none(found):
+    assert resolved_split(found, 3) is None
+
+
+def test_one_replica_has_no_split():
+    assert resolved_split(rows(("CPU:0", "GPU:0", "batch", 84)), 1) is None
+
+
+def test_the_resolved_split_line_says_how_and_whether_it_is_the_split_built():
+    whole = rows(*(("CPU:0", f"GPU:{i}", "batch", 1_000) for i in range(2)))
+    assert format_resolved_split(whole, 2, "wholebatch") == (
+        "split on gpus: wholebatch (as built): the whole batch (1,000 B) from CPU:0 to each of "
+        "GPU:0, GPU:1"
+    )
+    assert format_resolved_split(whole, 2, "inplace") == (
+        "split on gpus: wholebatch (NOT the inplace split it was built as): the whole batch "
+        "(1,000 B) from CPU:0 to each of GPU:0, GPU:1"
+    )
+    concat = rows(("CPU:0", "GPU:0", "batch", 1_000), ("GPU:0", "GPU:1", "slices", 500))
+    assert format_resolved_split(concat, 2, "concat") == (
+        "split on gpus: concat (as built): the whole batch (1,000 B) from CPU:0 to GPU:0, "
+        "slices from there to GPU:1"
+    )
+    inplace = rows(("CPU:0", "GPU:0", "slices", 500), ("CPU:0", "GPU:1", "slices", 500))
+    assert format_resolved_split(inplace, 2, "inplace", "as_run") == (
+        "split as run: inplace (as built): each replica's slice from CPU:0, no whole batch moved"
+    )
+    assert format_resolved_split([], 2, "inplace") == (
+        "split on gpus: none of inplace, wholebatch, concat (built as inplace)"
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-STRATEGIES = ["single", "inplace", "concat", "mirrored"]
+STRATEGIES = ["single", "inplace", "wholebatch", "concat", "mirrored"]
 MODELS = [("TinyCNN", 32), ("TinyMLP", 16)]
 
 
