@@ -33,6 +33,9 @@ from scipy import stats as sps
 
 from mgbench.analysis.claim import Outcome, Verdict, placed_against_claim
 
+# One round's number is defined beside the record's blocks (Paired.log_ratios gives them too).
+from mgbench.records.record import round_log_ratio as round_log_ratio
+
 
 def pct_from_log(log_ratio: float) -> float:
     """A log ratio of step times as a speed-up of A over B in percent."""
@@ -41,14 +44,6 @@ def pct_from_log(log_ratio: float) -> float:
 
 def log_from_pct(pct: float) -> float:
     return math.log1p(pct / 100)
-
-
-def round_log_ratio(a_step_s: Sequence[float], b_step_s: Sequence[float]) -> float:
-    """One round: ``log(median B step / median A step)``; positive means A is faster."""
-    a, b = np.median(np.asarray(a_step_s, float)), np.median(np.asarray(b_step_s, float))
-    if a <= 0 or b <= 0:
-        raise ValueError(f"step times must be > 0, got medians {a} and {b}")
-    return float(np.log(b / a))
 
 
 @dataclass(frozen=True)
