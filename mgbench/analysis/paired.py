@@ -2,7 +2,8 @@
 
 A paired process builds both strategies over one template and alternates timed blocks of steps,
 A B, B A, A B, ... (``mgbench.trackers.paired.block_order``: consecutive rounds form ABBA, so a
-linear drift cancels). Each round gives
+linear drift cancels); a process of more strategies runs a block of each a round, and gives each
+pair of them as A and B. Each round gives
 one number, ``log(median step of B / median step of A)``: positive when A is faster. Rounds within
 a process share that process's quirks (its memory layout, its core), so processes are the groups
 of a random-effects model:
