@@ -213,7 +213,9 @@ class Cell:
         if not self.paired:  # an isolated cell's dict stays as it was before paired cells
             for name in PAIRED_FIELDS:
                 del data[name]
-        if not self.also:  # ...and a paired cell of two as before k-way processes
+        if self.also:
+            data["also"] = list(self.also)  # as JSON holds it (a record reads a list)
+        else:  # ...and a paired cell of two as before k-way processes
             del data["also"]
         if not self.multiprocess:  # ...and a one-process cell's as before multiworker cells
             del data["workers"]
