@@ -138,13 +138,14 @@ def table(folder: Path) -> str:
     for record in records:
         kind = "k-way" if record.cell.also else "two-way"
         walls.setdefault(f"{kind} {record.repeat}", []).append(record.wall_s)
+    lines.append("")
     for repeat in sorted({r.repeat for r in records}):
         two = walls.get(f"two-way {repeat}", [])
         k = walls.get(f"k-way {repeat}", [])
         line = f"repeat {repeat}: {len(two)} two-way process(es) {sum(two):.1f} s"
-        if k:
+        if k and two:
             line += f", one k-way process {sum(k):.1f} s ({sum(k) / sum(two):.2f} of the two-way)"
-        lines += ["", line]
+        lines.append(line)
     return "\n".join(lines)
 
 

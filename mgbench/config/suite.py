@@ -119,7 +119,7 @@ class Settings:
     # Paired comparisons [A, B]; None: the default, every pair of wrappers among the strategies,
     # in their vocabulary order (a parsed suite holds the resolved list, so suite.json shows it).
     compare: tuple[tuple[str, str], ...] | None = None
-    pairs: int = 3  # paired processes per comparison
+    pairs: int = 3  # processes per paired cell (a comparison, or several held in one process)
     rounds: int = 20  # rounds per paired process, each one block of every strategy it holds
     block_steps: int = 5  # timed steps per block
     seed: int = 0  # the run order's random seed

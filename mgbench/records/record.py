@@ -447,19 +447,17 @@ class Paired:
         i, j = self._labels_of(x, y)
         return [round_log_ratio(r.blocks[i], r.blocks[j]) for r in self.rounds]
 
-    def steps_of(self, strategy: str) -> list[float]:
-        """Every timed step of ``strategy`` (an A/A process: of a), rounds in order."""
-        index = self.strategies.index(strategy)
-        return [t for r in self.rounds for t in r.blocks[index]]
-
     @classmethod
     def from_json(cls, data: Any) -> Paired:
         d = _object(data, _field("paired"))
         first = d.required("first_step_s", _numbers)
         if len(first) != 2:
             raise d.place_of("first_step_s").expected("[a, b]", list(first))
+        rounds = listed(d.get("rounds"), d.place_of("rounds"))
+        a, b = d.required("a", text), d.required("b", text)
+        block_steps = d.required("block_steps", integer)
         others = d.optional("others", _texts) or ()
-        strategies = (d.required("a", text), d.required("b", text), *others)
+        strategies = (a, b, *others)
         if others and len(set(strategies)) != len(strategies):
             raise d.place_of("others").expected(
                 "strategies other than a, b and each other", list(others)
@@ -469,11 +467,10 @@ class Paired:
             raise d.place_of("others_first_step_s").expected(
                 f"{len(others)} number(s), one per paired.others", list(others_first)
             )
-        rounds = listed(d.get("rounds"), d.place_of("rounds"))
         return cls(
-            a=strategies[0],
-            b=strategies[1],
-            block_steps=d.required("block_steps", integer),
+            a=a,
+            b=b,
+            block_steps=block_steps,
             first_step_s=(first[0], first[1]),
             rounds=tuple(
                 PairedRound.from_json(r, f"paired.rounds[{i}]", len(others))
