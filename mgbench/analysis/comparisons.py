@@ -6,6 +6,7 @@ here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,11 +15,13 @@ from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, by_key_and_st
 from mgbench.analysis.claim import DEFAULT_CLAIMS, Claim, Claims, Verdict
 from mgbench.config.suite import Cell
 from mgbench.records.record import Record
+from mgbench.vocabulary import WRAPPERS
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Strategy A against B on one workload, from every process of its paired cell.
+    """Strategy A against B on one workload, from every paired process that holds both
+    (``cell`` is the first one's).
 
     ``estimate`` is None when no process gave at least 2 rounds; ``claim`` is the claim (or the
     question) this comparison is about, and ``verdict`` its CI against the claimed range (or,
@@ -63,14 +66,14 @@ def paired_comparisons(
 ) -> list[PairedComparison]:
     """One comparison per (workload, A, B) of the paired records, in order of first appearance.
 
-    Each ok record is one process; its rounds give ``paired.round_log_ratio`` each, and the
+    Each record is one process and counts in the comparison of each pair it holds
+    (:func:`process_pairs`); an ok one's rounds give ``Paired.log_ratios(A, B)``, and the
     processes are the groups of ``paired.estimate`` at level ``1 - alpha``.
     """
     groups: dict[tuple[CellKey, str, str], list[Record]] = {}
     for record in records:
-        cell = record.cell
-        if cell.versus is not None:
-            groups.setdefault((CellKey.of(cell), cell.strategy, cell.versus), []).append(record)
+        for a, b in process_pairs(record.cell):
+            groups.setdefault((CellKey.of(record.cell), a, b), []).append(record)
     return [
         _paired_comparison(key, a, b, group, alpha, claims.about(a, b), min_effect_pct)
         for (key, a, b), group in groups.items()
@@ -82,6 +85,20 @@ def paired_verdict(claim: Claim, estimate: paired.PairedEstimate, min_effect_pct
     if claim.range_pct is not None:
         return paired.range_verdict(estimate, claim.range_pct)
     return paired.change_verdict(estimate, min_effect_pct)
+
+
+def process_pairs(cell: Cell) -> list[tuple[str, str]]:
+    """The comparisons (A, B) one paired process gives: its cell's ``strategy`` against its
+    ``versus`` for a process of two (an A/A pair included); for a process of more, every pair of
+    its strategies, the earlier in the vocabulary's ``WRAPPERS`` order first. None for an
+    isolated cell."""
+    if cell.versus is None:
+        return []
+    if not cell.also:
+        return [(cell.strategy, cell.versus)]
+    held = cell.paired_strategies
+    in_order = sorted(held, key=lambda s: WRAPPERS.index(s) if s in WRAPPERS else len(WRAPPERS))
+    return list(itertools.combinations(in_order, 2))
 
 
 def _paired_comparison(
@@ -98,7 +115,7 @@ def _paired_comparison(
     for record, timings in ok:
         where = f"{record.cell_id} repeat {record.repeat}"
         try:
-            ratios = [paired.round_log_ratio(r.a_step_s, r.b_step_s) for r in timings.rounds]
+            ratios = timings.log_ratios(a, b)
         except ValueError as error:
             notes.append(f"{where}: left out of the paired estimate: {error}")
             continue

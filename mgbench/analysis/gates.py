@@ -7,9 +7,10 @@ how many processes a side would decide. Otherwise a speed check FAILS when the n
 significantly slower (U p < alpha and the ``1 - alpha`` CI excludes 0) by more than the allowed
 slowdown, PASSES when the CI's lower end is above ``-max_slowdown``, and is INCONCLUSIVE between.
 
-The ratio gate (A/B inside one run) reads the paired in-process cell of A against B when the run
-has one: PASS when the CI's lower end of the ratio A/B is at least the minimum, FAIL when its upper
-end is below it, INCONCLUSIVE otherwise (with the rounds or pairs that would decide); without
+The ratio gate (A/B inside one run) reads the paired processes that hold A and B (of A against
+B, or of more strategies holding both, where A comes first in the vocabulary's order) when the
+run has them: PASS when the CI's lower end of the ratio A/B is at least the minimum, FAIL when its
+upper end is below it, INCONCLUSIVE otherwise (with the rounds or pairs that would decide); without
 paired data it applies the two-run rule above to the isolated cells. A pair whose cells were all
 skipped passes ("skipped: not runnable here": a machine with fewer GPUs than the suite asks).
 

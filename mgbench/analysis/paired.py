@@ -2,7 +2,8 @@
 
 A paired process builds both strategies over one template and alternates timed blocks of steps,
 A B, B A, A B, ... (``mgbench.trackers.paired.block_order``: consecutive rounds form ABBA, so a
-linear drift cancels). Each round gives
+linear drift cancels); a process of more strategies runs a block of each a round, and gives each
+pair of them as A and B. Each round gives
 one number, ``log(median step of B / median step of A)``: positive when A is faster. Rounds within
 a process share that process's quirks (its memory layout, its core), so processes are the groups
 of a random-effects model:
@@ -33,6 +34,9 @@ from scipy import stats as sps
 
 from mgbench.analysis.claim import Outcome, Verdict, placed_against_claim
 
+# One round's number is defined beside the record's blocks (Paired.log_ratios gives them too).
+from mgbench.records.record import round_log_ratio as round_log_ratio
+
 
 def pct_from_log(log_ratio: float) -> float:
     """A log ratio of step times as a speed-up of A over B in percent."""
@@ -41,14 +45,6 @@ def pct_from_log(log_ratio: float) -> float:
 
 def log_from_pct(pct: float) -> float:
     return math.log1p(pct / 100)
-
-
-def round_log_ratio(a_step_s: Sequence[float], b_step_s: Sequence[float]) -> float:
-    """One round: ``log(median B step / median A step)``; positive means A is faster."""
-    a, b = np.median(np.asarray(a_step_s, float)), np.median(np.asarray(b_step_s, float))
-    if a <= 0 or b <= 0:
-        raise ValueError(f"step times must be > 0, got medians {a} and {b}")
-    return float(np.log(b / a))
 
 
 @dataclass(frozen=True)

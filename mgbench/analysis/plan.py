@@ -10,16 +10,16 @@ One process costs ``fixed + first step + steps x step``:
   record and exiting;
 - *first step*: tracing the training step (its graph holds one copy of the model per replica)
   and running it once (on a GPU, cuDNN's autotuning and the first allocations too); a paired
-  process traces both of its strategies;
-- *steps*: every later step: ``warmup + timed`` for an isolated process, ``2 x warmup +
-  rounds x 2 x block_steps`` for a paired one, at the steady step time (a paired process: the
-  mean of its two strategies').
+  process traces each of its k strategies (k = 2, or more in a process holding several pairs);
+- *steps*: every later step: ``warmup + timed`` for an isolated process, ``k x warmup +
+  rounds x k x block_steps`` for a paired one (a round runs a block of each strategy), at the
+  steady step time (a paired process: the mean of its strategies').
 
 The costs come, per cell, from an earlier run on this machine when it measured that cell
 (records keep ``process_to_first_timed_step_s``, the first, warm-up and timed steps and the
 process's wall time; a paired record keeps its rounds), from the same run's isolated processes of
-both strategies for a paired cell it did not measure, or else from stated defaults per model and
-device mode (:data:`MACHINE_DEFAULTS`, :data:`MODEL_DEFAULTS`). Each cell says which.
+each of its strategies for a paired cell it did not measure, or else from stated defaults per
+model and device mode (:data:`MACHINE_DEFAULTS`, :data:`MODEL_DEFAULTS`). Each cell says which.
 
 The CI half-width a paired comparison should reach follows :func:`mgbench.analysis.paired.
 estimate` for processes of equal size: with within-process variance ``s^2`` of one round's log
@@ -47,6 +47,9 @@ DEVICE_MODES = (DeviceMode.CPU_SIMULATION, DeviceMode.VIRTUAL_GPU, DeviceMode.GP
 # A profiled process (``profile = true``) runs its steps under TF's profiler, which records every
 # op: assumed this much slower per step, plus writing the trace.
 PROFILER_STEP_SLOWDOWN = 2.0
+# A paired process builds one template and wraps it k times: costed as 1 + k/4 builds, which is
+# the 1.5 builds of a process of two the defaults have always assumed.
+WRAPPER_BUILD_SHARE = 0.25
 TIMELINE_TRACE_WRITE_S = 5.0
 
 
@@ -183,7 +186,8 @@ def steps_after_first(cell: Cell) -> int:
     """A process's steps after its first one(s), at the steady step time."""
     if cell.paired:
         assert cell.rounds is not None and cell.block_steps is not None
-        return 2 * cell.warmup_steps + cell.rounds * 2 * cell.block_steps
+        k = len(cell.paired_strategies)
+        return k * cell.warmup_steps + cell.rounds * k * cell.block_steps
     return cell.warmup_steps + cell.timed_steps
 
 
@@ -201,18 +205,21 @@ def _isolated_sample(record: Record) -> tuple[float, float, float] | None:
 
 
 def _paired_sample(record: Record) -> tuple[float, float, float] | None:
-    """(fixed, both first steps, mean steady step) of one paired process. Its warm-up steps are
-    not recorded: they are taken at the rounds' median step times."""
+    """(fixed, every strategy's first step, mean steady step) of one paired process. Its
+    warm-up steps are not recorded: they are taken at the rounds' median step times."""
     timing = record.paired
     if timing is None or not timing.rounds or record.wall_s is None:
         return None
-    a_steps = [t for r in timing.rounds for t in r.a_step_s]
-    b_steps = [t for r in timing.rounds for t in r.b_step_s]
-    a, b = statistics.median(a_steps), statistics.median(b_steps)
-    first = sum(timing.first_step_s)
-    warmup = record.cell.warmup_steps * (a + b)
-    fixed = record.wall_s - first - sum(a_steps) - sum(b_steps) - warmup
-    return max(0.0, fixed), first, (a + b) / 2
+    k = len(timing.strategies)
+    steps = [[t for r in timing.rounds for t in r.blocks[label]] for label in range(k)]
+    medians = [statistics.median(each) for each in steps]
+    first = sum(timing.first_steps_s)
+    warmup = record.cell.warmup_steps * sum(medians)
+    fixed = record.wall_s - first
+    for each in steps:
+        fixed -= sum(each)
+    fixed -= warmup
+    return max(0.0, fixed), first, sum(medians) / k
 
 
 def measured_cells(records: Iterable[Record]) -> dict[str, MeasuredCell]:
@@ -272,9 +279,10 @@ def default_cost(cell: Cell, device_mode: str) -> ProcessCost:
     if cell.strategy in (Strategy.MIRRORED, Strategy.MULTIWORKER):  # tf.distribute's steps, both
         step *= machine.mirrored_step_factor
     first = cell.replicas * costs.trace_s_per_replica + machine.first_step_extra_s + step
-    if cell.paired:  # one template and two wrappers built; two graphs traced; no audit
-        fixed = machine.start_s + 1.5 * costs.build_s + machine.exit_s
-        first *= 2
+    if cell.paired:  # one template and k wrappers built; k graphs traced; no audit
+        k = len(cell.paired_strategies)
+        fixed = machine.start_s + (1 + WRAPPER_BUILD_SHARE * k) * costs.build_s + machine.exit_s
+        first *= k
     else:
         audit = cell.replicas * costs.audit_s_per_replica if cell.placement else 0.0
         fixed = machine.start_s + costs.build_s + audit + machine.exit_s
@@ -283,7 +291,7 @@ def default_cost(cell: Cell, device_mode: str) -> ProcessCost:
 
 def _isolated_twin(cell: Cell, strategy: str) -> str:
     return dataclasses.replace(
-        cell, strategy=strategy, versus=None, rounds=None, block_steps=None
+        cell, strategy=strategy, versus=None, rounds=None, block_steps=None, also=()
     ).cell_id
 
 
@@ -291,8 +299,8 @@ def process_cost(
     cell: Cell, device_mode: str, measured: Mapping[str, MeasuredCell], label: str
 ) -> ProcessCost:
     """One process of ``cell``: measured in the earlier run ``label`` when it ran this cell;
-    for a paired cell it did not run, derived from its isolated processes of both strategies
-    (fixed costs averaged, first steps added); else the defaults."""
+    for a paired cell it did not run, derived from its isolated processes of each strategy
+    (fixed costs and steps averaged, first steps added); else the defaults."""
     steps = steps_after_first(cell)
     found = measured.get(cell.cell_id)
     if found is not None:
@@ -303,16 +311,18 @@ def process_cost(
             steps,
             f"measured: {label} ({found.processes} process(es))",
         )
-    if cell.paired and cell.versus is not None:
-        a = measured.get(_isolated_twin(cell, cell.strategy))
-        b = measured.get(_isolated_twin(cell, cell.versus))
-        if a is not None and b is not None:
+    if cell.paired:
+        held = cell.paired_strategies
+        twins = [measured.get(_isolated_twin(cell, strategy)) for strategy in held]
+        found_all = [t for t in twins if t is not None]
+        if len(found_all) == len(held):
+            names = f"{', '.join(held[:-1])} and {held[-1]}"
             return ProcessCost(
-                (a.fixed_s + b.fixed_s) / 2,
-                a.first_step_s + b.first_step_s,
-                (a.step_s + b.step_s) / 2,
+                sum(t.fixed_s for t in found_all) / len(held),
+                sum(t.first_step_s for t in found_all),
+                sum(t.step_s for t in found_all) / len(held),
                 steps,
-                f"derived: {label}'s isolated {cell.strategy} and {cell.versus} processes",
+                f"derived: {label}'s isolated {names} processes",
             )
     return default_cost(cell, device_mode)
 

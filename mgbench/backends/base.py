@@ -131,9 +131,10 @@ class Backend(Protocol):
         """Raise :class:`CellSkipped` with the reason when this machine cannot run ``spec``."""
         ...
 
-    def check_pairable(self, spec: ModelSpec) -> None:
-        """Raise :class:`CellSkipped` with the reason when this backend cannot train two
-        strategies alternately in one process (a paired cell). Imports no framework."""
+    def check_pairable(self, spec: ModelSpec, strategies: Sequence[str]) -> None:
+        """Raise :class:`CellSkipped` with the reason when this backend cannot train
+        ``strategies`` (two or more) in turn in one process (a paired cell). Imports no
+        framework."""
         ...
 
     def check_steppable(self, spec: ModelSpec) -> None:

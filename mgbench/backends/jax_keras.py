@@ -194,7 +194,7 @@ class JaxBackend:
                 f"{len(local)} {kind}"
             )
 
-    def check_pairable(self, spec: ModelSpec) -> None:
+    def check_pairable(self, spec: ModelSpec, strategies: Sequence[str]) -> None:
         raise CellSkipped(PAIRED_REASON)
 
     def check_steppable(self, spec: ModelSpec) -> None:

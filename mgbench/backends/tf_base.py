@@ -176,11 +176,13 @@ class TensorFlowBackend:
                 "(MultiWorkerMirroredStrategy uses all of them)"
             )
 
-    def check_pairable(self, spec: ModelSpec) -> None:
-        if spec.strategy not in WRAPPERS:
+    def check_pairable(self, spec: ModelSpec, strategies: Sequence[str]) -> None:
+        """Any number of wrappers share one template (:meth:`build_many`); nothing else does."""
+        others = [s for s in strategies if s not in WRAPPERS]
+        if others:
             raise CellSkipped(
                 f"a paired process shares one template between wrappers "
-                f"({', '.join(WRAPPERS)}), not {spec.strategy!r}"
+                f"({', '.join(WRAPPERS)}), not {others[0]!r}"
             )
 
     def check_steppable(self, spec: ModelSpec) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -113,7 +113,7 @@ class TfKerasBackend(TensorFlowBackend):
 
         return trace_step(model, labels=np.zeros(spec.global_batch, dtype="int32"))
 
-    def check_pairable(self, spec: ModelSpec) -> None:
+    def check_pairable(self, spec: ModelSpec, strategies: Sequence[str]) -> None:
         raise CellSkipped(PAIRED_REASON)
 
     def check_steppable(self, spec: ModelSpec) -> None:

@@ -58,7 +58,8 @@ def setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pairs",
         type=int,
-        help="paired processes per comparison (both strategies in one process, alternating)",
+        help="paired processes per paired cell (its strategies, two or more, in one process, "
+        "in turn; a cell of more gives every pair of them)",
     )
     _plan_arguments(parser)
     parser.add_argument(

@@ -56,6 +56,32 @@ def backend_suffix(backend: str, separator: str = "-") -> str:
 PAIRED_FIELDS = ("versus", "rounds", "block_steps")
 
 
+def paired_processes(
+    comparisons: Sequence[tuple[str, str]], runnable: Sequence[str]
+) -> list[tuple[str, ...]]:
+    """The strategies of each paired process a group runs for its ``comparisons`` (those whose
+    strategies its backend runs), in the comparisons' order.
+
+    While the comparisons between different strategies hold two strategies at most, each
+    comparison is a process of its own, as ``[A, B]`` (the A/A calibration pair included).
+    When they hold more, one process holds them all, in the vocabulary's order, and yields every
+    pair of them: k wrappers over one template cost one process, not one per pair. An A/A
+    calibration pair stays a process of its own, as it was: it calibrates two blocks a round,
+    and one strategy twice cannot be told apart by name among k."""
+    pairs = [(a, b) for a, b in comparisons if a in runnable and b in runnable]
+    held = dict.fromkeys(s for a, b in pairs if a != b for s in (a, b))
+    if len(held) <= 2:
+        return list(pairs)
+    together = tuple(w for w in WRAPPERS if w in held)
+    out: list[tuple[str, ...]] = []
+    for a, b in pairs:
+        if a == b:
+            out.append((a, b))
+        elif together not in out:  # where the first comparison between different ones was
+            out.append(together)
+    return out
+
+
 def default_comparisons(strategies: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """The paired comparisons a suite gets unless it says ``compare``: each pair of the wrappers
     it lists (the strategies a paired process can build over one template), first against
@@ -93,8 +119,8 @@ class Settings:
     # Paired comparisons [A, B]; None: the default, every pair of wrappers among the strategies,
     # in their vocabulary order (a parsed suite holds the resolved list, so suite.json shows it).
     compare: tuple[tuple[str, str], ...] | None = None
-    pairs: int = 3  # paired processes per comparison
-    rounds: int = 20  # AB / BA rounds per paired process
+    pairs: int = 3  # processes per paired cell (a comparison, or several held in one process)
+    rounds: int = 20  # rounds per paired process, each one block of every strategy it holds
     block_steps: int = 5  # timed steps per block
     seed: int = 0  # the run order's random seed
     # One more process per isolated cell, after the measured ones: its steps under TF's profiler,
@@ -136,6 +162,9 @@ class Cell:
     versus: str | None = None
     rounds: int | None = None
     block_steps: int | None = None
+    # More wrappers in the same paired process, after ``versus`` (a k-way process yields every
+    # pair of its strategies: see ``paired_processes``); empty for a process of two.
+    also: tuple[str, ...] = ()
     # A multi-process cell's processes (multiworker, dataparallel); ``replicas`` counts every
     # process's replicas.
     workers: int = 1
@@ -143,6 +172,14 @@ class Cell:
     @property
     def paired(self) -> bool:
         return self.versus is not None
+
+    @property
+    def paired_strategies(self) -> tuple[str, ...]:
+        """A paired cell's strategies in its record's order (``strategy``, ``versus``, then
+        ``also``); an isolated cell's one strategy."""
+        if self.versus is None:
+            return (self.strategy,)
+        return (self.strategy, self.versus, *self.also)
 
     @property
     def multiprocess(self) -> bool:
@@ -160,7 +197,7 @@ class Cell:
     @property
     def cell_id(self) -> str:
         suffix = backend_suffix(self.backend)
-        strategy = f"{self.strategy}-vs-{self.versus}" if self.paired else self.strategy
+        strategy = "-vs-".join(self.paired_strategies)
         workers = f"-w{self.workers}" if self.multiprocess else ""
         return (
             f"{self.model}-{self.image_size}px-b{self.batch_per_replica}"
@@ -176,6 +213,10 @@ class Cell:
         if not self.paired:  # an isolated cell's dict stays as it was before paired cells
             for name in PAIRED_FIELDS:
                 del data[name]
+        if self.also:
+            data["also"] = list(self.also)  # as JSON holds it (a record reads a list)
+        else:  # ...and a paired cell of two as before k-way processes
+            del data["also"]
         if not self.multiprocess:  # ...and a one-process cell's as before multiworker cells
             del data["workers"]
         return data
@@ -183,7 +224,10 @@ class Cell:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cell:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        values = {key: value for key, value in data.items() if key in known}
+        if "also" in values:  # a JSON list; the cell is frozen and hashed
+            values["also"] = tuple(values["also"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -201,8 +245,9 @@ class Suite:
         """Cells compared with each other (one backend, model, image size, batch, replicas).
 
         ``single`` runs on one device, so it joins only the first replica count's group. The
-        group's paired cells (one per comparison, replica counts >= 2) come after its isolated
-        cells.
+        group's paired cells (replica counts >= 2: one per comparison, or one holding every
+        strategy of the comparisons when they hold more than two, see ``paired_processes``) come
+        after its isolated cells.
         """
         out: list[list[Cell]] = []
         seen: set[Cell] = set()
@@ -227,14 +272,14 @@ class Suite:
                                 backend,
                                 entry,
                                 batch,
-                                a,
+                                held[0],
                                 replicas,
-                                versus=b,
+                                versus=held[1],
+                                also=held[2:],
                                 rounds=s.rounds,
                                 block_steps=s.block_steps,
                             )
-                            for a, b in s.comparisons
-                            if a in runs and b in runs
+                            for held in paired_processes(s.comparisons, runs)
                         )
                     if group:
                         out.append(group)

@@ -151,7 +151,7 @@ class Progress:
             eta = (
                 f" · ETA {_format_duration(remaining * sum(self.durations) / len(self.durations))}"
             )
-        strategy = f"{cell.strategy} vs {cell.versus}" if cell.paired else cell.strategy_label
+        strategy = " vs ".join(cell.paired_strategies) if cell.paired else cell.strategy_label
         label = f"{cell.model} {cell.image_size}px b{cell.batch_per_replica} {strategy}"
         self.emit(
             f"[{index + 1:>{len(str(self.total))}}/{self.total}] {label} x{cell.replicas} "
@@ -169,16 +169,19 @@ class Progress:
 
 
 def _paired_detail(record: Record) -> str:
-    """A paired process in one line: its rounds and each strategy's median step (the estimate
-    and its interval are the report's, which sees every process)."""
+    """A paired process in one line: its rounds and each strategy's median step, in its order
+    (the estimates and their intervals are the report's, which sees every process)."""
     paired = record.paired
     assert paired is not None
-    a = statistics.median(t for r in paired.rounds for t in r.a_step_s)
-    b = statistics.median(t for r in paired.rounds for t in r.b_step_s)
-    return (
-        f"{len(paired.rounds)} rounds, median step {paired.a} {a * 1000:.1f} ms, "
-        f"{paired.b} {b * 1000:.1f} ms"
+    medians = (
+        statistics.median(t for r in paired.rounds for t in r.blocks[label])
+        for label in range(len(paired.strategies))
     )
+    steps = ", ".join(
+        f"{name} {median * 1000:.1f} ms"
+        for name, median in zip(paired.strategies, medians, strict=True)
+    )
+    return f"{len(paired.rounds)} rounds, median step {steps}"
 
 
 def _prepare_folder(
@@ -292,7 +295,7 @@ def _unpairable(cell: Cell) -> WorkerResult | None:
     if not cell.paired:
         return None
     try:
-        backends.get(cell.backend).check_pairable(cell)
+        backends.get(cell.backend).check_pairable(cell, cell.paired_strategies)
     except CellSkipped as reason:
         return WorkerResult({"status": "skipped", "reason": str(reason)}, 0.0)
     return None

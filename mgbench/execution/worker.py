@@ -6,13 +6,13 @@
 The cell's backend (:func:`mgbench.backends.get`) does all the framework's work: it sets up the
 devices first, before the framework starts; then it builds the strategy, traces its placement and
 runs the real training loop (``fit`` over a tf.data pipeline), timed step by step while memory is
-sampled. A paired cell builds its two strategies over one template and alternates timed blocks of
-steps of each (:mod:`mgbench.trackers.paired`). A multiworker cell runs this module once per
-worker, each given its peers by its executor (:mod:`mgbench.platform.cluster`); every worker
-writes its own payload, with its index and host, and the executor merges them
-(:mod:`mgbench.execution.multiworker`). This module
-imports no framework. A cell that cannot run here (more replicas than devices) is recorded as
-skipped with its reason; an exception becomes a failed record with its last lines.
+sampled. A paired cell builds its strategies (two, or more) over one template and runs timed
+blocks of steps of each in turn (:mod:`mgbench.trackers.paired`). A multiworker cell runs this
+module once per worker, each given its peers by its executor (:mod:`mgbench.platform.cluster`);
+every worker writes its own payload, with its index and host, and the executor merges them
+(:mod:`mgbench.execution.multiworker`). This module imports no framework. A cell that cannot
+run here (more replicas than devices) is recorded as skipped with its reason; an exception
+becomes a failed record with its last lines.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def run_cell(
     phases = _Phases()
     backend = backends.get(cell.backend)
     if cell.paired:
-        backend.check_pairable(cell)  # before the framework starts: a refusal costs nothing
+        # before the framework starts: a refusal costs nothing
+        backend.check_pairable(cell, cell.paired_strategies)
     setup = backend.prepare_process(
         cell.replicas_per_worker,
         virtual_gpus=virtual_gpus,
@@ -216,11 +217,11 @@ def _run_isolated(
 def _run_paired(
     cell: Cell, backend: Backend, sampler: MemorySampler, phases: _Phases
 ) -> tuple[tuple[Built, ...], dict[str, Any]]:
-    """Both strategies over ONE template, trained in alternating timed blocks
+    """The cell's strategies (two or more) over ONE template, trained in turn in timed blocks
     (:func:`mgbench.trackers.paired.run_paired`)."""
     if cell.versus is None or cell.rounds is None or cell.block_steps is None:
         raise ValueError(f"{cell.cell_id}: a paired cell needs versus, rounds and block_steps")
-    names = (cell.strategy, cell.versus)
+    names = cell.paired_strategies
     built = backend.build_many(cell, names)
     phases.done("build_and_compile")
     steps = [backend.step_function(cell, each) for each in built]
@@ -230,8 +231,7 @@ def _run_paired(
         sampler.start()
 
     timing = run_paired(
-        steps[0],
-        steps[1],
+        *steps,
         names=names,
         warmup_steps=cell.warmup_steps,
         rounds=cell.rounds,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from mgbench.analysis import plan as planning
+from mgbench.analysis.comparisons import process_pairs
 from mgbench.analysis.plan import RunPlan
 from mgbench.vocabulary import DeviceMode
 
@@ -200,10 +201,11 @@ def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:
     """The whole ``--plan`` output."""
     processes = plan.isolated_processes + plan.paired_processes + len(plan.timelines)
     isolated = [c for c in plan.cells if not c.cell.paired]
-    pairs = [c for c in plan.cells if c.cell.paired]
+    # A paired cell of k strategies is one process a repeat giving every pair of them.
+    comparisons = sum(len(process_pairs(c.cell)) for c in plan.cells)
     counts = (
         f"Processes: {plan.isolated_processes} isolated ({len(isolated)} cell(s)) + "
-        f"{plan.paired_processes} paired ({len(pairs)} comparison(s))"
+        f"{plan.paired_processes} paired ({comparisons} comparison(s))"
     )
     if plan.timelines:
         counts += f" + {len(plan.timelines)} timeline"

@@ -29,12 +29,13 @@ from mgbench.analysis.claim import DEFAULT_CLAIMS, Caveats, Claims, Outcome
 from mgbench.analysis.comparisons import (
     PairedComparison,
     paired_comparisons,
+    process_pairs,
     strategy_ratios,
 )
 from mgbench.config.suite import backend_suffix
 from mgbench.present import prose
 from mgbench.present.formats import MIB
-from mgbench.records.record import Record
+from mgbench.records.record import PAIRED_LABELS, Record
 from mgbench.records.run_folder import RunFolder
 from mgbench.vocabulary import WRAPPERS, Strategy
 
@@ -49,6 +50,8 @@ MARKED_LEGEND = {
 BASELINES_FOREST = "baselines-forest.png"
 NO_ESTIMATE = "no estimate"
 A_COLOUR, B_COLOUR = "tab:blue", "tab:orange"
+# A paired process's strategies by label (a, b, c, ...): A and B as ever, then the others'.
+BLOCK_COLOURS = (A_COLOUR, B_COLOUR, "tab:green", "tab:purple", "tab:brown", "tab:pink")
 FIRST_DEVICE_COLOUR = "tab:red"
 DPI = 120
 FOREST_WIDTH = 11.0  # inches: labels left, verdicts right, and the axes between
@@ -140,9 +143,10 @@ def claim_forest_rows(
     run_caveats = Caveats.of(r.device_mode for r in records)
     by_pair: dict[tuple[CellKey, str, str], list[Record]] = {}
     for record in records:
-        if record.cell.versus is not None and record.device_mode is not None:
-            key = (CellKey.of(record.cell), record.cell.strategy, record.cell.versus)
-            by_pair.setdefault(key, []).append(record)
+        if record.device_mode is None:
+            continue
+        for a, b in process_pairs(record.cell):
+            by_pair.setdefault((CellKey.of(record.cell), a, b), []).append(record)
     rows = []
     for comparison in comparisons:
         own = by_pair.get((comparison.key, comparison.a, comparison.b))
@@ -588,39 +592,50 @@ def _isolated_trace(plt: Any, cell_id: str, group: Sequence[Record]) -> Any:
     return figure
 
 
+def _block_colour(label: str) -> str:
+    index = PAIRED_LABELS.index(label)
+    return BLOCK_COLOURS[index % len(BLOCK_COLOURS)]
+
+
 def _paired_trace(plt: Any, cell_id: str, group: Sequence[Record]) -> Any:
+    """A panel a process: every strategy's blocks in the order they ran (k series)."""
     figure, panels = plt.subplots(
         len(group), 1, sharex=True, sharey=True, figsize=(9, 1.3 + 1.1 * len(group)), squeeze=False
     )
-    a, b = group[0].cell.strategy, group[0].cell.versus
+    held = group[0].cell.paired_strategies
     for axes, record in zip(panels[:, 0], group, strict=True):
         timings = record.paired
         if timings is None:
             continue
         x = 0
         for paired_round in timings.rounds:
-            blocks = {"a": paired_round.a_step_s, "b": paired_round.b_step_s}
-            for side in ("a", "b") if paired_round.first == "a" else ("b", "a"):
-                steps = _ms(blocks[side])
-                colour = A_COLOUR if side == "a" else B_COLOUR
+            for label in paired_round.labels_in_order:
+                steps = _ms(paired_round.blocks[PAIRED_LABELS.index(label)])
+                colour = _block_colour(label)
                 axes.plot(range(x, x + len(steps)), steps, color=colour, marker=".", ms=3, lw=1)
                 x += len(steps)
         axes.set_ylabel(f"process {record.repeat}\nms", fontsize=8)
     from matplotlib.lines import Line2D
 
+    labels = PAIRED_LABELS[: len(held)]
     handles = [
-        Line2D([], [], color=A_COLOUR, marker=".", label=f"A: {a}"),
-        Line2D([], [], color=B_COLOUR, marker=".", label=f"B: {b}"),
+        Line2D([], [], color=_block_colour(label), marker=".", label=f"{label.upper()}: {name}")
+        for label, name in zip(labels, held, strict=True)
     ]
     # Set once, after every panel has its data: the panels share one scale, outliers included.
     top = max(
-        (s for r in group if r.paired for x in r.paired.rounds for s in (*x.a_step_s, *x.b_step_s)),
+        (s for r in group if r.paired for x in r.paired.rounds for b in x.blocks for s in b),
         default=0.0,
     )
+    orders = "ABBA..." if len(held) == 2 else "a Williams cycle"
     panels[0, 0].set_ylim(0, top * 1000 * 1.05 or 1)
-    panels[-1, 0].set_xlabel("timed step, blocks in the order they ran (ABBA...)")
+    panels[-1, 0].set_xlabel(f"timed step, blocks in the order they ran ({orders})")
     panels[-1, 0].legend(
-        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.45),
+        ncol=len(held),
+        frameon=False,
     )
     panels[0, 0].set_title(
         f"{cell_id}: paired blocks per process (first step of each strategy not shown)",

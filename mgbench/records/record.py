@@ -4,6 +4,12 @@ A record is built in one place, :meth:`Record.from_payload`, from the cell, the 
 and the run's context. :meth:`Record.from_json` is the only place that tolerates fields missing
 from older files; everywhere else a field the schema may leave out is ``X | None`` in the type,
 and readers decide what absence means. JSON field names never change (later versions add fields).
+
+So a paired process of more than two strategies (a cell with ``also``) is written in schema 1 as
+one of two is, plus what only it has: ``paired.others`` and ``paired.others_first_step_s``, and
+per round ``order`` and ``others_step_s`` (:class:`Paired`, :class:`PairedRound`). Every field a
+process of two writes keeps its shape and meaning (``a``/``b`` and their blocks, ``first``), and
+a record of two is written exactly as before.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -94,6 +101,10 @@ def _cell(data: Any) -> Cell:
     d = _object(data, place).data
     for field in dataclasses.fields(Cell):
         value = d.get(field.name)
+        if str(field.type) == "tuple[str, ...]":  # a paired cell's ``also``
+            if field.name in d:
+                _texts(value, place.key(field.name))
+            continue
         expected = _CELL_TYPES[str(field.type)]
         wrong_bool = isinstance(value, bool) and field.type != "bool"
         if field.name in d and (wrong_bool or not isinstance(value, expected)):
@@ -312,34 +323,129 @@ class Transfers:
         return cls(**rows)
 
 
+def round_log_ratio(a_step_s: Sequence[float], b_step_s: Sequence[float]) -> float:
+    """One round of a paired process: ``log(median B step / median A step)``; positive means A
+    is faster. (``analysis.paired`` estimates from these; it lives here, beside the blocks it
+    reads, so that :meth:`Paired.log_ratios` can give them.)"""
+    import numpy as np  # not at the top: reading records needs no numpy
+
+    a, b = np.median(np.asarray(a_step_s, float)), np.median(np.asarray(b_step_s, float))
+    if a <= 0 or b <= 0:
+        raise ValueError(f"step times must be > 0, got medians {a} and {b}")
+    return float(np.log(b / a))
+
+
+# A paired process's strategies are labelled a, b, c, ... in the order (a, b, *others).
+PAIRED_LABELS = string.ascii_lowercase
+# Fields a process of more than two strategies adds; absent from a process of two, so its JSON
+# stays as it was (``_plain`` leaves them out when empty).
+_K_WAY = {"omit_when_empty": True}
+
+
 @dataclass(frozen=True)
 class PairedRound:
-    """One round of a paired process: a block of timed steps of each strategy."""
+    """One round of a paired process: a block of timed steps of each strategy.
 
-    first: str  # "a" or "b": which block ran first (rounds alternate AB, BA, ...)
+    A process of two: ``first`` ("a" or "b") ran first, then the other (rounds alternate AB,
+    BA, ...). A process of k > 2 adds ``order``, the labels in the order their blocks ran
+    (``first`` is its first), and ``others_step_s``, the blocks of c, d, ... (``Paired.others``).
+    """
+
+    first: str
     a_step_s: tuple[float, ...]
     b_step_s: tuple[float, ...]
+    order: tuple[str, ...] = dataclasses.field(default=(), metadata=_K_WAY)
+    others_step_s: tuple[tuple[float, ...], ...] = dataclasses.field(default=(), metadata=_K_WAY)
+
+    @property
+    def blocks(self) -> tuple[tuple[float, ...], ...]:
+        """Every strategy's block, by label: a's, b's, then the others'."""
+        return (self.a_step_s, self.b_step_s, *self.others_step_s)
+
+    @property
+    def labels_in_order(self) -> tuple[str, ...]:
+        """The labels in the order their blocks ran."""
+        if self.order:
+            return self.order
+        return ("a", "b") if self.first == "a" else ("b", "a")
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> PairedRound:
+    def from_json(cls, data: Any, where: str, others: int = 0) -> PairedRound:
+        """A round of a process of ``2 + others`` strategies."""
         d = _object(data, _field(where))
         first = d.required("first", text)
-        if first not in ("a", "b"):
+        if not others and first not in ("a", "b"):
             raise d.place_of("first").expected("'a' or 'b'", first)
-        steps = {name: d.required(name, _numbers) for name in ("a_step_s", "b_step_s")}
-        return cls(first=first, **steps)
+        a_step_s, b_step_s = (d.required(name, _numbers) for name in ("a_step_s", "b_step_s"))
+        if not others:
+            for name in ("order", "others_step_s"):
+                if name in d:
+                    raise d.place_of(name).error("only a process of more than two has it")
+            return cls(first, a_step_s, b_step_s)
+        labels = list(PAIRED_LABELS[: 2 + others])
+        order = d.required("order", _texts)
+        if sorted(order) != labels:
+            raise d.place_of("order").expected(f"an order of {labels}", list(order))
+        if first != order[0]:
+            raise d.place_of("first").expected(f"the order's first, {order[0]!r}", first)
+        blocks = d.required("others_step_s", listed)
+        if len(blocks) != others:
+            raise d.place_of("others_step_s").expected(
+                f"{others} block(s), one per paired.others", len(blocks)
+            )
+        return cls(
+            first,
+            a_step_s,
+            b_step_s,
+            order=order,
+            others_step_s=tuple(
+                _numbers(block, d.place_of(f"others_step_s[{i}]")) for i, block in enumerate(blocks)
+            ),
+        )
 
 
 @dataclass(frozen=True)
 class Paired:
     """A paired process's raw timings: strategy ``a`` (the cell's ``strategy``) against ``b``
-    (its ``versus``), both built over one template, in the order they ran."""
+    (its ``versus``), both built over one template, in the order they ran.
+
+    A process of k > 2 strategies (a cell with ``also``) adds ``others``, the strategies after
+    ``b``, labelled c, d, ... in its rounds, and ``others_first_step_s``; every field of a process
+    of two reads and means what it did. :meth:`log_ratios` gives any two strategies' rounds.
+    """
 
     a: str
     b: str
     block_steps: int
     first_step_s: tuple[float, float]  # (a, b): tracing and the first step, before any round
     rounds: tuple[PairedRound, ...]
+    others: tuple[str, ...] = dataclasses.field(default=(), metadata=_K_WAY)
+    others_first_step_s: tuple[float, ...] = dataclasses.field(default=(), metadata=_K_WAY)
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """Every strategy of the process, by label: a, b, then the others."""
+        return (self.a, self.b, *self.others)
+
+    @property
+    def first_steps_s(self) -> tuple[float, ...]:
+        """Every strategy's first step (tracing included), by label."""
+        return (*self.first_step_s, *self.others_first_step_s)
+
+    def _labels_of(self, x: str, y: str) -> tuple[int, int]:
+        """The labels' indices of strategies ``x`` and ``y``; ``x == y`` is an A/A process's
+        a and b."""
+        held = self.strategies
+        if x not in held or y not in held or (x == y and held.count(x) < 2):
+            raise ValueError(f"{x!r} against {y!r}: this process holds {', '.join(held)}")
+        first = held.index(x)
+        return first, held.index(y, first + 1) if x == y else held.index(y)
+
+    def log_ratios(self, x: str, y: str) -> list[float]:
+        """Each round's ``log(median y step / median x step)`` (positive: ``x`` is faster), for
+        any two strategies of the process (ValueError for one it does not hold)."""
+        i, j = self._labels_of(x, y)
+        return [round_log_ratio(r.blocks[i], r.blocks[j]) for r in self.rounds]
 
     @classmethod
     def from_json(cls, data: Any) -> Paired:
@@ -348,14 +454,30 @@ class Paired:
         if len(first) != 2:
             raise d.place_of("first_step_s").expected("[a, b]", list(first))
         rounds = listed(d.get("rounds"), d.place_of("rounds"))
+        a, b = d.required("a", text), d.required("b", text)
+        block_steps = d.required("block_steps", integer)
+        others = d.optional("others", _texts) or ()
+        strategies = (a, b, *others)
+        if others and len(set(strategies)) != len(strategies):
+            raise d.place_of("others").expected(
+                "strategies other than a, b and each other", list(others)
+            )
+        others_first = d.optional("others_first_step_s", _numbers) or ()
+        if len(others_first) != len(others):
+            raise d.place_of("others_first_step_s").expected(
+                f"{len(others)} number(s), one per paired.others", list(others_first)
+            )
         return cls(
-            a=d.required("a", text),
-            b=d.required("b", text),
-            block_steps=d.required("block_steps", integer),
+            a=a,
+            b=b,
+            block_steps=block_steps,
             first_step_s=(first[0], first[1]),
             rounds=tuple(
-                PairedRound.from_json(r, f"paired.rounds[{i}]") for i, r in enumerate(rounds)
+                PairedRound.from_json(r, f"paired.rounds[{i}]", len(others))
+                for i, r in enumerate(rounds)
             ),
+            others=others,
+            others_first_step_s=others_first,
         )
 
 
@@ -534,6 +656,13 @@ class Record:
             raise RecordError("paired: missing, and an ok paired record needs it")
         if self.status == "ok" and not self.cell.paired and self.timing is None:
             raise RecordError("timing: missing, and an ok record needs it")
+        paired, held = self.paired, self.cell.paired_strategies
+        # A process of k > 2 holds its cell's strategies in its order (they label its blocks).
+        if paired is not None and (self.cell.also or paired.others) and paired.strategies != held:
+            raise RecordError(
+                f"paired.others: the process holds {', '.join(paired.strategies)}, "
+                f"its cell {', '.join(held)}"
+            )
 
     @property
     def ok(self) -> bool:
@@ -630,7 +759,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Cell):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_when_empty") and not getattr(value, f.name))
+        }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str):

@@ -105,7 +105,7 @@ def test_the_backend_is_registered_and_refuses_what_it_cannot_run():
     assert backend.name == "jax" and "jax" in backends.names()
     spec = BuildSpec(strategy="dataparallel", replicas=2)
     with pytest.raises(CellSkipped, match="paired"):
-        backend.check_pairable(spec)
+        backend.check_pairable(spec, ("inplace", "concat"))
     with pytest.raises(CellSkipped, match="profiler"):
         backend.check_steppable(spec)
     with pytest.raises(CellSkipped, match="virtual GPUs"):

@@ -99,3 +99,56 @@ def test_the_folder_records_the_seed_and_the_resolved_order(paired_run):
     assert suite["suite"]["settings"]["seed"] == 0
     assert suite["suite"]["settings"]["compare"] == [["inplace", "concat"]]
     assert (output / "run.lock").read_text() == ""
+
+
+# -- one process of three wrappers -------------------------------------------------------------
+
+THREE_WAY = (
+    PAIRED.replace(
+        'strategies = ["inplace", "concat"]', 'strategies = ["inplace", "wholebatch", "concat"]'
+    )
+    .replace('backend = ["keras3", "tf_keras"]', 'backend = "keras3"')
+    .replace(
+        'compare = [["inplace", "concat"]]',
+        'compare = [["inplace", "wholebatch"], ["inplace", "concat"]]',
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def three_way_record(tmp_path_factory):
+    """One worker process of the three-way cell, as the launcher starts it. (It checks the k-way
+    process, not the whole-batch split: that is the wrapper's, built by the backend.)"""
+    from mgbench.execution.launcher import DeviceOptions, spawn_worker
+    from mgbench.records.record import Record, RunContext
+
+    suite = parse_suite(THREE_WAY.replace("rounds = 4", "rounds = 6"), "k.toml", cpu_only=True)
+    (cell,) = [c for c in suite.cells() if c.paired]
+    log = tmp_path_factory.mktemp("three") / "worker.log"
+    outcome = spawn_worker(cell, DeviceOptions(), log)
+    context = RunContext("k", "cpu", "k", {"host": "test"})
+    return Record.from_payload(
+        cell, 0, outcome.payload, context, started_at="2026-01-01T00:00:00+00:00", wall_s=1.0
+    )
+
+
+def test_a_three_way_process_runs_every_wrapper_in_the_six_orders(three_way_record):
+    record = three_way_record
+    assert record.status == "ok", record.reason
+    assert record.cell_id == "TinyMLP-8px-b4-inplace-vs-wholebatch-vs-concat-x2"
+    paired = record.paired
+    assert paired.strategies == ("inplace", "wholebatch", "concat")
+    assert ["".join(r.labels_in_order) for r in paired.rounds] == [
+        "abc",
+        "cba",
+        "bca",
+        "acb",
+        "cab",
+        "bac",
+    ]
+    assert all(len(block) == 3 for r in paired.rounds for block in r.blocks)
+    timed = [t for r in paired.rounds for block in r.blocks for t in block]
+    assert min(paired.first_steps_s) > max(timed) > 0  # each first step traced its graph
+    for x, y in (("inplace", "wholebatch"), ("inplace", "concat"), ("wholebatch", "concat")):
+        assert len(paired.log_ratios(x, y)) == 6
+    assert "paired process" in record.memory.tf_peak_reason

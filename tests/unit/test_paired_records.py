@@ -7,7 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from data.make_paired_results import paired_record, paired_run
+from data.make_paired_results import (
+    kway_record,
+    kway_run,
+    paired_record,
+    paired_run,
+    true_speedup_pct,
+)
 
 from mgbench.analysis import gates
 from mgbench.analysis.cells import cell_results
@@ -211,3 +217,72 @@ def test_a_torn_last_line_is_skipped_and_said_in_the_report(tmp_path):
     assert warning.endswith(":3: a torn last line (a run stopped mid-write) was skipped")
     text, _ = report_run(run, with_plots=False)
     assert "a torn last line (a run stopped mid-write) was skipped" in text
+
+
+# -- one process of three strategies: every pair from it --------------------------------------
+
+SLOWER = (0.0, 8.0, 3.0)  # inplace, wholebatch, concat: % slower than inplace
+PAIRS = [("inplace", "wholebatch"), ("inplace", "concat"), ("wholebatch", "concat")]
+
+
+@pytest.mark.parametrize("process_sd", [0.0, 0.02])
+def test_every_pair_of_a_three_way_process_recovers_its_true_ratio(tmp_path, process_sd):
+    records = kway_run(4, seed=7, slower_pct=SLOWER, process_sd=process_sd, round_sd=0.01)
+    run = write(tmp_path / "run", records)
+    found = paired_comparisons(store.read_records(run / "results.jsonl"))
+    assert [(c.a, c.b) for c in found] == PAIRS
+    strategies = ("inplace", "wholebatch", "concat")
+    for comparison in found:
+        true_pct = true_speedup_pct(
+            SLOWER, strategies.index(comparison.a), strategies.index(comparison.b)
+        )
+        estimate = comparison.estimate
+        assert comparison.ok == comparison.runs == estimate.processes == 4
+        assert estimate.rounds == 80
+        assert estimate.ci_pct[0] <= true_pct <= estimate.ci_pct[1], comparison.label
+        assert estimate.speedup_pct == pytest.approx(true_pct, abs=1.0 + 50 * process_sd)
+        assert comparison.cell.cell_id == "ResNet50-32px-b8-inplace-vs-wholebatch-vs-concat-x2"
+
+
+def test_pairwise_coverage_of_three_way_processes_is_near_nominal():
+    hits = dict.fromkeys(PAIRS, 0)
+    for seed in range(40):
+        for c in paired_comparisons(read(kway_run(3, seed, slower_pct=SLOWER, round_sd=0.04))):
+            true_pct = true_speedup_pct(
+                SLOWER, *(("inplace", "wholebatch", "concat").index(s) for s in (c.a, c.b))
+            )
+            hits[(c.a, c.b)] += c.estimate.ci_pct[0] <= true_pct <= c.estimate.ci_pct[1]
+    assert all(count >= 34 for count in hits.values()), hits  # 95% nominal: ~38 of 40
+
+
+def test_processes_of_two_and_of_three_count_together_where_they_hold_both():
+    two = paired_run(2, 1, true_pct=3.0)  # inplace-vs-concat, repeats 0 and 1
+    three = kway_run(3, 2, slower_pct=SLOWER)
+    comparisons = paired_comparisons(read(two + three))
+    assert [(c.a, c.b, c.runs) for c in comparisons] == [
+        ("inplace", "concat", 5),
+        ("inplace", "wholebatch", 3),
+        ("wholebatch", "concat", 3),
+    ]
+
+
+def test_a_skipped_three_way_process_is_shown_in_each_of_its_pairs():
+    records = read([kway_record(0, np.random.default_rng(0), status="skipped")])
+    rows = sections.build_report(records, title="t").sections[0].text_rows()
+    assert len(rows) == 3
+    assert all(row[-1] == "no paired estimate (skipped: skipped: synthetic)" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "check"),
+    [
+        ("inplace", "wholebatch", gates.Decision.PASS),  # 8% faster
+        ("wholebatch", "concat", gates.Decision.FAIL),  # 4.6% slower, below 0.97
+        ("inplace", "concat", gates.Decision.PASS),
+    ],
+)
+def test_the_ratio_gate_reads_each_pair_of_a_three_way_process(numerator, denominator, check):
+    records = read(kway_run(3, 4, slower_pct=SLOWER, round_sd=0.01))
+    (line,) = gates.gate_ratio(records, numerator, denominator, minimum=0.97)
+    assert line.decision is check and line.reason.startswith("paired ratio ")
+    assert "from 3 process(es), 60 rounds" in line.reason

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from mgbench import cli
+from mgbench import backends, cli
+from mgbench.backends.base import CellSkipped
 from mgbench.config.suite import parse_suite
 from mgbench.execution.launcher import WorkerResult, run_suite
 from mgbench.execution.lock import FolderInUse, hold_run_folder
@@ -147,3 +148,60 @@ def test_a_resume_on_a_folder_in_use_is_refused_and_the_lock_is_free_afterwards(
     run_suite(suite, folder, resume=True, spawn=spawn, emit=lambda _: None)
     assert spawn.calls == []  # everything was recorded; the released lock let it in
     assert (folder / "run.lock").read_text() == ""  # no stale pid left behind
+
+
+def kway_payload(cell):
+    """A fake process of k strategies, each strategy's steps of its own time, in two rounds."""
+    seconds = [0.1, 0.3, 0.2, 0.4][: len(cell.paired_strategies)]
+    rounds = [
+        {
+            "first": order[0],
+            "order": list(order),
+            "a_step_s": [seconds[0]] * 2,
+            "b_step_s": [seconds[1]] * 2,
+            "others_step_s": [[s] * 2 for s in seconds[2:]],
+        }
+        for order in ("abc", "cba")
+    ]
+    payload = paired_payload(cell)
+    payload["paired"].update(
+        rounds=rounds, others=list(cell.also), others_first_step_s=[2.5] * len(cell.also)
+    )
+    return payload
+
+
+class KwaySpawner(FakeSpawner):
+    def __call__(self, cell, options, log_path):
+        self.calls.append(log_path.name.removesuffix(".log"))
+        payload = kway_payload(cell) if cell.paired else isolated_payload(cell)
+        return WorkerResult(payload, wall_s=1.0)
+
+
+def test_a_three_way_process_runs_once_a_pair_repeat_and_says_every_median(tmp_path):
+    text = SUITE.replace('"inplace", "concat"', '"inplace", "wholebatch", "concat"')
+    spawn, lines = KwaySpawner(), []
+    outcome = run_suite(
+        parse_suite(text, "k.toml"), tmp_path / "run", spawn=spawn, emit=lines.append
+    )
+    assert outcome.exit_code == 0
+    three = "TinyMLP-8px-b4-inplace-vs-wholebatch-vs-concat-x2"
+    assert [c for c in spawn.calls if "-vs-" in c] == [f"{three}-r{r}" for r in range(3)]
+    said = "\n".join(lines)
+    assert "TinyMLP 8px b4 inplace vs wholebatch vs concat x2 · repeat 1/3" in said
+    assert "2 rounds, median step inplace 100.0 ms, wholebatch 300.0 ms, concat 200.0 ms" in said
+    records = [r for r in store.read_records(outcome.results_path) if r.cell_id == three]
+    assert [r.paired.strategies for r in records] == [("inplace", "wholebatch", "concat")] * 3
+    # the tf_keras backend cannot pair: its three-way cell is skipped without a process
+    skipped = [r for r in outcome.records if r.cell.also and r.cell.backend == "tf_keras"]
+    assert [r.status for r in skipped] == ["skipped"] * 3 and "keras3-only" in skipped[0].reason
+
+
+def test_the_keras3_backend_pairs_any_wrappers_and_nothing_else():
+    backend = backends.get("keras3")
+    cell = parse_suite(SUITE, "paired.toml").cells()[0]
+    backend.check_pairable(cell, ("inplace", "wholebatch", "concat"))  # no refusal
+    backend.check_pairable(cell, ("inplace", "inplace"))
+    with pytest.raises(
+        CellSkipped, match=r"between wrappers \(inplace, wholebatch, concat\), not 'mirrored'"
+    ):
+        backend.check_pairable(cell, ("inplace", "concat", "mirrored"))

@@ -166,6 +166,76 @@ def test_a_paired_cell_not_measured_is_derived_from_its_isolated_processes():
     assert cost.source == "derived: RUN's isolated inplace and concat processes"
 
 
+THREE_WAY = SUITE.replace(
+    '"single", "inplace", "concat"', '"single", "inplace", "wholebatch", "concat"'
+)
+THREE_WAY_ID = "ResNet50-32px-b4-inplace-vs-wholebatch-vs-concat-x2"
+
+
+def kway_record(cell, *, wall=30.0, steps=(0.1, 0.3, 0.2), rounds=2):
+    """SYNTHETIC: a process of three, first steps 3, 5 and 4 s; each round a block of every
+    strategy's steps at ``steps``."""
+    block = cell.block_steps
+    orders = (["a", "b", "c"], ["c", "b", "a"])
+    payload = {
+        "status": "ok",
+        "device_mode": "cpu-simulation",
+        "paired": {
+            "a": cell.strategy,
+            "b": cell.versus,
+            "others": list(cell.also),
+            "block_steps": block,
+            "first_step_s": [3.0, 5.0],
+            "others_first_step_s": [4.0],
+            "rounds": [
+                {
+                    "first": orders[i % 2][0],
+                    "order": orders[i % 2],
+                    "a_step_s": [steps[0]] * block,
+                    "b_step_s": [steps[1]] * block,
+                    "others_step_s": [[steps[2]] * block],
+                }
+                for i in range(rounds)
+            ],
+        },
+        "environment": WORKER_ENV,
+    }
+    context = RunContext("fake", "default", "synthetic-run", HOST)
+    return Record.from_payload(
+        cell, 0, payload, context, started_at="2026-01-01T00:00:00+00:00", wall_s=wall
+    )
+
+
+def test_a_three_way_process_runs_three_blocks_a_round_and_traces_three_steps():
+    cell = cell_of(suite(THREE_WAY), THREE_WAY_ID)
+    assert planning.steps_after_first(cell) == 3 * 2 + 5 * 3 * 4
+    (measured,) = planning.measured_cells([kway_record(cell)]).values()
+    # rounds: 2 x 4 steps of 0.1 + 0.3 + 0.2 s = 4.8 s; warm-up 2 x 0.6 s; first steps 12 s
+    assert measured.first_step_s == pytest.approx(12.0)
+    assert measured.step_s == pytest.approx(0.2)
+    assert measured.fixed_s == pytest.approx(30 - 12 - 4.8 - 1.2)
+
+
+def test_a_three_way_cell_not_measured_is_derived_from_its_three_isolated_processes():
+    loaded = suite(THREE_WAY)
+    walls = {"inplace": 14.0, "wholebatch": 15.0, "concat": 16.0}
+    records = [
+        isolated_record(cell_of(loaded, f"ResNet50-32px-b4-{name}-x2"), wall=wall)
+        for name, wall in walls.items()
+    ]
+    cell = cell_of(loaded, THREE_WAY_ID)
+    cost = planning.process_cost(cell, "cpu-simulation", planning.measured_cells(records), "RUN")
+    assert (cost.fixed_s, cost.first_step_s, cost.step_s) == pytest.approx((8.0, 12.0, 0.2))
+    assert cost.source == "derived: RUN's isolated inplace, wholebatch and concat processes"
+    assert cost.steps == 66
+
+
+def test_the_plan_counts_a_three_way_process_once_and_its_three_comparisons():
+    text = plan_text(planning.plan_run(suite(THREE_WAY), "virtual-gpu"))
+    assert "Processes: 8 isolated (4 cell(s)) + 3 paired (3 comparison(s)) = 11." in text
+    assert f"| {THREE_WAY_ID} | 3 " in text
+
+
 @pytest.fixture
 def simple_defaults(monkeypatch):
     """Round numbers in place of the stated defaults, so the answers can be checked by hand."""
@@ -213,6 +283,15 @@ def test_default_paired_process_builds_one_template_and_traces_both(simple_defau
     assert cost.fixed_s == pytest.approx(5 + 1.5 * 2 + 1)  # no audit in a paired process
     assert cost.first_step_s == pytest.approx(2 * (2 * 3 + 2 + step))
     assert cost.steps == 2 * 2 + 5 * 2 * 4
+
+
+def test_default_three_way_process_builds_one_template_and_traces_three(simple_defaults):
+    cell = cell_of(suite(THREE_WAY), THREE_WAY_ID)
+    two = planning.default_cost(cell_of(suite(), "ResNet50-32px-b4-inplace-vs-concat-x2"), "gpu")
+    cost = planning.default_cost(cell, "gpu")
+    assert cost.fixed_s == pytest.approx(5 + 1.75 * 2 + 1)  # a quarter build a wrapper more
+    assert cost.first_step_s == pytest.approx(two.first_step_s * 3 / 2)
+    assert cost.steps == 3 * 2 + 5 * 3 * 4
 
 
 def test_a_model_without_defaults_is_costed_as_resnet50_and_says_so():

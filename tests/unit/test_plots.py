@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data.make_paired_results import paired_record, paired_run
+from data.make_paired_results import kway_run, paired_record, paired_run
 
 from mgbench.analysis.cells import cell_results
 from mgbench.analysis.claim import DEFAULT_CLAIMS
@@ -231,3 +231,53 @@ def test_memory_plots_one_per_workload_and_replica_count(tmp_path, replicas):
 def test_devices_sort_by_index():
     names = ["GPU:10", "GPU:2", "GPU:0", "GPU:1"]
     assert sorted(names, key=plots.device_order) == ["GPU:0", "GPU:1", "GPU:2", "GPU:10"]
+
+
+def test_each_pair_of_a_three_way_process_is_marked_by_its_own_records():
+    gpu = paired_run(3, 1, true_pct=8.0, round_sd=0.01)
+    cpu = kway_run(3, 2, device_mode="cpu-simulation", model="MobileNetV2")
+    rows = claim_rows(read(gpu + cpu))
+    assert [(r.label, r.marked) for r in rows] == [
+        ("ResNet50-32px-b8-x2 inplace vs concat", None),
+        ("MobileNetV2-32px-b8-x2 inplace vs wholebatch", plots.CPU_SIMULATION),
+        ("MobileNetV2-32px-b8-x2 inplace vs concat", plots.CPU_SIMULATION),
+        ("MobileNetV2-32px-b8-x2 wholebatch vs concat", plots.CPU_SIMULATION),
+    ]
+
+
+def test_a_three_way_step_trace_draws_every_strategys_blocks_in_the_order_they_ran(tmp_path):
+    records = read(kway_run(2, 1, rounds=6))
+    cell_id = "ResNet50-32px-b8-inplace-vs-wholebatch-vs-concat-x2"
+    (path,) = plots.step_plots(records, tmp_path)
+    assert path.name == f"steps-{cell_id}.png"
+    assert_sane_png(path)
+    plt = plots._pyplot()
+    figure = plots._paired_trace(plt, cell_id, records)
+    for axes in figure.axes:
+        lines = axes.get_lines()
+        assert len(lines) == 6 * 3  # a block of each strategy in each of the 6 rounds
+        colours = [line.get_color() for line in lines[:6]]  # rounds abc, cba: the block order
+        assert colours == [plots.BLOCK_COLOURS[i] for i in (0, 1, 2, 2, 1, 0)]
+    legend = figure.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "A: inplace",
+        "B: wholebatch",
+        "C: concat",
+    ]
+    plt.close(figure)
+
+
+def test_a_step_trace_of_two_keeps_its_a_and_b_blocks_in_abba_order():
+    records = read(paired_run(1, 1, rounds=2))
+    plt = plots._pyplot()
+    figure = plots._paired_trace(plt, "x", records)
+    (axes,) = figure.axes
+    assert [line.get_color() for line in axes.get_lines()] == [
+        plots.A_COLOUR,
+        plots.B_COLOUR,
+        plots.B_COLOUR,
+        plots.A_COLOUR,
+    ]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["A: inplace", "B: concat"]
+    assert axes.get_xlabel() == "timed step, blocks in the order they ran (ABBA...)"
+    plt.close(figure)

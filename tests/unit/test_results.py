@@ -4,10 +4,15 @@ load, append-only, fsynced, torn last line tolerated, versions and types checked
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
+import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
+from data.make_paired_results import kway_record, paired_record
 from fakes import tiny_cnn_cell
 from published import published
 
@@ -23,6 +28,7 @@ from mgbench.records.record import (
     RecordError,
     RunContext,
     Timing,
+    round_log_ratio,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -321,3 +327,120 @@ def test_placement_summary_of_a_published_record_is_typed():
     )
     assert isinstance(record.placement, Placement)
     assert record.placement.default_device and isinstance(record.placement.slice_devices, tuple)
+
+
+# -- paired records of k > 2 strategies ----------------------------------------------------------
+
+
+def three_way() -> dict:
+    return kway_record(0, np.random.default_rng(3), rounds=4)
+
+
+def test_a_three_way_record_reads_back_equal_through_the_store(tmp_path):
+    record = Record.from_json(three_way())
+    assert record.paired.strategies == ("inplace", "wholebatch", "concat")
+    assert record.paired.first_steps_s == (2.0, 2.1, 2.2)
+    assert ["".join(r.labels_in_order) for r in record.paired.rounds] == [
+        "abc",
+        "cba",
+        "bca",
+        "acb",
+    ]
+    path = tmp_path / "results.jsonl"
+    store.append_record(path, record)
+    (read_back,) = store.read_records(path)
+    assert read_back == record
+    assert read_back.to_json()["paired"] == three_way()["paired"]
+
+
+def test_a_paired_record_of_two_writes_exactly_the_fields_it_wrote_before():
+    data = paired_record(0, np.random.default_rng(1), rounds=2)
+    written = Record.from_json(data).to_json()
+    assert written["paired"] == data["paired"]
+    assert set(written["paired"]) == {"a", "b", "block_steps", "first_step_s", "rounds"}
+    assert set(written["paired"]["rounds"][0]) == {"first", "a_step_s", "b_step_s"}
+    assert "also" not in written["cell"]
+
+
+def test_log_ratios_give_any_two_strategies_rounds_either_way_round():
+    paired = Record.from_json(three_way()).paired
+    for x, y in itertools.permutations(paired.strategies, 2):
+        i, j = paired.strategies.index(x), paired.strategies.index(y)
+        expected = [
+            math.log(statistics.median(r.blocks[j]) / statistics.median(r.blocks[i]))
+            for r in paired.rounds
+        ]
+        assert paired.log_ratios(x, y) == pytest.approx(expected, rel=1e-12)
+        assert paired.log_ratios(y, x) == pytest.approx([-v for v in expected], rel=1e-12)
+    assert paired.log_ratios("inplace", "wholebatch") == [
+        round_log_ratio(r.a_step_s, r.b_step_s) for r in paired.rounds
+    ]
+    with pytest.raises(ValueError, match="'mirrored': this process holds inplace, wholebatch"):
+        paired.log_ratios("inplace", "mirrored")
+    with pytest.raises(ValueError, match="'concat' against 'concat'"):
+        paired.log_ratios("concat", "concat")
+
+
+def test_an_aa_record_gives_its_a_against_its_b():
+    data = paired_record(0, np.random.default_rng(2), rounds=3, versus="inplace")
+    paired = Record.from_json(data).paired
+    assert paired.log_ratios("inplace", "inplace") == [
+        round_log_ratio(r.a_step_s, r.b_step_s) for r in paired.rounds
+    ]
+
+
+def _round(data, index, **change):
+    data["paired"]["rounds"][index].update(change)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["paired"]["rounds"][0].pop("others_step_s"),
+            r"paired.rounds\[0\].others_step_s: missing",
+        ),
+        (
+            lambda d: _round(d, 0, others_step_s=[]),
+            r"paired.rounds\[0\].others_step_s: expected 1 block\(s\), one per paired.others",
+        ),
+        (
+            lambda d: _round(d, 0, others_step_s=[[0.1, "x"]]),
+            r"paired.rounds\[0\].others_step_s\[0\]: expected a finite number, got 'x'",
+        ),
+        (
+            lambda d: _round(d, 2, order=["b", "c", "c"]),
+            r"paired.rounds\[2\].order: expected an order of \['a', 'b', 'c'\]",
+        ),
+        (
+            lambda d: _round(d, 1, first="a"),
+            r"paired.rounds\[1\].first: expected the order's first, 'c', got 'a'",
+        ),
+        (
+            lambda d: d["paired"].update(others_first_step_s=[]),
+            r"paired.others_first_step_s: expected 1 number\(s\), one per paired.others",
+        ),
+        (
+            lambda d: d["paired"].update(others=["inplace"]),
+            r"paired.others: expected strategies other than a, b and each other",
+        ),
+        (
+            lambda d: d["paired"].update(others=["mirrored"]),
+            r"paired.others: the process holds inplace, wholebatch, mirrored, its cell inplace, "
+            r"wholebatch, concat",
+        ),
+        (lambda d: d["cell"].update(also="concat"), r"cell.also: expected a list of strings"),
+    ],
+)
+def test_a_malformed_three_way_record_is_refused_naming_the_field(change, message):
+    data = three_way()
+    change(data)
+    with pytest.raises(RecordError, match=message):
+        Record.from_json(data)
+
+
+def test_a_round_of_two_with_a_field_of_more_is_refused():
+    data = paired_record(0, np.random.default_rng(1), rounds=2)
+    data["paired"]["rounds"][1]["order"] = ["b", "a"]
+    with pytest.raises(RecordError, match=r"paired.rounds\[1\].order: only a process of more"):
+        Record.from_json(data)

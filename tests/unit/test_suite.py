@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mgbench.config.suite import SuiteError, load_suite, parse_suite
+from mgbench.config.suite import Cell, SuiteError, load_suite, parse_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +102,84 @@ def test_comparisons_default_only_with_both_wrappers_and_can_be_turned_off_or_ca
         3,
     )
     assert cpu.settings.pairs == 5
+
+
+THREE_WAY = GOOD.replace(
+    '"single", "inplace", "concat"', '"single", "inplace", "wholebatch", "concat"'
+)
+
+
+def paired_ids(text):
+    return [c.cell_id for c in parse_suite(text, "k.toml").cells() if c.paired]
+
+
+def test_comparisons_of_three_wrappers_share_one_process_that_holds_them_all():
+    text = THREE_WAY.replace(
+        "repeats = 2", 'repeats = 2\ncompare = [["inplace", "wholebatch"], ["inplace", "concat"]]'
+    )
+    suite = parse_suite(text, "k.toml")
+    paired = [c for c in suite.groups()[0] if c.paired]
+    (cell,) = paired
+    assert cell.cell_id == "ResNet50-224px-b96-inplace-vs-wholebatch-vs-concat-x2"
+    assert (cell.strategy, cell.versus, cell.also) == ("inplace", "wholebatch", ("concat",))
+    assert cell.paired_strategies == ("inplace", "wholebatch", "concat")
+    assert suite.repeats_of(cell) == suite.settings.pairs == 3
+    # the default comparisons of three wrappers (every pair) make the same one process
+    assert paired_ids(THREE_WAY) == paired_ids(text)
+    # the process holds them in the vocabulary's order, however the comparisons name them
+    reversed_ = text.replace('["inplace", "concat"]', '["concat", "wholebatch"]')
+    assert paired_ids(reversed_) == paired_ids(text)
+
+
+def test_an_aa_pair_stays_a_process_of_its_own_beside_a_three_way_one():
+    compare = '[["inplace", "inplace"], ["inplace", "wholebatch"], ["concat", "inplace"]]'
+    text = THREE_WAY.replace("repeats = 2", f"repeats = 2\ncompare = {compare}")
+    assert paired_ids(text)[:2] == [
+        "ResNet50-224px-b96-inplace-vs-inplace-x2",
+        "ResNet50-224px-b96-inplace-vs-wholebatch-vs-concat-x2",
+    ]
+    assert len(paired_ids(text)) == 2 * 6  # (ResNet50 x2 batches + TinyCNN) x 2 replica counts
+
+
+def test_comparisons_of_two_wrappers_keep_one_process_each_and_their_ids():
+    both_ways = '[["inplace", "concat"], ["concat", "inplace"], ["inplace", "inplace"]]'
+    text = THREE_WAY.replace("repeats = 2", f"repeats = 2\ncompare = {both_ways}")
+    assert paired_ids(text)[:3] == [
+        "ResNet50-224px-b96-inplace-vs-concat-x2",
+        "ResNet50-224px-b96-concat-vs-inplace-x2",
+        "ResNet50-224px-b96-inplace-vs-inplace-x2",
+    ]
+    assert not any(c.also for c in parse_suite(text, "k.toml").cells())
+
+
+def test_a_three_way_cell_reads_back_and_a_cell_of_two_writes_what_it_wrote_before():
+    three = next(c for c in parse_suite(THREE_WAY, "k.toml").cells() if c.paired)
+    data = three.to_dict()
+    assert data["also"] == ["concat"]  # as JSON holds it
+    assert Cell.from_dict(data) == three and three.also == ("concat",)
+    two = next(c for c in parse_suite(GOOD, "demo.toml").cells() if c.paired)
+    assert list(two.to_dict()) == [*OLD_PAIRED_KEYS]
+    assert Cell.from_dict(two.to_dict()) == two and two.also == ()
+    assert two.paired_strategies == ("inplace", "concat")
+    assert isolated(parse_suite(GOOD, "demo.toml").cells())[0].paired_strategies == ("single",)
+
+
+# A paired cell's dict before k-way processes, key for key in order.
+OLD_PAIRED_KEYS = (
+    *("model", "image_size", "classes", "batch_per_replica", "strategy", "replicas"),
+    *("warmup_steps", "timed_steps", "input", "weights", "dtype", "timeout_s", "placement"),
+    *("backend", "versus", "rounds", "block_steps"),
+)
+
+
+def test_a_three_way_process_runs_as_one_paired_process_in_the_rounds():
+    suite = parse_suite(THREE_WAY.replace("repeats = 2", "repeats = 2\npairs = 3"), "k.toml")
+    group = suite.groups()[0]
+    runs = [(c.cell_id, r) for c, r in suite.runs()][:10]
+    three = "ResNet50-224px-b96-inplace-vs-wholebatch-vs-concat-x2"
+    # round 0: the 4 isolated cells shuffled, then the process; round 1 alike; round 2: it only
+    assert [cell_id for cell_id, _ in runs[4::5]] == [three, three]
+    assert [c.cell_id for c in group][-1] == three and len(group) == 5
 
 
 def test_rounds_interleave_shuffled_isolated_cells_with_the_paired_processes():

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import statistics
+from collections import Counter
+
 import pytest
 from fakes import FakeClock, FakeNvml
 
 from mgbench.platform import hardware
 from mgbench.trackers.memory import MemorySampler
-from mgbench.trackers.paired import block_order, run_paired
+from mgbench.trackers.paired import block_order, run_paired, williams_orders
 from mgbench.trackers.timing import StepTimer
 
 
@@ -220,6 +225,96 @@ def test_a_step_time_covers_the_step_until_its_loss_is_read():
     assert timing.rounds[0].a_step_s == (0.25, 0.5) and timing.rounds[0].b_step_s == (0.25, 0.5)
 
 
+def test_a_three_way_loop_traces_warms_then_cycles_through_the_six_orders():
+    clock, log = FakeClock(), []
+    timing = run_paired(
+        FakeStep("a", 0.1, clock, log),
+        FakeStep("b", 0.2, clock, log),
+        FakeStep("c", 0.4, clock, log),
+        names=("inplace", "wholebatch", "concat"),
+        warmup_steps=1,
+        rounds=7,
+        block_steps=2,
+        clock=clock,
+    )
+    orders = ["abc", "cba", "bca", "acb", "cab", "bac", "abc"]  # 6 orders, then again
+    assert "".join(log) == "abc" + "abc" + "".join(x * 2 for order in orders for x in order)
+    assert ["".join(r.order) for r in timing.rounds] == orders
+    assert [r.first for r in timing.rounds] == [order[0] for order in orders]
+    for label, seconds in enumerate((0.1, 0.2, 0.4)):
+        blocks = [list(r.blocks[label]) for r in timing.rounds]
+        assert blocks == [pytest.approx([seconds] * 2)] * 7
+    assert timing.first_step_s == pytest.approx((0.1, 0.2, 0.4))
+    assert [w for (w,) in timing.warmup_step_s] == pytest.approx([0.1, 0.2, 0.4])
+    record = timing.to_dict()
+    assert (record["a"], record["b"], record["others"]) == ("inplace", "wholebatch", ["concat"])
+    assert record["first_step_s"] == pytest.approx([0.1, 0.2])
+    assert record["others_first_step_s"] == pytest.approx([0.4])
+    assert record["rounds"][1]["first"] == "c" and record["rounds"][1]["order"] == ["c", "b", "a"]
+    assert record["rounds"][1]["others_step_s"] == [pytest.approx([0.4, 0.4])]
+    assert set(record["rounds"][1]) == {"first", "order", "a_step_s", "b_step_s", "others_step_s"}
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+def test_the_orders_balance_position_and_the_block_before_each_block(k):
+    cycle = williams_orders(k)
+    assert len(cycle) == (k if k % 2 == 0 else 2 * k)
+    assert all(sorted(order) == list(range(k)) for order in cycle)
+    at_position = Counter((label, i) for order in cycle for i, label in enumerate(order))
+    assert len(at_position) == k * k and len(set(at_position.values())) == 1
+    neighbours = Counter(pair for order in cycle for pair in itertools.pairwise(order))
+    assert len(neighbours) == k * (k - 1) and len(set(neighbours.values())) == 1
+    if k == 3:
+        assert sorted(cycle) == sorted(itertools.permutations(range(3)))  # all six orders
+
+
+def drifting_steps(k: int, clock: FakeClock, slope: float) -> list:
+    """k equal strategies on a machine slowing down linearly in time: a step started at t takes
+    0.1 s x (1 + slope x (t - t0))."""
+    start = clock.now
+
+    def step() -> float:
+        clock.advance(0.1 * (1 + slope * (clock.now - start)))
+        return 0.0
+
+    return [step] * k
+
+
+def pairwise_log_ratios(timing, x: int, y: int) -> list[float]:
+    return [
+        math.log(statistics.median(r.blocks[y]) / statistics.median(r.blocks[x]))
+        for r in timing.rounds
+    ]
+
+
+@pytest.mark.parametrize(("k", "rounds"), [(2, 2), (2, 10), (3, 2), (3, 6), (3, 20), (4, 8)])
+def test_a_drift_linear_in_time_cancels_in_every_pairwise_mean(k, rounds):
+    clock = FakeClock()
+    timing = run_paired(
+        *drifting_steps(k, clock, slope=0.02),
+        names=[f"s{i}" for i in range(k)],
+        warmup_steps=1,
+        rounds=rounds,
+        block_steps=3,
+        clock=clock,
+    )
+    for x, y in itertools.combinations(range(k), 2):
+        ratios = pairwise_log_ratios(timing, x, y)
+        assert max(abs(r) for r in ratios) > 1e-3  # each round sees the drift...
+        assert statistics.mean(ratios) == pytest.approx(0, abs=1e-12)  # ...the mean does not
+
+
+def test_one_fixed_order_would_not_cancel_the_drift():
+    """The check above can fail: the same drift under abc in every round biases every pair."""
+    clock = FakeClock()
+    steps = drifting_steps(3, clock, slope=0.02)
+    timing = run_paired(
+        *steps, names=("x", "y", "z"), warmup_steps=1, rounds=1, block_steps=3, clock=clock
+    )
+    assert "".join(timing.rounds[0].order) == "abc"
+    assert statistics.mean(pairwise_log_ratios(timing, 0, 2)) > 1e-3
+
+
 @pytest.mark.parametrize(("rounds", "block_steps", "warmup"), [(0, 5, 1), (3, 0, 1), (3, 5, -1)])
 def test_paired_loop_refuses_empty_settings(rounds, block_steps, warmup):
     with pytest.raises(ValueError, match="need rounds >= 1, block_steps >= 1, warmup_steps >= 0"):
@@ -231,6 +326,13 @@ def test_paired_loop_refuses_empty_settings(rounds, block_steps, warmup):
             rounds=rounds,
             block_steps=block_steps,
         )
+
+
+@pytest.mark.parametrize("names", [("a",), ("a", "b", "c")])
+def test_paired_loop_needs_one_name_per_step_and_two_steps_or_more(names):
+    steps = [lambda: 0.0] * (1 if len(names) == 1 else 2)
+    with pytest.raises(ValueError, match="need one name per step and 2 steps or more"):
+        run_paired(*steps, names=names, warmup_steps=0, rounds=2, block_steps=1)
 
 
 def test_a_diverged_loss_is_counted_not_hidden():
