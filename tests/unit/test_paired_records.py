@@ -256,7 +256,7 @@ def test_pairwise_coverage_of_three_way_processes_is_near_nominal():
 
 
 def test_processes_of_two_and_of_three_count_together_where_they_hold_both():
-    two = paired_run(2, 1, true_pct=3.0)  # inplace-vs-concat, repeats 0 and 1
+    two = paired_run(2, 1, true_pct=3.0, versus="concat")  # inplace-vs-concat, repeats 0, 1
     three = kway_run(3, 2, slower_pct=SLOWER)
     comparisons = paired_comparisons(read(two + three))
     assert [(c.a, c.b, c.runs) for c in comparisons] == [
@@ -268,7 +268,9 @@ def test_processes_of_two_and_of_three_count_together_where_they_hold_both():
 
 def test_a_skipped_three_way_process_is_shown_in_each_of_its_pairs():
     records = read([kway_record(0, np.random.default_rng(0), status="skipped")])
-    rows = sections.build_report(records, title="t").sections[0].text_rows()
+    claim, question, others = sections.build_report(records, title="t").sections[:3]
+    assert others.title == prose.OTHER_PAIRS_TITLE
+    rows = [row for section in (claim, question, others) for row in section.text_rows()]
     assert len(rows) == 3
     assert all(row[-1] == "no paired estimate (skipped: skipped: synthetic)" for row in rows)
 

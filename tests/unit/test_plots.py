@@ -234,7 +234,7 @@ def test_devices_sort_by_index():
 
 
 def test_each_pair_of_a_three_way_process_is_marked_by_its_own_records():
-    gpu = paired_run(3, 1, true_pct=8.0, round_sd=0.01)
+    gpu = paired_run(3, 1, true_pct=8.0, round_sd=0.01, versus="concat")
     cpu = kway_run(3, 2, device_mode="cpu-simulation", model="MobileNetV2")
     rows = claim_rows(read(gpu + cpu))
     assert [(r.label, r.marked) for r in rows] == [
@@ -268,7 +268,7 @@ def test_a_three_way_step_trace_draws_every_strategys_blocks_in_the_order_they_r
 
 
 def test_a_step_trace_of_two_keeps_its_a_and_b_blocks_in_abba_order():
-    records = read(paired_run(1, 1, rounds=2))
+    records = read(paired_run(1, 1, rounds=2, versus="concat"))
     plt = plots._pyplot()
     figure = plots._paired_trace(plt, "x", records)
     (axes,) = figure.axes

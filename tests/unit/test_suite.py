@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mgbench.analysis.claim import PR_10230
 from mgbench.config.suite import Cell, SuiteError, load_suite, parse_suite
+from mgbench.vocabulary import WRAPPERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -255,13 +257,15 @@ def test_shipped_suites_are_valid(path, cpu_only):
         assert {c.backend for c in suite.cells()} == {"jax"}
         assert isolated == {"single", "dataparallel"}
         return
-    if path.name != "ci.toml":  # CI's gate suite measures the two wrappers only, on purpose
-        assert isolated - {"multiworker", "dataparallel"} == {
-            "single",
-            "inplace",
-            "concat",
-            "mirrored",
-        }
+    if path.name not in ("ci.toml", "gpu-quick.toml"):  # CI's gate: two wrappers, on purpose
+        assert {"single", "inplace", "concat"} <= isolated
+    assert "single" in isolated or path.name == "ci.toml"  # one device to normalise by
+    if path.name in ("claim.toml", "imagenet.toml", "smoke.toml", "gpu-quick.toml"):
+        assert {"inplace", "wholebatch"} <= isolated  # the claim's memory half, split by split
+        (held,) = {c.paired_strategies for c in suite.cells() if c.paired}
+        assert held == WRAPPERS  # one paired process holds all three splits
+    if path.name in ("imagenet.toml", "smoke.toml", "modern.toml"):
+        assert "mirrored" in isolated
     if path.name == "smoke.toml":  # the smoke suite checks the multi-process paths too
         (multi,) = [c for c in suite.cells() if c.strategy == "multiworker"]
         assert (multi.backend, multi.workers, multi.replicas) == ("tf_keras", 2, 2)
@@ -272,12 +276,28 @@ def test_shipped_suites_are_valid(path, cpu_only):
     assert [(c.strategy, c.versus) for c in suite.cells() if c.paired]
 
 
-def test_imagenet_suite_holds_the_pr_settings():
+PR_ROWS = {(e.model, e.image_size, e.batch_per_replica) for e in PR_10230}
+
+
+def test_imagenet_suite_holds_the_prs_six_rows():
     cells = load_suite(ROOT / "suites" / "imagenet.toml").cells()
     settings = {(c.model, c.image_size, c.batch_per_replica) for c in cells if c.replicas == 4}
-    for model in ("ResNet50", "InceptionV3"):
-        assert {(model, 224, 96), (model, 299, 64), (model, 224, 8)} <= settings
+    assert settings >= PR_ROWS
+    assert ("InceptionV3", 299, 64) not in settings and ("InceptionV3", 224, 96) not in settings
     assert {c.replicas for c in cells} == {1, 2, 4, 8}
+
+
+def test_the_claim_suite_is_the_prs_six_rows_through_the_three_splits():
+    suite = load_suite(ROOT / "suites" / "claim.toml")
+    cells = suite.cells()
+    assert {(c.model, c.image_size, c.batch_per_replica) for c in cells} == PR_ROWS
+    assert {c.replicas for c in cells if c.strategy != "single"} == {4}
+    assert {c.classes for c in cells} == {1000}
+    assert {c.strategy for c in cells if not c.paired} == {"single", *WRAPPERS}
+    assert sum(c.paired for c in cells) == 6  # one three-way paired cell per row
+    cpu = load_suite(ROOT / "suites" / "claim.toml", cpu_only=True)
+    assert {c.model for c in cpu.cells()} == {"ResNet50", "InceptionV3"}
+    assert {c.replicas for c in cpu.cells() if c.strategy != "single"} == {4}
 
 
 BAD = [
@@ -454,37 +474,32 @@ def test_entries_that_would_merge_into_one_cell_are_refused():
         parse_suite(text, "dup.toml")
 
 
-def test_the_imagenet_cpu_profile_pairs_inplace_with_concat_for_both_models():
+def test_the_imagenet_cpu_profile_pairs_the_three_splits_for_both_models():
     suite = load_suite(ROOT / "suites" / "imagenet.toml", cpu_only=True)
     paired = [c for c in suite.cells() if c.paired]
     assert [c.cell_id for c in paired] == [
-        "ResNet50-32px-b8-inplace-vs-concat-x2",
-        "MobileNetV2-32px-b8-inplace-vs-concat-x2",
+        "ResNet50-32px-b8-inplace-vs-wholebatch-vs-concat-x2",
+        "MobileNetV2-32px-b8-inplace-vs-wholebatch-vs-concat-x2",
     ]
-    assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (6, 20, 5)
-    assert len(suite.runs()) == 8 + 2 * 6  # one process per isolated cell, six per comparison
+    assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (5, 12, 5)
+    assert len(suite.runs()) == 10 + 2 * 5  # one process per isolated cell, five per group
 
 
 def test_gpu_quick_holds_the_pr_rows_on_four_replicas_and_a_tiny_cpu_profile():
     path = ROOT / "suites" / "gpu-quick.toml"
     cells = load_suite(path).cells()
     rows = {(c.model, c.image_size, c.batch_per_replica) for c in cells}
-    assert rows == {("ResNet50", 224, 96), ("InceptionV3", 299, 64)}
+    assert rows == {("ResNet50", 224, 96), ("InceptionV3", 299, 96)} and rows <= PR_ROWS
     assert {c.replicas for c in cells} == {1, 4}
-    assert {c.strategy for c in cells if not c.paired} == {
-        "single",
-        "inplace",
-        "concat",
-        "mirrored",
-    }
+    assert {c.strategy for c in cells if not c.paired} == {"single", "inplace", "wholebatch"}
     assert [c.cell_id for c in cells if c.paired] == [
-        "ResNet50-224px-b96-inplace-vs-concat-x4",
-        "InceptionV3-299px-b64-inplace-vs-concat-x4",
+        "ResNet50-224px-b96-inplace-vs-wholebatch-vs-concat-x4",
+        "InceptionV3-299px-b96-inplace-vs-wholebatch-vs-concat-x4",
     ]
-    assert len(load_suite(path).runs()) == 8 + 2  # one process per cell and per comparison
+    assert len(load_suite(path).runs()) == 6 + 2  # one process per cell and per paired group
     cpu = load_suite(path, cpu_only=True)
     assert cpu.profile == "cpu" and {c.model for c in cpu.cells()} == {"ResNet50"}
-    assert len(cpu.runs()) == 4 + 2
+    assert len(cpu.runs()) == 3 + 2
     # the imagenet cpu profile's cells, so that suite's runs cost them (--plan-from)
     imagenet = load_suite(ROOT / "suites" / "imagenet.toml", cpu_only=True)
     assert {c.cell_id for c in cpu.cells()} <= {c.cell_id for c in imagenet.cells()}
