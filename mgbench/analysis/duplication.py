@@ -25,9 +25,10 @@ BATCH_DATA_ROLES = ("batch", "slices")
 
 @dataclass(frozen=True)
 class DuplicationRow:
-    """One cell's batch inputs on the GPUs, per step."""
+    """One split's batch inputs on the GPUs, per step, on one workload."""
 
-    cell: CellResult
+    key: CellKey
+    strategy: str
     batch_bytes: int  # one copy of the global batch's images
     per_gpu_bytes: dict[str, int]  # GPU:i -> bytes of batch inputs it receives per step
 
@@ -55,6 +56,12 @@ def gpu_batch_bytes(on_gpus: Sequence[Transfer], replicas: int) -> dict[str, int
     return per_gpu
 
 
+def duplication_row(key: CellKey, strategy: str, on_gpus: Sequence[Transfer]) -> DuplicationRow:
+    """A split's row from its ``on_gpus`` audit of the workload ``key``."""
+    batch_bytes = batch_image_bytes(key.image_size, key.batch_per_replica * key.replicas)
+    return DuplicationRow(key, strategy, batch_bytes, gpu_batch_bytes(on_gpus, key.replicas))
+
+
 def duplication_rows(cells: Sequence[CellResult]) -> list[DuplicationRow]:
     """One row per cell whose records carry the transfer audit, in the cells' order."""
     rows = []
@@ -62,14 +69,7 @@ def duplication_rows(cells: Sequence[CellResult]) -> list[DuplicationRow]:
         record = next((r for r in cell.records if r.transfers is not None), None)
         if record is None or record.transfers is None:
             continue
-        c = cell.cell
-        rows.append(
-            DuplicationRow(
-                cell,
-                batch_image_bytes(c.image_size, c.global_batch),
-                gpu_batch_bytes(record.transfers.on_gpus, c.replicas),
-            )
-        )
+        rows.append(duplication_row(cell.key, cell.strategy, record.transfers.on_gpus))
     return rows
 
 
@@ -91,10 +91,10 @@ def memory_differences(
     pairs: Sequence[tuple[str, str]],
 ) -> list[MemoryDifference]:
     """For each (a, b) in ``pairs`` and each workload with both splits audited."""
-    audited = {(r.cell.key, r.cell.strategy): r for r in rows}
+    audited = {(r.key, r.strategy): r for r in rows}
     peaks = {(m.cell.key, m.cell.strategy): m.tf_peak_bytes for m in memory}
     found = []
-    for key in dict.fromkeys(r.cell.key for r in rows):
+    for key in dict.fromkeys(r.key for r in rows):
         for a, b in pairs:
             if (key, a) not in audited or (key, b) not in audited:
                 continue

@@ -47,6 +47,11 @@ def setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=backends.names(), default=DEFAULT_BACKEND)
     flags.add_virtual_gpus(parser)
     flags.add_claim(parser)
+    parser.add_argument(
+        "--audit-json",
+        metavar="FILE",
+        help="also write each strategy's transfer audit on GPUs (bytes per link and role) as JSON",
+    )
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -62,6 +67,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
             hardware=args.hardware,
             claims=flags.claims(args),
+            audit_json=args.audit_json,
         )
     )
     return 0
@@ -80,10 +86,13 @@ def placement_tables(
     virtual_gpu_memory_mb: int = 0,
     hardware: str | None = None,
     claims: Claims = DEFAULT_CLAIMS,
+    audit_json: str | None = None,
 ) -> str:
     """Prepare this fresh process's devices, build each strategy, and return its placement,
-    transfer audit and the split its audit on GPUs resolves to; with ``hardware`` (a name, a
-    TOML file, or ``all``) the predicted speed-ups on those machines too (:func:`predictions`)."""
+    transfer audit and the split its audit on GPUs resolves to, then the memory half (the batch
+    data each split puts on each GPU); with ``hardware`` (a name, a TOML file, or ``all``) the
+    predicted speed-ups on those machines too (:func:`predictions`). ``audit_json``: a file for
+    the audits on GPUs, per strategy."""
     from mgbench.analysis.cells import CellKey
     from mgbench.backends.base import BuildSpec
     from mgbench.platform import quiet
@@ -113,11 +122,53 @@ def placement_tables(
             sections.append(text)
             if audits is not None:
                 audited[name] = audits
+        key = CellKey(model, image_size, batch_per_replica, replicas, backend)
+        on_gpus = {name: found["on_gpus"].rows for name, found in audited.items()}
+        copies = memory_half(on_gpus, key, mode, claims)
+        if copies:
+            sections.append(copies)
         if specs:
-            key = CellKey(model, image_size, batch_per_replica, replicas, backend)
-            on_gpus = {name: found["on_gpus"].rows for name, found in audited.items()}
             sections += predictions(on_gpus, specs, key, claims)
+        if audit_json is not None:
+            write_audits(audit_json, key, mode, on_gpus)
         return "\n\n".join(sections)
+
+
+def memory_half(
+    on_gpus: Mapping[str, Sequence[transfers.Transfer]], key: CellKey, mode: str, claims: Claims
+) -> str:
+    """The batch data each traced wrapper puts on each GPU per step, its duplication factor,
+    and what each claim's split saves on each GPU; empty with fewer than two wrappers."""
+    from mgbench.analysis.claim import Caveats
+    from mgbench.analysis.duplication import duplication_row
+    from mgbench.present import sections
+
+    rows = [duplication_row(key, name, on_gpus[name]) for name in WRAPPERS if name in on_gpus]
+    section = sections.duplication_section(
+        rows,
+        [],
+        Caveats.of([mode]),
+        claims=claims,
+        not_measured="traced only: nothing ran, so no allocator peak",
+    )
+    return _text(section) if section is not None and len(rows) > 1 else ""
+
+
+def write_audits(
+    path: str, key: CellKey, mode: str, on_gpus: Mapping[str, Sequence[transfers.Transfer]]
+) -> None:
+    """The audits on GPUs as JSON: the workload, and per strategy its rows."""
+    import dataclasses
+    import json
+
+    data = {
+        "workload": dataclasses.asdict(key),
+        "device_mode": mode,
+        "on_gpus": {name: [row.to_json() for row in rows] for name, rows in on_gpus.items()},
+    }
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+        handle.write("\n")
 
 
 def _traced_strategy(

@@ -212,16 +212,21 @@ def duplication_section(
     caveats: Caveats = NO_CAVEATS,
     *,
     claims: Claims = DEFAULT_CLAIMS,
+    not_measured: str | None = None,
 ) -> Section | None:
     """The memory half: batch inputs on each GPU per split from the audit, the duplication
-    factor, and per claim a sentence of the predicted difference beside the measured one."""
-    shown = [r for r in rows if r.cell.cell.replicas > 1]
+    factor, and per claim a sentence of the predicted difference beside the measured one
+    (``not_measured``: why nothing was, when the caller knows, as a trace that ran nothing)."""
+    shown = [r for r in rows if r.key.replicas > 1]
     if not shown:
         return None
     differences = memory_differences(shown, memory, [c.pair for c in claims.items])
     reasons = {(m.cell.key, m.cell.strategy): m.reason for m in memory}
     notes = [prose.DUPLICATION_NOTE]
-    notes += [prose.memory_verdict(d, _not_measured(d, reasons, caveats)) for d in differences]
+    notes += [
+        prose.memory_verdict(d, not_measured or _not_measured(d, reasons, caveats))
+        for d in differences
+    ]
     return Section(
         prose.DUPLICATION_TITLE,
         [
@@ -234,8 +239,12 @@ def duplication_section(
         ],
         [
             [
-                *strategy_values(row.cell.cell),
-                *cell_values(row.cell.cell),
+                row.strategy,
+                row.key.replicas,
+                row.key.model,
+                row.key.backend,
+                row.key.image_size,
+                row.key.batch_per_replica,
                 row.batch_bytes,
                 row.per_gpu_bytes,
                 row.total_bytes,

@@ -49,6 +49,14 @@ def test_placement_command_prints_every_wrapper_on_simulated_replicas(run_cli_pr
         "slices from there to GPU:1"
     ) in out
     # predictions on the claim's machine: the claim's pair, then in-place against concat
+    # the memory half: one copy of the batch per GPU for whole-batch, halves for in-place
+    assert "## The memory half: copies of each batch on the GPUs (from the audit)" in out
+    whole = next(line for line in out.splitlines() if line.startswith("| wholebatch "))
+    assert "GPU:0 0.094 · GPU:1 0.094" in whole and "| 2.00x " in whole
+    assert (
+        "TinyCNN-32px-b4-x2: in-place holds 0.047 MiB less on each GPU than whole-batch (audit, "
+        "batch data per step); measured: not measured here (traced only: nothing ran"
+    ) in out
     for words in ("whole-batch", "concat"):
         title = f"## TinyCNN-32px-b4-x2: predicted in-place speed-up over {words} per hardware spec"
         assert title in out
