@@ -15,8 +15,7 @@ strategy's median timed step) and *timed rounds* (every timed step); then the tw
 total against the k-way process's. Every record is kept in ``OUTPUT/results.jsonl``.
 
 On a CPU host and default device coincide (DESIGN.md fact 5): the times are the harness's costs,
-not evidence about the splits. Run the k-way form only where the whole-batch wrapper is built:
-until then a ``wholebatch`` cell would not measure the whole-batch split.
+not evidence about the splits.
 
     python benchmarks/paired_cost.py --strategies inplace,concat [--repeats 1]
     python benchmarks/paired_cost.py --strategies inplace,wholebatch,concat [--repeats 1]

@@ -168,9 +168,11 @@ def cross_check_title(claim: Claim) -> str:
 
 
 PAIRED_METHOD = (
-    "Paired method: each paired process builds both strategies over one template and "
-    "alternates blocks of timed steps A B, B A, ... (ABBA); a round gives log(median B step / "
-    "median A step). Processes are the groups of a random-effects model (DerSimonian-Laird "
+    "Paired method: each paired process builds its strategies over one template and runs one "
+    "block of timed steps of each per round, in a balanced order (two: A B, B A, ... (ABBA); "
+    "three: the six orders of a Williams design, abc cba bca acb cab bac, so one process gives "
+    "every pair of them); for A against B a round gives log(median B step / median A step). "
+    "Processes are the groups of a random-effects model (DerSimonian-Laird "
     "between-process variance tau^2); the CI uses Student's t with Satterthwaite degrees of "
     "freedom, so it is the pooled t-interval when processes agree and widens when they do not."
 )

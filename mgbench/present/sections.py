@@ -62,7 +62,7 @@ from mgbench.records.record import Record
 from mgbench.records.timelines import TimelineRecord
 from mgbench.trackers.tf_profiler import CATEGORIES
 from mgbench.transfers import TRANSFER_ROLES
-from mgbench.vocabulary import Strategy
+from mgbench.vocabulary import WRAPPERS, Strategy
 
 # -- the full report ---------------------------------------------------------------------------
 
@@ -217,7 +217,12 @@ def duplication_section(
     """The memory half: batch inputs on each GPU per split from the audit, the duplication
     factor, and per claim a sentence of the predicted difference beside the measured one
     (``not_measured``: why nothing was, when the caller knows, as a trace that ran nothing)."""
-    shown = [r for r in rows if r.key.replicas > 1]
+    # Each workload's splits together, in the vocabulary's order (cells come in run order).
+    workloads = list(dict.fromkeys(r.key for r in rows))
+    shown = sorted(
+        (r for r in rows if r.key.replicas > 1),
+        key=lambda r: (workloads.index(r.key), _wrapper_rank(r.strategy)),
+    )
     if not shown:
         return None
     differences = memory_differences(shown, memory, [c.pair for c in claims.items])
@@ -254,6 +259,10 @@ def duplication_section(
         ],
         notes,
     )
+
+
+def _wrapper_rank(strategy: str) -> int:
+    return WRAPPERS.index(strategy) if strategy in WRAPPERS else len(WRAPPERS)
 
 
 def _not_measured(
