@@ -481,8 +481,8 @@ def test_the_imagenet_cpu_profile_pairs_the_three_splits_for_both_models():
         "ResNet50-32px-b8-inplace-vs-wholebatch-vs-concat-x2",
         "MobileNetV2-32px-b8-inplace-vs-wholebatch-vs-concat-x2",
     ]
-    assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (5, 12, 5)
-    assert len(suite.runs()) == 10 + 2 * 5  # one process per isolated cell, five per group
+    assert (suite.settings.pairs, paired[0].rounds, paired[0].block_steps) == (3, 8, 5)
+    assert len(suite.runs()) == 10 + 2 * 3  # one process per isolated cell, three per group
 
 
 def test_gpu_quick_holds_the_pr_rows_on_four_replicas_and_a_tiny_cpu_profile():
