@@ -34,13 +34,14 @@ from mgbench.present import formats, prediction, prose
 from mgbench.present.model import Column, Section
 from mgbench.present.render import table
 from mgbench.records import environment
-from mgbench.transfers import Transfer
+from mgbench.transfers import TRANSFER_ROLES, Transfer, resolved_split
 from mgbench.vocabulary import WRAPPERS, Strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("keras3", "tf_keras")
 CLASSES = 1000
 CLAIM_MACHINE = "4xP100-pcie3"
+ROLES = TRANSFER_ROLES
 
 
 def row_name(evidence: Evidence) -> str:
@@ -120,6 +121,38 @@ def measured_range_pct(evidence: Evidence) -> tuple[float, float]:
     """The PR's gain with its integers' rounding (each img/s figure +-0.5)."""
     before, after = evidence.before_img_s, evidence.after_img_s
     return ((after - 0.5) / (before + 0.5) - 1) * 100, ((after + 0.5) / (before - 0.5) - 1) * 100
+
+
+def roles_section(audited: Mapping[str, tuple[CellKey, dict[str, list[Transfer]]]]) -> Section:
+    """Each row's three traced splits on GPUs: MiB per step by role, and the split the rows
+    resolve to (what the wrapper really did, whatever it is called)."""
+    rows = []
+    for evidence in PR_10230:
+        key, by_split = audited[row_name(evidence)]
+        for strategy in (s for s in WRAPPERS if s in by_split):
+            found = by_split[strategy]
+            by_role = {
+                role: sum(r.bytes for r in found if r.role == role) for role in TRANSFER_ROLES
+            }
+            rows.append(
+                [
+                    row_name(evidence),
+                    strategy,
+                    *by_role.values(),
+                    sum(by_role.values()),
+                    resolved_split(found, key.replicas) or "none",
+                ]
+            )
+    return Section(
+        "Bytes moved per step on GPUs, by role (MiB, keras3; as `mgbench placement` traced them)",
+        [
+            Column("PR row (4 GPUs)"),
+            Column("split"),
+            *(Column(role, formats.mib_fine, "bytes") for role in (*ROLES, "total")),
+            Column("resolves to"),
+        ],
+        rows,
+    )
 
 
 def memory_section(audited: Mapping[str, tuple[CellKey, dict[str, list[Transfer]]]]) -> Section:
@@ -258,6 +291,7 @@ def tables(out: Path) -> str:
             batch = {s: duplication_row(key, s, rows[s]).per_gpu_bytes for s in rows}
             graph = {s: duplication_row(key, s, graph_rows[s]).per_gpu_bytes for s in graph_rows}
             same_on_both.append(f"{name}: {'the same' if batch == graph else 'DIFFERENT'}")
+    moved = roles_section(audited)
     memory = memory_section(audited)
     predicted, verdicts = prediction_sections(audited)
     parts = [
@@ -265,6 +299,8 @@ def tables(out: Path) -> str:
         f"Written by `python benchmarks/claim_configs.py` from the audits in `audits/` "
         f"({traced_on()[:-1].replace('Traced (nothing timed)', 'traced')}). Each row's placement, "
         "transfer tables and per-spec predictions are in `<row>-<backend>.md`.",
+        f"## {moved.title}",
+        table(moved),
         f"## {memory.title}",
         table(memory),
         *(f"- {note}" for note in memory.notes),
