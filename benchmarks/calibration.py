@@ -19,10 +19,7 @@ machine), so the table can be recomputed with ``--from OUTPUT``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import statistics
-import sys
 from pathlib import Path
 
 CONFIGS = {
@@ -33,55 +30,17 @@ CONFIGS = {
 }
 
 
-def paired_cell(model: str, a: str, b: str, args: argparse.Namespace):
-    from mgbench.config.suite import Cell
-
-    return Cell(
-        model=model,
-        image_size=args.image_size,
-        classes=10,
-        batch_per_replica=args.batch_per_replica,
-        strategy=a,
-        replicas=args.replicas,
-        warmup_steps=args.warmup_steps,
-        timed_steps=0,
-        input="host",
-        weights="cpu",
-        dtype="float32",
-        timeout_s=args.timeout_s,
-        placement=False,
-        versus=b,
-        rounds=args.rounds,
-        block_steps=args.block_steps,
-    )
-
-
 def run(args: argparse.Namespace, output: Path) -> None:
-    from mgbench.execution.launcher import DeviceOptions, spawn_worker
-    from mgbench.records import environment, store
-    from mgbench.records.record import Record, RunContext
-    from mgbench.records.run_folder import RunFolder
+    from worker_runs import WorkerRun, paired_cell
 
-    folder = RunFolder(output)
-    output.mkdir(parents=True, exist_ok=False)
-    folder.logs.mkdir()
-    context = RunContext("calibration", "default", output.name, environment.host_environment())
-    folder.run_info.write_text(
-        json.dumps({"argv": sys.argv, "args": vars(args)}, indent=2) + "\n", encoding="utf-8"
-    )
+    measured = WorkerRun(output, "calibration", "default", args)
     names = args.configs.split(",")
     # Interleaved: repeat r of every configuration before repeat r + 1, so drift spreads evenly.
     for repeat in range(args.repeats):
         for name in names:
-            cell = paired_cell(*CONFIGS[name], args)
-            started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            log = folder.log(cell.cell_id, repeat)
-            outcome = spawn_worker(cell, DeviceOptions(), log)
-            record = Record.from_payload(
-                cell, repeat, outcome.payload, context, started_at=started_at, wall_s=outcome.wall_s
-            )
-            store.append_record(folder.results, record)
-            print(f"[{repeat + 1}/{args.repeats}] {name}: {record.status} ({outcome.wall_s:.0f} s)")
+            model, a, b = CONFIGS[name]
+            record = measured.measure(paired_cell(model, (a, b), args), repeat)
+            print(f"[{repeat + 1}/{args.repeats}] {name}: {record.status} ({record.wall_s:.0f} s)")
 
 
 def table(folder: Path, alpha: float) -> str:
@@ -132,16 +91,12 @@ def table(folder: Path, alpha: float) -> str:
 
 
 def main() -> None:
+    from worker_runs import add_paired_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--block-steps", type=int, default=5)
-    parser.add_argument("--warmup-steps", type=int, default=3)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--batch-per-replica", type=int, default=8)
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--timeout-s", type=float, default=600.0)
+    add_paired_arguments(parser, rounds=30, warmup_steps=3)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--output", type=Path, help="run folder (default results/calibration/...)")
     parser.add_argument("--from", dest="existing", type=Path, help="only tabulate this folder")

@@ -24,44 +24,19 @@ not evidence about the splits.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
-
-
-def paired_cell(strategies: tuple[str, ...], args: argparse.Namespace) -> Any:
-    from mgbench.config.suite import Cell
-
-    return Cell(
-        model=args.model,
-        image_size=args.image_size,
-        classes=10,
-        batch_per_replica=args.batch_per_replica,
-        strategy=strategies[0],
-        replicas=args.replicas,
-        warmup_steps=args.warmup_steps,
-        timed_steps=0,
-        input="host",
-        weights="cpu",
-        dtype="float32",
-        timeout_s=args.timeout_s,
-        placement=False,
-        versus=strategies[1],
-        also=strategies[2:],
-        rounds=args.rounds,
-        block_steps=args.block_steps,
-    )
 
 
 def cells(strategies: tuple[str, ...], args: argparse.Namespace) -> tuple[list[Any], Any]:
     """The two-way cells (the first strategy against each other one) and the k-way cell (None
     for two strategies: it is the two-way one)."""
     first, *others = strategies
-    two_way = [paired_cell((first, other), args) for other in others]
-    return two_way, paired_cell(strategies, args) if len(strategies) > 2 else None
+    from worker_runs import paired_cell
+
+    two_way = [paired_cell(args.model, (first, other), args) for other in others]
+    return two_way, paired_cell(args.model, strategies, args) if len(strategies) > 2 else None
 
 
 def phases(record: Any) -> dict[str, float]:
@@ -83,34 +58,19 @@ def phases(record: Any) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace, output: Path) -> None:
-    from mgbench.execution.launcher import DeviceOptions, spawn_worker
-    from mgbench.records import environment, store
-    from mgbench.records.record import Record, RunContext
-    from mgbench.records.run_folder import RunFolder
+    from worker_runs import WorkerRun
 
-    folder = RunFolder(output)
-    output.mkdir(parents=True, exist_ok=False)
-    folder.logs.mkdir()
-    context = RunContext("paired-cost", "cpu", output.name, environment.host_environment())
-    folder.run_info.write_text(
-        json.dumps({"argv": sys.argv, "args": vars(args)}, indent=2, default=str) + "\n",
-        encoding="utf-8",
-    )
+    measured = WorkerRun(output, "paired-cost", "cpu", args)
     two_way, k_way = cells(tuple(args.strategies.split(",")), args)
     for repeat in range(args.repeats):
         order = [*two_way, *([k_way] if k_way else [])]
         if repeat % 2:  # alternate which kind runs first, so drift spreads over both
             order.reverse()
         for cell in order:
-            started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            outcome = spawn_worker(cell, DeviceOptions(), folder.log(cell.cell_id, repeat))
-            record = Record.from_payload(
-                cell, repeat, outcome.payload, context, started_at=started_at, wall_s=outcome.wall_s
-            )
-            store.append_record(folder.results, record)
+            record = measured.measure(cell, repeat)
             print(
                 f"[{repeat + 1}/{args.repeats}] {cell.cell_id}: {record.status} "
-                f"({outcome.wall_s:.1f} s)",
+                f"({record.wall_s:.1f} s)",
                 flush=True,
             )
 
@@ -149,17 +109,13 @@ def table(folder: Path) -> str:
 
 
 def main() -> None:
+    from worker_runs import add_paired_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", default="inplace,concat")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--model", default="MobileNetV2")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--batch-per-replica", type=int, default=8)
-    parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument("--warmup-steps", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--block-steps", type=int, default=5)
-    parser.add_argument("--timeout-s", type=float, default=600.0)
+    add_paired_arguments(parser, rounds=20, warmup_steps=2)
     parser.add_argument("--output", type=Path, help="run folder (default results/paired-cost/...)")
     parser.add_argument("--from", dest="existing", type=Path, help="only tabulate this folder")
     args = parser.parse_args()

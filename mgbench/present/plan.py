@@ -93,9 +93,9 @@ def _assumption_lines(plan: RunPlan) -> list[str]:
         "  fixed: process start (interpreter, TensorFlow, devices), build and compile, the "
         "placement and transfer audit, the record and exit;",
         "  first step: tracing the train step (one model copy per replica in its graph) and "
-        "running it once; a paired process traces both of its strategies;",
-        "  later steps: warmup + timed (isolated), 2 x warmup + rounds x 2 x block_steps "
-        "(paired, at the mean of its two strategies' step times).",
+        "running it once; a paired process traces each of its k strategies;",
+        "  later steps: warmup + timed (isolated), k x warmup + rounds x k x block_steps "
+        "(paired, at the mean of its strategies' step times).",
     ]
     defaults = [c for c in (*plan.cells, *plan.timelines) if c.cost.source.startswith("default")]
     if defaults:

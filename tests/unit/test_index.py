@@ -66,6 +66,12 @@ def test_generating_twice_gives_the_same_bytes(tmp_path):
     assert "(calibration/20261130-125850-vm/calibration.md)" in text  # no report: its own table
     assert "The first smoke run with the **jax backend**" in text  # its notes.md
     assert "No GPU run is published yet" in text
+    # made before the whole-batch split: the claim's own comparison is said not to have run,
+    # and the seed's question comes next, read against 0
+    row = next(line for line in text.splitlines() if "[smoke/20261130-171743-vm]" in line)
+    headline = row.split(" | ")[6]
+    assert headline.startswith("inplace vs wholebatch (the claim's own comparison): not run<br>")
+    assert "TinyCNN-32px-b16-x2 inplace vs concat: +3.5%" in headline
 
 
 def test_runs_on_two_machines_are_two_rows_and_the_forest_plot_is_linked(tmp_path):
