@@ -82,11 +82,10 @@ def traced_on() -> str:
     )
 
 
-def trace(out: Path, backends: Sequence[str]) -> None:
+def trace(out: Path, backends: Sequence[str], header: str) -> None:
     """One placement process per row and backend; its output and its audits under ``out``."""
     audits = out / "audits"
     audits.mkdir(parents=True, exist_ok=True)
-    header = traced_on()
     for evidence in PR_10230:
         for backend in backends:
             name = f"{row_name(evidence)}-{backend}"
@@ -277,7 +276,7 @@ def explained(evidence: Evidence, p: linkcost.Prediction) -> str:
     )
 
 
-def tables(out: Path) -> str:
+def tables(out: Path, header: str) -> str:
     audits = out / "audits"
     audited = {}
     same_on_both: list[str] = []
@@ -297,7 +296,7 @@ def tables(out: Path) -> str:
     parts = [
         "# PR #10230's six configurations: the memory half and the predicted speed-ups",
         f"Written by `python benchmarks/claim_configs.py` from the audits in `audits/` "
-        f"({traced_on()[:-1].replace('Traced (nothing timed)', 'traced')}). Each row's placement, "
+        f"({header[:-1].replace('Traced (nothing timed)', 'traced')}). Each row's placement, "
         "transfer tables and per-spec predictions are in `<row>-<backend>.md`.",
         f"## {moved.title}",
         table(moved),
@@ -322,9 +321,11 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--tables-only", action="store_true")
     args = parser.parse_args()
+    # Read once, before this script writes anything: its own new files would mark the tree dirty.
+    header = traced_on()
     if not args.tables_only:
-        trace(args.out, [b for b in args.backends.split(",") if b])
-    text = tables(args.out)
+        trace(args.out, [b for b in args.backends.split(",") if b], header)
+    text = tables(args.out, header)
     (args.out / "predictions.md").write_text(text, encoding="utf-8")
     print(text)
 
