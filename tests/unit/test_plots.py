@@ -82,7 +82,10 @@ def test_claim_rows_are_the_published_imagenet_reports_paired_table():
         assert f"[{row.low:+.1f}, {row.high:+.1f}]%" == ci
         assert row.low < row.estimate < row.high
         assert verdict.startswith(row.verdict)  # the short form, without the hardware's marker
-        assert row.verdict == "no difference"  # the seed's question: read against 0, not 5-12%
+        # The seed's question is read against 0 and a 2% minimum effect, not against 5-12%:
+        # ResNet50's CI lies inside +-2%, MobileNetV2's [-2.9, +3.1]% reaches past it.
+        expected = {"ResNet50": "no difference", "MobileNetV2": "inconclusive"}
+        assert row.verdict == expected[row.label.split("-")[0]]
         assert row.marked == plots.CPU_SIMULATION and not row.against_claim
         assert plots.row_text(row) == f"{speedup} {ci[:-1]}\n{row.verdict}"
 
