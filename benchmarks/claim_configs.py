@@ -73,12 +73,13 @@ def placement_command(evidence: Evidence, backend: str, audit: Path) -> list[str
 
 def traced_on() -> str:
     env = environment.host_environment()
+    versions = env.get("packages") or {}  # installed, not imported: this script imports no TF
     commit = (env.get("git_commit") or "?")[:7] + (" (uncommitted)" if env.get("git_dirty") else "")
     return (
         f"Traced (nothing timed) on `{env.get('host')}` ({env.get('cpu')}, no GPU: CPU "
         "simulation; the *on gpus* tables are TF's placer rules applied as on a GPU machine), "
-        f"mgbench {commit}, TF {env.get('tensorflow')}, Keras {env.get('keras')}, tf_keras "
-        f"{env.get('tf_keras')}, {date.today().isoformat()}."
+        f"mgbench {commit}, TF {versions.get('tensorflow')}, Keras {versions.get('keras')}, "
+        f"tf_keras {versions.get('tf-keras')}, {date.today().isoformat()}."
     )
 
 
