@@ -73,3 +73,9 @@ def test_the_published_study_chose_what_paired_estimate_uses():
     assert chosen == f"{pooling.CHOSEN_AGGREGATE} + {pooling.CHOSEN_INTERVAL}"
     multi = [c for c in published["cases"] if c["processes"] >= 2]
     assert min(c["candidates"][chosen]["coverage"] for c in multi) >= coverage.REQUIRED_COVERAGE
+
+
+def test_the_published_tables_regenerate_from_the_published_json(tmp_path):
+    coverage.rerender(ROOT / "results/coverage/coverage.json", tmp_path)
+    published = (ROOT / "results/coverage/coverage.md").read_text()
+    assert (tmp_path / "coverage.md").read_text() == published
