@@ -59,7 +59,7 @@ def log_from_pct(pct: float) -> float:
 ONE_PROCESS_REASON = (
     "one process: the between-process spread cannot be seen; run ≥ 2 paired processes"
 )
-NO_SPREAD_REASON = "the processes' rounds show no spread at all: no interval can be built"
+NO_SPREAD_REASON = "the processes' means are all equal: an interval of no width says nothing"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ class PairedEstimate:
     @property
     def undecidable_reason(self) -> str | None:
         """Why no verdict may be read from this interval, or None when one may: one process
-        cannot see how far processes disagree, and rounds without any spread give no interval."""
+        cannot see how far processes disagree, and process means that are all equal (rounds
+        without any spread) give an interval of no width."""
         if self.processes < 2:
             return ONE_PROCESS_REASON
         if not self.ci_pct[1] > self.ci_pct[0]:
