@@ -23,9 +23,10 @@ model and device mode (:data:`MACHINE_DEFAULTS`, :data:`MODEL_DEFAULTS`). Each c
 
 The CI half-width a paired comparison should reach follows :func:`mgbench.analysis.paired.
 estimate` for processes of equal size: with within-process variance ``s^2`` of one round's log
-ratio and between-process variance ``tau^2``, ``P`` processes of ``R`` rounds give
-``var(mu) = (s^2 / R + tau^2) / P`` and Satterthwaite's degrees of freedom for ``tau^2 + s^2/R``
-(one process: ``s^2 / R`` on ``R - 1`` df, ``tau`` unseen). Pure functions: no I/O.
+ratio (as the per-process aggregate sees it) and between-process variance ``tau^2``, ``P``
+processes of ``R`` rounds give ``var(mu) = (s^2 / R + tau^2) / P`` on ``P - 1`` degrees of
+freedom (one process: ``s^2 / R`` on the aggregate's df, ``tau`` unseen, and no verdict). Pure
+functions: no I/O.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 
 from scipy import stats as sps
 
-from mgbench.analysis import paired
+from mgbench.analysis import paired, pooling
 from mgbench.config.suite import Cell, Suite
 from mgbench.records.record import Record
 from mgbench.vocabulary import DeviceMode, Strategy
@@ -413,13 +414,10 @@ def expected_half_width(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     mean_var = noise.within_sd_log**2 / rounds
     if processes == 1:
-        df, var_mu = float(rounds - 1), mean_var
+        df, var_mu = pooling.aggregate_df(rounds), mean_var
     else:
-        tau2 = (noise.tau_log or 0.0) ** 2
-        var_mu = (mean_var + tau2) / processes
-        within_df = processes * (rounds - 1)
-        total = tau2 + mean_var
-        df = total**2 / (tau2**2 / (processes - 1) + mean_var**2 / within_df)
+        # The chosen interval reads the process centres' scatter, which holds both parts.
+        df, var_mu = float(processes - 1), (mean_var + (noise.tau_log or 0.0) ** 2) / processes
     return df, float(sps.t.ppf(1 - alpha / 2, df)) * math.sqrt(var_mu)
 
 

@@ -172,9 +172,11 @@ PAIRED_METHOD = (
     "block of timed steps of each per round, in a balanced order (two: A B, B A, ... (ABBA); "
     "three: the six orders of a Williams design, abc cba bca acb cab bac, so one process gives "
     "every pair of them); for A against B a round gives log(median B step / median A step). "
-    "Processes are the groups of a random-effects model (DerSimonian-Laird "
-    "between-process variance tau^2); the CI uses Student's t with Satterthwaite degrees of "
-    "freedom, so it is the pooled t-interval when processes agree and widens when they do not."
+    "Each process's rounds give one number, their 20% trimmed mean; the CI is Student's t over "
+    "those process means with processes - 1 degrees of freedom, so processes that disagree "
+    "widen it (the interval the coverage study in results/coverage/ chose). One process "
+    "cannot show how far processes disagree: its interval is the t-interval over its rounds, "
+    "and its verdict is inconclusive."
 )
 HEADLINE_NOTE = (
     "speed-up: A over B, from the paired rounds (positive: A faster); between-process sd: "

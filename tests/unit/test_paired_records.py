@@ -80,6 +80,20 @@ def test_verdicts_from_records_with_known_answers():
     assert inconclusive.outcome is Outcome.INCONCLUSIVE and "would decide" in inconclusive.detail
 
 
+def test_a_one_process_paired_cell_is_inconclusive_in_the_report():
+    # A tight 8% from one process would support the claim, were the processes' spread seen.
+    records = read(paired_run(1, 2, true_pct=8.0, round_sd=0.005))
+    (comparison,) = paired_comparisons(records, claims=DEFAULT_CLAIMS.with_range(CLAIM))
+    low, high = comparison.estimate.ci_pct
+    assert low > 5 and high < 12
+    assert comparison.verdict.outcome is Outcome.INCONCLUSIVE
+    assert comparison.verdict.detail == (
+        "one process: the between-process spread cannot be seen; run ≥ 2 paired processes"
+    )
+    text = render.render(sections.build_report(records, title="one"), "md")
+    assert "run ≥ 2 paired processes" in text
+
+
 def test_isolated_analysis_ignores_paired_records():
     assert cell_results(read(paired_run(2, 1))) == []
 
@@ -98,7 +112,7 @@ def test_the_headline_comes_first_and_names_each_model():
     assert "| inplace | wholebatch | 3/3 " in text
     low, high = paired_comparisons(records, alpha=0.1)[0].estimate.ci_pct
     assert f"[{low:+.1f}, {high:+.1f}]%" in text
-    assert "random-effects model" in text and "Satterthwaite" in text
+    assert "trimmed mean" in text and "processes - 1 degrees of freedom" in text
 
 
 def test_a_cpu_simulation_never_says_supports():

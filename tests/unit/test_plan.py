@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from mgbench.analysis import paired
 from mgbench.analysis import plan as planning
@@ -355,21 +354,21 @@ def test_timeline_processes_come_after_the_measured_ones():
 def test_half_width_against_a_hand_computation():
     noise = Noise(within_sd_log=0.02, tau_log=0.01, source="test")
     df, half = planning.expected_half_width(noise, processes=3, rounds=10, alpha=0.05)
-    # s^2/R = 0.0004/10 = 4e-5; tau^2 = 1e-4; var(mu) = (4e-5 + 1e-4)/3
-    # df = (1.4e-4)^2 / ((1e-4)^2 / 2 + (4e-5)^2 / 27) = 1.96e-8 / 5.0592593e-9
-    assert df == pytest.approx(3.874085, rel=1e-6)
-    assert half == pytest.approx(sps.t.ppf(0.975, 3.874085) * math.sqrt(1.4e-4 / 3), rel=1e-6)
-    # one process: the t-interval over its rounds, tau unseen
+    # s^2/R = 0.0004/10 = 4e-5; tau^2 = 1e-4; var(mu) = (4e-5 + 1e-4)/3; t over 3 process means
+    assert df == 2
+    assert half == pytest.approx(4.302653 * math.sqrt(1.4e-4 / 3), rel=1e-6)
+    # one process: the t-interval over its rounds, tau unseen; a 20% trimmed mean of 10 rounds
+    # keeps 6, so 5 df
     df, half = planning.expected_half_width(noise, processes=1, rounds=10, alpha=0.05)
-    assert df == 9
-    assert half == pytest.approx(2.262157 * 0.02 / math.sqrt(10), rel=1e-6)
+    assert df == 5
+    assert half == pytest.approx(2.570582 * 0.02 / math.sqrt(10), rel=1e-6)
     assert planning.CiForecast(None, 1, 10, noise, 0.05, df, half).half_width_pct == (
         pytest.approx(math.sinh(half) * 100)
     )
 
 
 def test_half_width_matches_the_estimators_own_interval_for_equal_processes():
-    pattern = np.array([0.03, -0.01, 0.02, -0.04, 0.0, 0.01, -0.02, 0.01])  # mean 0
+    pattern = np.array([0.03, -0.01, 0.02, -0.04, 0.04, 0.01, -0.02, -0.03])  # symmetric about 0
     groups = [pattern + offset for offset in (-0.02, 0.0, 0.02)]  # process means -2%, 0, +2%
     found = paired.estimate(groups, alpha=0.05)
     assert found.tau2 > 0

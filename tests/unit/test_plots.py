@@ -99,7 +99,8 @@ def test_a_comparison_without_an_estimate_keeps_its_row_marked_by_the_run():
     assert (kept.estimate, kept.low, kept.high) == (None, None, None)
     assert kept.verdict == "no estimate (skipped)" and plots.row_text(kept) == kept.verdict
     assert kept.marked == plots.CPU_SIMULATION
-    assert rows[0].verdict == "inconclusive" and rows[0].estimate == pytest.approx(3.47, abs=0.01)
+    # +1.02% from the 20% trimmed means (the published report, with plain means, says +3.5%)
+    assert rows[0].verdict == "inconclusive" and rows[0].estimate == pytest.approx(1.02, abs=0.01)
 
 
 @pytest.mark.parametrize(
