@@ -8,6 +8,7 @@ verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words
 
 from __future__ import annotations
 
+from mgbench.analysis import paired
 from mgbench.analysis.claim import Caveats, Claim, Claims, Verdict
 from mgbench.analysis.comparisons import PairedComparison
 from mgbench.analysis.duplication import MemoryDifference
@@ -140,8 +141,10 @@ def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
             f"Verdict rule ({claim.name.lower()}: is {split_name(claim.a)} faster than "
             f"{split_name(claim.b)}? No range claimed), read from the CI: faster or slower when "
             f"the CI excludes 0 and |speed-up| >= {min_effect_pct:g}%; no difference when the CI "
-            f"lies inside ±{min_effect_pct:g}%; inconclusive otherwise, with the rounds (or "
-            "paired processes) that would decide at this alpha."
+            f"lies inside ±{min_effect_pct:g}%; inconclusive otherwise, with the rounds per "
+            "process or paired processes that would decide it with "
+            f"{paired.POWER:.0%} power at this alpha (only processes when the processes' "
+            "disagreement alone keeps it open)."
         )
     low, high = claim.range_pct
     return (
@@ -150,8 +153,9 @@ def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
         f"when the CI lies inside [{low:g}, {high:g}]%; contradicts: smaller than claimed when its "
         f"upper end is below {low:g}% (also saying 'no detectable difference' when it covers 0, "
         "'slower' when below 0); contradicts: larger than claimed when its lower end is above "
-        f"{high:g}%; inconclusive otherwise, with the rounds (or paired processes, when processes "
-        "disagree) that would decide at this alpha."
+        f"{high:g}%; inconclusive otherwise, with the rounds per process or paired "
+        f"processes that would decide it with {paired.POWER:.0%} power at this alpha (only "
+        "processes when the processes' disagreement alone keeps it open)."
     )
 
 
