@@ -8,8 +8,10 @@ verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words
 
 from __future__ import annotations
 
-from mgbench.analysis import paired
-from mgbench.analysis.claim import Caveats, Claim, Claims, Verdict
+from collections.abc import Sequence
+
+from mgbench.analysis import multiplicity, paired
+from mgbench.analysis.claim import Caveats, Claim, Claims, Outcome, Verdict
 from mgbench.analysis.comparisons import PairedComparison
 from mgbench.analysis.duplication import MemoryDifference
 from mgbench.present import formats
@@ -132,6 +134,48 @@ def paired_verdict_text(comparison: PairedComparison, caveats: Caveats) -> str:
         text = "CI covers 0" if low <= 0 <= high else ("A faster" if low > 0 else "A slower")
         return text + caveat_marker(caveats)
     return verdict_text(verdict, caveats)
+
+
+def family_note(
+    rows: Sequence[PairedComparison], claim: Claim, alpha: float, min_effect_pct: float
+) -> str | None:
+    """Under a claim's table of several rows with verdicts: which verdicts hold when the rows
+    are read as one question (Holm across them, :mod:`mgbench.analysis.multiplicity`), and that
+    each row's CI and verdict are marginal. None for fewer than 2 such rows."""
+    judged = [
+        (r.key.label, r.estimate, r.verdict)
+        for r in rows
+        if r.estimate is not None and r.verdict is not None
+    ]
+    if len(judged) < 2:
+        return None
+    p_values = [
+        multiplicity.verdict_p_value(estimate, verdict, claim.range_pct, min_effect_pct)
+        for _, estimate, verdict in judged
+    ]
+    holds = multiplicity.family_holds(p_values, alpha)
+    decided = [
+        (label, verdict, held)
+        for (label, _, verdict), held in zip(judged, holds, strict=True)
+        if verdict.outcome is not Outcome.INCONCLUSIVE
+    ]
+    kept = [f"{label} {verdict.outcome.value}" for label, verdict, held in decided if held]
+    lost = [label for label, _, held in decided if not held]
+    confidence = f"{(1 - alpha) * 100:g}%"
+    if not decided:
+        reading = "no row decides on its own, so none can read together"
+    elif kept:
+        reading = f"{len(kept)} of the {len(decided)} decided verdicts hold ({'; '.join(kept)})"
+    else:
+        reading = f"none of the {len(decided)} decided verdicts holds"
+    if lost:
+        reading += f"; inconclusive read together: {', '.join(lost)}"
+    chance = multiplicity.chance_some_row_misses(len(judged), alpha)
+    return (
+        f"Across the {len(judged)} rows, one question (Holm-adjusted at alpha {alpha:g}): "
+        f"{reading}. Each row's CI and verdict are marginal ({confidence} for that row alone; "
+        f"unadjusted, up to {chance:.0%} that some row's interval misses)."
+    )
 
 
 def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
