@@ -29,6 +29,12 @@ With one process ``tau^2`` cannot be seen: the interval is the t-interval over i
 study one process's 95% interval covered 0.24-0.76 at tau 3%, 0.59-0.92 at tau 1%). Log
 ratios that are NaN or infinite are refused.
 
+An interval that straddles a deciding edge says what would decide it (:func:`samples_to_clear`):
+the rounds per process, or the paired processes, after which the interval would clear the edge
+with 80% power were the true effect the estimate, from the model's own variance of the pooled
+centre, ``(sigma^2 / R + tau^2) / P`` on ``P - 1`` df. Rounds shrink only ``sigma^2 / R``; when
+``tau^2`` alone is too large, it says that no number of rounds can decide.
+
 Pure functions over numbers: no I/O, no TensorFlow.
 """
 
@@ -39,6 +45,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
+from scipy import stats as sps
 
 from mgbench.analysis import pooling
 from mgbench.analysis.claim import Outcome, Verdict, placed_against_claim
@@ -209,33 +217,103 @@ def change_verdict(estimate_: PairedEstimate, min_effect_pct: float) -> Verdict:
 def samples_to_decide(
     estimate_: PairedEstimate, range_pct: tuple[float, float]
 ) -> tuple[int | None, int | None]:
-    """(more rounds, more pairs) that would shrink the CI off every edge of the claim, if the
-    estimate and the variances stay as observed; rounds when the noise is within processes,
-    pairs when the processes themselves disagree (more rounds cannot shrink that part)."""
+    """(more rounds per process, more paired processes) after which the CI would clear the
+    claim's nearest edge with :data:`POWER`, by :func:`samples_to_clear`."""
     return samples_to_clear(estimate_, [log_from_pct(range_pct[0]), log_from_pct(range_pct[1])])
+
+
+# -- what would decide: power from the model --------------------------------------------------
+
+POWER = 0.8  # the chance the advised sample decides, were the true effect the estimate
+MAX_MORE_PAIRS = 100  # past this, a count says only "more than": the model's guesses run out
+MAX_MORE_ROUNDS = 1000  # per process; likewise
+
+
+def clear_probability(
+    distance: float | np.ndarray,
+    process_centre_var: float | np.ndarray,
+    processes: int | np.ndarray,
+    alpha: float,
+) -> np.ndarray:
+    """The chance that the t-interval over ``processes`` process centres (``k - 1`` df) lies
+    wholly on the estimate's side of an edge ``distance`` (log ratio) away from the true effect,
+    when one process's centre varies by ``process_centre_var`` (``sigma^2 / R + tau^2``). Its
+    t statistic is noncentral t with ``k - 1`` df and noncentrality ``distance / sqrt(var / k)``
+    (exact under normal process centres); the far tail, where the interval would clear the edge
+    on the wrong side, is left out (it is below ``alpha / 2``)."""
+    k = np.asarray(processes, float)
+    df = k - 1
+    ncp = np.abs(distance) / np.sqrt(np.asarray(process_centre_var, float) / k)
+    return np.asarray(sps.nct.sf(sps.t.ppf(1 - alpha / 2, df), df, ncp))
+
+
+def _noncentrality_for_power(processes: int, alpha: float) -> float:
+    """The noncentrality at which :func:`clear_probability` reaches :data:`POWER`."""
+    df = processes - 1
+    critical = float(sps.t.ppf(1 - alpha / 2, df))
+    return float(
+        optimize.brentq(lambda ncp: sps.nct.sf(critical, df, ncp) - POWER, 0.0, critical + 100)
+    )
 
 
 def samples_to_clear(
     estimate_: PairedEstimate, edges_log: Sequence[float]
 ) -> tuple[int | None, int | None]:
-    """(more rounds, more pairs) after which the CI would clear the nearest of ``edges_log`` (log
-    ratios), as in :func:`samples_to_decide`; (None, None) when the estimate sits on an edge."""
+    """``(more rounds per process, more paired processes)``: each on its own, the addition after
+    which the CI would clear the nearest of ``edges_log`` (log ratios) with probability
+    :data:`POWER` at the estimate's alpha, were the true effect the estimate and the variances
+    the observed ones (``within_var`` a round, ``tau2`` between processes).
+
+    With P processes of R rounds one process's centre varies by ``sigma^2 / R + tau^2`` and the
+    interval is a t over P centres on ``P - 1`` df, so the chance is a noncentral t's
+    (:func:`clear_probability`, exact rather than the ``t(1 - alpha/2) + t(power)``
+    approximation). Rounds shrink only ``sigma^2 / R``: when ``tau^2`` alone keeps the power
+    below :data:`POWER` at the current P, no number of rounds decides and the first element is
+    None. Processes (at the current rounds per process) shrink both and lower the t quantile.
+    Counts past :data:`MAX_MORE_ROUNDS` / :data:`MAX_MORE_PAIRS` come back as that cap + 1
+    ("more than"). One process: ``tau^2`` is unseen, so no rounds, and the processes are counted
+    as if ``tau^2`` were 0 (a lower bound; at least one more). (None, None) when the estimate
+    sits on an edge."""
     centre = log_from_pct(estimate_.speedup_pct)
-    needed_half = min(abs(centre - edge) for edge in edges_log)
-    if needed_half == 0:
+    distance = min(abs(centre - edge) for edge in edges_log)
+    if distance == 0:
         return None, None
-    current_half = (log_from_pct(estimate_.ci_pct[1]) - log_from_pct(estimate_.ci_pct[0])) / 2
-    factor = (current_half / needed_half) ** 2  # a half-width shrinks as 1/sqrt(samples)
-    if estimate_.between_process_share > 0.5:
-        return None, max(1, math.ceil(estimate_.processes * factor) - estimate_.processes)
-    return max(1, math.ceil(estimate_.rounds * factor) - estimate_.rounds), None
+    processes = estimate_.processes
+    rounds_per_process = estimate_.rounds / processes
+    sigma2 = estimate_.within_var
+    tau2 = estimate_.tau2 or 0.0
+    more_rounds: int | None = None
+    if processes >= 2:
+        # sigma^2 / R' + tau^2 <= P d^2 / ncp^2, the variance at which the power is reached.
+        room = processes * distance**2 / _noncentrality_for_power(processes, estimate_.alpha) ** 2
+        room -= tau2
+        if room > 0:
+            needed = math.ceil(sigma2 / room) if sigma2 > 0 else 0
+            more_rounds = min(max(1, needed - math.floor(rounds_per_process)), MAX_MORE_ROUNDS + 1)
+    candidates = processes + np.arange(1, MAX_MORE_PAIRS + 1)
+    chance = clear_probability(
+        distance, sigma2 / rounds_per_process + tau2, candidates, estimate_.alpha
+    )
+    enough = np.flatnonzero(chance >= POWER)
+    more_pairs = int(enough[0]) + 1 if enough.size else MAX_MORE_PAIRS + 1
+    return more_rounds, more_pairs
+
+
+def _count(more: int, cap: int, noun: str) -> str:
+    return f"more than {cap} more {noun}" if more > cap else f"about {more} more {noun}"
 
 
 def more_samples_text(more_rounds: int | None, more_pairs: int | None, alpha: float) -> str:
-    """``about N more rounds would decide at alpha A`` (or pairs); empty when nothing would."""
-    at_alpha = f"would decide at alpha {alpha:g}"
-    if more_pairs is not None:
-        return f"about {more_pairs} more paired process(es) {at_alpha}"
-    if more_rounds is not None:
-        return f"about {more_rounds} more rounds {at_alpha}"
-    return ""
+    """What :func:`samples_to_clear` found, in words: ``about N more rounds per process or
+    about M more paired processes would decide with 80% power at alpha A``; ``no number of rounds
+    can decide; about M more paired processes would ...`` when rounds cannot; capped counts read
+    ``more than``; empty when nothing would."""
+    at_alpha = f"would decide with {POWER:.0%} power at alpha {alpha:g}"
+    if more_pairs is None:
+        if more_rounds is None:
+            return ""
+        return f"{_count(more_rounds, MAX_MORE_ROUNDS, 'rounds per process')} {at_alpha}"
+    pairs = _count(more_pairs, MAX_MORE_PAIRS, "paired processes")
+    if more_rounds is None:
+        return f"no number of rounds can decide; {pairs} {at_alpha}"
+    return f"{_count(more_rounds, MAX_MORE_ROUNDS, 'rounds per process')} or {pairs} {at_alpha}"

@@ -25,8 +25,9 @@ The CI half-width a paired comparison should reach follows :func:`mgbench.analys
 estimate` for processes of equal size: with within-process variance ``s^2`` of one round's log
 ratio (as the per-process aggregate sees it) and between-process variance ``tau^2``, ``P``
 processes of ``R`` rounds give ``var(mu) = (s^2 / R + tau^2) / P`` on ``P - 1`` degrees of
-freedom (one process: ``s^2 / R`` on the aggregate's df, ``tau`` unseen, and no verdict). Pure
-functions: no I/O.
+freedom (one process: ``s^2 / R`` on the aggregate's df, ``tau`` unseen, and no verdict). The
+same model gives the paired processes a decisive answer needs (:func:`pairs_to_decide`: 80%
+power for a true speed-up 2% from the nearest edge a verdict reads). Pure functions: no I/O.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats as sps
 
 from mgbench.analysis import paired, pooling
+from mgbench.analysis.claim import DEFAULT_MIN_EFFECT_PCT
 from mgbench.config.suite import Cell, Suite
 from mgbench.records.record import Record
 from mgbench.vocabulary import DeviceMode, Strategy
@@ -395,6 +398,18 @@ class CiForecast:
     alpha: float
     df: float
     half_width_log: float
+    # Fewest paired processes of these rounds that decide (:func:`pairs_to_decide`); None: more
+    # than :data:`mgbench.analysis.paired.MAX_MORE_PAIRS`.
+    pairs_needed: int | None = None
+
+    @property
+    def decides(self) -> bool:
+        """Whether the booked processes reach :func:`pairs_to_decide`'s count (never with one)."""
+        return (
+            self.processes >= 2
+            and self.pairs_needed is not None
+            and self.processes >= self.pairs_needed
+        )
 
     @property
     def half_width_pct(self) -> float:
@@ -421,10 +436,39 @@ def expected_half_width(
     return df, float(sps.t.ppf(1 - alpha / 2, df)) * math.sqrt(var_mu)
 
 
+# A "decisive answer" in the plan: a true speed-up this far from the nearest edge a verdict reads
+# (0 and +-the minimum effect for a question, the claim's ends for a claim) is decided with
+# paired.POWER. The minimum effect is the report's own smallest difference worth a verdict.
+DECIDE_DISTANCE_PCT = DEFAULT_MIN_EFFECT_PCT
+
+
+def pairs_to_decide(
+    noise: Noise, rounds: int, alpha: float, distance_pct: float = DECIDE_DISTANCE_PCT
+) -> int | None:
+    """The fewest paired processes (at least 2: one process gives no verdict) of ``rounds``
+    rounds whose interval clears an edge ``distance_pct`` from the true speed-up with
+    :data:`~mgbench.analysis.paired.POWER` at ``alpha``, under ``noise`` (the model of
+    :func:`mgbench.analysis.paired.samples_to_clear`: one process's centre varies by
+    ``s^2 / R + tau^2``, a t over P centres on ``P - 1`` df; a ``tau`` not seen counts as 0).
+    None past :data:`~mgbench.analysis.paired.MAX_MORE_PAIRS`."""
+    if distance_pct <= 0:
+        raise ValueError(f"the distance to decide must be > 0%, got {distance_pct}")
+    candidates = np.arange(2, paired.MAX_MORE_PAIRS + 2)
+    chance = paired.clear_probability(
+        math.log1p(distance_pct / 100),
+        noise.within_sd_log**2 / rounds + (noise.tau_log or 0.0) ** 2,
+        candidates,
+        alpha,
+    )
+    enough = np.flatnonzero(chance >= paired.POWER)
+    return int(candidates[enough[0]]) if enough.size else None
+
+
 def forecast(cell: Cell, processes: int, noise: Noise, alpha: float) -> CiForecast:
     assert cell.rounds is not None
     df, half = expected_half_width(noise, processes, cell.rounds, alpha)
-    return CiForecast(cell, processes, cell.rounds, noise, alpha, df, half)
+    needed = pairs_to_decide(noise, cell.rounds, alpha)
+    return CiForecast(cell, processes, cell.rounds, noise, alpha, df, half, needed)
 
 
 # -- the run -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from mgbench.analysis import paired
 from mgbench.analysis import plan as planning
 from mgbench.analysis.comparisons import process_pairs
 from mgbench.analysis.plan import RunPlan
@@ -178,7 +179,8 @@ def _ci_lines(plan: RunPlan) -> list[str]:
     ]
     notes = [
         "More rounds shrink the within-process part of the interval only; more processes "
-        "(--pairs) shrink both parts."
+        "(--pairs) shrink both parts.",
+        *_decision_lines(plan),
     ]
     if any(ci.processes == 1 for ci in plan.ci):
         notes.insert(
@@ -195,6 +197,59 @@ def _ci_lines(plan: RunPlan) -> list[str]:
         "",
         *notes,
     ]
+
+
+def _pairs_cost(plan: RunPlan, ci: planning.CiForecast) -> str:
+    one = plan.process_s(ci.cell)
+    if ci.pairs_needed is None or one is None:
+        return ""
+    return f" (~{duration(ci.pairs_needed * one)} of paired processes for this cell)"
+
+
+def _decision_lines(plan: RunPlan) -> list[str]:
+    """What each paired cell's processes can decide, and what a decisive answer would take."""
+    power = f"{paired.POWER:.0%}"
+    lines = [
+        "",
+        f"What the run can decide (a decisive answer: {power} power when the true speed-up lies "
+        f"{planning.DECIDE_DISTANCE_PCT:g}% or more from the nearest edge a verdict reads: 0, "
+        f"±{planning.DECIDE_DISTANCE_PCT:g}% or the claim's ends; same sd and tau as above):",
+    ]
+    for ci in plan.ci:
+        needs = (
+            f"more than {paired.MAX_MORE_PAIRS} paired processes would be needed: "
+            "under these assumptions no run of this size decides it"
+            if ci.pairs_needed is None
+            else f"a decisive answer needs about {ci.pairs_needed} paired processes of "
+            f"{ci.rounds} rounds{_pairs_cost(plan, ci)}"
+        )
+        floor = planning.pairs_to_decide(
+            planning.Noise(0.0, ci.noise.tau_log, ci.noise.source), ci.rounds, ci.alpha
+        )
+        if ci.pairs_needed is not None and floor is not None and floor < ci.pairs_needed:
+            # tau^2 / P is the part rounds cannot shrink: it sets a floor on the processes.
+            needs += f"; no number of rounds brings that under {floor}"
+        if ci.processes == 1:
+            said = f"one process: no verdict (inconclusive by construction); {needs}"
+        elif ci.decides:
+            said = f"{ci.processes} paired processes: decides with {power} power"
+        else:
+            said = (
+                f"{ci.processes} paired processes (CI ±{ci.half_width_pct:.2f}%): a verdict only "
+                f"when the speed-up lies well away from the edges; {needs}"
+            )
+        lines.append(f"  {ci.cell.cell_id}: {said}.")
+    short = [ci for ci in plan.ci if not ci.decides]
+    if short and all(ci.pairs_needed is not None for ci in short):
+        extra = sum(
+            ((ci.pairs_needed or 0) - ci.processes) * (plan.process_s(ci.cell) or 0.0)
+            for ci in short
+        )
+        lines.append(
+            f"  Deciding every paired cell would take about {duration(extra)} more "
+            f"(--pairs per cell as above; estimated {duration(plan.total_s + extra)} in all)."
+        )
+    return lines
 
 
 def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:

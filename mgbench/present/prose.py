@@ -8,7 +8,10 @@ verdict is decided in :mod:`mgbench.analysis.claim`; here it only gets its words
 
 from __future__ import annotations
 
-from mgbench.analysis.claim import Caveats, Claim, Claims, Verdict
+from collections.abc import Sequence
+
+from mgbench.analysis import multiplicity, paired
+from mgbench.analysis.claim import Caveats, Claim, Claims, Outcome, Verdict
 from mgbench.analysis.comparisons import PairedComparison
 from mgbench.analysis.duplication import MemoryDifference
 from mgbench.present import formats
@@ -133,6 +136,48 @@ def paired_verdict_text(comparison: PairedComparison, caveats: Caveats) -> str:
     return verdict_text(verdict, caveats)
 
 
+def family_note(
+    rows: Sequence[PairedComparison], claim: Claim, alpha: float, min_effect_pct: float
+) -> str | None:
+    """Under a claim's table of several rows with verdicts: which verdicts hold when the rows
+    are read as one question (Holm across them, :mod:`mgbench.analysis.multiplicity`), and that
+    each row's CI and verdict are marginal. None for fewer than 2 such rows."""
+    judged = [
+        (r.key.label, r.estimate, r.verdict)
+        for r in rows
+        if r.estimate is not None and r.verdict is not None
+    ]
+    if len(judged) < 2:
+        return None
+    p_values = [
+        multiplicity.verdict_p_value(estimate, verdict, claim.range_pct, min_effect_pct)
+        for _, estimate, verdict in judged
+    ]
+    holds = multiplicity.family_holds(p_values, alpha)
+    decided = [
+        (label, verdict, held)
+        for (label, _, verdict), held in zip(judged, holds, strict=True)
+        if verdict.outcome is not Outcome.INCONCLUSIVE
+    ]
+    kept = [f"{label} {verdict.outcome.value}" for label, verdict, held in decided if held]
+    lost = [label for label, _, held in decided if not held]
+    confidence = f"{(1 - alpha) * 100:g}%"
+    if not decided:
+        reading = "no row decides on its own, so none can read together"
+    elif kept:
+        reading = f"{len(kept)} of the {len(decided)} decided verdicts hold ({'; '.join(kept)})"
+    else:
+        reading = f"none of the {len(decided)} decided verdicts holds"
+    if lost:
+        reading += f"; inconclusive read together: {', '.join(lost)}"
+    chance = multiplicity.chance_some_row_misses(len(judged), alpha)
+    return (
+        f"Across the {len(judged)} rows, one question (Holm-adjusted at alpha {alpha:g}): "
+        f"{reading}. Each row's CI and verdict are marginal ({confidence} for that row alone; "
+        f"unadjusted, up to {chance:.0%} that some row's interval misses)."
+    )
+
+
 def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
     """How ``claim``'s rows are read: against its range, or (a question) against 0."""
     if claim.range_pct is None:
@@ -140,8 +185,10 @@ def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
             f"Verdict rule ({claim.name.lower()}: is {split_name(claim.a)} faster than "
             f"{split_name(claim.b)}? No range claimed), read from the CI: faster or slower when "
             f"the CI excludes 0 and |speed-up| >= {min_effect_pct:g}%; no difference when the CI "
-            f"lies inside ±{min_effect_pct:g}%; inconclusive otherwise, with the rounds (or "
-            "paired processes) that would decide at this alpha."
+            f"lies inside ±{min_effect_pct:g}%; inconclusive otherwise, with the rounds per "
+            "process or paired processes that would decide it with "
+            f"{paired.POWER:.0%} power at this alpha (only processes when the processes' "
+            "disagreement alone keeps it open)."
         )
     low, high = claim.range_pct
     return (
@@ -150,8 +197,9 @@ def verdict_rule(claim: Claim, min_effect_pct: float) -> str:
         f"when the CI lies inside [{low:g}, {high:g}]%; contradicts: smaller than claimed when its "
         f"upper end is below {low:g}% (also saying 'no detectable difference' when it covers 0, "
         "'slower' when below 0); contradicts: larger than claimed when its lower end is above "
-        f"{high:g}%; inconclusive otherwise, with the rounds (or paired processes, when processes "
-        "disagree) that would decide at this alpha."
+        f"{high:g}%; inconclusive otherwise, with the rounds per process or paired "
+        f"processes that would decide it with {paired.POWER:.0%} power at this alpha (only "
+        "processes when the processes' disagreement alone keeps it open)."
     )
 
 

@@ -109,7 +109,9 @@ def build_report(
     notes = list(warnings) + mixed + weak_result_notes(cells)
     notes += [note for comparison in paired_rows for note in comparison.notes]
     memory = memory_rows(cells)
-    sections = headline_sections(paired_rows, caveats, alpha, claims=claims)
+    sections = headline_sections(
+        paired_rows, caveats, alpha, claims=claims, min_effect_pct=min_effect_pct
+    )
     if prediction is not None:
         sections.append(prediction)
     duplication = duplication_section(duplication_rows(cells), memory, caveats, claims=claims)
@@ -150,14 +152,19 @@ def headline_sections(
     alpha: float,
     *,
     claims: Claims = DEFAULT_CLAIMS,
+    min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
 ) -> list[Section]:
     """One paired table per claim, in the claims' order (the claim's own first, said to be not
-    run when the run has none of its pairs). A question with no rows is left out."""
+    run when the run has none of its pairs). A question with no rows is left out. A table of
+    several rows with verdicts says under it how the rows read together (Holm-adjusted)."""
     sections = []
     for claim in claims.items:
         rows = [c for c in paired_rows if c.claim is not None and c.claim.pair == claim.pair]
         if rows or claim is claims.primary:
             section = headline_section(rows, caveats, alpha, title=prose.headline_title(claim))
+            family = prose.family_note(rows, claim, alpha, min_effect_pct)
+            if family is not None:
+                section.notes.append(family)
             if not rows:
                 section.notes = [prose.not_run_note(claim)]
                 if not paired_rows:

@@ -99,6 +99,7 @@ def claim_headline(
         Caveats.of(r.device_mode for r in records),
         alpha,
         claims=claims,
+        min_effect_pct=min_effect_pct,
     )
     lines: list[str] = []
     for section in sections:

@@ -500,3 +500,42 @@ def test_device_mode_is_known_before_any_worker_starts():
     assert run_module.device_mode(gpus=0, virtual_gpus=0) == "cpu-simulation"
     assert run_module.device_mode(gpus=1, virtual_gpus=4) == "virtual-gpu"
     assert run_module.device_mode(gpus=4, virtual_gpus=0) == "gpu"
+
+
+def test_pairs_to_decide_is_the_fewest_with_the_power_statsmodels_gives():
+    from statsmodels.stats.power import TTestPower
+
+    noise = Noise(within_sd_log=0.03, tau_log=0.01, source="test")
+    needed = planning.pairs_to_decide(noise, rounds=8, alpha=0.05)
+    sd = math.sqrt(0.03**2 / 8 + 0.01**2)
+    effect = math.log1p(planning.DECIDE_DISTANCE_PCT / 100) / sd
+
+    def power(processes):
+        return TTestPower().power(effect, processes, 0.025, alternative="larger")
+
+    assert needed == 7
+    assert power(needed) >= paired.POWER > power(needed - 1)
+    # tau alone (rounds without noise) sets a floor rounds cannot lower
+    assert planning.pairs_to_decide(Noise(0.0, 0.01, "test"), rounds=8, alpha=0.05) == 5
+    # past the cap: None
+    assert planning.pairs_to_decide(Noise(0.03, 0.2, "test"), rounds=8, alpha=0.05) is None
+
+
+def test_plan_says_what_each_paired_cell_can_decide():
+    path = ROOT / "suites" / "gpu-quick.toml"
+    one = plan_text(planning.plan_run(load_suite(path), "virtual-gpu"))
+    assert (
+        "ResNet50-224px-b96-inplace-vs-wholebatch-vs-concat-x4: one process: no verdict "
+        "(inconclusive by construction); a decisive answer needs about 7 paired processes of 8 "
+        "rounds (~12m11s of paired processes for this cell); no number of rounds brings that "
+        "under 5." in one
+    )
+    assert "Deciding every paired cell would take about " in one
+    seven = planning.plan_run(load_suite(path), "virtual-gpu")
+    seven = dataclasses.replace(
+        seven,
+        ci=tuple(dataclasses.replace(ci, processes=7) for ci in seven.ci),
+    )
+    text = plan_text(seven)
+    assert "7 paired processes: decides with 80% power." in text
+    assert "Deciding every paired cell" not in text
