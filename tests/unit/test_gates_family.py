@@ -172,3 +172,26 @@ def test_holm_still_fails_a_large_regression_among_20_cells():
         p = sps.mannwhitneyu(new, base, alternative="two-sided", axis=-1).pvalue
         found += gates.families({str(c): float(p[c]) for c in range(20)})["0"].adjusted_p < 0.01
     assert found / 200 > 0.6
+
+
+def _two_workloads(true_pct, processes, seed=4):
+    records = []
+    for model, offset in (("ResNet50", 0), ("MobileNetV2", 1)):
+        for data in paired_run(
+            processes, seed + offset, true_pct=true_pct, round_sd=0.01, process_sd=0.01
+        ):
+            data["cell"]["model"] = model
+            data["cell_id"] = data["cell_id"].replace("ResNet50", model)
+            records.append(Record.from_json(data))
+    return records
+
+
+def test_the_ratio_gate_fails_a_workload_only_below_its_bonferroni_interval():
+    # Two workloads, 3 processes each, a true ratio of 0.90: both 99% CIs lie below 0.97, but
+    # one's 99.5% CI (alpha / 2 workloads) reaches 0.977, so only the other fails.
+    lines = gates.gate_ratio(_two_workloads(-10.0, 3), "inplace", "wholebatch", minimum=0.97)
+    assert [x.decision for x in lines] == [gates.Decision.INCONCLUSIVE, gates.Decision.FAIL]
+    assert "the 99.5% CI (Bonferroni over 2 workloads) reaches 0.977" in lines[0].reason
+    assert "and so is the 99.5% CI's upper end 0.960 (Bonferroni over 2" in lines[1].reason
+    lines = gates.gate_ratio(_two_workloads(-8.0, 4), "inplace", "wholebatch", minimum=0.97)
+    assert all(x.decision is gates.Decision.FAIL for x in lines)
