@@ -73,8 +73,28 @@ def _object(data: Any, place: Place) -> Fields:
     return Fields(mapping(data, place, expected="an object", show=_type_name), place)
 
 
-def _numbers(value: Any, place: Place) -> tuple[float, ...]:
-    return items(value, place, finite_number, expected="a list of numbers")
+def _step_time(value: Any, place: Place) -> float:
+    """One step's seconds, finite and > 0. A step takes some time; 0, a negative, nan or inf
+    (Python's JSON writes the last two) is a broken timer, and would reach an estimator as the
+    log of 0 or of nan. Refused here, where the record names the field and, from a worker's
+    payload, the cell (:meth:`Record.from_payload`)."""
+    number = finite_number(value, place)
+    if number <= 0:
+        raise place.expected("a step time > 0 s", value)
+    return number
+
+
+def _step_times(value: Any, place: Place, *, empty_ok: bool = False) -> tuple[float, ...]:
+    """A block of step times, each by :func:`_step_time` at its index (``timing.step_s[3]``);
+    empty only where ``empty_ok`` (no warm-up steps): a timed block without steps has no
+    median."""
+    values = listed(value, place, expected="a list of step times")
+    if not values and not empty_ok:
+        raise place.error("no step times: a timed block needs at least one")
+    return tuple(
+        required(item, dataclasses.replace(place, name=f"{place.name}[{i}]"), _step_time)
+        for i, item in enumerate(values)
+    )
 
 
 def _texts(value: Any, place: Place) -> tuple[str, ...]:
@@ -140,9 +160,9 @@ class Timing:
     def from_json(cls, data: Any) -> Timing:
         d = _object(data, _field("timing"))
         return cls(
-            first_step_s=d.required("first_step_s", finite_number),
-            warmup_step_s=d.optional("warmup_step_s", _numbers),
-            step_s=d.required("step_s", _numbers),
+            first_step_s=d.required("first_step_s", _step_time),
+            warmup_step_s=d.optional("warmup_step_s", _step_times, empty_ok=True),
+            step_s=d.required("step_s", _step_times),
             timed_wall_s=d.required("timed_wall_s", finite_number),
             images_per_step=d.required("images_per_step", integer),
             images_per_s=d.required("images_per_s", finite_number),
@@ -376,7 +396,7 @@ class PairedRound:
         first = d.required("first", text)
         if not others and first not in ("a", "b"):
             raise d.place_of("first").expected("'a' or 'b'", first)
-        a_step_s, b_step_s = (d.required(name, _numbers) for name in ("a_step_s", "b_step_s"))
+        a_step_s, b_step_s = (d.required(name, _step_times) for name in ("a_step_s", "b_step_s"))
         if not others:
             for name in ("order", "others_step_s"):
                 if name in d:
@@ -399,7 +419,8 @@ class PairedRound:
             b_step_s,
             order=order,
             others_step_s=tuple(
-                _numbers(block, d.place_of(f"others_step_s[{i}]")) for i, block in enumerate(blocks)
+                _step_times(block, d.place_of(f"others_step_s[{i}]"))
+                for i, block in enumerate(blocks)
             ),
         )
 
@@ -450,7 +471,7 @@ class Paired:
     @classmethod
     def from_json(cls, data: Any) -> Paired:
         d = _object(data, _field("paired"))
-        first = d.required("first_step_s", _numbers)
+        first = d.required("first_step_s", _step_times, empty_ok=True)
         if len(first) != 2:
             raise d.place_of("first_step_s").expected("[a, b]", list(first))
         rounds = listed(d.get("rounds"), d.place_of("rounds"))
@@ -462,7 +483,7 @@ class Paired:
             raise d.place_of("others").expected(
                 "strategies other than a, b and each other", list(others)
             )
-        others_first = d.optional("others_first_step_s", _numbers) or ()
+        others_first = d.optional("others_first_step_s", _step_times, empty_ok=True) or ()
         if len(others_first) != len(others):
             raise d.place_of("others_first_step_s").expected(
                 f"{len(others)} number(s), one per paired.others", list(others_first)
@@ -509,7 +530,7 @@ class WorkerPart:
             reason=d.optional("reason", text),
             device_mode=d.optional("device_mode", text),
             replica_devices=d.optional("replica_devices", _texts),
-            median_step_s=d.optional("median_step_s", finite_number),
+            median_step_s=d.optional("median_step_s", _step_time),
             memory=None if memory is None else Memory.from_json(memory),
         )
 
@@ -680,23 +701,28 @@ class Record:
         wall_s: float,
     ) -> Record:
         """The one constructor of new records: the worker's payload (see
-        ``execution.worker.run_cell``; at least ``status``) completed with the run's context."""
+        ``execution.worker.run_cell``; at least ``status``) completed with the run's context.
+        A payload the record refuses (a field missing, a step time of 0, nan or inf...) raises
+        :class:`RecordError` naming the cell and the repeat, then the field; the launcher
+        keeps such a run as a failed record with that reason, and the suite goes on."""
         environment = {**context.host_environment, **(payload.get("environment") or {})}
-        return cls.from_json(
-            {
-                **payload,
-                "schema_version": SCHEMA_VERSION,
-                "cell_id": cell.cell_id,
-                "repeat": repeat,
-                "cell": cell.to_dict(),
-                "suite": context.suite,
-                "profile": context.profile,
-                "run_id": context.run_id,
-                "started_at": started_at,
-                "wall_s": wall_s,
-                "environment": environment,
-            }
-        )
+        data = {
+            **payload,
+            "schema_version": SCHEMA_VERSION,
+            "cell_id": cell.cell_id,
+            "repeat": repeat,
+            "cell": cell.to_dict(),
+            "suite": context.suite,
+            "profile": context.profile,
+            "run_id": context.run_id,
+            "started_at": started_at,
+            "wall_s": wall_s,
+            "environment": environment,
+        }
+        try:
+            return cls.from_json(data)
+        except RecordError as error:
+            raise RecordError(f"{cell.cell_id} repeat {repeat}: {error}") from error
 
     @classmethod
     def from_json(cls, data: Any) -> Record:

@@ -57,11 +57,25 @@ def test_two_samples_of_one_distribution_pass():
 
 
 def test_an_injected_20_percent_slowdown_fails():
-    lines = gates.gate_runs(run_records(1), run_records(2, slow={"concat": 1.25}))
+    # 4 cells at alpha 0.01: Holm asks p < 0.0025 of the smallest, which 6 a side can reach.
+    lines = gates.gate_runs(
+        run_records(1, processes=6), run_records(2, slow={"concat": 1.25}, processes=6)
+    )
     failed = [line for line in lines if not line.passed]
     assert [line.subject for line in failed] == ["TinyCNN-32px-b16-concat-x2"]
+    assert failed[0].decision is gates.Decision.FAIL
     assert "images/s -20." in failed[0].reason
-    assert "significantly slower (p < 0.01) by more than 5%" in failed[0].reason
+    assert "Holm-adjusted p=0.00866 over 4 cells" in failed[0].reason
+    assert "significantly slower (p < 0.01 across the cells) by more than 5%" in failed[0].reason
+
+
+def test_a_slowdown_significant_alone_but_not_across_the_cells_is_inconclusive():
+    # 5 a side: U p >= 2/252 = 0.0079 < 0.01 alone, but Holm over 4 cells makes it 0.032.
+    lines = gates.gate_runs(run_records(1), run_records(2, slow={"concat": 1.25}))
+    (line,) = [x for x in lines if not x.passed]
+    assert line.decision is gates.Decision.INCONCLUSIVE
+    assert "significant alone, not across the 4 cells gated" in line.reason
+    assert "6 processes a side can reach the adjusted level" in line.reason
 
 
 def test_an_injected_memory_growth_fails():
@@ -93,9 +107,9 @@ def write_run(folder, records):
 
 
 def test_gate_command_exit_codes(tmp_path):
-    base = write_run(tmp_path / "base", run_records(1))
-    same = write_run(tmp_path / "same", run_records(2))
-    slow = write_run(tmp_path / "slow", run_records(2, slow={"inplace": 1.25}))
+    base = write_run(tmp_path / "base", run_records(1, processes=6))
+    same = write_run(tmp_path / "same", run_records(2, processes=6))
+    slow = write_run(tmp_path / "slow", run_records(2, slow={"inplace": 1.25}, processes=6))
     text, code = gate_command(
         base,
         same,
@@ -218,7 +232,7 @@ def test_three_processes_a_side_are_inconclusive_with_exit_3_not_a_pass(tmp_path
     speed = [line for line in text.splitlines() if "images/s" in line]
     assert speed and all(line.startswith("INCONCLUSIVE") for line in speed)
     assert "cannot go below p = 0.1 >= alpha 0.01" in speed[0]
-    assert "about 5 processes a side would decide" in speed[0]
+    assert "run at least 5 processes a side" in speed[0] and "about" not in speed[0]
     assert text.endswith("checks cannot decide with these data (exit 3)")
     assert not any(line.startswith("FAIL") for line in text.splitlines())  # memory noise
 

@@ -167,7 +167,9 @@ def test_an_invalid_worker_payload_is_recorded_as_a_failure(tmp_path):
     inplace = [r for r in outcome.records if r.cell.strategy == "inplace"]
     assert [r.status for r in inplace] == ["failed", "failed"]
     assert inplace[0].reason is not None
-    assert inplace[0].reason == "invalid worker output: timing.first_step_s: missing"
+    assert inplace[0].reason == (
+        f"invalid worker output: {inplace[0].cell_id} repeat 0: timing.first_step_s: missing"
+    )
 
 
 def test_the_launcher_does_not_import_the_presentation():

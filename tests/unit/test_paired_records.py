@@ -197,7 +197,7 @@ def test_the_ratio_gate_reads_paired_data(true_pct, minimum, check):
 
 
 def test_the_paired_ratio_gate_is_inconclusive_when_its_ci_straddles_the_minimum():
-    records = read(paired_run(1, 4, true_pct=-3.0, round_sd=0.05, rounds=4))
+    records = read(paired_run(3, 4, true_pct=-3.0, round_sd=0.05, rounds=4))
     (line,) = gates.gate_ratio(records, "inplace", "wholebatch", minimum=0.97)
     assert line.decision is gates.Decision.INCONCLUSIVE
     assert "CI straddles 0.97" in line.reason and "would decide" in line.reason

@@ -406,7 +406,7 @@ def _round(data, index, **change):
         ),
         (
             lambda d: _round(d, 0, others_step_s=[[0.1, "x"]]),
-            r"paired.rounds\[0\].others_step_s\[0\]: expected a finite number, got 'x'",
+            r"paired.rounds\[0\].others_step_s\[0\]\[1\]: expected a finite number, got 'x'",
         ),
         (
             lambda d: _round(d, 2, order=["b", "c", "c"]),

@@ -127,9 +127,10 @@ def test_the_process_is_the_unit_of_significance():
     assert result.p_value == pytest.approx(1 / 3)
     verdict = stats.change_verdict(result)
     assert verdict.outcome is Outcome.INCONCLUSIVE
-    assert verdict.processes_needed == 5  # the bootstrap's floor; 4 a side reach p < 0.05
+    # Below 5 a side the CI measures the steps' noise only: no count of processes is estimated.
+    assert verdict.processes_needed is None
     assert "cannot go below p = 0.33" in verdict.text
-    assert "about 5 processes a side would decide" in verdict.text
+    assert "run at least 5 processes a side" in verdict.text and "about" not in verdict.text
     assert stats.range_verdict(result, (5, 12)).outcome is Outcome.INCONCLUSIVE
 
 
@@ -171,3 +172,64 @@ def test_bad_significance_settings_are_refused(alpha, effect):
 def test_an_absurd_number_of_processes_is_not_printed_as_a_plan():
     assert stats.processes_needed_text(8) == "about 8 processes a side would decide"
     assert stats.processes_needed_text(44354).startswith("more than 1,000 processes a side")
+
+
+@pytest.mark.parametrize(
+    ("alpha", "resamples"), [(0.05, 2000), (0.1, 2000), (0.01, 10000), (0.001, 100000)]
+)
+def test_bootstrap_resamples_keep_50_beyond_each_end_of_the_interval(alpha, resamples):
+    assert stats.resamples_for(alpha) == resamples
+    assert resamples * alpha / 2 >= stats.MIN_TAIL_RESAMPLES
+
+
+def test_a_99_percent_comparison_draws_10000_resamples():
+    sample = processes(200, noise=0.05)
+    default = stats.compare(sample, sample[::-1], alpha=0.01)
+    assert default == stats.compare(sample, sample[::-1], alpha=0.01, resamples=10000)
+    assert default != stats.compare(sample, sample[::-1], alpha=0.01, resamples=2000)
+
+
+def _bootstrap_by_loop(samples, rng, resamples):
+    """The bootstrap as first written, one resample at a time: the vectorised one must draw
+    exactly what it drew, or every published interval would move."""
+    chosen = rng.integers(0, len(samples), size=(resamples, len(samples)))
+    rates = np.empty(resamples)
+    for b in range(resamples):
+        values = []
+        for index in chosen[b]:
+            steps = np.asarray(samples[index].step_s)
+            picked = steps[rng.integers(0, steps.size, size=steps.size)]
+            values.append(samples[index].images_per_step * steps.size / picked.sum())
+        rates[b] = np.mean(values)
+    return rates
+
+
+@pytest.mark.parametrize(("n_processes", "steps"), [(5, 30), (1, 7), (3, 50)])
+def test_the_vectorised_bootstrap_draws_what_the_loop_drew(n_processes, steps):
+    sample = processes(200, noise=0.1, n_processes=n_processes, steps=steps, seed=4)
+    fast = stats.bootstrap_throughputs(sample, np.random.default_rng(9), 2500)
+    slow = _bootstrap_by_loop(sample, np.random.default_rng(9), 2500)
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_holm_known_answers():
+    # Sorted 0.01, 0.02, 0.03, 0.5 times 4, 3, 2, 1, made monotone: 0.04, 0.06, 0.06, 0.5.
+    adjusted = stats.holm_adjusted([0.03, 0.01, 0.5, 0.02])
+    assert adjusted == pytest.approx([0.06, 0.04, 0.5, 0.06])
+    assert stats.holm_adjusted([]) == []
+    assert stats.holm_adjusted([0.4, 0.9]) == pytest.approx([0.8, 0.9])
+
+
+def test_one_process_a_side_prints_no_count_of_processes_that_would_decide():
+    """A 1-against-1 bootstrap resamples steps only; the published report once read "about 441
+    processes a side would decide" from one. Below 5 a side no count is printed at all."""
+    for n in (1, 2, 4):
+        result = stats.compare(
+            processes(190, noise=0.2, n_processes=n, seed=1),
+            processes(200, noise=0.2, n_processes=n, seed=2),
+        )
+        for verdict in (stats.change_verdict(result), stats.range_verdict(result, (5, 12))):
+            assert verdict.outcome is Outcome.INCONCLUSIVE
+            assert verdict.processes_needed is None
+            assert "about" not in verdict.text and "more than" not in verdict.text
+            assert "run at least 5 processes a side" in verdict.text
