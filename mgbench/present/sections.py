@@ -721,7 +721,8 @@ def build_comparison(
         f"{min_effect_pct:g}%; no difference when the CI lies inside ±{min_effect_pct:g}%; "
         f"inconclusive otherwise, or with fewer than {stats.MIN_BOOTSTRAP_PROCESSES} processes "
         "a side or too few for the U test to reach alpha, saying how many processes a side "
-        "would decide."
+        f"would decide (below {stats.MIN_BOOTSTRAP_PROCESSES} a side no count can be estimated, "
+        f"so it asks for {stats.MIN_BOOTSTRAP_PROCESSES} a side first)."
     )
     section = Section(
         "After against before (images/s)",
