@@ -183,14 +183,20 @@ def test_a_timeout_returns_none_and_kills_the_childs_whole_process_group(tmp_pat
 def test_ctrl_c_while_waiting_kills_the_group_and_goes_on(tmp_path, sleepers):
     # The child presses Ctrl-C for us once its grandchild runs: a real SIGINT to this process.
     then = "os.kill(os.getppid(), signal.SIGINT); time.sleep(600)"
+    # A shell that starts a job in the background (`cmd &`) starts it with SIGINT ignored, and
+    # Python then raises no KeyboardInterrupt: give this test Python's own handler back.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        child.run(
-            python(starts_a_sleeper(sleepers[0], then)),
-            env=os.environ,
-            log_path=tmp_path / "interrupted.log",
-            timeout_s=60,  # only if the SIGINT never came: fail, never hang
-        )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            child.run(
+                python(starts_a_sleeper(sleepers[0], then)),
+                env=os.environ,
+                log_path=tmp_path / "interrupted.log",
+                timeout_s=60,  # only if the SIGINT never came: fail, never hang
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 60
     assert gone_soon(int(sleepers[0].read_text()))
 
