@@ -19,6 +19,9 @@ machine), so the table can be recomputed with ``--from OUTPUT``.
     python benchmarks/calibration.py --repeats 20 --processes 3 --rounds 10 \
         --configs aa-MobileNetV2,MobileNetV2:10      # MobileNetV2 in the first 10 repeats only
 
+An interrupted run goes on with ``--resume OUTPUT``: the arguments come from its ``run.json``
+and every process already recorded ``ok`` is skipped.
+
 A process's record has ``repeat = r * processes + k`` (repeat r, its k-th process), so
 ``--from`` regroups them by the ``processes`` the run recorded in ``run.json``.
 """
@@ -53,10 +56,11 @@ def parse_configs(text: str, repeats: int) -> dict[str, int]:
     return chosen
 
 
-def run(args: argparse.Namespace, output: Path) -> None:
+def run(args: argparse.Namespace, output: Path, *, resume: bool = False) -> None:
     from worker_runs import WorkerRun, paired_cell
 
-    measured = WorkerRun(output, "calibration", "default", args)
+    measured = WorkerRun(output, "calibration", "default", args, resume=resume)
+    done = measured.finished()
     chosen = parse_configs(args.configs, args.repeats)
     # Interleaved: process k of repeat r of every configuration before the next, so drift
     # spreads evenly over configurations and processes.
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace, output: Path) -> None:
                     continue
                 model, a, b = CONFIGS[name]
                 cell = paired_cell(model, (a, b), args)
+                if (cell.cell_id, repeat * args.processes + k) in done:
+                    continue
                 record = measured.measure(cell, repeat * args.processes + k)
                 print(
                     f"[{repeat + 1}/{args.repeats}, process {k + 1}/{args.processes}] {name}: "
@@ -153,7 +159,15 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--output", type=Path, help="run folder (default results/calibration/...)")
     parser.add_argument("--from", dest="existing", type=Path, help="only tabulate this folder")
+    parser.add_argument(
+        "--resume", type=Path, help="go on with this run folder (its arguments; ok processes kept)"
+    )
     args = parser.parse_args()
+    if args.resume is not None:
+        recorded = json.loads((args.resume / "run.json").read_text(encoding="utf-8"))["args"]
+        resume_folder = args.resume
+        vars(args).update(recorded)
+        args.resume = resume_folder
     if args.repeats < 1 or args.processes < 1:
         parser.error("--repeats and --processes must be at least 1")
     try:
@@ -163,7 +177,10 @@ def main() -> None:
     from mgbench.records.run_folder import RunFolder
 
     folder = args.existing
-    if folder is None:
+    if args.resume is not None:
+        folder = args.resume
+        run(args, folder, resume=True)
+    elif folder is None:
         folder = args.output or RunFolder.new("calibration").path
         run(args, folder)
     text = table(folder, args.alpha)

@@ -50,21 +50,49 @@ def paired_cell(model: str, strategies: tuple[str, ...], args: argparse.Namespac
 
 
 class WorkerRun:
-    """A new run folder at ``output`` (refused if it exists) for ``suite``'s processes."""
+    """A new run folder at ``output`` (refused if it exists) for ``suite``'s processes, or, with
+    ``resume``, an existing one whose ``run.json`` gains a ``resumed`` entry (argv and time) so
+    the folder says which of its records came later."""
 
-    def __init__(self, output: Path, suite: str, profile: str, args: argparse.Namespace):
+    def __init__(
+        self,
+        output: Path,
+        suite: str,
+        profile: str,
+        args: argparse.Namespace,
+        *,
+        resume: bool = False,
+    ):
         from mgbench.records import environment
         from mgbench.records.record import RunContext
         from mgbench.records.run_folder import RunFolder
 
         self.folder = RunFolder(output)
+        self.context = RunContext(suite, profile, output.name, environment.host_environment())
+        if resume:
+            info = json.loads(self.folder.run_info.read_text(encoding="utf-8"))
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            info.setdefault("resumed", []).append({"argv": sys.argv, "at": now})
+            self.folder.run_info.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+            return
         output.mkdir(parents=True, exist_ok=False)
         self.folder.logs.mkdir()
-        self.context = RunContext(suite, profile, output.name, environment.host_environment())
         self.folder.run_info.write_text(
             json.dumps({"argv": sys.argv, "args": vars(args)}, indent=2, default=str) + "\n",
             encoding="utf-8",
         )
+
+    def finished(self) -> set[tuple[str, int]]:
+        """(cell id, repeat) of every process already recorded ``ok`` in this folder."""
+        from mgbench.records import store
+
+        if not self.folder.results.exists():
+            return set()
+        return {
+            (record.cell_id, record.repeat)
+            for record in store.read_records(self.folder.results)
+            if record.status == "ok"
+        }
 
     def measure(self, cell: Any, repeat: int) -> Any:
         """Run ``cell`` once in a fresh worker process; its record, already appended."""
