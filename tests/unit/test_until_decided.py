@@ -408,3 +408,13 @@ def test_the_command_line_refuses_until_decided_with_one_pair(tmp_path, capsys):
     parser_args = cli.build_parser().parse_args(fixed)
     assert parser_args.until_decided is False
     assert cli.build_parser().parse_args(fixed[:2]).until_decided is None
+
+
+def test_the_plan_says_its_paired_counts_are_the_maximum():
+    from mgbench.analysis.plan import plan_run
+    from mgbench.present.plan import plan_text
+
+    text = plan_text(plan_run(parse_suite(SUITE, "seq.toml"), "cpu-simulation"))
+    assert "Until decided: each paired cell stops once a look decides it, after 2 to 5 " in text
+    fixed = parse_suite(SUITE.replace("until_decided = true", ""), "seq.toml")
+    assert "Until decided" not in plan_text(plan_run(fixed, "cpu-simulation"))
