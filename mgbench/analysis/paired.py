@@ -56,8 +56,12 @@ from mgbench.records.record import round_log_ratio as round_log_ratio
 
 
 def pct_from_log(log_ratio: float) -> float:
-    """A log ratio of step times as a speed-up of A over B in percent."""
-    return math.expm1(log_ratio) * 100
+    """A log ratio of step times as a speed-up of A over B in percent (inf past what a double
+    holds: the upper end of a sequential design's first, widest interval can be)."""
+    try:
+        return math.expm1(log_ratio) * 100
+    except OverflowError:
+        return math.inf
 
 
 def log_from_pct(pct: float) -> float:
@@ -251,9 +255,26 @@ def _noncentrality_for_power(processes: int, alpha: float) -> float:
     """The noncentrality at which :func:`clear_probability` reaches :data:`POWER`."""
     df = processes - 1
     critical = float(sps.t.ppf(1 - alpha / 2, df))
-    return float(
-        optimize.brentq(lambda ncp: sps.nct.sf(critical, df, ncp) - POWER, 0.0, critical + 100)
-    )
+
+    if not math.isfinite(critical):
+        return math.inf  # an alpha below what a double can hold: nothing decides
+
+    def shortfall(ncp: float) -> float:
+        return float(sps.nct.sf(critical, df, ncp)) - POWER
+
+    # With 1 or 2 df and the small alpha of a sequential design's early look (critical values
+    # in the thousands) the power is reached only at a noncentrality several times the critical
+    # value: widen the bracket until it holds the root. Where scipy's noncentral t gives up
+    # (NaN), the limit for a large critical value: T ~ ncp / sqrt(chi2_df / df).
+    high = critical + 100
+    for _ in range(60):
+        gap = shortfall(high)
+        if not gap < 0:
+            break
+        high *= 2
+    if math.isfinite(gap) and gap >= 0:
+        return float(optimize.brentq(shortfall, 0.0, high))
+    return critical * math.sqrt(float(sps.chi2.ppf(POWER, df)) / df)
 
 
 def samples_to_clear(
