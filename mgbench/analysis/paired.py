@@ -255,26 +255,24 @@ def _noncentrality_for_power(processes: int, alpha: float) -> float:
     """The noncentrality at which :func:`clear_probability` reaches :data:`POWER`."""
     df = processes - 1
     critical = float(sps.t.ppf(1 - alpha / 2, df))
-
     if not math.isfinite(critical):
         return math.inf  # an alpha below what a double can hold: nothing decides
+    if critical > 1000:
+        # A sequential design's first look (1 or 2 df, a level far below 0.05): the normal part
+        # of T = (Z + ncp) / sqrt(chi2_df / df) no longer matters, T ~ ncp / sqrt(chi2_df / df)
+        # (within 1e-6 of the exact root at a critical value of 3000), where scipy's noncentral
+        # t stops converging.
+        return critical * math.sqrt(float(sps.chi2.ppf(POWER, df)) / df)
 
     def shortfall(ncp: float) -> float:
         return float(sps.nct.sf(critical, df, ncp)) - POWER
 
-    # With 1 or 2 df and the small alpha of a sequential design's early look (critical values
-    # in the thousands) the power is reached only at a noncentrality several times the critical
-    # value: widen the bracket until it holds the root. Where scipy's noncentral t gives up
-    # (NaN), the limit for a large critical value: T ~ ncp / sqrt(chi2_df / df).
+    # With few df and a small alpha the power is reached only at a noncentrality well past the
+    # critical value: widen the bracket until it holds the root.
     high = critical + 100
-    for _ in range(60):
-        gap = shortfall(high)
-        if not gap < 0:
-            break
+    while shortfall(high) < 0:
         high *= 2
-    if math.isfinite(gap) and gap >= 0:
-        return float(optimize.brentq(shortfall, 0.0, high))
-    return critical * math.sqrt(float(sps.chi2.ppf(POWER, df)) / df)
+    return float(optimize.brentq(shortfall, 0.0, high))
 
 
 def samples_to_clear(
