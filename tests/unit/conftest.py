@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
-
-# Until mgbench.analysis.sequential lands (another branch writes it), its API is a test fake.
-if importlib.util.find_spec("mgbench.analysis.sequential") is None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import fake_sequential
-
-    import mgbench.analysis
-
-    sys.modules["mgbench.analysis.sequential"] = fake_sequential
-    mgbench.analysis.sequential = fake_sequential  # type: ignore[attr-defined]
 
 TF_TESTS = Path(__file__).resolve().parent.parent / "tf"
 ISOLATION_TEST = "test_the_unit_tests_never_import_tensorflow"

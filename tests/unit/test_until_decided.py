@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from mgbench import cli
-from mgbench.analysis import looks, paired
+from mgbench.analysis import looks, multiplicity, paired, sequential
 from mgbench.analysis.comparisons import paired_comparisons
+from mgbench.analysis.sequential import SequentialDesign
 from mgbench.commands.run import look_rule, run_and_summarise
 from mgbench.config.suite import Cell, SuiteError, parse_suite
 from mgbench.execution.launcher import Deadline, RunError, WorkerResult, run_suite
@@ -29,7 +30,6 @@ SUITE = """
 name = "seq"
 strategies = ["inplace", "wholebatch", "concat"]
 replicas = [2]
-batch_per_replica = 4
 warmup_steps = 1
 timed_steps = 2
 repeats = 1
@@ -42,20 +42,28 @@ until_decided = true
 name = "TinyMLP"
 image_size = 8
 classes = 3
+batch_per_replica = [4, 8]
 [[models]]
 name = "TinyCNN"
 image_size = 8
 classes = 3
+batch_per_replica = 4
 """
-DECIDED = "TinyMLP-8px-b4-inplace-vs-wholebatch-vs-concat-x2"  # +8% and +0%, processes agree
-UNDECIDED = "TinyCNN-8px-b4-inplace-vs-wholebatch-vs-concat-x2"  # processes disagree widely
+THREE_WAY = "inplace-vs-wholebatch-vs-concat-x2"
+DECIDED = f"TinyMLP-8px-b4-{THREE_WAY}"  # processes agree: decided at the first look
+FUTILE = f"TinyMLP-8px-b8-{THREE_WAY}"  # processes swing by 12 points: futile at the third
+LONGEST = f"TinyCNN-8px-b4-{THREE_WAY}"  # wholebatch decides only at the last look
 
-# A process's wholebatch and concat step times over inplace's (0.1 s), by cell and repeat. The
-# decided cell's processes differ by 0.02% (an interval of some width, inside the range); the
-# undecided one's swing by 12 points.
+# Each process's wholebatch and concat step time over inplace's, by cell and repeat (0-based).
 FACTORS = {
-    DECIDED: lambda repeat: (1.08 * (1 + 0.0002 * repeat), 1 + 0.0002 * repeat),
-    UNDECIDED: lambda repeat: (1.02 if repeat % 2 else 1.14, 0.96 if repeat % 2 else 1.04),
+    # +8% and +0%, each process 0.001% off the one before: the first look's interval (at the
+    # design's tiny first-look alpha) is +-0.4% wide, inside 5-12% and inside +-2%.
+    DECIDED: lambda repeat: (1.08 * (1 + 1e-5 * repeat), 1 + 1e-5 * repeat),
+    # +14% and +2% alternating: no look decides, and after 4 processes the last cannot either.
+    FUTILE: lambda repeat: (1.02 if repeat % 2 else 1.14, 0.96 if repeat % 2 else 1.04),
+    # +11, +6, +10, +7, +9%: undecided after 4 (CI 3.2-14.1%, 32% conditional power, not
+    # futile); the fifth process decides. concat agrees with inplace throughout.
+    LONGEST: lambda repeat: (1 + (11, 6, 10, 7, 9)[repeat] / 100, 1 + 1e-5 * repeat),
 }
 
 
@@ -137,7 +145,7 @@ def of(records, cell_id):
     return [r for r in records if r.cell_id == cell_id]
 
 
-def test_a_decided_cell_stops_after_two_processes_and_an_undecided_one_runs_to_the_maximum(
+def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_four_the_rest_at_five(
     tmp_path,
 ):
     suite = parse_suite(SUITE, "seq.toml")
@@ -145,35 +153,46 @@ def test_a_decided_cell_stops_after_two_processes_and_an_undecided_one_runs_to_t
     code = run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append)
     assert code == 0
     assert paired_calls(spawn, DECIDED) == [0, 1]
-    assert paired_calls(spawn, UNDECIDED) == [0, 1, 2, 3, 4]
+    assert paired_calls(spawn, FUTILE) == [0, 1, 2, 3]
+    assert paired_calls(spawn, LONGEST) == [0, 1, 2, 3, 4]
     records = store.read_records(tmp_path / "run" / "results.jsonl")
     # every (cell, repeat) of the interleaved order is recorded, in that order
     assert [(r.cell_id, r.repeat) for r in records] == [(c.cell_id, r) for c, r in suite.runs()]
     decided = of(records, DECIDED)
     assert [r.status for r in decided] == ["ok", "ok", "skipped", "skipped", "skipped"]
-    reason = decided[2].reason
-    assert reason.startswith(f"{NOT_NEEDED_REASON} decided after 2 processes (look 1 of 4)")
-    assert reason == "not needed: decided after 2 processes (look 1 of 4)"
-    assert {r.reason for r in decided[2:]} == {reason}
+    assert decided[2].reason == "not needed: decided after 2 processes (look 1 of 4)"
+    assert {r.reason for r in decided[2:]} == {decided[2].reason}
     assert [not_needed_ending(r.status, r.reason) for r in decided] == [None] * 2 + ["decided"] * 3
-    assert [r.status for r in of(records, UNDECIDED)] == ["ok"] * 5
+    futile = of(records, FUTILE)
+    assert [r.status for r in futile] == ["ok"] * 4 + ["skipped"]
+    assert futile[4].reason.startswith(
+        "not needed: futile after 4 processes (look 3 of 4): TinyMLP-8px-b8-x2 "
+        "inplace-vs-wholebatch would decide by 5 processes with 0% conditional power"
+    )
+    assert [r.status for r in of(records, LONGEST)] == ["ok"] * 5
     # the design is in the records: K on each paired cell, not in its id
     assert {r.cell.sequential_max for r in records if r.cell.paired} == {5}
     assert decided[0].to_json()["cell"]["sequential_max"] == 5
-    # one progress line per look: 1 for the decided cell, 4 for the undecided one
+    # one progress line per look: 1 + 3 + 4
     look_lines = [line.strip() for line in lines if line.strip().startswith("look ")]
-    assert len(look_lines) == 5
-    assert look_lines[0].startswith("look 1 of 4 after 2 processes, 98.75% CIs: inplace vs ")
+    assert len(look_lines) == 8
+    level = (1 - SequentialDesign(5).look_alpha(2)) * 100
+    assert look_lines[0].startswith(
+        f"look 1 of 4 after 2 processes, {level:.4g}% CIs: inplace vs wholebatch +8.0% "
+    )
     assert look_lines[0].endswith("-> stop: decided after 2 processes (look 1 of 4)")
-    assert [line.split(" -> ")[1] for line in look_lines[1:]] == [
+    assert [line.split(" -> ")[1].split(" (")[0] for line in look_lines[1:]] == [
+        "continue",
+        "continue",
+        "stop: futile after 4 processes",
         "continue",
         "continue",
         "continue",
-        "stop: the most processes, 5, reached",
+        "stop: decided after 5 processes",
     ]
-    assert "until decided: 3 paired process(es) not needed" in "\n".join(lines)
+    assert "until decided: 4 paired process(es) not needed" in "\n".join(lines)
     summary = (tmp_path / "run" / "summary.md").read_text()
-    assert "Run until decided: 3 paired process(es) of 1 cell(s) not needed" in summary
+    assert "Run until decided: 4 paired process(es) of 2 cell(s) not needed" in summary
     assert NOT_NEEDED_REASON not in summary  # no problem listed for them
 
 
@@ -187,23 +206,39 @@ def test_the_look_adjusted_interval_is_what_every_paired_table_prints(tmp_path):
     assert first.sequential is not None
     assert (first.sequential.processes, first.sequential.ending) == (2, "decided")
     assert first.sequential.looks_taken == 1
-    level = first.sequential.design.look_alpha(2)
+    design = first.sequential.design
+    assert design == SequentialDesign(max_processes=5, alpha=0.05)
+    level = design.look_alpha(2)
     ok = [r for r in of(outcome.records, DECIDED) if r.ok]
     expected = paired.estimate([r.paired.log_ratios("inplace", "wholebatch") for r in ok], level)
     assert first.estimate == expected and first.estimate.alpha == level
     assert first.verdict.outcome.value == "supports the claim"
-    last = next(c for c in comparisons if c.cell.cell_id == UNDECIDED and c.b == "wholebatch")
+    low, high = first.estimate.ci_pct  # +-0.4% at the first look's alpha (about 0.0008)
+    assert 7.5 < low < 8 < high < 8.5 and level < 0.001
+    futile = next(c for c in comparisons if c.cell.cell_id == FUTILE and c.b == "wholebatch")
+    assert (futile.sequential.processes, futile.sequential.ending) == (4, "futile")
+    last = next(c for c in comparisons if c.cell.cell_id == LONGEST and c.b == "wholebatch")
     assert (last.sequential.processes, last.sequential.ending) == (5, "maximum")
-    assert last.estimate.alpha == last.sequential.design.look_alpha(5)
+    assert last.estimate.alpha == design.look_alpha(5)
     assert last.ok == 5 and first.ok == 2 and first.runs == 5
+    # what the look read is what the report reads
+    look = looks.look_at(last.cell, outcome.records)
+    assert look is not None and look.processes == 5 and look.decision.decided
+    assert [c.estimate for c in look.comparisons] == [
+        c.estimate for c in comparisons if c.cell.cell_id == LONGEST
+    ]
 
     headline = claim_headline(outcome.records)
     sequential_notes = [line for line in headline.splitlines() if "Sequential (" in line]
     assert len(sequential_notes) == 2  # under the claim's table and the question's
     note = sequential_notes[0]
     assert "TinyMLP-8px-b4-x2: 5 max, 1 look taken, stopped after 2 processes (decided)" in note
+    assert "TinyMLP-8px-b8-x2: 5 max, 3 looks taken, stopped after 4 processes (futile)" in note
     assert "TinyCNN-8px-b4-x2: 5 max, 4 looks taken, stopped after 5 processes (maximum)" in note
-    assert "adjusted for the looks taken (looks after 2..5 paired processes, Bonferroni" in note
+    assert (
+        "Each interval is adjusted for the looks taken (looks after 2..5 paired processes, "
+        "O'Brien-Fleming-type spending of alpha 0.05)" in note
+    )
     assert "A row run until decided brings the p-value of its sequential design." in headline
     assert prose.sequential_marker(first) == (
         " (until decided: stopped after 2 of at most 5 processes, decided; interval adjusted "
@@ -218,36 +253,48 @@ def test_holm_across_rows_reads_the_sequential_p_value(tmp_path):
     outcome = run_suite(
         suite, tmp_path / "run", spawn=FakeSpawner(), emit=lambda _: None, looks=look_rule()
     )
-    row = next(c for c in paired_comparisons(outcome.records) if c.cell.cell_id == DECIDED)
-    from mgbench.analysis import multiplicity, sequential
-
-    fixed = multiplicity.verdict_p_value(row.estimate, row.verdict, row.claim.range_pct, 2.0)
-    assert looks.row_p_value(row, row.claim.range_pct, 2.0) == sequential.sequential_p_value(
-        row.sequential.design, row.estimate, row.verdict, row.claim.range_pct, 2.0
-    )
-    assert looks.row_p_value(row, row.claim.range_pct, 2.0) != fixed
+    rows = [c for c in paired_comparisons(outcome.records) if c.b == "wholebatch"]
+    decided, futile, longest = rows
+    claim_range = decided.claim.range_pct
+    for row in rows:
+        assert looks.row_p_value(row, claim_range, 2.0) == sequential.sequential_p_value(
+            row.sequential.design, row.estimate, row.verdict, claim_range, 2.0
+        )
+    fixed = multiplicity.verdict_p_value(longest.estimate, longest.verdict, claim_range, 2.0)
+    assert looks.row_p_value(longest, claim_range, 2.0) != fixed
+    assert looks.row_p_value(decided, claim_range, 2.0) < 0.05
+    assert looks.row_p_value(futile, claim_range, 2.0) == 1.0  # inconclusive
+    # Decided at the first look, where O'Brien-Fleming spending leaves little alpha and one df:
+    # its sequential p-value is 0.022 (0.0001 read as a fixed design), and Holm over three rows
+    # needs 0.017, so neither decided verdict holds family-wise.
+    assert 0.02 < looks.row_p_value(decided, claim_range, 2.0) < 0.025
+    note = prose.family_note(rows, decided.claim, 0.05, 2.0)
+    assert "none of the 2 decided verdicts holds" in note
 
 
 def test_resume_after_ctrl_c_neither_redoes_processes_nor_runs_the_ones_not_needed(tmp_path):
     suite = parse_suite(SUITE, "seq.toml")
     output = tmp_path / "run"
-    # Ctrl-C at the undecided cell's third paired process (call 11: 3 + 2 + 3 + 2 + ...)
+    # Ctrl-C at the futile cell's third paired process: calls 0-4 are the decided cell's group
+    # (3 isolated, 2 paired), 5-7 the futile one's isolated cells, 8-9 its first two processes.
     first = FakeSpawner(interrupt_at=10)
     with pytest.raises(KeyboardInterrupt):
         run_suite(suite, output, spawn=first, emit=lambda _: None, looks=look_rule())
     recorded = store.read_records(output / "results.jsonl")
-    assert paired_calls(first, UNDECIDED) == [0, 1]
+    assert paired_calls(first, FUTILE) == [0, 1]
     assert [r.status for r in of(recorded, DECIDED)] == ["ok", "ok"] + ["skipped"] * 3
 
     again, lines = FakeSpawner(), []
     outcome = run_suite(
         suite, output, resume=True, spawn=again, emit=lines.append, looks=look_rule()
     )
-    assert again.calls == [f"{UNDECIDED}-r{r}" for r in (2, 3, 4)]
-    assert [r.status for r in of(outcome.records, UNDECIDED)] == ["ok"] * 5
-    assert len(outcome.not_needed) == 3
+    assert paired_calls(again, DECIDED) == []
+    assert paired_calls(again, FUTILE) == [2, 3]
+    assert paired_calls(again, LONGEST) == [0, 1, 2, 3, 4]
+    assert [r.status for r in of(outcome.records, FUTILE)] == ["ok"] * 4 + ["skipped"]
+    assert len(outcome.not_needed) == 4
     assert len(outcome.records) == len(suite.runs())
-    # the undecided cell's look is taken again from its records before it goes on
+    # the futile cell's look is taken again from its records before it goes on
     assert any(line.strip().startswith("resumed: look 1 of 4 after 2 processes") for line in lines)
 
 
@@ -273,7 +320,7 @@ def test_a_look_interrupted_before_it_recorded_anything_is_taken_again_on_resume
     assert paired_calls(again, DECIDED) == []
     decided = of(outcome.records, DECIDED)
     assert [r.status for r in decided] == ["ok", "ok", "skipped", "skipped", "skipped"]
-    assert decided[-1].reason.startswith("not needed: decided after 2 processes (look 1 of 4)")
+    assert decided[-1].reason == "not needed: decided after 2 processes (look 1 of 4)"
     assert any("resumed: look 1 of 4" in line and "-> stop: decided" in line for line in lines)
 
 
@@ -287,7 +334,7 @@ def test_processes_not_needed_do_not_count_against_the_deadline(tmp_path):
     suite = parse_suite(SUITE, "seq.toml")
     clock = Clock()
     spawn = FakeSpawner(clock=clock, wall_s=10.0)
-    # 3 isolated + 2 paired of the decided cell, 3 isolated + 2 paired of the other: 100 s
+    # 3 isolated + 2 paired of the decided cell, 3 isolated + 2 paired of the futile one: 100 s
     outcome = run_suite(
         suite,
         tmp_path / "run",
@@ -299,14 +346,13 @@ def test_processes_not_needed_do_not_count_against_the_deadline(tmp_path):
     )
     assert len(spawn.calls) == 10
     assert len(outcome.not_needed) == 3
-    left_out = of(outcome.left_out, UNDECIDED)
-    assert [r.repeat for r in left_out] == [2, 3, 4]
-    (undecided,) = [
+    assert [r.repeat for r in of(outcome.left_out, FUTILE)] == [2, 3, 4]
+    (cut,) = [
         c
         for c in paired_comparisons(outcome.records)
-        if c.cell.cell_id == UNDECIDED and c.b == "wholebatch"
+        if c.cell.cell_id == FUTILE and c.b == "wholebatch"
     ]
-    assert undecided.sequential.ending == "open"
+    assert cut.sequential.ending == "open"
     assert "not ended: 2 of at most 5 processes so far" in claim_headline(outcome.records)
 
 
@@ -404,6 +450,10 @@ def test_the_command_line_refuses_until_decided_with_one_pair(tmp_path, capsys):
     code = cli.main(["run", str(suite_path), "--output", output, "--pairs", "1"])
     assert code == 2
     assert "--pairs: until_decided = true needs pairs >= 2" in capsys.readouterr().err
+    assert cli.main(["run", str(suite_path), "--output", output, "--pairs", "31"]) == 2
+    assert "until_decided with pairs = 31: a sequential design needs an integer max_processes " in (
+        capsys.readouterr().err
+    )
     fixed = ["run", str(suite_path), "--output", output, "--pairs", "1", "--no-until-decided"]
     parser_args = cli.build_parser().parse_args(fixed)
     assert parser_args.until_decided is False
