@@ -280,6 +280,9 @@ def _prepare_folder(
             raise RunError(f"--resume: {output} holds no earlier run (no {suite_file.name})")
         earlier = json.loads(suite_file.read_text(encoding="utf-8"))
         if earlier.get("cells") != resolved["cells"]:
+            _refuse_another_design(
+                earlier.get("cells"), [c.to_dict() for c in suite.cells()], output
+            )
             raise RunError(
                 f"--resume: the suite's cells differ from the run in {output}; "
                 "start a new run instead (drop --resume)"
@@ -297,6 +300,25 @@ def _prepare_folder(
         "order": [[cell.cell_id, repeat] for cell, repeat in order],
     }
     folder.run_info.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+
+
+def _refuse_another_design(earlier: Any, now: list[dict[str, Any]], output: Path) -> None:
+    """A resume whose cells differ only in whether they run until decided is refused saying
+    how the run was made."""
+    if not isinstance(earlier, list) or not all(isinstance(c, dict) for c in earlier):
+        return
+
+    def fixed(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in c.items() if k != "sequential_max"} for c in cells]
+
+    if fixed(earlier) != fixed(now):
+        return
+    was = any(c.get("sequential_max") for c in earlier)
+    flag = "--until-decided" if was else "--no-until-decided"
+    raise RunError(
+        f"--resume: the run in {output} was made {'' if was else 'not '}until decided (with its "
+        f"maximum of paired processes); resume it as it was made: {flag}, and the same --pairs"
+    )
 
 
 def _record(

@@ -468,3 +468,17 @@ def test_the_plan_says_its_paired_counts_are_the_maximum():
     assert "Until decided: each paired cell stops once a look decides it, after 2 to 5 " in text
     fixed = parse_suite(SUITE.replace("until_decided = true", ""), "seq.toml")
     assert "Until decided" not in plan_text(plan_run(fixed, "cpu-simulation"))
+
+
+def test_a_resume_with_another_design_is_refused_saying_how_the_run_was_made(tmp_path):
+    suite = parse_suite(SUITE, "seq.toml")
+    output = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, output, spawn=FakeSpawner(interrupt_at=3), looks=look_rule())
+    fixed = suite.select(until_decided=False)
+    with pytest.raises(RunError, match=r"was made until decided .*: --until-decided, and the same"):
+        run_suite(fixed, output, resume=True, spawn=FakeSpawner())
+    with pytest.raises(RunError, match="the same --pairs"):
+        run_suite(
+            suite.select(pairs=4), output, resume=True, spawn=FakeSpawner(), looks=look_rule()
+        )
