@@ -9,13 +9,54 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mgbench.analysis import paired, stats
 from mgbench.analysis.cells import CellKey, CellResult, MemoryRow, by_key_and_strategy
 from mgbench.analysis.claim import DEFAULT_CLAIMS, Claim, Claims, Verdict
 from mgbench.config.suite import Cell
-from mgbench.records.record import Record
+from mgbench.records.record import Record, not_needed_ending
 from mgbench.vocabulary import WRAPPERS
+
+if TYPE_CHECKING:  # the design's module reads comparisons: imported where a design is made
+    from mgbench.analysis.sequential import SequentialDesign
+
+MAXIMUM = "maximum"  # a sequential cell that ran all its processes without a look stopping it
+OPEN = "open"  # ...that has not ended yet (interrupted, processes left out by a deadline)
+
+
+@dataclass(frozen=True)
+class SequentialRun:
+    """How a paired cell run until decided went: its design, the processes its estimate read,
+    and how it ended: ``decided`` or ``futile`` (a look stopped it), :data:`MAXIMUM` or
+    :data:`OPEN`."""
+
+    design: SequentialDesign
+    processes: int
+    ending: str
+
+    @property
+    def looks_taken(self) -> int:
+        """A look follows each process from the second on."""
+        return max(self.processes - 1, 0)
+
+
+def sequential_design(cell: Cell, alpha: float) -> SequentialDesign | None:
+    """The group-sequential design a paired cell ran under (``sequential_max``, recorded in
+    the cell), at ``alpha``; None for a cell with a fixed number of processes."""
+    if cell.sequential_max is None:
+        return None
+    from mgbench.analysis.sequential import SequentialDesign
+
+    return SequentialDesign(max_processes=cell.sequential_max, alpha=alpha)
+
+
+def _sequential_ending(group: Sequence[Record], design: SequentialDesign) -> str:
+    endings = [e for r in group if (e := not_needed_ending(r.status, r.reason))]
+    if endings:
+        return endings[0]
+    ran = sum(r.status != "skipped" for r in group)
+    return MAXIMUM if ran >= design.max_processes else OPEN
 
 
 @dataclass(frozen=True)
@@ -41,6 +82,9 @@ class PairedComparison:
     verdict: Verdict | None
     notes: tuple[str, ...] = ()  # processes left out of the estimate, and why
     claim: Claim | None = None
+    # Set when the cell ran until decided: ``estimate`` is then at the level its design gives
+    # after the processes it read (``design.look_alpha``), adjusted for the looks taken.
+    sequential: SequentialRun | None = None
 
     @property
     def label(self) -> str:
@@ -68,7 +112,9 @@ def paired_comparisons(
 
     Each record is one process and counts in the comparison of each pair it holds
     (:func:`process_pairs`); an ok one's rounds give ``Paired.log_ratios(A, B)``, and the
-    processes are the groups of ``paired.estimate`` at level ``1 - alpha``.
+    processes are the groups of ``paired.estimate`` at level ``1 - alpha``; for a cell run
+    until decided, at its design's ``look_alpha`` after those processes (from 2), so the
+    interval holds at ``1 - alpha`` whichever look stopped it.
     """
     groups: dict[tuple[CellKey, str, str], list[Record]] = {}
     for record in records:
@@ -123,7 +169,20 @@ def _paired_comparison(
             notes.append(f"{where}: left out of the paired estimate: {len(ratios)} round(s) < 2")
             continue
         per_process.append(ratios)
-    estimate = paired.estimate(per_process, alpha) if per_process else None
+    design = sequential_design(group[0].cell, alpha)
+    sequential = None
+    level = alpha
+    if design is not None:
+        sequential = SequentialRun(design, len(per_process), _sequential_ending(group, design))
+        if len(per_process) > design.max_processes:
+            notes.append(
+                f"{group[0].cell_id}: {len(per_process)} paired processes, more than its "
+                f"sequential design's {design.max_processes}: its interval is adjusted for "
+                f"{design.looks} looks only (records of several runs merged?)"
+            )
+        if len(per_process) >= 2:  # one process: no look; its verdict is inconclusive anyway
+            level = design.look_alpha(min(len(per_process), design.max_processes))
+    estimate = paired.estimate(per_process, level) if per_process else None
     verdict = None
     if estimate is not None and about is not None:
         verdict = paired_verdict(about, estimate, min_effect_pct)
@@ -141,6 +200,7 @@ def _paired_comparison(
         verdict=verdict,
         notes=tuple(notes),
         claim=about,
+        sequential=sequential,
     )
 
 

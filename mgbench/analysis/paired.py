@@ -56,8 +56,12 @@ from mgbench.records.record import round_log_ratio as round_log_ratio
 
 
 def pct_from_log(log_ratio: float) -> float:
-    """A log ratio of step times as a speed-up of A over B in percent."""
-    return math.expm1(log_ratio) * 100
+    """A log ratio of step times as a speed-up of A over B in percent (inf past what a double
+    holds: the upper end of a sequential design's first, widest interval can be)."""
+    try:
+        return math.expm1(log_ratio) * 100
+    except OverflowError:
+        return math.inf
 
 
 def log_from_pct(pct: float) -> float:
@@ -251,9 +255,24 @@ def _noncentrality_for_power(processes: int, alpha: float) -> float:
     """The noncentrality at which :func:`clear_probability` reaches :data:`POWER`."""
     df = processes - 1
     critical = float(sps.t.ppf(1 - alpha / 2, df))
-    return float(
-        optimize.brentq(lambda ncp: sps.nct.sf(critical, df, ncp) - POWER, 0.0, critical + 100)
-    )
+    if not math.isfinite(critical):
+        return math.inf  # an alpha below what a double can hold: nothing decides
+    if critical > 1000:
+        # A sequential design's first look (1 or 2 df, a level far below 0.05): the normal part
+        # of T = (Z + ncp) / sqrt(chi2_df / df) no longer matters, T ~ ncp / sqrt(chi2_df / df)
+        # (within 1e-6 of the exact root at a critical value of 3000), where scipy's noncentral
+        # t stops converging.
+        return critical * math.sqrt(float(sps.chi2.ppf(POWER, df)) / df)
+
+    def shortfall(ncp: float) -> float:
+        return float(sps.nct.sf(critical, df, ncp)) - POWER
+
+    # With few df and a small alpha the power is reached only at a noncentrality well past the
+    # critical value: widen the bracket until it holds the root.
+    high = critical + 100
+    while shortfall(high) < 0:
+        high *= 2
+    return float(optimize.brentq(shortfall, 0.0, high))
 
 
 def samples_to_clear(

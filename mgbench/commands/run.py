@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from mgbench.analysis.claim import DEFAULT_CLAIMS, Claims
 from mgbench.commands import flags
 from mgbench.config import slurm, suite
-from mgbench.config.suite import Suite
+from mgbench.config.suite import Cell, Suite
 from mgbench.execution import executors, launcher
 from mgbench.platform import hardware
 from mgbench.records import environment, store
+from mgbench.records.record import Record
 from mgbench.records.run_folder import RESULTS_ROOT, RunFolder
 from mgbench.records.timelines import read_timelines
 from mgbench.vocabulary import DeviceMode
@@ -59,7 +60,16 @@ def setup_arguments(parser: argparse.ArgumentParser) -> None:
         "--pairs",
         type=int,
         help="paired processes per paired cell (its strategies, two or more, in one process, "
-        "in turn; a cell of more gives every pair of them)",
+        "in turn; a cell of more gives every pair of them); with --until-decided, the most",
+    )
+    parser.add_argument(
+        "--until-decided",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run each paired cell's processes until its comparisons are decided (a look after "
+        "each from the second, a group-sequential design whose intervals are adjusted for the "
+        "looks), at most --pairs; the rest are recorded as skipped, not needed (default: the "
+        "suite's until_decided)",
     )
     _plan_arguments(parser)
     parser.add_argument(
@@ -140,6 +150,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         replicas=args.replicas,
         repeats=args.repeats,
         pairs=args.pairs,
+        until_decided=args.until_decided,
         virtual_gpus=args.virtual_gpus,
         virtual_gpu_memory_mb=args.virtual_gpu_memory_mb,
         plan=args.plan,
@@ -161,6 +172,7 @@ def run_command(
     replicas: Sequence[int] | None = None,
     repeats: int | None = None,
     pairs: int | None = None,
+    until_decided: bool | None = None,
     virtual_gpus: int = 0,
     virtual_gpu_memory_mb: int = flags.DEFAULT_VIRTUAL_GPU_MEMORY_MB,
     plan: bool = False,
@@ -191,8 +203,10 @@ def run_command(
     if cpu_only is None:
         cpu_only = gpus == 0 and not virtual_gpus
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only).select(
-        models=models, replicas=replicas, repeats=repeats, pairs=pairs
+        models=models, replicas=replicas, repeats=repeats, pairs=pairs, until_decided=until_decided
     )
+    if loaded.settings.until_decided:
+        check_design(loaded.settings.pairs)
     slurm_options = slurm_settings(loaded, slurm_overrides) if executor == "slurm" else None
     mode = device_mode(gpus, virtual_gpus)
     estimate = None
@@ -311,6 +325,39 @@ def earlier_run(
     return None
 
 
+def check_design(max_processes: int) -> None:
+    """Refuse, before any process starts, a maximum the sequential design cannot look over."""
+    from mgbench.analysis.sequential import SequentialDesign
+
+    try:
+        SequentialDesign(max_processes=max_processes)
+    except ValueError as error:
+        raise ValueError(f"until_decided with pairs = {max_processes}: {error}") from error
+
+
+def look_rule(claims: Claims = DEFAULT_CLAIMS) -> launcher.LookRule:
+    """How ``mgbench run`` looks at a paired cell run until decided: its comparisons against
+    ``claims`` at the design's adjusted level (:func:`mgbench.analysis.looks.look_at`), the
+    design's stop decision, and the progress line."""
+
+    def rule(cell: Cell, records: Sequence[Record]) -> launcher.Look | None:
+        from mgbench.analysis.looks import look_at
+        from mgbench.present.prose import look_line
+
+        look = look_at(cell, records, claims=claims)
+        if look is None:
+            return None
+        return launcher.Look(
+            processes=look.processes,
+            stop=look.decision.stop,
+            ending=look.ending,
+            why=look.decision.reason,
+            line=look_line(look),
+        )
+
+    return rule
+
+
 def run_and_summarise(
     loaded: Suite,
     folder: Path,
@@ -337,6 +384,7 @@ def run_and_summarise(
         emit=emit,
         deadline=deadline,
         clock=clock,
+        looks=look_rule(claims) if loaded.settings.until_decided else None,
     )
     table = summary_table(outcome.records, claims)
     RunFolder(outcome.folder).summary.write_text(table + "\n", encoding="utf-8")
@@ -352,6 +400,11 @@ def run_and_summarise(
         emit(
             f"--deadline left out {len(left_out)} process(es), recorded as skipped "
             f"(`--resume --output {outcome.folder}` runs them): {', '.join(left_out)}"
+        )
+    if outcome.not_needed:
+        emit(
+            f"until decided: {len(outcome.not_needed)} paired process(es) not needed, recorded "
+            "as skipped (their cells were decided or futile at an earlier look)"
         )
     if outcome.failed:
         emit(f"{len(outcome.failed)} cell run(s) failed; see their records and {outcome.logs}")

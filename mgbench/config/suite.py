@@ -120,6 +120,9 @@ class Settings:
     # in their vocabulary order (a parsed suite holds the resolved list, so suite.json shows it).
     compare: tuple[tuple[str, str], ...] | None = None
     pairs: int = 3  # processes per paired cell (a comparison, or several held in one process)
+    # Run each paired cell's processes until its comparisons are decided, looking after each
+    # from the second on (a group-sequential design): ``pairs`` is then the most it runs.
+    until_decided: bool = False
     rounds: int = 20  # rounds per paired process, each one block of every strategy it holds
     block_steps: int = 5  # timed steps per block
     seed: int = 0  # the run order's random seed
@@ -168,6 +171,10 @@ class Cell:
     # A multi-process cell's processes (multiworker, dataparallel); ``replicas`` counts every
     # process's replicas.
     workers: int = 1
+    # A paired cell run until decided (``until_decided``): the most paired processes it runs,
+    # K of its group-sequential design, so a record knows the design without the command line.
+    # None: a fixed number of processes. Not part of ``cell_id``.
+    sequential_max: int | None = None
 
     @property
     def paired(self) -> bool:
@@ -219,6 +226,8 @@ class Cell:
             del data["also"]
         if not self.multiprocess:  # ...and a one-process cell's as before multiworker cells
             del data["workers"]
+        if self.sequential_max is None:  # ...and a fixed-budget cell's as before sequential runs
+            del data["sequential_max"]
         return data
 
     @classmethod
@@ -278,6 +287,7 @@ class Suite:
                                 also=held[2:],
                                 rounds=s.rounds,
                                 block_steps=s.block_steps,
+                                sequential_max=s.pairs if s.until_decided else None,
                             )
                             for held in paired_processes(s.comparisons, runs)
                         )
@@ -364,9 +374,10 @@ class Suite:
         replicas: Sequence[int] | None = None,
         repeats: int | None = None,
         pairs: int | None = None,
+        until_decided: bool | None = None,
     ) -> Suite:
-        """Only these models and replica counts, and other repeat and pair counts
-        (``mgbench run --models/--replicas/--repeats/--pairs``)."""
+        """Only these models and replica counts, other repeat and pair counts, and runs until
+        decided or not (``mgbench run --models/--replicas/--repeats/--pairs/--until-decided``)."""
         entries = self.models
         settings = self.settings
         if models:
@@ -394,6 +405,15 @@ class Suite:
             if pairs < 1:
                 raise SuiteError(f"--pairs: expected an integer >= 1, got {pairs}")
             settings = dataclasses.replace(settings, pairs=pairs)
+        if until_decided is not None:
+            settings = dataclasses.replace(settings, until_decided=until_decided)
+        if settings.until_decided and (pairs is not None or until_decided):
+            name = "--until-decided" if until_decided else "--pairs"
+            _check_sequential(
+                settings,
+                lambda problem: SuiteError(f"{name}: {problem}"),
+                comparisons=bool(until_decided),
+            )
         return dataclasses.replace(self, models=entries, settings=settings)
 
 
@@ -476,6 +496,7 @@ _SETTING_READERS: dict[str, Callable[[Any, Place], Any]] = {
     "backend": _backends,
     "compare": _comparisons,
     "pairs": _positive,
+    "until_decided": flag,
     "rounds": partial(
         integer, minimum=2, expected="an integer >= 2 (a paired process's spread needs two rounds)"
     ),
@@ -528,7 +549,29 @@ def _settings(table: Fields, base: Settings, *, check_all: bool) -> Settings:
             raise table.place_of("replicas").error("multi-device strategies need a count >= 2")
     if changes.keys() & {"strategies", "backend", "replicas", "workers"} or check_all:
         _check_backends_run_strategies(table, settings)
+    if settings.until_decided and (changes.keys() & {"until_decided", "pairs"} or check_all):
+        # Named where the table changed it: pairs when only it changed, else until_decided.
+        only_pairs = changes.keys() & {"pairs", "until_decided"} == {"pairs"}
+        error = table.place_of("pairs" if only_pairs else "until_decided").error
+        _check_sequential(settings, error, comparisons="until_decided" in changes or check_all)
     return settings
+
+
+def _check_sequential(
+    settings: Settings, error: Callable[[str], Exception], *, comparisons: bool = True
+) -> None:
+    """``until_decided`` needs room for a look (its first follows the second process) and, where
+    it is set, paired comparisons to decide."""
+    if settings.pairs < 2:
+        raise error(
+            f"until_decided = true needs pairs >= 2 (the most paired processes a cell runs; "
+            f"its first look comes after the second), got pairs = {settings.pairs}"
+        )
+    if comparisons and not settings.comparisons:
+        raise error(
+            "until_decided = true needs paired comparisons to decide, and the suite has none "
+            "(compare is empty, or its strategies list fewer than two wrappers)"
+        )
 
 
 def _check_backends_run_strategies(table: Fields, settings: Settings) -> None:

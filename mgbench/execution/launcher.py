@@ -7,6 +7,13 @@ Records are appended the moment each cell ends, so Ctrl-C or a crash keeps every
 and ``--resume`` continues without redoing them. With a :class:`Deadline` (``--deadline``) no
 process starts that would not end in time; each process left out is recorded as skipped with a
 reason naming the deadline, and ``--resume`` runs those again.
+
+A paired cell run until decided (``until_decided``: its ``sequential_max``) is looked at after
+each of its paired processes from the second on, by a :data:`LookRule` the caller gives (the
+statistics are the analysis room's, above this one); once a look stops it, each of its remaining
+processes is recorded as skipped, its reason starting with
+:data:`~mgbench.records.record.NOT_NEEDED_REASON`, and ``--resume`` does not run them (it looks
+again at the cell's records to know which cells had stopped).
 """
 
 from __future__ import annotations
@@ -28,7 +35,13 @@ from mgbench.execution.executors import DeviceOptions, RunError, Spawner, Worker
 from mgbench.execution.executors.local import spawn_worker
 from mgbench.execution.lock import hold_run_folder
 from mgbench.records import environment, store
-from mgbench.records.record import Record, RecordError, RunContext
+from mgbench.records.record import (
+    Record,
+    RecordError,
+    RunContext,
+    not_needed_ending,
+    not_needed_reason,
+)
 from mgbench.records.run_folder import RESULTS_ROOT, RunFolder
 from mgbench.records.timelines import TimelineRecord, append_timeline, read_timelines
 
@@ -37,6 +50,22 @@ DEADLINE_REASON = "left out by --deadline"  # how a skipped record's reason star
 
 # (cell, timeline) -> the seconds one process of it should take; None when unknown
 ProcessEstimate = Callable[[Cell, bool], "float | None"]
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a paired cell's sequential design says after one of its processes."""
+
+    processes: int  # the paired processes it read; it is the design's (processes - 1)-th look
+    stop: bool
+    ending: str | None  # when it stops: "decided" or "futile" (records.record.STOP_ENDINGS)
+    why: str  # the design's reason, in words
+    line: str  # the progress line: estimates, adjusted intervals, verdicts, stop or continue
+
+
+# (a cell run until decided, its records so far in run order) -> the look after its latest
+# process; None when there is none to take (fewer than two processes gave rounds).
+LookRule = Callable[[Cell, Sequence[Record]], "Look | None"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,58 @@ class _DeadlineWatch:
 
 def is_left_out_by_deadline(status: str, reason: str | None) -> bool:
     return status == "skipped" and (reason or "").startswith(DEADLINE_REASON)
+
+
+class _Looks:
+    """Which cells run until decided have stopped, and the reason their remaining processes
+    are recorded with; each look's line is emitted."""
+
+    def __init__(self, rule: LookRule | None, emit: Callable[[str], None]):
+        self.rule = rule
+        self.emit = emit
+        self.records: dict[str, list[Record]] = {}
+        self.stopped: dict[str, str] = {}  # cell id -> its not-needed processes' reason
+
+    def resume(self, cells: Sequence[Cell], recorded: Sequence[Record]) -> None:
+        """From an earlier run's records: a cell with a not-needed process had stopped; any
+        other is looked at again (after its latest recorded process), saying so."""
+        for record in recorded:
+            self.records.setdefault(record.cell_id, []).append(record)
+        for cell in dict.fromkeys(c for c in cells if c.sequential_max is not None):
+            earlier = self.records.get(cell.cell_id, [])
+            reason = next(
+                (r.reason for r in earlier if not_needed_ending(r.status, r.reason) and r.reason),
+                None,
+            )
+            if reason is not None:
+                self.stopped[cell.cell_id] = reason
+            elif any(r.ok for r in earlier):
+                self._look(cell, "resumed: ")
+
+    def not_needed(self, cell: Cell) -> str | None:
+        """The reason this process of ``cell`` is not run, or None: run it."""
+        return self.stopped.get(cell.cell_id)
+
+    def finished(self, cell: Cell, record: Record) -> None:
+        self.records.setdefault(cell.cell_id, []).append(record)
+        if cell.sequential_max is not None and record.ok:
+            self._look(cell)
+
+    def _look(self, cell: Cell, prefix: str = "") -> None:
+        assert self.rule is not None and cell.sequential_max is not None
+        try:
+            look = self.rule(cell, self.records[cell.cell_id])
+        except ValueError as error:  # running on to the maximum is always valid
+            self.emit(f"      look: {cell.cell_id}: none taken ({error}); its processes go on")
+            return
+        if look is None:
+            return
+        self.emit(f"      {prefix}{look.line}")
+        if look.stop and look.ending is not None:
+            looks = cell.sequential_max - 1
+            self.stopped[cell.cell_id] = not_needed_reason(
+                look.ending, look.processes, looks, look.why
+            )
 
 
 def default_output(suite: Suite, root: Path = RESULTS_ROOT) -> Path:
@@ -199,6 +280,9 @@ def _prepare_folder(
             raise RunError(f"--resume: {output} holds no earlier run (no {suite_file.name})")
         earlier = json.loads(suite_file.read_text(encoding="utf-8"))
         if earlier.get("cells") != resolved["cells"]:
+            _refuse_another_design(
+                earlier.get("cells"), [c.to_dict() for c in suite.cells()], output
+            )
             raise RunError(
                 f"--resume: the suite's cells differ from the run in {output}; "
                 "start a new run instead (drop --resume)"
@@ -216,6 +300,25 @@ def _prepare_folder(
         "order": [[cell.cell_id, repeat] for cell, repeat in order],
     }
     folder.run_info.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+
+
+def _refuse_another_design(earlier: Any, now: list[dict[str, Any]], output: Path) -> None:
+    """A resume whose cells differ only in whether they run until decided is refused saying
+    how the run was made."""
+    if not isinstance(earlier, list) or not all(isinstance(c, dict) for c in earlier):
+        return
+
+    def fixed(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in c.items() if k != "sequential_max"} for c in cells]
+
+    if fixed(earlier) != fixed(now):
+        return
+    was = any(c.get("sequential_max") for c in earlier)
+    flag = "--until-decided" if was else "--no-until-decided"
+    raise RunError(
+        f"--resume: the run in {output} was made {'' if was else 'not '}until decided (with its "
+        f"maximum of paired processes); resume it as it was made: {flag}, and the same --pairs"
+    )
 
 
 def _record(
@@ -258,6 +361,11 @@ class RunOutcome:
         return tuple(r for r in self.records if is_left_out_by_deadline(r.status, r.reason))
 
     @property
+    def not_needed(self) -> tuple[Record, ...]:
+        """The paired processes a look made unnecessary (their cell was decided or futile)."""
+        return tuple(r for r in self.records if not_needed_ending(r.status, r.reason))
+
+    @property
     def exit_code(self) -> int:
         """1 when a process failed or timed out; processes left out by the deadline are not
         failures."""
@@ -274,20 +382,29 @@ def run_suite(
     emit: Callable[[str], None] = print,
     deadline: Deadline | None = None,
     clock: Callable[[], float] = time.monotonic,
+    looks: LookRule | None = None,
 ) -> RunOutcome:
     """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results.
 
     With ``deadline``, a process that would not end in time is not started: it and every later
     one (timeline ones too) are recorded as skipped, with a reason naming the deadline.
+    ``looks`` looks at a paired cell run until decided after each of its processes (required
+    when the suite has such cells); once it stops one, the cell's remaining processes are
+    recorded as skipped, not needed.
     The folder is locked while the run writes it: a second run or ``--resume`` on it is refused
     (:class:`mgbench.execution.lock.FolderInUse`, naming the holder's pid)."""
     suite_file = RunFolder(output).suite
     if resume and not suite_file.exists():
         raise RunError(f"--resume: {output} holds no earlier run (no {suite_file.name})")
+    if looks is None and any(c.sequential_max is not None for c in suite.cells()):
+        raise RunError(
+            "until_decided: the suite's paired cells run until decided, and the run was given "
+            "no look rule to decide with (mgbench run gives one)"
+        )
     watch = _DeadlineWatch(deadline, clock) if deadline is not None else None
     output.mkdir(parents=True, exist_ok=True)
     with hold_run_folder(output):
-        return _run_locked(suite, output, resume, options, spawn, emit, watch)
+        return _run_locked(suite, output, resume, options, spawn, emit, watch, looks)
 
 
 def _unpairable(cell: Cell) -> WorkerResult | None:
@@ -309,6 +426,7 @@ def _run_locked(
     spawn: Spawner,
     emit: Callable[[str], None],
     watch: _DeadlineWatch | None = None,
+    rule: LookRule | None = None,
 ) -> RunOutcome:
     host_env = environment.host_environment()
     order = suite.runs()
@@ -328,9 +446,18 @@ def _run_locked(
         emit("no GPU found: the suite's [cpu] profile applies (CPU simulation, not a speed test)")
     context = RunContext(suite.name, suite.profile, output.name, host_env)
     progress = Progress(len(todo), emit, [])
+    looks = _Looks(rule, emit)
     try:
+        looks.resume([cell for cell, _ in todo], recorded)
         for index, (cell, repeat) in enumerate(todo):
             started_at = store.now_iso()
+            not_needed = looks.not_needed(cell)
+            if not_needed is not None:  # an earlier look decided the cell: no process starts
+                skipped = WorkerResult({"status": "skipped", "reason": not_needed}, 0.0)
+                store.append_record(
+                    results_path, _record(cell, repeat, skipped, context, started_at)
+                )
+                continue
             outcome = _unpairable(cell)
             refusal = watch.refusal(cell, False, emit) if watch and outcome is None else None
             if refusal is not None:
@@ -346,6 +473,7 @@ def _run_locked(
             record = _record(cell, repeat, outcome, context, started_at)
             store.append_record(results_path, record)
             progress.finished(record, outcome.wall_s)
+            looks.finished(cell, record)
         timelines = run_timelines(
             suite.timeline_cells(),
             output,

@@ -34,8 +34,13 @@ def processes_per_side(value: Mapping[str, int]) -> str:
     return " / ".join(str(n) for n in value.values())
 
 
+def _pct_end(value: float) -> str:
+    # A first look's interval may reach past +1e20% (one df at a tiny alpha): digits say nothing.
+    return f"{value:+.1f}" if abs(value) < 1e4 else f"{value:+.3g}"
+
+
 def pct_interval(value: Sequence[float]) -> str:
-    return f"[{value[0]:+.1f}, {value[1]:+.1f}]%"
+    return f"[{_pct_end(value[0])}, {_pct_end(value[1])}]%"
 
 
 def p_value(value: float) -> str:

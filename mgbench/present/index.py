@@ -165,7 +165,7 @@ def _headline(
             continue
         numbers = f"{formats.signed_pct(estimate.speedup_pct)} "
         numbers += formats.pct_interval(estimate.ci_pct)
-        texts.append(f"{name}: {numbers}, {verdict}")
+        texts.append(f"{name}: {numbers}, {verdict}{prose.sequential_marker(comparison)}")
     return "<br>".join(texts)
 
 

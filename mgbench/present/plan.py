@@ -286,6 +286,12 @@ def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:
         f"{counts} = {processes}.",
         f"Estimated wall time: {duration(plan.total_s)} (processes run one after another).",
     ]
+    most = sorted({c.cell.sequential_max for c in plan.cells if c.cell.sequential_max})
+    if most:
+        lines.append(
+            f"Until decided: each paired cell stops once a look decides it, after 2 to "
+            f"{'/'.join(map(str, most))} processes; its counts and times above are that maximum."
+        )
     if deadline_min is not None:
         lines += _deadline_lines(plan, deadline_min)
     lines += ["", *_assumption_lines(plan), *_ci_lines(plan)]

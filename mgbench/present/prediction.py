@@ -392,6 +392,9 @@ def prediction_section(
         f"Predicted for {spec.name} ({spec.description}); measured on "
         f"{environment.machine_label(records)}."
     )
+    sequential = prose.sequential_note([c for c in comparisons if c.claim is not None])
+    if sequential is not None:
+        notes.append(sequential)
     for claim in claims.items:
         notes += [n for n in assumption_notes(claim.pair) if n not in notes]
     return Section(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mgbench.analysis import multiplicity, paired
+from mgbench.analysis import looks, multiplicity, paired
 from mgbench.analysis.claim import Caveats, Claim, Claims, Outcome, Verdict
-from mgbench.analysis.comparisons import PairedComparison
+from mgbench.analysis.comparisons import MAXIMUM, OPEN, PairedComparison
 from mgbench.analysis.duplication import MemoryDifference
 from mgbench.present import formats
 from mgbench.vocabulary import Strategy
@@ -142,22 +142,16 @@ def family_note(
     """Under a claim's table of several rows with verdicts: which verdicts hold when the rows
     are read as one question (Holm across them, :mod:`mgbench.analysis.multiplicity`), and that
     each row's CI and verdict are marginal. None for fewer than 2 such rows."""
-    judged = [
-        (r.key.label, r.estimate, r.verdict)
-        for r in rows
-        if r.estimate is not None and r.verdict is not None
-    ]
+    judged = [r for r in rows if r.estimate is not None and r.verdict is not None]
     if len(judged) < 2:
         return None
-    p_values = [
-        multiplicity.verdict_p_value(estimate, verdict, claim.range_pct, min_effect_pct)
-        for _, estimate, verdict in judged
-    ]
+    # A row run until decided brings its sequential p-value (its looks counted).
+    p_values = [looks.row_p_value(row, claim.range_pct, min_effect_pct) for row in judged]
     holds = multiplicity.family_holds(p_values, alpha)
     decided = [
-        (label, verdict, held)
-        for (label, _, verdict), held in zip(judged, holds, strict=True)
-        if verdict.outcome is not Outcome.INCONCLUSIVE
+        (row.key.label, row.verdict, held)
+        for row, held in zip(judged, holds, strict=True)
+        if row.verdict is not None and row.verdict.outcome is not Outcome.INCONCLUSIVE
     ]
     kept = [f"{label} {verdict.outcome.value}" for label, verdict, held in decided if held]
     lost = [label for label, _, held in decided if not held]
@@ -171,10 +165,88 @@ def family_note(
     if lost:
         reading += f"; inconclusive read together: {', '.join(lost)}"
     chance = multiplicity.chance_some_row_misses(len(judged), alpha)
+    sequential = (
+        " A row run until decided brings the p-value of its sequential design."
+        if any(row.sequential is not None for row in judged)
+        else ""
+    )
     return (
         f"Across the {len(judged)} rows, one question (Holm-adjusted at alpha {alpha:g}): "
         f"{reading}. Each row's CI and verdict are marginal ({confidence} for that row alone; "
-        f"unadjusted, up to {chance:.0%} that some row's interval misses)."
+        f"unadjusted, up to {chance:.0%} that some row's interval misses).{sequential}"
+    )
+
+
+# -- runs until decided ----------------------------------------------------------------------------
+
+
+def _how_it_ended(processes: int, ending: str, most: int) -> str:
+    if ending == OPEN:
+        return f"not ended: {processes} of at most {most} processes so far"
+    return f"stopped after {processes} processes ({ending})"
+
+
+def sequential_note(rows: Sequence[PairedComparison]) -> str | None:
+    """Under a paired table with rows run until decided: per row, the design's maximum, the
+    looks taken and how it ended; and that each interval is adjusted for the looks. None when
+    no row ran until decided."""
+    runs = [(row, row.sequential) for row in rows if row.sequential is not None]
+    if not runs:
+        return None
+    parts = [
+        f"{row.key.label}: {run.design.max_processes} max, {run.looks_taken} look"
+        f"{'' if run.looks_taken == 1 else 's'} taken, "
+        f"{_how_it_ended(run.processes, run.ending, run.design.max_processes)}"
+        for row, run in runs
+    ]
+    designs = "; ".join(dict.fromkeys(run.design.description for _, run in runs))
+    return (
+        f"Sequential (run until decided; a look after each paired process from the second): "
+        f"{'; '.join(parts)}. Each interval is adjusted for the looks taken ({designs}): it "
+        "holds at the table's level whichever look stopped the row."
+    )
+
+
+def sequential_marker(comparison: PairedComparison) -> str:
+    """Where a paired comparison fits on one line: `` (until decided: stopped after 2 of at
+    most 5 processes, decided; interval adjusted for 1 look)``; empty for a fixed budget."""
+    run = comparison.sequential
+    if run is None:
+        return ""
+    most = run.design.max_processes
+    ended = (
+        f"{run.processes} of at most {most} processes so far"
+        if run.ending == OPEN
+        else f"stopped after {run.processes} of at most {most} processes, {run.ending}"
+    )
+    plural = "" if run.looks_taken == 1 else "s"
+    return f" (until decided: {ended}; interval adjusted for {run.looks_taken} look{plural})"
+
+
+def look_line(look: looks.CellLook) -> str:
+    """A look as ``mgbench run`` prints it: each comparison's estimate, interval at the
+    look's adjusted level and verdict, then whether the cell stops."""
+    level = f"{(1 - look.design.look_alpha(look.processes)) * 100:.4g}%"
+    parts = []
+    for comparison in look.comparisons:
+        estimate = comparison.estimate
+        if estimate is None:
+            parts.append(f"{comparison.a} vs {comparison.b}: no estimate")
+            continue
+        verdict = comparison.verdict.outcome.value if comparison.verdict else "read against 0"
+        parts.append(
+            f"{comparison.a} vs {comparison.b} {formats.signed_pct(estimate.speedup_pct)} "
+            f"{formats.pct_interval(estimate.ci_pct)} {verdict}"
+        )
+    if not look.decision.stop:
+        then = "continue"
+    elif look.decision.reason:
+        then = f"stop: {look.decision.reason}"
+    else:
+        then = f"stop: {look.ending or MAXIMUM}"
+    return (
+        f"look {look.look} of {look.design.looks} after {look.processes} processes, "
+        f"{level} CIs: {'; '.join(parts)} -> {then}"
     )
 
 

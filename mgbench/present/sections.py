@@ -209,7 +209,7 @@ def headline_section(
             Column(VERDICT_HEADER),
         ],
         rows,
-        [prose.HEADLINE_NOTE],
+        [prose.HEADLINE_NOTE, *filter(None, [prose.sequential_note(paired_rows)])],
     )
 
 

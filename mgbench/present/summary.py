@@ -29,7 +29,7 @@ from mgbench.present.model import (
 from mgbench.present.render import table
 from mgbench.present.sections import headline_sections
 from mgbench.records import environment
-from mgbench.records.record import Record
+from mgbench.records.record import Record, not_needed_ending
 
 PROBLEM_STATUSES = ("skipped", "failed", "timeout")
 
@@ -76,10 +76,23 @@ def summary_table(records: Sequence[Record], claims: Claims = DEFAULT_CLAIMS) ->
     for note in prose.preamble_caveats(claims, Caveats.of(r.device_mode for r in records)):
         lines += [note, ""]
     lines.append(table(summary_section(cell_results(records))))
-    problems = [r for r in records if r.status in PROBLEM_STATUSES]
+    # A process a look made unnecessary is no problem: the paired tables say how each cell ended.
+    not_needed = [r for r in records if not_needed_ending(r.status, r.reason)]
+    problems = [
+        r
+        for r in records
+        if r.status in PROBLEM_STATUSES and not not_needed_ending(r.status, r.reason)
+    ]
     if problems:
         lines.append("")
         lines += [f"- {r.cell_id} repeat {r.repeat}: {r.status}: {r.reason}" for r in problems]
+    if not_needed:
+        cells = len({r.cell_id for r in not_needed})
+        lines += [
+            "",
+            f"Run until decided: {len(not_needed)} paired process(es) of {cells} cell(s) not "
+            "needed (recorded as skipped: an earlier look stopped their cells).",
+        ]
     return "\n".join(lines)
 
 

@@ -44,6 +44,33 @@ STATUSES = ("ok", "failed", "timeout", "skipped")
 CHECKSUM_KEY = "checksum"
 CHECKSUM_ALGORITHM = "sha256"
 
+# How a skipped record's reason starts when its paired cell ran until decided (``until_decided``)
+# and an earlier look stopped it: the process was not needed, and ``--resume`` does not run it.
+NOT_NEEDED_REASON = "not needed:"
+# Why a look stops a cell: its comparisons are decided, or no remaining process could decide them.
+DECIDED = "decided"
+FUTILE = "futile"
+STOP_ENDINGS = (DECIDED, FUTILE)
+
+
+def not_needed_reason(ending: str, processes: int, looks: int, why: str = "") -> str:
+    """A not-needed process's reason: ``not needed: decided after 3 processes (look 2 of 5)``,
+    then the design's ``why``. ``processes`` is what the stopping look read (its look is the
+    ``processes - 1``-th: the first comes after the second process), ``looks`` the design's."""
+    if ending not in STOP_ENDINGS:
+        raise ValueError(f"a look stops a cell as {' or '.join(STOP_ENDINGS)}, not {ending!r}")
+    said = f"{ending} after {processes} processes (look {processes - 1} of {looks})"
+    detail = why.removeprefix(said).lstrip(": ")  # the design may say the look's words too
+    return f"{NOT_NEEDED_REASON} {said}" + (f": {detail}" if detail else "")
+
+
+def not_needed_ending(status: str, reason: str | None) -> str | None:
+    """``decided`` or ``futile`` for a process a look made unnecessary; None for any other."""
+    if status != "skipped" or not (reason or "").startswith(NOT_NEEDED_REASON):
+        return None
+    word = (reason or "").removeprefix(NOT_NEEDED_REASON).split(maxsplit=1)[:1]
+    return word[0] if word and word[0] in STOP_ENDINGS else None
+
 
 class RecordError(ValueError):
     """A JSON object is not a valid record; the message names the field."""

@@ -89,7 +89,9 @@ def test_one_process_has_no_test():
 
 
 def _row(label, est, verdict):
-    return SimpleNamespace(key=SimpleNamespace(label=label), estimate=est, verdict=verdict)
+    return SimpleNamespace(
+        key=SimpleNamespace(label=label), estimate=est, verdict=verdict, sequential=None
+    )
 
 
 def test_the_note_under_the_table_gives_the_family_wise_reading():

@@ -342,3 +342,15 @@ def test_an_estimate_on_the_edge_cannot_be_decided():
     assert verdict.outcome is Outcome.INCONCLUSIVE
     assert verdict.more_rounds is None and verdict.more_pairs is None
     assert "no sample size decides it" in verdict.text
+
+
+@pytest.mark.parametrize("alpha", [2e-4, 1e-13, 1e-17])
+def test_what_would_decide_is_said_at_a_tiny_alpha_with_two_processes(alpha):
+    # A sequential design's first look: 1 df and a level far below 0.05 (critical values in the
+    # thousands, or past what a double holds): the power search widens its bracket, not raise.
+    groups = [
+        np.full(8, 0.06) + d for d in (np.linspace(-0.01, 0.01, 8), np.linspace(0.0, 0.03, 8))
+    ]
+    verdict = paired.range_verdict(paired.estimate(groups, alpha), CLAIM)
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert "paired processes" in verdict.detail

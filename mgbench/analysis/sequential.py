@@ -1,0 +1,602 @@
+"""Stopping when decided: a group-sequential design over the paired interval, with its error rate.
+
+A paired comparison's interval (:func:`mgbench.analysis.paired.estimate`) is Student's t over the
+processes' 20% trimmed means: after ``k`` processes, ``centre +- c x s_k / sqrt(k)`` with
+``c = t(1 - alpha/2, k - 1)``. Looking after every process and stopping once the interval decides
+would read up to ``K - 1`` such intervals and inflate the chance that one of them misses the true
+effect far above alpha. This module gives the look after ``k`` processes (``k = 2 .. K``, ``K``
+the most paired processes a comparison may get) a wider critical value ``c_k`` such that
+
+    P(some look's interval misses the true centre) = alpha,
+
+so any verdict read from any look (the first decided one, the last one) is wrong with probability
+at most alpha, whatever rule chose when to stop.
+
+**Why the critical values can be computed once.** With i.i.d. normal process means (the model
+``paired`` assumes: ``y[p, r] = mu + u[p] + e[p, r]``, so a process mean varies by
+``sigma^2 / R + tau^2``), the running t statistics ``T_k = (mean_k - mu) / (s_k / sqrt(k))`` are
+invariant to location and scale: their joint law is pivotal (free of ``mu``, ``sigma`` and
+``tau``). So ``c_2 .. c_K`` are found by simulating standard normal sequences
+(:data:`SEQUENCES`, seeded by :data:`SEED`, cached per design): Lan and DeMets' alpha spending
+gives each look its share, ``alpha(t_k) - alpha(t_{k-1})`` at information fraction
+``t_k = k / K`` (the variance of the mean falls as ``1 / k``), and ``c_k`` is the value that the
+simulated ``|T_k|`` of the sequences that crossed no earlier look exceed with that probability.
+The first look's ``c_2`` is the exact ``t(1 - alpha(2/K)/2, 1)``; with ``K = 2`` the one look
+spends all of alpha and is the fixed design's interval. The Monte Carlo's own error in the
+realised family-wise rate is about ``sqrt(alpha / SEQUENCES)`` (0.0004 at alpha 0.05).
+
+Two spending functions (:data:`SPENDING_FUNCTIONS`): O'Brien-Fleming-type
+``4 - 4 Phi(z(1 - alpha/4) / sqrt(t))`` (``alpha / 2`` a side, as ldbounds and gsDesign spend
+it) spends almost nothing early and keeps the last look's critical value near the fixed design's;
+Pocock-type ``alpha ln(1 + (e - 1) t)`` spends evenly, so it can stop earlier but widens every
+later look. ``benchmarks/sequential.py`` simulates both on the noise measured here
+(``results/sequential/sequential.md``) and :data:`CHOSEN_SPENDING` is the one its rule chose.
+
+**The reports' intervals unchanged.** The look-``k`` interval ``centre +- c_k s_k / sqrt(k)`` is
+``paired.estimate(groups, alpha_k')`` at the nominal level ``alpha_k' = 2 t.sf(c_k, k - 1)``
+(:meth:`SequentialDesign.look_alpha`), so ``range_verdict``, ``change_verdict`` and the report
+read it as they read any interval; only its level is the design's.
+
+**Futility** (:func:`stop_decision`) is non-binding: it can stop a run, never decide a
+verdict, and the critical values assume the run went on to ``K``; so stopping for futility only
+leaves verdicts inconclusive and cannot raise the error rate. An undecided comparison is futile
+when its conditional power (:func:`conditional_power`: the chance that the last look decides,
+were the true effect the current estimate and the process means' spread the current one) is
+below :data:`FUTILITY_POWER`, judged from :data:`FUTILITY_FROM_PROCESSES` processes on (a spread
+seen on fewer degrees of freedom too often looks wider than it is). The threshold and the first
+look it applies to were chosen by the simulation in ``benchmarks/sequential.py``: stopping a
+comparison whose chance to decide is under 10% saves processes where the truth sits near an
+edge (no number of processes the design allows would decide it) and costs, on average over its
+cases, under one decided verdict in a hundred; judged from 3 processes or at 5% it cost more
+decided verdicts for processes it saved.
+
+**With Holm across rows.** A report reads one claim on several rows (:mod:`multiplicity`). The
+spending controls the looks within a row: each row's verdict is wrong with probability at most
+alpha however many looks it took. Holm controls the rows: it needs from each row a p-value ``p``
+with ``P(p <= a and the verdict is wrong) <= a`` for every ``a``. :func:`sequential_p_value` is
+the smallest ``a`` at which the design spending ``a`` (the same spending function, the same
+``K``) would have reached the row's verdict at one of the looks it took; were the verdict wrong,
+``p <= a`` means some look's interval at level ``a`` missed the true effect, which happens with
+probability ``a``. So Holm over these p-values holds the family-wise error across rows and looks
+at alpha, and a row whose adjusted p-value is below alpha keeps its verdict family-wise; a row's
+own verdict is at the design's alpha, and ``p < alpha`` exactly when it was decided.
+
+Pure functions over numbers and comparisons: no I/O, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as sps
+
+from mgbench.analysis import paired
+from mgbench.analysis.claim import (
+    DEFAULT_ALPHA,
+    DEFAULT_CLAIMS,
+    DEFAULT_MIN_EFFECT_PCT,
+    Claims,
+    Outcome,
+    Verdict,
+)
+from mgbench.analysis.comparisons import PairedComparison, paired_comparisons
+from mgbench.records.record import Record
+
+SEED = 23  # the issue's number
+SEQUENCES = 400_000  # simulated standard normal sequences per design
+MAX_PROCESSES = 30  # the design's simulation holds SEQUENCES x (K - 1) numbers
+FUTILITY_POWER = 0.10  # below this conditional power an undecided comparison stops
+# Futility reads the process means' spread as known: on 1 or 2 df it overstates the true spread
+# by half or more one time in ten (2 df: P(chi2_2 / 2 > 2.25) = 0.105), which makes a comparison
+# that would decide look hopeless; from 4 processes (3 df) on, that happens one time in 25.
+FUTILITY_FROM_PROCESSES = 4
+P_VALUE_FLOOR = 1e-6  # below the simulation's resolution; sequential_p_value reports no less
+
+
+def obrien_fleming_spent(fraction: float, alpha: float) -> float:
+    """Lan-DeMets' O'Brien-Fleming-type spending, two-sided and symmetric as ldbounds and
+    gsDesign spend it: each side spends ``alpha / 2`` by ``2 - 2 Phi(z(1 - alpha/4) / sqrt(t))``,
+    so ``4 - 4 Phi(z(1 - alpha/4) / sqrt(t))`` in all by information fraction ``t`` (all of alpha
+    at t = 1)."""
+    if fraction >= 1:
+        return alpha
+    return float(4 * sps.norm.sf(sps.norm.isf(alpha / 4) / math.sqrt(fraction)))
+
+
+def pocock_spent(fraction: float, alpha: float) -> float:
+    """Lan-DeMets' Pocock-type spending, ``alpha ln(1 + (e - 1) t)`` (all of alpha at t = 1)."""
+    if fraction >= 1:
+        return alpha
+    return alpha * math.log1p((math.e - 1) * fraction)
+
+
+SPENDING_FUNCTIONS: dict[str, Callable[[float, float], float]] = {
+    "obrien-fleming": obrien_fleming_spent,
+    "pocock": pocock_spent,
+}
+SPENDING_NAMES = {"obrien-fleming": "O'Brien-Fleming-type", "pocock": "Pocock-type"}
+# What benchmarks/sequential.py chose (results/sequential/sequential.md): see its choice rule.
+CHOSEN_SPENDING = "obrien-fleming"
+
+
+# -- the critical values ------------------------------------------------------------------------
+
+
+def critical_values_from_sample(
+    abs_statistics: np.ndarray, spent: Sequence[float], first_critical: float
+) -> np.ndarray:
+    """Each look's critical value from simulated ``|statistic|`` paths (rows: paths, columns:
+    looks) under the null, with ``spent[j]`` the cumulative alpha by look ``j``: the first look's
+    is given (exact), and look ``j``'s is the value that the paths which crossed no earlier look
+    exceed in a share ``spent[j] - spent[j - 1]`` of all paths. Shared by the design (t
+    statistics) and its check against the normal-theory constants (z statistics)."""
+    paths, looks = abs_statistics.shape
+    if len(spent) != looks:
+        raise ValueError(f"{len(spent)} spent levels for {looks} looks")
+    critical = np.empty(looks)
+    critical[0] = first_critical
+    alive = abs_statistics[:, 0] <= first_critical
+    for look in range(1, looks):
+        values = abs_statistics[alive, look]
+        crossings = max(spent[look] - spent[look - 1], 0.0) * paths
+        # The value exceeded by `crossings` of the survivors (linear between order statistics).
+        level = min(max(1 - crossings / values.size, 0.0), 1.0)
+        critical[look] = float(np.quantile(values, level))
+        alive &= abs_statistics[:, look] <= critical[look]
+    return critical
+
+
+@functools.lru_cache(maxsize=4)
+def pivotal_abs_t(max_processes: int, sequences: int = SEQUENCES, seed: int = SEED) -> np.ndarray:
+    """``|T_k|`` for ``k = 2 .. K`` of ``sequences`` seeded standard normal sequences: the running
+    one-sample t statistic after k values, the pivot of every design of ``K`` processes. Shape
+    ``(sequences, K - 1)``, float32, read-only (cached)."""
+    rng = np.random.default_rng([seed, max_processes])
+    out = np.empty((sequences, max_processes - 1), np.float32)
+    count = np.arange(1, max_processes + 1, dtype=float)
+    chunk = 100_000
+    for start in range(0, sequences, chunk):
+        x = rng.standard_normal((min(chunk, sequences - start), max_processes))
+        # Welford's running mean and sum of squared deviations: stable at k = 2 too.
+        mean = np.cumsum(x, axis=1) / count
+        previous = np.concatenate([np.zeros((x.shape[0], 1)), mean[:, :-1]], axis=1)
+        delta = (x - previous) * (x - mean)
+        squares = np.cumsum(delta, axis=1)
+        sd = np.sqrt(squares[:, 1:] / (count[1:] - 1))
+        with np.errstate(divide="ignore"):
+            out[start : start + x.shape[0]] = np.abs(mean[:, 1:]) * np.sqrt(count[1:]) / sd
+    out.setflags(write=False)
+    return out
+
+
+def _spent_by_look(max_processes: int, alpha: float, spending: str) -> list[float]:
+    spend = SPENDING_FUNCTIONS[spending]
+    return [spend(k / max_processes, alpha) for k in range(2, max_processes + 1)]
+
+
+def _critical_values_now(max_processes: int, alpha: float, spending: str) -> np.ndarray:
+    spent = _spent_by_look(max_processes, alpha, spending)
+    first = float(sps.t.isf(spent[0] / 2, 1))
+    return critical_values_from_sample(pivotal_abs_t(max_processes), spent, first)
+
+
+@functools.lru_cache(maxsize=64)
+def _critical_values(max_processes: int, alpha: float, spending: str) -> tuple[float, ...]:
+    return tuple(float(c) for c in _critical_values_now(max_processes, alpha, spending))
+
+
+# -- the design ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """Looks after 2, 3, ..., ``max_processes`` paired processes, spending ``alpha`` by
+    ``spending`` (a key of :data:`SPENDING_FUNCTIONS`) over information fraction ``k / K``;
+    ``futility_power`` is :func:`stop_decision`'s threshold (0: never stop for futility)."""
+
+    max_processes: int
+    alpha: float = DEFAULT_ALPHA
+    spending: str = CHOSEN_SPENDING
+    futility_power: float = FUTILITY_POWER
+
+    def __post_init__(self) -> None:
+        k = self.max_processes
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_PROCESSES:
+            raise ValueError(
+                f"a sequential design needs an integer max_processes in 2..{MAX_PROCESSES} "
+                f"(it looks after processes 2..K), got {k!r}"
+            )
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"a sequential design's alpha must be in (0, 1), got {self.alpha}")
+        if self.spending not in SPENDING_FUNCTIONS:
+            known = ", ".join(SPENDING_FUNCTIONS)
+            raise ValueError(f"unknown spending function {self.spending!r}; known: {known}")
+        if not 0 <= self.futility_power < 1:
+            raise ValueError(f"futility_power must be in [0, 1), got {self.futility_power}")
+
+    @property
+    def looks(self) -> int:
+        return self.max_processes - 1
+
+    @property
+    def critical_values(self) -> tuple[float, ...]:
+        """``c_2 .. c_K``."""
+        return _critical_values(self.max_processes, self.alpha, self.spending)
+
+    def _check(self, processes: int) -> int:
+        if isinstance(processes, bool) or not isinstance(processes, int | np.integer):
+            raise ValueError(f"processes must be an integer, got {processes!r}")
+        if not 2 <= processes <= self.max_processes:
+            raise ValueError(
+                f"this design looks after 2..{self.max_processes} paired processes; "
+                f"no look after {processes}"
+            )
+        return int(processes)
+
+    def look_number(self, processes: int) -> int:
+        """1 for the look after 2 processes, ..., :attr:`looks` for the last."""
+        return self._check(processes) - 1
+
+    def spent_alpha(self, processes: int) -> float:
+        """The alpha spent by the look after ``processes`` processes (cumulative)."""
+        k = self._check(processes)
+        return SPENDING_FUNCTIONS[self.spending](k / self.max_processes, self.alpha)
+
+    def critical_value(self, processes: int) -> float:
+        """``c_k``: the look's interval is ``centre +- c_k x sd / sqrt(k)`` of the process means."""
+        return self.critical_values[self._check(processes) - 2]
+
+    def look_alpha(self, processes: int) -> float:
+        """The nominal level at which ``paired.estimate`` gives the look's interval:
+        ``2 t.sf(c_k, k - 1)`` (the first look's spent alpha itself, so that a design of 2
+        processes is the fixed design at ``alpha``)."""
+        k = self._check(processes)
+        if k == 2:
+            return self.spent_alpha(2)
+        return float(2 * sps.t.sf(self.critical_value(k), k - 1))
+
+    @property
+    def description(self) -> str:
+        """``"looks after 2..6 paired processes, O'Brien-Fleming-type spending of alpha 0.05"``."""
+        return (
+            f"looks after 2..{self.max_processes} paired processes, "
+            f"{SPENDING_NAMES[self.spending]} spending of alpha {self.alpha:g}"
+        )
+
+
+# -- futility -----------------------------------------------------------------------------------
+
+
+def deciding_regions_log(
+    half_width_log: np.ndarray, range_pct: tuple[float, float] | None, min_effect_pct: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Where an interval ``centre +- half_width_log`` (log ratio) decides, as ``(low, high)``
+    bounds on its centre, one pair a verdict: against a range ``[L, U]`` smaller (below
+    ``log L - h``), larger (above ``log U + h``), supports (``log L + h`` to ``log U - h``); for a
+    question faster (above the larger of ``h`` and the minimum effect), slower (its mirror), no
+    difference (``log(1 - m) + h`` to ``log(1 + m) - h``), as ``paired.range_verdict`` and
+    ``change_verdict`` read it. Empty regions come back with ``low >= high``."""
+    h = np.asarray(half_width_log, float)
+    inf = np.full(h.shape, np.inf)
+    if range_pct is not None:
+        low, high = (paired.log_from_pct(x) for x in range_pct)
+        return [(-inf, low - h), (high + h, inf), (low + h, high - h)]
+    minus, plus = paired.log_from_pct(-min_effect_pct), paired.log_from_pct(min_effect_pct)
+    return [(np.maximum(h, plus), inf), (-inf, np.minimum(-h, minus)), (minus + h, plus - h)]
+
+
+def conditional_power(
+    process_means_log: np.ndarray,
+    max_processes: int,
+    final_critical: float,
+    range_pct: tuple[float, float] | None,
+    min_effect_pct: float,
+) -> np.ndarray:
+    """The chance that the last look (after ``K = max_processes`` processes, critical value
+    ``final_critical``) reaches a verdict, given the first ``k`` process means (last axis; any
+    leading axes are independent comparisons), were the true effect their mean and the process
+    means' sd their sd ``s``, taken as known. The final centre is then normal about the current
+    one with sd ``s sqrt(K - k) / K`` and its half-width ``final_critical s / sqrt(K)``, so the
+    chance is the normal probability of :func:`deciding_regions_log`. Later looks only add to it,
+    so this is a lower bound; with ``k = K`` it is 0 or 1."""
+    means = np.asarray(process_means_log, float)
+    k = means.shape[-1]
+    if not 2 <= k <= max_processes:
+        raise ValueError(f"conditional power needs 2..{max_processes} process means, got {k}")
+    centre = means.mean(axis=-1)
+    spread = means.std(axis=-1, ddof=1)
+    half = final_critical * spread / math.sqrt(max_processes)
+    scale = spread * math.sqrt(max_processes - k) / max_processes
+    power = np.zeros(centre.shape)
+    for low, high in deciding_regions_log(half, range_pct, min_effect_pct):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            above_low = sps.norm.sf((low - centre) / scale)
+            above_high = sps.norm.sf((high - centre) / scale)
+        # No spread left to come (k = K) or none seen: the centre stays where it is.
+        still = (centre > low) & (centre < high)
+        fixed = scale == 0
+        share = np.where(fixed, still.astype(float), np.maximum(above_low - above_high, 0.0))
+        power += np.where(low < high, share, 0.0)
+    return np.asarray(np.minimum(power, 1.0))
+
+
+def _process_means_log(estimate: paired.PairedEstimate) -> np.ndarray:
+    return np.log1p(np.asarray(estimate.per_process_pct, float) / 100)
+
+
+# -- when to stop -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """Whether to stop running paired processes after this look, and why."""
+
+    stop: bool
+    reason: str  # "" when not stopping
+    decided: bool  # every comparison that a claim or question is about is decided
+    futile: bool  # stopped with some undecided, each of them futile
+
+
+def _comparison_power(
+    design: SequentialDesign, comparison: PairedComparison, min_effect_pct: float
+) -> float | None:
+    """The comparison's conditional power, or None when it cannot be judged yet."""
+    estimate = comparison.estimate
+    if estimate is None or comparison.claim is None:
+        return None
+    if estimate.processes < FUTILITY_FROM_PROCESSES:
+        return None
+    power = conditional_power(
+        _process_means_log(estimate),
+        design.max_processes,
+        design.critical_value(design.max_processes),
+        comparison.claim.range_pct,
+        min_effect_pct,
+    )
+    return float(power)
+
+
+def _check_level(design: SequentialDesign, comparison: PairedComparison) -> None:
+    estimate = comparison.estimate
+    if estimate is None or estimate.processes < 2:
+        return
+    if estimate.processes > design.max_processes:
+        raise ValueError(
+            f"{comparison.label}: {estimate.processes} paired processes, more than the design's "
+            f"{design.max_processes}"
+        )
+    wanted = design.look_alpha(estimate.processes)
+    if not math.isclose(estimate.alpha, wanted, rel_tol=1e-9):
+        raise ValueError(
+            f"{comparison.label}: its interval is at alpha {estimate.alpha:g}, not the design's "
+            f"{wanted:.6g} for the look after {estimate.processes} processes "
+            "(compute it at design.look_alpha of its own processes: look_comparisons does)"
+        )
+
+
+def stop_decision(
+    design: SequentialDesign,
+    comparisons: Sequence[PairedComparison],
+    processes: int,
+    min_effect_pct: float,
+) -> StopDecision:
+    """After the look at ``processes`` paired processes: stop when every comparison a claim or
+    question is about (``is_claim``) is decided, or when each undecided one is futile (its
+    :func:`conditional_power` below ``design.futility_power``), or at the design's last look.
+    The comparisons must be at the look's level (:meth:`SequentialDesign.look_alpha` of each
+    one's own processes; :func:`look_comparisons`), else ValueError. No look before 2
+    processes; with no comparison to decide the run goes on to the last look."""
+    if isinstance(processes, bool) or not isinstance(processes, int | np.integer):
+        raise ValueError(f"processes must be an integer, got {processes!r}")
+    if processes > design.max_processes:
+        raise ValueError(
+            f"{processes} paired processes run; the design stops at {design.max_processes}"
+        )
+    if processes < 2:
+        return StopDecision(False, "", False, False)
+    questions = [c for c in comparisons if c.is_claim]
+    for comparison in questions:
+        _check_level(design, comparison)
+    look = f"after {processes} processes (look {processes - 1} of {design.looks})"
+    undecided = [
+        c for c in questions if c.verdict is None or c.verdict.outcome is Outcome.INCONCLUSIVE
+    ]
+    if questions and not undecided:
+        return StopDecision(True, f"decided {look}", True, False)
+    last = processes == design.max_processes
+    if design.futility_power > 0 and undecided and not last:
+        powers = [_comparison_power(design, c, min_effect_pct) for c in undecided]
+        if all(p is not None and p < design.futility_power for p in powers):
+            detail = "; ".join(
+                f"{c.label} would decide by {design.max_processes} processes with "
+                f"{p:.0%} conditional power"
+                for c, p in zip(undecided, powers, strict=True)
+            )
+            return StopDecision(
+                True,
+                f"futile {look}: {detail} (< {design.futility_power:.0%})",
+                False,
+                True,
+            )
+    if last:
+        left = f"{len(undecided)} undecided" if questions else "no comparison to decide"
+        return StopDecision(True, f"the most processes, {processes}, reached: {left}", False, False)
+    return StopDecision(False, "", False, False)
+
+
+def look_comparisons(
+    design: SequentialDesign,
+    records: Sequence[Record],
+    *,
+    claims: Claims = DEFAULT_CLAIMS,
+    min_effect_pct: float = DEFAULT_MIN_EFFECT_PCT,
+) -> list[PairedComparison]:
+    """``comparisons.paired_comparisons`` with each comparison at the look level of its own
+    paired processes (a failed process leaves one comparison with fewer than another), in the
+    same order: what :func:`stop_decision` reads. ValueError for a comparison of more processes
+    than the design allows."""
+    first = paired_comparisons(
+        records, alpha=design.alpha, claims=claims, min_effect_pct=min_effect_pct
+    )
+    for comparison in first:
+        if comparison.estimate is not None and comparison.estimate.processes > design.max_processes:
+            raise ValueError(
+                f"{comparison.label}: {comparison.estimate.processes} paired processes, more "
+                f"than the design's {design.max_processes}"
+            )
+    counts = {c.estimate.processes for c in first if c.estimate is not None}
+    at_level = {
+        k: paired_comparisons(
+            records, alpha=design.look_alpha(k), claims=claims, min_effect_pct=min_effect_pct
+        )
+        for k in sorted(counts)
+        if k >= 2
+    }
+    # paired_comparisons orders comparisons by first appearance, whatever the alpha.
+    return [
+        at_level[c.estimate.processes][index]
+        if c.estimate is not None and c.estimate.processes in at_level
+        else c
+        for index, c in enumerate(first)
+    ]
+
+
+# -- a p-value for Holm -------------------------------------------------------------------------
+
+
+def decision_statistics(
+    process_means_log: np.ndarray,
+    outcome: Outcome,
+    range_pct: tuple[float, float] | None,
+    min_effect_pct: float,
+) -> np.ndarray:
+    """For the looks after 2, 3, ..., P of the given process means (in the order they ran): how
+    many standard errors the look's interval had to spare for ``outcome``, i.e. the largest
+    critical value at which the look would have reached it (the smaller of two edges' t for a
+    range's inside or +-the minimum effect; -inf where it cannot, e.g. faster with an estimate
+    under the minimum effect)."""
+    means = np.asarray(process_means_log, float)
+    count = np.arange(2, means.size + 1)
+    centre = np.cumsum(means)[1:] / count
+    squares = np.array([means[:k].var(ddof=1) for k in count])
+    standard_error = np.sqrt(squares / count)
+
+    def t(value: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(standard_error > 0, value / standard_error, -np.inf)
+
+    if range_pct is not None:
+        low, high = (paired.log_from_pct(x) for x in range_pct)
+        by_outcome = {
+            Outcome.SUPPORTS: np.minimum(t(centre - low), t(high - centre)),
+            Outcome.SMALLER: t(low - centre),
+            Outcome.LARGER: t(centre - high),
+        }
+        by_outcome[Outcome.INSIDE_RANGE] = by_outcome[Outcome.SUPPORTS]
+    else:
+        minus, plus = paired.log_from_pct(-min_effect_pct), paired.log_from_pct(min_effect_pct)
+        size_pct = np.expm1(centre) * 100
+        by_outcome = {
+            Outcome.NO_DIFFERENCE: np.minimum(t(centre - minus), t(plus - centre)),
+            Outcome.FASTER: np.where(size_pct >= min_effect_pct, t(centre), -np.inf),
+            Outcome.SLOWER: np.where(-size_pct >= min_effect_pct, t(-centre), -np.inf),
+        }
+    if outcome not in by_outcome:
+        return np.full(count.size, -np.inf)
+    return np.asarray(by_outcome[outcome], float)
+
+
+def _alpha_reaching(design: SequentialDesign, processes: int, statistic: float) -> float:
+    """The smallest alpha whose design (same K and spending) has ``c_k(alpha) < statistic`` at
+    the look after ``processes`` processes; 1 when even alpha 0.5 does not."""
+    if not statistic > 0:
+        return 1.0
+    values = _truncated_critical_function(design.max_processes, design.spending, processes)
+    high, low = math.log(0.5), math.log(P_VALUE_FLOOR)
+    if values(high) >= statistic:
+        return 1.0
+    if values(low) < statistic:
+        return P_VALUE_FLOOR
+    root = optimize.brentq(lambda a: values(a) - statistic, low, high, xtol=1e-8)
+    return math.exp(root)
+
+
+@functools.lru_cache(maxsize=64)
+def _truncated_critical_function(
+    max_processes: int, spending: str, processes: int
+) -> Callable[[float], float]:
+    """log alpha -> c at the look after ``processes`` of the design of ``max_processes``."""
+    index = processes - 2
+    pivot = pivotal_abs_t(max_processes)[:, : index + 1]
+    fractions = [k / max_processes for k in range(2, processes + 1)]
+    spend = SPENDING_FUNCTIONS[spending]
+
+    def critical(log_alpha: float) -> float:
+        alpha = math.exp(log_alpha)
+        spent = [spend(t, alpha) for t in fractions]
+        first = float(sps.t.isf(spent[0] / 2, 1))
+        if index == 0:
+            return first
+        return float(critical_values_from_sample(pivot, spent, first)[index])
+
+    return critical
+
+
+def sequential_p_value(
+    design: SequentialDesign,
+    estimate: paired.PairedEstimate,
+    verdict: Verdict,
+    range_pct: tuple[float, float] | None,
+    min_effect_pct: float,
+) -> float:
+    """The p-value of ``verdict`` under the design, for Holm across rows (see the module's
+    text): the smallest alpha at which the design spending that alpha would have reached the
+    verdict at one of the looks after 2, 3, ..., ``estimate.processes`` processes (the process
+    means in the order they ran), floored at :data:`P_VALUE_FLOOR`. Below ``design.alpha``
+    exactly when one of those looks reached it at the design's own critical values; 1 for an
+    inconclusive verdict or one process."""
+    if verdict.outcome is Outcome.INCONCLUSIVE or estimate.processes < 2:
+        return 1.0
+    if estimate.processes > design.max_processes:
+        raise ValueError(
+            f"{estimate.processes} paired processes, more than the design's {design.max_processes}"
+        )
+    statistics = decision_statistics(
+        _process_means_log(estimate), verdict.outcome, range_pct, min_effect_pct
+    )
+    looks = range(2, estimate.processes + 1)
+    # A look's alpha is at least the fixed design's p-value there (the look spends less than
+    # alpha): try the looks from the smallest of those and skip what cannot beat the best.
+    bounds = [float(2 * sps.t.sf(s, k - 1)) for k, s in zip(looks, statistics, strict=True)]
+    p = 1.0
+    for index in np.argsort(bounds, kind="stable"):
+        if bounds[index] >= p:
+            break
+        p = min(p, _alpha_reaching(design, looks[index], float(statistics[index])))
+    # Root-finding leaves p within a hair of alpha when a look sat on its critical value: say
+    # exactly what the design said at its own alpha.
+    reached = any(s > design.critical_value(k) for k, s in zip(looks, statistics, strict=True))
+    if reached:
+        return min(p, math.nextafter(design.alpha, 0))
+    return max(p, design.alpha)
+
+
+__all__ = [
+    "CHOSEN_SPENDING",
+    "FUTILITY_FROM_PROCESSES",
+    "FUTILITY_POWER",
+    "SPENDING_FUNCTIONS",
+    "SequentialDesign",
+    "StopDecision",
+    "conditional_power",
+    "deciding_regions_log",
+    "decision_statistics",
+    "look_comparisons",
+    "sequential_p_value",
+    "stop_decision",
+]
