@@ -279,13 +279,18 @@ def cheapest_reaching(
     ``half_width_log``; None when none within the bounds reaches it. For each P the fewest rounds
     reaching it in closed form: ``sigma^2 / R + tau^2 <= P (h / (t c4))^2``."""
     processes = np.arange(bounds.min_processes, bounds.max_processes + 1)
-    room = processes * (half_width_log / (sps.t.ppf(1 - alpha / 2, processes - 1) * c4(processes)))
-    room = room**2
+    scale = sps.t.ppf(1 - alpha / 2, processes - 1) * c4(processes)
+    room = processes * (half_width_log / scale) ** 2
     needed = np.full(processes.shape, float(bounds.min_rounds))
     for noise in noises:
         sigma2, tau2 = _variances(noise)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            each = np.where(room > tau2, np.ceil(sigma2 / (room - tau2) - 1e-9), np.inf)
+        slack = room - tau2
+        reached = slack >= -1e-12 * room  # tau^2 alone at the target, up to rounding, reaches it
+        if sigma2 == 0:
+            each = np.where(reached, 0.0, np.inf)
+        else:
+            with np.errstate(divide="ignore"):
+                each = np.where(slack > 0, np.ceil(sigma2 / slack - 1e-9), np.inf)
         needed = np.maximum(needed, each)
     fits = needed <= bounds.max_rounds
     if not fits.any():
