@@ -10,6 +10,9 @@ is exactly
 
     E[H] = t(1 - alpha/2, P - 1) * c4(P) * sqrt((sigma^2 / R + tau^2) / P).
 
+That is a mean: the sd of few values is skewed, so the median half-width lies below it (0.85 x
+at P = 2, 0.94 x at 3; :func:`median_half_width`), and ``--plan`` prints both.
+
 One process costs ``F + R c``: ``F`` is everything that is not a round (start, build, tracing
 each strategy, its warm-up steps: :class:`PairedCosts`, from :mod:`mgbench.analysis.plan`'s
 per-process costs) and ``c`` one round (k strategies x block_steps x the step time).
@@ -177,6 +180,18 @@ def expected_half_width(
     sigma2, tau2 = _variances(noise)
     quantile = sps.t.ppf(1 - alpha / 2, p - 1)
     return np.asarray(quantile * c4(p) * np.sqrt((sigma2 / r + tau2) / p))
+
+
+def median_half_width(noise: Noise, processes: int, rounds: int, alpha: float) -> float:
+    """The half-width's median (log ratio) under normal process centres: ``t x sd x
+    sqrt(chi2(P - 1) median / (P - 1)) / sqrt(P)``. Below E[H], as the sample sd is skewed:
+    15% at P = 2, 6% at 3, 2% at 6."""
+    if processes < 2 or rounds < 1:
+        raise ValueError("the median half-width needs processes >= 2 and rounds >= 1")
+    sigma2, tau2 = _variances(noise)
+    df = processes - 1
+    spread = math.sqrt((sigma2 / rounds + tau2) * sps.chi2.median(df) / df)
+    return float(sps.t.ppf(1 - alpha / 2, df)) * spread / math.sqrt(processes)
 
 
 def widest_half_width(
@@ -409,6 +424,14 @@ class CellAllocation:
                 )
             ),
         )
+
+    @property
+    def median_half_width_pct(self) -> float:
+        """The chosen allocation's median half-width (its widest comparison), in %."""
+        found = median_half_width(
+            self.noises[self.widest], self.chosen.processes, self.chosen.rounds, self.alpha
+        )
+        return math.sinh(found) * 100
 
     @property
     def classic_rounds(self) -> float:

@@ -34,7 +34,8 @@ def allocation_lines(allocation: RunAllocation | str) -> list[str]:
     heading = (
         "Allocation by variance component (P paired processes x R rounds; expected half-width "
         "E[H] = t(P-1) x c4(P) x sqrt((sd^2 / R + tau^2) / P) of the widest comparison a process "
-        "gives, at a true difference of 0):"
+        "gives, at a true difference of 0; half the intervals are narrower than the median, "
+        "which lies below E[H]: 15% at P = 2, 6% at 3):"
     )
     if isinstance(allocation, str):
         return ["", heading, f"  {allocation}."]
@@ -69,7 +70,7 @@ def allocation_lines(allocation: RunAllocation | str) -> list[str]:
                 _width(each.suite),
                 _duration(each.suite.total_s),
                 _setting(each.chosen),
-                _width(each.chosen),
+                f"{_width(each.chosen)} (median ±{each.median_half_width_pct:.2f}%)",
                 _duration(each.chosen.total_s),
                 _classic(each.classic_rounds),
             ]
