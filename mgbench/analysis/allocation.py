@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,7 +64,7 @@ from mgbench.analysis.plan import (
     Noise,
     ProcessCost,
     RunPlan,
-    default_noise,
+    _noise_for,  # the plan's forecast's fallbacks, shared rather than copied
     measured_noise,
 )
 from mgbench.config.suite import Cell
@@ -478,26 +477,6 @@ def _cell_noises(
     return out
 
 
-def _fallback_noise(cell: Cell, measured: Mapping[str, Noise], device_mode: str) -> Noise:
-    """As the plan's forecast: the cell's own (a against b); else the median of the earlier
-    run's other paired cells; else the device mode's default; a tau unseen from the default."""
-    default = default_noise(device_mode)
-    found = measured.get(cell.cell_id)
-    if found is None and measured:
-        others = list(measured.values())
-        taus = [n.tau_log for n in others if n.tau_log is not None]
-        found = Noise(
-            statistics.median(n.within_sd_log for n in others),
-            statistics.median(taus) if taus else None,
-            f"median of {len(others)} other paired cell(s)",
-        )
-    if found is None:
-        return default
-    return (
-        found if found.tau_log is not None else dataclasses.replace(found, tau_log=default.tau_log)
-    )
-
-
 def run_noises(
     plan: RunPlan, records: Sequence[Record] = (), label: str = ""
 ) -> dict[str, dict[tuple[str, str], Noise]]:
@@ -508,7 +487,7 @@ def run_noises(
     headline = measured_noise(records, label)
     return {
         each.cell.cell_id: _cell_noises(
-            each.cell, measured, _fallback_noise(each.cell, headline, plan.device_mode)
+            each.cell, measured, _noise_for(each.cell, headline, plan.device_mode)
         )
         for each in plan.cells
         if each.cell.paired

@@ -100,6 +100,17 @@ def test_per_minute_rounds_are_the_classic_optimum():
     assert other.rounds == 25
 
 
+def test_the_t_aware_search_takes_fewer_rounds_than_the_classic_optimum_until_p_is_large():
+    costs, both = PairedCosts(fixed_s=50.0, round_s=2.0), [noise(0.1, 0.02)]  # R* = 25
+    found = {
+        budget: (a.processes, a.rounds)
+        for budget in (300, 1000, 2000, 8000)
+        for a in [al.allocate_within(both, costs, budget, ALPHA)]
+    }
+    # few processes: t falls fast, so processes are worth more than R* says; many: R*
+    assert found == {300: (4, 12), 1000: (11, 20), 2000: (20, 25), 8000: (80, 25)}
+
+
 def test_tau_zero_takes_every_round_the_budget_allows_in_few_processes():
     costs = PairedCosts(fixed_s=20.0, round_s=1.0)
     only_rounds = [noise(0.1, 0.0)]
