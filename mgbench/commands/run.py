@@ -2,8 +2,11 @@
 
 ``--plan`` prints the run's estimate instead (:mod:`mgbench.analysis.plan`), with per-phase costs
 from an earlier run of the suite on this machine (``--plan-from RUN``, or the newest matching one
-under ``results/<suite>/``) or stated defaults; ``--deadline MINUTES`` runs with the same
-estimates deciding whether the next process still fits.
+under ``results/<suite>/``) or stated defaults, and the paired cells' rounds and processes by
+variance component (:mod:`mgbench.analysis.allocation`). ``--deadline MINUTES`` runs that
+allocation within the deadline (the chosen rounds and processes replace the suite's for paired
+cells, and ``suite.json`` records them; not with ``--pairs``), with the same estimates deciding
+whether the next process still fits.
 """
 
 from __future__ import annotations
