@@ -24,7 +24,7 @@ prediction.
 
 Seeded and vectorised; a few minutes on one core.
 
-    python benchmarks/allocation.py [--datasets 4000] [--seed 23] [--output results/allocation]
+    python benchmarks/allocation.py [--datasets 20000] [--seed 23] [--output results/allocation]
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def _verdict(realised: dict[str, dict[str, float | bool]], key: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=int, default=4000, help="data sets per case")
+    parser.add_argument("--datasets", type=int, default=20_000, help="data sets per case")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--output", type=Path, default=Path("results/allocation"))
     args = parser.parse_args()
