@@ -28,8 +28,10 @@ where runs are: ``t(1 - alpha/2, P - 1) c4(P) / sqrt(P)`` falls much faster than
 ``1 / sqrt(P)`` (12.7 x 0.80 at P = 2, 4.3 x 0.89 at 3), so an extra process is worth more than
 the continuous model says and the search takes fewer rounds than R* to afford it. For each P it
 takes the most rounds the budget allows (E[H] falls with R), bounded to ``[MIN_ROUNDS,
-MAX_ROUNDS]``, and keeps the P of the least E[H]; a third process wins over two wherever it is
-affordable, by the t quantile, not by a rule. Edge cases: ``tau^2 = 0`` gives as many rounds as
+MAX_ROUNDS]``, and keeps the P of the least E[H]; a third process usually wins over two as soon
+as it is affordable (t on 1 df is 12.7, on 2 df 4.3), by the t quantile rather than by a rule
+(two still win where a process's fixed cost is so large that the third would cost most of the
+rounds, with tau^2 small). Edge cases: ``tau^2 = 0`` gives as many rounds as
 the budget allows in the fewest processes the t quantile tolerates; ``sigma^2 = 0`` gives the
 fewest rounds in as many processes as fit.
 
