@@ -2,13 +2,17 @@
 
 ``--plan`` prints the run's estimate instead (:mod:`mgbench.analysis.plan`), with per-phase costs
 from an earlier run of the suite on this machine (``--plan-from RUN``, or the newest matching one
-under ``results/<suite>/``) or stated defaults; ``--deadline MINUTES`` runs with the same
-estimates deciding whether the next process still fits.
+under ``results/<suite>/``) or stated defaults, and the paired cells' rounds and processes by
+variance component (:mod:`mgbench.analysis.allocation`). ``--deadline MINUTES`` runs that
+allocation within the deadline (the chosen rounds and processes replace the suite's for paired
+cells, and ``suite.json`` records them; not with ``--pairs``), with the same estimates deciding
+whether the next process still fits.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +31,8 @@ from mgbench.records.timelines import read_timelines
 from mgbench.vocabulary import DeviceMode
 
 if TYPE_CHECKING:
-    from mgbench.analysis.plan import EarlierRun, MachineHere
+    from mgbench.analysis.allocation import RunAllocation
+    from mgbench.analysis.plan import EarlierRun, MachineHere, Noise, RunPlan
 
 PROFILES = ("auto", "default", "cpu")  # the suite's run profile: --profile
 
@@ -103,8 +108,9 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=flags.minutes,
         metavar="MINUTES",
-        help="start no process that would not end within MINUTES; those left out are recorded as "
-        "skipped (--resume runs them)",
+        help="fit the run in MINUTES: the paired cells' rounds and processes are chosen for the "
+        "narrowest intervals the time allows (not with --pairs); no process starts that would "
+        "not end in time, those left out are recorded as skipped (--resume runs them)",
     )
 
 
@@ -210,10 +216,18 @@ def run_command(
     slurm_options = slurm_settings(loaded, slurm_overrides) if executor == "slurm" else None
     mode = device_mode(gpus, virtual_gpus)
     estimate = None
+    earlier = None
     if plan or deadline_min is not None:
-        estimate = plan_run(loaded, mode, earlier=earlier_run(loaded, mode, plan_from))
+        earlier = earlier_run(loaded, mode, plan_from)
+        estimate = plan_run(loaded, mode, earlier=earlier)
         if plan:
-            emit(plan_text(estimate, deadline_min=deadline_min))
+            allocated = _allocation_or_why(estimate, earlier, deadline_min)
+            if deadline_min is not None and pairs is None and not isinstance(allocated, str):
+                # What `run --deadline` would run: the suite with the allocation.
+                estimate = plan_run(
+                    loaded.with_allocation(allocated.overrides()), mode, earlier=earlier
+                )
+            emit(plan_text(estimate, deadline_min=deadline_min, allocation=allocated))
             return 0
     if output:
         folder = Path(output)
@@ -221,9 +235,16 @@ def run_command(
         folder = launcher.latest_output(loaded)
     else:
         folder = launcher.default_output(loaded)
+    if resume:  # a resumed run measures the cells it started with
+        recorded = recorded_allocation(folder)
+        if recorded:
+            loaded = loaded.with_allocation(recorded)
     options = launcher.DeviceOptions(virtual_gpus, virtual_gpu_memory_mb)
     deadline = None
-    if estimate is not None and deadline_min is not None:
+    if deadline_min is not None:
+        if not resume and pairs is None:
+            loaded = _allocated(loaded, mode, earlier, deadline_min, emit)
+        estimate = plan_run(loaded, mode, earlier=earlier)
         emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
         deadline = launcher.Deadline(deadline_min, estimate.process_s)
     return run_and_summarise(
@@ -236,6 +257,68 @@ def run_command(
         emit=emit,
         claims=claims,
     )
+
+
+def _allocation_or_why(
+    estimate: RunPlan, earlier: EarlierRun | None, deadline_min: float | None
+) -> RunAllocation | str:
+    """The paired cells' allocation by variance component for ``--plan`` (within the deadline,
+    else per minute at the suite's pairs), or why a deadline leaves none."""
+    from mgbench.analysis import allocation
+
+    try:
+        return allocation.allocate_run(
+            estimate,
+            _noises(estimate, earlier),
+            deadline_s=None if deadline_min is None else deadline_min * 60,
+        )
+    except allocation.NotEnoughTime as why:
+        return str(why)
+
+
+def _noises(
+    estimate: RunPlan, earlier: EarlierRun | None
+) -> dict[str, dict[tuple[str, str], Noise]]:
+    from mgbench.analysis.allocation import run_noises
+
+    return run_noises(
+        estimate, earlier.records if earlier else (), earlier.label if earlier else ""
+    )
+
+
+def _allocated(
+    loaded: Suite,
+    mode: str,
+    earlier: EarlierRun | None,
+    deadline_min: float,
+    emit: Callable[[str], None],
+) -> Suite:
+    """The suite with its paired cells' rounds and processes allocated within ``--deadline``
+    (:func:`mgbench.analysis.allocation.allocate_run`); NotEnoughTime, a ValueError, when the
+    deadline is too short for an interval. The allocation is said in one line."""
+    from mgbench.analysis import allocation
+    from mgbench.analysis.plan import plan_run
+    from mgbench.present.allocation import allocation_line
+
+    estimate = plan_run(loaded, mode, earlier=earlier)
+    chosen = allocation.allocate_run(
+        estimate, _noises(estimate, earlier), deadline_s=deadline_min * 60
+    )
+    emit(allocation_line(chosen))
+    return loaded.with_allocation(chosen.overrides())
+
+
+def recorded_allocation(folder: Path) -> dict[str, tuple[int, int]]:
+    """The (rounds, processes) per paired cell a run folder's ``suite.json`` recorded as
+    allocated by ``--deadline``; empty when it holds none."""
+    path = RunFolder(folder).suite
+    if not path.exists():
+        return {}
+    suite_data = json.loads(path.read_text(encoding="utf-8")).get("suite", {})
+    return {
+        cell_id: (rounds, processes)
+        for cell_id, rounds, processes in suite_data.get("allocated", [])
+    }
 
 
 def slurm_settings(loaded: Suite, overrides: Mapping[str, Any]) -> slurm.SlurmOptions:

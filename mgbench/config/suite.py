@@ -249,6 +249,9 @@ class Suite:
     profile: str  # "default" or "cpu"
     # the [slurm] table (``--executor slurm``)
     slurm: SlurmOptions = dataclasses.field(default_factory=SlurmOptions)
+    # (paired cell id, rounds, processes) replacing the settings' rounds and pairs for that cell:
+    # what ``--deadline`` allocated (``with_allocation``); suite.json keeps them when given.
+    allocated: tuple[tuple[str, int, int], ...] = ()
 
     def groups(self) -> list[list[Cell]]:
         """Cells compared with each other (one backend, model, image size, batch, replicas).
@@ -277,17 +280,19 @@ class Suite:
                                 group.append(isolated)
                     if replicas >= 2:
                         group.extend(
-                            self._cell(
-                                backend,
-                                entry,
-                                batch,
-                                held[0],
-                                replicas,
-                                versus=held[1],
-                                also=held[2:],
-                                rounds=s.rounds,
-                                block_steps=s.block_steps,
-                                sequential_max=s.pairs if s.until_decided else None,
+                            self._allocated(
+                                self._cell(
+                                    backend,
+                                    entry,
+                                    batch,
+                                    held[0],
+                                    replicas,
+                                    versus=held[1],
+                                    also=held[2:],
+                                    rounds=s.rounds,
+                                    block_steps=s.block_steps,
+                                    sequential_max=s.pairs if s.until_decided else None,
+                                )
                             )
                             for held in paired_processes(s.comparisons, runs)
                         )
@@ -325,12 +330,44 @@ class Suite:
             **paired,
         )
 
+    def _allocated(self, cell: Cell) -> Cell:
+        """A paired cell with the rounds ``allocated`` gives it (its id does not hold rounds); a
+        cell run until decided looks up to the processes allocated to it."""
+        for cell_id, rounds, processes in self.allocated:
+            if cell_id == cell.cell_id:
+                sequential = cell.sequential_max is not None and processes >= 2
+                return dataclasses.replace(
+                    cell, rounds=rounds, sequential_max=processes if sequential else None
+                )
+        return cell
+
     def cells(self) -> list[Cell]:
         return [cell for group in self.groups() for cell in group]
 
     def repeats_of(self, cell: Cell) -> int:
-        """Processes a cell runs in: ``pairs`` for a paired cell, ``repeats`` for the others."""
-        return self.settings.pairs if cell.paired else self.settings.repeats
+        """Processes a cell runs in: ``pairs`` for a paired cell (or what ``allocated`` gives
+        it), ``repeats`` for the others."""
+        if not cell.paired:
+            return self.settings.repeats
+        for cell_id, _, processes in self.allocated:
+            if cell_id == cell.cell_id:
+                return processes
+        return self.settings.pairs
+
+    def with_allocation(self, chosen: Mapping[str, tuple[int, int]]) -> Suite:
+        """The suite with these paired cells' (rounds, processes) in place of the settings'
+        rounds and pairs (``mgbench run --deadline``'s allocation)."""
+        paired = {c.cell_id for c in self.cells() if c.paired}
+        for cell_id, (rounds, processes) in chosen.items():
+            if cell_id not in paired:
+                raise SuiteError(f"allocation: {cell_id!r} is not a paired cell of {self.path}")
+            if rounds < 2 or processes < 1:
+                raise SuiteError(
+                    f"allocation: {cell_id} needs rounds >= 2 and processes >= 1, got "
+                    f"{rounds} and {processes}"
+                )
+        allocated = tuple((cell_id, int(r), int(p)) for cell_id, (r, p) in sorted(chosen.items()))
+        return dataclasses.replace(self, allocated=allocated)
 
     def timeline_cells(self) -> list[Cell]:
         """The cells ``timeline = true`` runs once more under TF's profiler: the isolated
@@ -352,20 +389,24 @@ class Suite:
             isolated = [c for c in group if not c.paired]
             paired = [c for c in group if c.paired]
             group_key = ",".join(c.cell_id for c in group)
-            for round_ in range(max(self.settings.repeats, self.settings.pairs if paired else 0)):
+            most_pairs = max((self.repeats_of(c) for c in paired), default=0)
+            for round_ in range(max(self.settings.repeats, most_pairs)):
                 shuffle = random.Random(f"{self.settings.seed}|{group_key}|{round_}").shuffle
                 if round_ < self.settings.repeats:
                     order = list(isolated)
                     shuffle(order)
                     out.extend((cell, round_) for cell in order)
-                if round_ < self.settings.pairs:
-                    order = list(paired)
+                if round_ < most_pairs:
+                    order = [c for c in paired if round_ < self.repeats_of(c)]
                     shuffle(order)
                     out.extend((cell, round_) for cell in order)
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.allocated:  # a suite.json stays as it was before allocations
+            del data["allocated"]
+        return data
 
     def select(
         self,

@@ -10,8 +10,10 @@ from tabulate import tabulate
 
 from mgbench.analysis import paired
 from mgbench.analysis import plan as planning
+from mgbench.analysis.allocation import RunAllocation
 from mgbench.analysis.comparisons import process_pairs
 from mgbench.analysis.plan import RunPlan
+from mgbench.present.allocation import allocation_lines
 from mgbench.vocabulary import DeviceMode
 
 MODE_TEXT: dict[str, str] = {
@@ -223,8 +225,13 @@ def _decision_lines(plan: RunPlan) -> list[str]:
             else f"a decisive answer needs about {ci.pairs_needed} paired processes of "
             f"{ci.rounds} rounds{_pairs_cost(plan, ci)}"
         )
-        floor = planning.pairs_to_decide(
-            planning.Noise(0.0, ci.noise.tau_log, ci.noise.source), ci.rounds, ci.alpha
+        # tau 0 (or unseen) sets no floor: rounds alone could decide.
+        floor = (
+            planning.pairs_to_decide(
+                planning.Noise(0.0, ci.noise.tau_log, ci.noise.source), ci.rounds, ci.alpha
+            )
+            if ci.noise.tau_log
+            else None
         )
         if ci.pairs_needed is not None and floor is not None and floor < ci.pairs_needed:
             # tau^2 / P is the part rounds cannot shrink: it sets a floor on the processes.
@@ -252,8 +259,14 @@ def _decision_lines(plan: RunPlan) -> list[str]:
     return lines
 
 
-def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:
-    """The whole ``--plan`` output."""
+def plan_text(
+    plan: RunPlan,
+    *,
+    deadline_min: float | None = None,
+    allocation: RunAllocation | str | None = None,
+) -> str:
+    """The whole ``--plan`` output; ``allocation``: the paired cells' allocation by variance
+    component (a string: why there is none), after the CI section."""
     processes = plan.isolated_processes + plan.paired_processes + len(plan.timelines)
     isolated = [c for c in plan.cells if not c.cell.paired]
     # A paired cell of k strategies is one process a repeat giving every pair of them.
@@ -295,4 +308,6 @@ def plan_text(plan: RunPlan, *, deadline_min: float | None = None) -> str:
     if deadline_min is not None:
         lines += _deadline_lines(plan, deadline_min)
     lines += ["", *_assumption_lines(plan), *_ci_lines(plan)]
+    if allocation is not None:
+        lines += allocation_lines(allocation)
     return "\n".join(lines)
