@@ -18,6 +18,7 @@ becomes a failed record with its last lines.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -289,9 +290,11 @@ def _cell_devices(built: Built) -> list[str]:
     return [*built.replica_devices, *where]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, exit_when_written: bool = False) -> int:
     """SPEC.json holds the cell and device options (and ``timeline``: steps and logdir, for a
-    process under TF's profiler); OUT.json receives the payload."""
+    process under TF's profiler); OUT.json receives the payload. ``exit_when_written`` (the
+    worker process's own ``__main__``): a measured process of one worker ends the moment its
+    payload is written (:func:`_exit_now`)."""
     spec_path, out_path = argv if argv is not None else sys.argv[1:]
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     cell = Cell.from_dict(spec["cell"])
@@ -314,8 +317,22 @@ def main(argv: list[str] | None = None) -> int:
         }
         code = 1
     child.write_result(Path(out_path), out)  # whole or not at all: never half a record
+    if exit_when_written and spec.get("timeline") is None and not cell.multiprocess:
+        _exit_now(code)
     return code
 
 
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown: once the payload is written nothing
+    in it is measured, yet tearing down TensorFlow and a heap of traced graphs kept the launcher
+    waiting seconds more per paired process on the CPU (the records' ``exit``). The output
+    streams are flushed first, so the log is whole. Not for a multiworker process, whose peers'
+    runtime expects an orderly goodbye."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exit_when_written=True))

@@ -5,6 +5,8 @@ record reading them (and reading files older than them)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -282,3 +284,52 @@ def test_the_plan_takes_a_paired_process_warmup_and_phases_as_recorded():
     assert estimated.fixed_s - measured.fixed_s == pytest.approx(
         cell_warmup * (6.0 - sum(medians)), rel=0.01
     )
+
+
+# -- the cuts --------------------------------------------------------------------------------------
+
+
+def _main_with(tmp_path, monkeypatch, cell, *, timeline=None):
+    """worker.main as its process runs it, run_cell faked; what it did at the end."""
+    spec = {"cell": cell.to_dict(), "devices": {}}
+    if timeline is not None:
+        spec["timeline"] = timeline
+    spec_path, out_path = tmp_path / "spec.json", tmp_path / "out.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    exits: list[tuple[int, bool]] = []
+    monkeypatch.setattr(worker, "run_cell", lambda cell, **options: {"device_mode": "fake"})
+    monkeypatch.setattr(worker, "timeline_cell", lambda cell, **options: {"profile": {}})
+    monkeypatch.setattr(worker, "_exit_now", lambda code: exits.append((code, out_path.exists())))
+    code = worker.main([str(spec_path), str(out_path)], exit_when_written=True)
+    return code, exits, json.loads(out_path.read_text(encoding="utf-8"))
+
+
+def test_a_measured_process_exits_the_moment_its_payload_is_written(tmp_path, monkeypatch):
+    code, exits, out = _main_with(tmp_path, monkeypatch, tiny_cnn_cell())
+    assert out == {"status": "ok", "device_mode": "fake"}
+    assert code == 0 and exits == [(0, True)]  # after the payload, whole, was written
+
+
+@pytest.mark.parametrize(
+    ("cell", "timeline"),
+    [
+        (tiny_cnn_cell(strategy="multiworker", replicas=2, workers=2), None),
+        (tiny_cnn_cell(), {"steps": 2, "logdir": "/tmp/x"}),
+    ],
+    ids=["multiworker", "timeline"],
+)
+def test_multiworker_and_timeline_processes_exit_as_ever(tmp_path, monkeypatch, cell, timeline):
+    code, exits, out = _main_with(tmp_path, monkeypatch, cell, timeline=timeline)
+    assert out["status"] == "ok" and code == 0 and exits == []
+
+
+def test_tf_keras_version_is_read_without_importing_it(monkeypatch):
+    from mgbench.backends import tf_base
+
+    monkeypatch.delitem(sys.modules, "tf_keras", raising=False)
+    monkeypatch.setattr(tf_base, "installed_version", lambda name: f"{name} 9.9")
+    assert tf_base._tf_keras_version() == "tf-keras 9.9"
+    assert "tf_keras" not in sys.modules
+    # where it runs (the tf_keras backend), the module's own number, as before
+    monkeypatch.setitem(sys.modules, "tf_keras", SimpleNamespace(__version__="2.21.0"))
+    assert tf_base._tf_keras_version() == "2.21.0"
