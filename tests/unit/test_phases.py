@@ -96,6 +96,7 @@ class FakeBackend:
 
     def __init__(self, clock: FakeClock):
         self.clock = clock
+        self.made: list[Step] = []
 
     def _spend(self, seconds: float) -> None:
         self.clock.advance(seconds)
@@ -123,7 +124,8 @@ class FakeBackend:
 
     def step_function(self, spec: Any, built: Built) -> Step:
         self._spend(0.25)
-        return Step(0.125, self.clock)
+        self.made.append(Step(0.125, self.clock))
+        return self.made[-1]
 
     def reset_memory_peaks(self) -> None:
         pass
@@ -177,6 +179,10 @@ def test_the_worker_records_a_paired_process_phase_by_phase(monkeypatch):
     )
     assert record.paired is not None and record.paired.phases_s == paired["phases_s"]
     assert record.paired.step_function_s == (0.25, 0.25, 0.25)
+    # the step functions (a tf.data iterator each) and the models outlive the record: freeing
+    # them stalls for seconds, measuring nothing
+    kept = {id(each) for each in worker._KEPT_UNTIL_EXIT}
+    assert all(id(step) in kept for step in backend.made) and len(backend.made) == 3
     # the steps themselves are timed on the paired loop's own clock (real time here): one
     # warm-up step of each strategy
     assert record.paired.warmup_step_s is not None
