@@ -183,7 +183,7 @@ class MeasuredCell:
     fixed_s: float
     first_step_s: float
     step_s: float
-    phases_s: Mapping[str, float] = field(default_factory=dict)  # as recorded (isolated only)
+    phases_s: Mapping[str, float] = field(default_factory=dict)  # as recorded
 
 
 def steps_after_first(cell: Cell) -> int:
@@ -210,7 +210,7 @@ def _isolated_sample(record: Record) -> tuple[float, float, float] | None:
 
 def _paired_sample(record: Record) -> tuple[float, float, float] | None:
     """(fixed, every strategy's first step, mean steady step) of one paired process. Its
-    warm-up steps are not recorded: they are taken at the rounds' median step times."""
+    warm-up steps as recorded; in records older than them, at the rounds' median step times."""
     timing = record.paired
     if timing is None or not timing.rounds or record.wall_s is None:
         return None
@@ -218,7 +218,10 @@ def _paired_sample(record: Record) -> tuple[float, float, float] | None:
     steps = [[t for r in timing.rounds for t in r.blocks[label]] for label in range(k)]
     medians = [statistics.median(each) for each in steps]
     first = sum(timing.first_steps_s)
-    warmup = record.cell.warmup_steps * sum(medians)
+    if timing.warmup_step_s is not None:
+        warmup = sum(sum(each) for each in timing.warmup_step_s)
+    else:
+        warmup = record.cell.warmup_steps * sum(medians)
     fixed = record.wall_s - first
     for each in steps:
         fixed -= sum(each)
@@ -237,8 +240,8 @@ def measured_cells(records: Iterable[Record]) -> dict[str, MeasuredCell]:
         if sample is None:
             continue
         samples.setdefault(record.cell_id, []).append(sample)
-        if record.timing is not None and record.timing.phases_s:
-            phases.setdefault(record.cell_id, []).append(record.timing.phases_s)
+        if record.phases_s:  # an isolated process's, or a paired one's
+            phases.setdefault(record.cell_id, []).append(record.phases_s)
     out = {}
     for cell_id, found in samples.items():
         recorded = phases.get(cell_id, [])

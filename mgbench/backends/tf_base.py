@@ -17,6 +17,7 @@ and CPUs (NCCL refuses virtual GPUs). Its variables are mirrored on every replic
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from types import ModuleType
@@ -31,6 +32,7 @@ from mgbench.backends.base import (
     ModelSpec,
 )
 from mgbench.platform import cluster, hardware, lazy
+from mgbench.records.environment import installed_version
 from mgbench.vocabulary import (
     BACKENDS,
     STRATEGIES,
@@ -384,16 +386,10 @@ class TensorFlowBackend:
                 indices = []
             for gpu, index in zip(gpus, indices, strict=False):
                 gpu["memory_bytes"] = nvml.memory_total_bytes(index)
-        try:
-            import tf_keras
-
-            tf_keras_version = tf_keras.__version__
-        except ImportError:
-            tf_keras_version = None
         return {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
-            "tf_keras": tf_keras_version,
+            "tf_keras": _tf_keras_version(),
             "cuda_build": build.get("cuda_version"),
             "cudnn_build": build.get("cudnn_version"),
             "gpus": gpus,
@@ -436,6 +432,15 @@ class TensorFlowBackend:
 
     def step_function(self, spec: ModelSpec, built: Built) -> Callable[[], float]:
         raise NotImplementedError
+
+
+def _tf_keras_version() -> str | None:
+    """tf_keras's version: the module's where it runs (the tf_keras backend), else its installed
+    metadata's, the same number without importing Keras 2 into a Keras 3 process."""
+    module = sys.modules.get("tf_keras")
+    if module is not None:
+        return str(module.__version__)
+    return installed_version("tf-keras")
 
 
 def _distributed_reason(built: Built) -> str:

@@ -18,6 +18,7 @@ becomes a failed record with its last lines.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -31,9 +32,11 @@ from mgbench.config.suite import Cell
 from mgbench.execution import child
 from mgbench.platform import cluster, quiet
 from mgbench.records.environment import host_environment
+from mgbench.trackers import phases as phase
 from mgbench.trackers.energy import EnergyMeter
 from mgbench.trackers.memory import MemorySampler
 from mgbench.trackers.paired import run_paired
+from mgbench.trackers.phases import PhaseClock
 from mgbench.trackers.timing import StepTimer
 
 __all__ = ["CellSkipped", "main", "run_cell"]
@@ -84,30 +87,29 @@ PAIRED_ENERGY_REASON = (
 )
 PAIRED_PLACEMENT_REASON = "paired process: placement is recorded by the isolated cells"
 
-
-class _Phases:
-    """Seconds spent in each phase of the worker, in order."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._started = time.monotonic()
-
-    def done(self, name: str) -> None:
-        now = time.monotonic()
-        self.seconds[name] = now - self._started
-        self._started = now
+# What the framework would tear down, at a cost, once the measurement no longer needs it: held
+# until the process ends (a measured worker ends without tearing down: main's _exit_now).
+_KEPT_UNTIL_EXIT: list[Any] = []
 
 
 def run_cell(
-    cell: Cell, *, virtual_gpus: int = 0, virtual_gpu_memory_mb: int = 0
+    cell: Cell,
+    *,
+    virtual_gpus: int = 0,
+    virtual_gpu_memory_mb: int = 0,
+    phases: PhaseClock | None = None,
 ) -> dict[str, Any]:
-    """Measure one cell in this process; returns the worker's part of the record."""
+    """Measure one cell in this process; returns the worker's part of the record. ``phases``
+    (default: opened here, with the process's age as its first phase) times where it goes
+    (:mod:`mgbench.trackers.phases`): the record keeps them as ``timing.phases_s`` or
+    ``paired.phases_s``."""
+    if phases is None:
+        phases = PhaseClock(already=(phase.INTERPRETER, phase.process_age_s()))
     import psutil
 
     from mgbench import devices
 
     os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
-    phases = _Phases()
     backend = backends.get(cell.backend)
     if cell.paired:
         # before the framework starts: a refusal costs nothing
@@ -120,7 +122,7 @@ def run_cell(
     )
     backend.check_runnable(cell, virtual_gpus)
     nvml, gpu_indices, nvml_reason = _open_nvml(setup)
-    phases.done("tensorflow_and_devices")
+    phases.done(phase.DEVICES)
     process = psutil.Process()
     sampler = MemorySampler(nvml, gpu_indices, os.getpid(), lambda: process.memory_info().rss)
     energy = EnergyMeter(nvml, gpu_indices, unavailable_reason=nvml_reason)
@@ -137,6 +139,12 @@ def run_cell(
         framework_peak_reason = "; ".join(
             filter(None, (PAIRED_MEMORY_REASON, framework_peak_reason))
         )
+    environment = {**host_environment(), **backend.environment(nvml)}
+    _KEPT_UNTIL_EXIT.extend(built)  # the models and their graphs, freed only with the process
+    phases.done(phase.RECORD)
+    # The phases end here: what is left (the payload written, the process exiting) is the
+    # launcher's wall time beyond them.
+    measured["paired" if cell.paired else "timing"]["phases_s"] = dict(phases.seconds)
     return {
         "device_mode": setup.mode,
         "jit_compile": any(bool(b.model.jit_compile) for b in built),
@@ -159,7 +167,7 @@ def run_cell(
         "backend": cell.backend,
         **_worker_identity(cell),
         # This process's machine: a Slurm job's node, not the launcher's host.
-        "environment": {**host_environment(), **backend.environment(nvml)},
+        "environment": environment,
     }
 
 
@@ -175,14 +183,14 @@ def _run_isolated(
     backend: Backend,
     sampler: MemorySampler,
     energy: EnergyMeter,
-    phases: _Phases,
+    phases: PhaseClock,
     process_created_at: float,
 ) -> tuple[tuple[Built, ...], dict[str, Any]]:
     """One strategy: build, ``fit`` with every step timed, then audit the step ``fit`` traced."""
     built = backend.build_compiled(cell)
     if cell.placement:
         backend.watch_step(built)
-    phases.done("build_and_compile")
+    phases.done(phase.BUILD)
     first_timed_at: list[float] = []
 
     def timed_start() -> None:
@@ -204,10 +212,9 @@ def _run_isolated(
     )
     timing = backend.fit_timed(built, backend.dataset(cell, built), timer).to_dict()
     timing["process_to_first_timed_step_s"] = first_timed_at[0] - process_created_at
-    phases.done("fit")
+    phases.done(phase.FIT)
     audits = _audits(cell, backend, built)
-    phases.done("audit")  # after the timed steps: not part of the fixed cost before them
-    timing["phases_s"] = phases.seconds
+    phases.done(phase.AUDIT)  # after the timed steps: not part of the fixed cost before them
     return (built,), {
         "timing": timing,
         **audits,
@@ -215,7 +222,7 @@ def _run_isolated(
 
 
 def _run_paired(
-    cell: Cell, backend: Backend, sampler: MemorySampler, phases: _Phases
+    cell: Cell, backend: Backend, sampler: MemorySampler, phases: PhaseClock
 ) -> tuple[tuple[Built, ...], dict[str, Any]]:
     """The cell's strategies (two or more) over ONE template, trained in turn in timed blocks
     (:func:`mgbench.trackers.paired.run_paired`)."""
@@ -223,8 +230,11 @@ def _run_paired(
         raise ValueError(f"{cell.cell_id}: a paired cell needs versus, rounds and block_steps")
     names = cell.paired_strategies
     built = backend.build_many(cell, names)
-    phases.done("build_and_compile")
-    steps = [backend.step_function(cell, each) for each in built]
+    phases.done(phase.BUILD)
+    steps, step_function_s = [], []
+    for each in built:
+        steps.append(backend.step_function(cell, each))
+        step_function_s.append(phases.done(phase.STEP_FUNCTIONS))
 
     def rounds_start() -> None:
         backend.reset_memory_peaks()
@@ -238,10 +248,13 @@ def _run_paired(
         block_steps=cell.block_steps,
         on_rounds_start=rounds_start,
         on_rounds_end=sampler.stop,
+        phases=phases,
     )
-    phases.done("paired_rounds")
+    # Freeing a step function frees its tf.data iterator, which can stall for seconds (1.8 and
+    # 11.5 s on a busy 2-core VM, measuring nothing): they are kept until the process ends.
+    _KEPT_UNTIL_EXIT.extend(steps)
     return built, {
-        "paired": timing.to_dict(),
+        "paired": {**timing.to_dict(), "step_function_s": step_function_s},
         "placement": None,
         "placement_reason": PAIRED_PLACEMENT_REASON,
     }
@@ -285,9 +298,11 @@ def _cell_devices(built: Built) -> list[str]:
     return [*built.replica_devices, *where]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, exit_when_written: bool = False) -> int:
     """SPEC.json holds the cell and device options (and ``timeline``: steps and logdir, for a
-    process under TF's profiler); OUT.json receives the payload."""
+    process under TF's profiler); OUT.json receives the payload. ``exit_when_written`` (the
+    worker process's own ``__main__``): a measured process of one worker ends the moment its
+    payload is written (:func:`_exit_now`)."""
     spec_path, out_path = argv if argv is not None else sys.argv[1:]
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     cell = Cell.from_dict(spec["cell"])
@@ -310,8 +325,22 @@ def main(argv: list[str] | None = None) -> int:
         }
         code = 1
     child.write_result(Path(out_path), out)  # whole or not at all: never half a record
+    if exit_when_written and spec.get("timeline") is None and not cell.multiprocess:
+        _exit_now(code)
     return code
 
 
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown: once the payload is written nothing
+    in it is measured, yet tearing down TensorFlow and a heap of traced graphs kept the launcher
+    waiting seconds more per paired process on the CPU (the records' ``exit``). The output
+    streams are flushed first, so the log is whole. Not for a multiworker process, whose peers'
+    runtime expects an orderly goodbye."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exit_when_written=True))

@@ -9,7 +9,9 @@ So a paired process of more than two strategies (a cell with ``also``) is writte
 one of two is, plus what only it has: ``paired.others`` and ``paired.others_first_step_s``, and
 per round ``order`` and ``others_step_s`` (:class:`Paired`, :class:`PairedRound`). Every field a
 process of two writes keeps its shape and meaning (``a``/``b`` and their blocks, ``first``), and
-a record of two is written exactly as before.
+a record of two is written as before. Since their phases were recorded, every paired process adds
+``paired.phases_s``, ``paired.warmup_step_s`` and ``paired.step_function_s`` (by label, a, b, then
+the others); a record from an older file has them None and is written back without them.
 """
 
 from __future__ import annotations
@@ -124,6 +126,20 @@ def _step_times(value: Any, place: Place, *, empty_ok: bool = False) -> tuple[fl
     )
 
 
+def _seconds(value: Any, place: Place) -> float:
+    """A span of seconds on a monotonic clock (a phase, a step function's making): finite and
+    >= 0 (a phase may be too short for the clock to see)."""
+    number = finite_number(value, place)
+    if number < 0:
+        raise place.expected("seconds >= 0", value)
+    return number
+
+
+def _phases(value: Any, place: Place) -> dict[str, float]:
+    """A process's phases (``mgbench.trackers.phases``), name -> seconds, in the order they ran."""
+    return _values(value, place, _seconds)
+
+
 def _texts(value: Any, place: Place) -> tuple[str, ...]:
     return items(value, place, text, expected="a list of strings")
 
@@ -199,7 +215,7 @@ class Timing:
             first_loss=d.optional("first_loss", finite_number),
             last_loss=d.optional("last_loss", finite_number),
             nonfinite_losses=d.optional("nonfinite_losses", integer),
-            phases_s=d.optional("phases_s", _values, finite_number),
+            phases_s=d.optional("phases_s", _phases),
         )
 
 
@@ -387,6 +403,9 @@ PAIRED_LABELS = string.ascii_lowercase
 # Fields a process of more than two strategies adds; absent from a process of two, so its JSON
 # stays as it was (``_plain`` leaves them out when empty).
 _K_WAY = {"omit_when_empty": True}
+# Fields newer than the files some records come from: absent (None) there, and left out when
+# such a record is written again.
+_NEWER = {"omit_when_empty": True}
 
 
 @dataclass(frozen=True)
@@ -469,6 +488,14 @@ class Paired:
     rounds: tuple[PairedRound, ...]
     others: tuple[str, ...] = dataclasses.field(default=(), metadata=_K_WAY)
     others_first_step_s: tuple[float, ...] = dataclasses.field(default=(), metadata=_K_WAY)
+    # Where the process's time went (mgbench.trackers.phases.PAIRED_PHASES), and, by label (a,
+    # b, then the others), each strategy's warm-up steps and the seconds its training step took
+    # to make ready. None in files older than them, and then left out of the JSON as they were.
+    phases_s: dict[str, float] | None = dataclasses.field(default=None, metadata=_NEWER)
+    warmup_step_s: tuple[tuple[float, ...], ...] | None = dataclasses.field(
+        default=None, metadata=_NEWER
+    )
+    step_function_s: tuple[float, ...] | None = dataclasses.field(default=None, metadata=_NEWER)
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -515,6 +542,19 @@ class Paired:
             raise d.place_of("others_first_step_s").expected(
                 f"{len(others)} number(s), one per paired.others", list(others_first)
             )
+        warmup = d.optional("warmup_step_s", listed)
+        if warmup is not None and len(warmup) != len(strategies):
+            raise d.place_of("warmup_step_s").expected(
+                f"{len(strategies)} list(s), one per strategy (a, b, then the others)", warmup
+            )
+        step_function_s = d.optional(
+            "step_function_s", items, _seconds, expected="a list of seconds"
+        )
+        if step_function_s is not None and len(step_function_s) != len(strategies):
+            raise d.place_of("step_function_s").expected(
+                f"{len(strategies)} number(s), one per strategy (a, b, then the others)",
+                list(step_function_s),
+            )
         return cls(
             a=a,
             b=b,
@@ -526,6 +566,14 @@ class Paired:
             ),
             others=others,
             others_first_step_s=others_first,
+            phases_s=d.optional("phases_s", _phases),
+            warmup_step_s=None
+            if warmup is None
+            else tuple(
+                _step_times(steps, d.place_of(f"warmup_step_s[{i}]"), empty_ok=True)
+                for i, steps in enumerate(warmup)
+            ),
+            step_function_s=step_function_s,
         )
 
 
@@ -715,6 +763,13 @@ class Record:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def phases_s(self) -> dict[str, float] | None:
+        """The process's phases as its worker recorded them (``timing.phases_s``, or
+        ``paired.phases_s``), None when it recorded none."""
+        timing = self.paired if self.paired is not None else self.timing
+        return None if timing is None or timing.phases_s is None else dict(timing.phases_s)
 
     @classmethod
     def from_payload(

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mgbench.platform.hardware import Clock, monotonic
+from mgbench.trackers.phases import FIRST_STEPS, PAIRED_ROUNDS, WARMUP, PhaseClock
 
 Step = Callable[[], float]  # one training step, synced: it returns the loss it read
 
@@ -99,7 +100,7 @@ class PairedTiming:
     names: tuple[str, ...]  # the strategies, labelled a, b, c, ... in this order
     block_steps: int
     first_step_s: tuple[float, ...]  # by label: tracing plus the first step
-    warmup_step_s: tuple[tuple[float, ...], ...]  # by label, not recorded
+    warmup_step_s: tuple[tuple[float, ...], ...]  # by label
     rounds: tuple[PairedRoundTimes, ...]
 
     @property
@@ -111,13 +112,15 @@ class PairedTiming:
         return self.names[1]
 
     def to_dict(self) -> dict[str, object]:
-        """A process of two as ever; one of more adds ``others`` (the strategies after a and b)
-        and ``others_first_step_s``."""
+        """A process of two as ever, plus ``warmup_step_s`` (every strategy's warm-up steps, by
+        label: a's, b's, ...); one of more adds ``others`` (the strategies after a and b) and
+        ``others_first_step_s``."""
         out: dict[str, object] = {
             "a": self.a,
             "b": self.b,
             "block_steps": self.block_steps,
             "first_step_s": list(self.first_step_s[:2]),
+            "warmup_step_s": [list(steps) for steps in self.warmup_step_s],
             "rounds": [r.to_dict() for r in self.rounds],
         }
         if len(self.names) > 2:
@@ -141,11 +144,13 @@ def run_paired(
     clock: Clock = monotonic,
     on_rounds_start: Callable[[], None] | None = None,
     on_rounds_end: Callable[[], None] | None = None,
+    phases: PhaseClock | None = None,
 ) -> PairedTiming:
     """Trace and warm every step, then time ``rounds`` rounds of one block of each, in the
     orders of :func:`block_order`. ``steps[i]`` is the strategy ``names[i]``.
 
-    ``on_rounds_start``/``on_rounds_end`` bracket the timed rounds (memory sampling)."""
+    ``on_rounds_start``/``on_rounds_end`` bracket the timed rounds (memory sampling); ``phases``
+    closes ``first_steps``, ``warmup`` and ``paired_rounds`` as each ends."""
     if rounds < 1 or block_steps < 1 or warmup_steps < 0:
         raise ValueError(
             f"need rounds >= 1, block_steps >= 1, warmup_steps >= 0; "
@@ -157,7 +162,11 @@ def run_paired(
             f" and names {list(names)}"
         )
     first = tuple(_timed(step, clock) for step in steps)
+    if phases:
+        phases.done(FIRST_STEPS)
     warmup = tuple(tuple(_timed(step, clock) for _ in range(warmup_steps)) for step in steps)
+    if phases:
+        phases.done(WARMUP)
     if on_rounds_start:
         on_rounds_start()
     timed: list[PairedRoundTimes] = []
@@ -169,6 +178,8 @@ def run_paired(
         timed.append(PairedRoundTimes(order, tuple(blocks[x] for x in LABELS[: len(steps)])))
     if on_rounds_end:
         on_rounds_end()
+    if phases:
+        phases.done(PAIRED_ROUNDS)
     return PairedTiming(
         names=tuple(names),
         block_steps=block_steps,

@@ -10,6 +10,7 @@ import pytest
 from mgbench.commands.run import run_and_summarise
 from mgbench.config.suite import parse_suite
 from mgbench.records import store
+from mgbench.trackers.phases import PAIRED_PHASES
 
 PAIRED = """
 [suite]
@@ -82,6 +83,13 @@ def test_a_paired_record_holds_every_block_in_abba_order(paired_run, repeat):
     assert memory["host_rss_peak_bytes"] > 0
     assert "paired process" in memory["tf_peak_reason"]
     assert record["environment"]["tensorflow"]
+    # where the process's time went, phase by phase (the store sorts keys: compared as a set)
+    assert set(paired["phases_s"]) == set(PAIRED_PHASES)
+    assert all(seconds >= 0 for seconds in paired["phases_s"].values())
+    assert sum(paired["phases_s"].values()) < record["wall_s"]
+    assert paired["phases_s"]["first_steps"] == pytest.approx(sum(paired["first_step_s"]), rel=0.01)
+    assert [len(steps) for steps in paired["warmup_step_s"]] == [1, 1]
+    assert len(paired["step_function_s"]) == 2
 
 
 def test_the_tf_keras_paired_cell_is_skipped_with_its_reason(paired_run):

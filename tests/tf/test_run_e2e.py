@@ -80,10 +80,12 @@ def test_records_are_complete_and_consistent(smoke_records, index):
     # placement and transfers are read from the step fit traced, after the timed steps: no
     # second trace before them (the store sorts keys, so the phases are compared as a set)
     assert set(timing["phases_s"]) == {
+        "interpreter_and_imports",
         "tensorflow_and_devices",
         "build_and_compile",
         "fit",
         "audit",
+        "record",
     }
     memory = record["memory"]
     assert memory["tf_peak_bytes"] is None and "only for GPUs" in memory["tf_peak_reason"]

@@ -186,7 +186,8 @@ def test_paired_loop_traces_warms_then_alternates_blocks_in_abba_order():
     assert record["a"] == "inplace" and record["b"] == "concat" and record["block_steps"] == 2
     assert record["rounds"][1]["first"] == "b"
     assert record["rounds"][1]["b_step_s"] == pytest.approx([0.3, 0.3])
-    assert set(record) == {"a", "b", "block_steps", "first_step_s", "rounds"}
+    assert set(record) == {"a", "b", "block_steps", "first_step_s", "warmup_step_s", "rounds"}
+    assert [pytest.approx(s) for s in record["warmup_step_s"]] == [[0.1, 0.1], [0.3, 0.3]]
 
 
 def test_paired_rounds_alternate_so_two_rounds_are_abba():
