@@ -17,6 +17,9 @@ import nox
 nox.options.sessions = ["unit", "tf", "ratio_gate", "lint", "layers", "types"]
 ROOT = Path(__file__).resolve().parent
 PYTHON = sys.executable  # the environment nox runs from: the project's own
+# Two test files at a time (pytest-xdist), each file's tests in one worker: a module's shared run
+# is made once. As .ci/run runs them.
+PARALLEL = ("-n", "2", "--dist", "loadfile")
 
 
 # -- the CI steps, in .ci/run's order ------------------------------------------------------------
@@ -25,13 +28,18 @@ PYTHON = sys.executable  # the environment nox runs from: the project's own
 @nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
     """The unit tests alone (so their no-TensorFlow check is real)."""
-    session.run(PYTHON, "-m", "pytest", "tests/unit", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "tests/unit", *PARALLEL, *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def tf(session: nox.Session) -> None:
-    """The TensorFlow tests, on simulated devices."""
-    session.run(PYTHON, "-m", "pytest", "tests/tf", *session.posargs)
+    """The TensorFlow tests, on simulated devices; the pytest-benchmark gates last and alone
+    (under xdist pytest-benchmark times nothing, and their timing checks would not run)."""
+    tests = ("-m", "pytest", "tests/tf", *PARALLEL, "--ignore=tests/tf/benchmarks")
+    session.run(PYTHON, *tests, *session.posargs)
+    # pytest's exit 5 (nothing collected): a -k in posargs may select no gate
+    gates = ("-m", "pytest", "tests/tf/benchmarks")
+    session.run(PYTHON, *gates, *session.posargs, success_codes=[0, 5] if session.posargs else [0])
 
 
 @nox.session(venv_backend="none")

@@ -20,7 +20,7 @@ replicas = [2]
 batch_per_replica = 4
 warmup_steps = 1
 timed_steps = 8
-repeats = 3
+repeats = 2
 timeout_s = 240
 compare = []
 timeline = true
@@ -52,8 +52,10 @@ def test_smoke_run_succeeds_with_one_record_per_cell(smoke_records):
     assert code == 0, "\n".join(lines)
     strategies = ["single", "inplace", "concat", "mirrored"]
     # Interleaved: each repeat runs every strategy, in an order shuffled per repeat, before the
-    # next repeat starts. (The paired design has its own end-to-end test.)
-    for repeat in range(3):
+    # next repeat starts (two repeats show it: one more cost CI four processes and proved nothing
+    # new). (The paired design has its own end-to-end test.)
+    assert len(records) == 2 * len(strategies)
+    for repeat in range(2):
         block = records[repeat * 4 : repeat * 4 + 4]
         assert sorted(r["cell"]["strategy"] for r in block) == sorted(strategies)
         assert {r["repeat"] for r in block} == {repeat}
