@@ -130,9 +130,11 @@ def run_cell(
         built, measured = _run_paired(cell, backend, sampler, phases)
         energy_result = {"energy": None, "energy_reason": PAIRED_ENERGY_REASON}
     else:
-        built, measured = _run_isolated(
-            cell, backend, sampler, energy, phases, process.create_time()
-        )
+        # The process's creation on the clock since boot: psutil's create_time adds a boot time
+        # Linux gives in whole seconds, an error as large as what a worker that exits at once
+        # spends after its first timed step.
+        created_at = time.time() - phase.process_age_s()
+        built, measured = _run_isolated(cell, backend, sampler, energy, phases, created_at)
         energy_result = energy.result()
     framework_peaks, framework_peak_reason = backend.memory_peaks(_cell_devices(built[0]))
     if cell.paired:
