@@ -10,8 +10,10 @@ processes already recorded ok).
 
 Table: per cell, the median seconds of each phase (``mgbench.trackers.phases``; ``exit`` is the
 wall time beyond the recorded phases) and of the process's wall time, over the ok processes of
-the ``--before`` folders and of the ``--after`` folders, side by side. Only records with the
-process's phases measured from its creation count (older ones lack ``interpreter_and_imports``).
+the ``--before`` folders and of the ``--after`` folders, side by side; then, per strategy, the
+median first step and the median of its rounds' median steps (what a cut must leave as it was).
+Only records with the process's phases measured from its creation count (older ones lack
+``interpreter_and_imports``).
 
 Warm-up: the rule of ``mgbench.analysis.warmup`` over run folders' paired processes, per model:
 is round 0 slower than the later rounds, and how many warm-up steps the data say are needed.
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> None:
             )
 
 
-def _records(folders: Sequence[Path]) -> list[Any]:
+def _records(folders: Sequence[Path], started_after: str | None = None) -> list[Any]:
+    """The paired records of ``folders``; those started at or after ``started_after`` (an ISO
+    time, as records write it) when given."""
     from mgbench.records import store
     from mgbench.records.run_folder import RunFolder
 
@@ -72,17 +76,19 @@ def _records(folders: Sequence[Path]) -> list[Any]:
         for folder in folders
         for record in store.read_records(RunFolder(folder).results)
         if record.cell.paired
+        and (started_after is None or (record.started_at or "") >= started_after)
     ]
 
 
-def table(before: Sequence[Path], after: Sequence[Path]) -> str:
-    """Per cell: each phase's median before and after, and the change."""
+def table(before: Sequence[Path], after: Sequence[Path], started_after: str | None = None) -> str:
+    """Per cell: each phase's median before and after, and the change (processes started at or
+    after ``started_after`` only, when given)."""
     from tabulate import tabulate
 
     from mgbench.analysis.phases import median_phases_s
     from mgbench.records import environment
 
-    groups = {"before": _records(before), "after": _records(after)}
+    groups = {"before": _records(before, started_after), "after": _records(after, started_after)}
     cell_ids = dict.fromkeys(r.cell_id for records in groups.values() for r in records)
     lines = []
     machines = [r for records in groups.values() for r in records]
@@ -101,6 +107,9 @@ def table(before: Sequence[Path], after: Sequence[Path]) -> str:
             was, now = (medians[g][1].get(name) for g in ("before", "after"))
             change = "" if was is None or now is None else f"{now - was:+.2f}"
             rows.append([name, _seconds(was), _seconds(now), change])
+        rows += _strategy_rows(
+            {g: [r for r in records if r.cell_id == cell_id] for g, records in groups.items()}
+        )
         counts = ", ".join(f"{g} {medians[g][0]} process(es)" for g in medians)
         lines += [f"{cell_id} ({counts})", ""]
         lines.append(
@@ -113,6 +122,39 @@ def table(before: Sequence[Path], after: Sequence[Path]) -> str:
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def _strategy_rows(groups: dict[str, list[Any]]) -> list[list[str]]:
+    """Per strategy, the median over processes of its first step and of its rounds' median step
+    (what the cuts must leave as they were), before and after; processes with phases only."""
+    import statistics
+
+    from mgbench.analysis.phases import process_phases_s
+
+    measured = {
+        g: [r.paired for r in records if r.ok and process_phases_s(r) is not None]
+        for g, records in groups.items()
+    }
+    strategies = dict.fromkeys(s for each in measured.values() for p in each for s in p.strategies)
+    rows = []
+    for what in ("first step", "round step"):
+        for name in strategies:
+            values = []
+            for group in ("before", "after"):
+                seconds = [
+                    p.first_steps_s[p.strategies.index(name)]
+                    if what == "first step"
+                    else statistics.median(
+                        t for r in p.rounds for t in r.blocks[p.strategies.index(name)]
+                    )
+                    for p in measured[group]
+                    if name in p.strategies
+                ]
+                values.append(statistics.median(seconds) if seconds else None)
+            was, now = values
+            change = "" if was is None or now is None else f"{now - was:+.3f}"
+            rows.append([f"({what}, {name})", _seconds(was, 3), _seconds(now, 3), change])
+    return rows
 
 
 def warmup_table(folders: Sequence[Path]) -> str:
@@ -159,8 +201,8 @@ def warmup_table(folders: Sequence[Path]) -> str:
     )
 
 
-def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+def _seconds(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:
@@ -177,6 +219,10 @@ def main() -> None:
     tabulating.add_argument("--before", type=Path, nargs="+", required=True)
     tabulating.add_argument("--after", type=Path, nargs="*", default=[])
     tabulating.add_argument("--write", type=Path, help="also write the table to this file")
+    tabulating.add_argument(
+        "--started-after",
+        help="only processes started at or after this time (ISO, e.g. 2026-12-07T04:23:00+00:00)",
+    )
     checking = commands.add_parser("warmup", help="the warm-up rule over run folders")
     checking.add_argument("folders", type=Path, nargs="+")
     args = parser.parse_args()
@@ -186,7 +232,7 @@ def main() -> None:
     if args.command == "warmup":
         print(warmup_table(args.folders))
         return
-    text = table(args.before, args.after)
+    text = table(args.before, args.after, args.started_after)
     if args.write:
         args.write.write_text(text + "\n", encoding="utf-8")
     print(text)

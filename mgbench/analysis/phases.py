@@ -13,9 +13,16 @@ import statistics
 from collections.abc import Iterable
 
 from mgbench.records.record import Record
-from mgbench.trackers.phases import EXIT, INTERPRETER
+from mgbench.trackers.phases import EXIT, INTERPRETER, ISOLATED_PHASES, PAIRED_PHASES
 
 WALL = "wall"  # the launcher's wall time of the process, beside its phases
+# Every phase in the order it runs: a paired process's, the isolated ones' own before the last.
+ORDER = (
+    *PAIRED_PHASES[:-1],
+    *(p for p in ISOLATED_PHASES if p not in PAIRED_PHASES),
+    *PAIRED_PHASES[-1:],
+    EXIT,
+)
 
 
 def process_phases_s(record: Record) -> dict[str, float] | None:
@@ -39,7 +46,11 @@ def median_phases_s(records: Iterable[Record]) -> tuple[int, dict[str, float]]:
         for record in records
         if record.ok and (phases := process_phases_s(record)) is not None
     ]
-    names = dict.fromkeys(name for phases, _ in measured for name in phases)
+    # in the order they run (the store writes a record's keys sorted), unknown names after
+    names = sorted(
+        dict.fromkeys(name for phases, _ in measured for name in phases),
+        key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER),
+    )
     medians = {
         name: statistics.median(phases[name] for phases, _ in measured if name in phases)
         for name in names

@@ -72,12 +72,7 @@ class Keras3Backend(TensorFlowBackend):
         if built.distribution is not None:
             dataset = built.distribution.experimental_distribute_dataset(dataset)
         x, y = models.synthetic_batch(spec.image_size, spec.classes, spec.global_batch)
-        # The training state (the optimizer's variables, the compiled loss) is built as ``fit``
-        # builds it: up front under a tf.distribute strategy, else in the first step's trace.
-        # (Building it up front for a wrapper, as this did, traced the whole forward pass once
-        # more, symbolically, before the first step: ~1 s a strategy on the CPU, and nothing
-        # of it reached the step that is timed.)
-        built.model._maybe_symbolic_build(data_batch=(tf.constant(x), tf.constant(y)))
+        built.model._symbolic_build(data_batch=(tf.constant(x), tf.constant(y)))
         built.model.make_train_function()
         iterator = iter(dataset)
         return lambda: float(built.model.train_function(iterator)["loss"])

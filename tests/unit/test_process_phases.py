@@ -66,6 +66,13 @@ def test_the_table_gives_each_phase_median_before_and_after(tmp_path):
     assert cells("step_functions") == ["3.00", "1.00", "-2.00"]
     assert cells("exit") == ["6.75", "0.25", "-6.50"]
     assert cells("wall") == ["10.00", "1.75", "-8.25"]
+    # in the order the phases run (the store sorts a record's keys), then the strategies' steps
+    assert list(rows)[1:5] == ["interpreter_and_imports", "step_functions", "exit", "wall"]
+    assert list(rows)[5:8] == [
+        "(first step, inplace)",
+        "(first step, wholebatch)",
+        "(first step, concat)",
+    ]
 
 
 def test_seeded_losses_compare_bit_for_bit():
