@@ -86,14 +86,10 @@ from scipy import stats as sps
 from mgbench.analysis import paired
 from mgbench.analysis.claim import (
     DEFAULT_ALPHA,
-    DEFAULT_CLAIMS,
-    DEFAULT_MIN_EFFECT_PCT,
-    Claims,
     Outcome,
     Verdict,
 )
-from mgbench.analysis.comparisons import PairedComparison, paired_comparisons
-from mgbench.records.record import Record
+from mgbench.analysis.comparisons import PairedComparison
 
 SEED = 23  # the issue's number
 SEQUENCES = 400_000  # simulated standard normal sequences per design
@@ -383,7 +379,7 @@ def _check_level(design: SequentialDesign, comparison: PairedComparison) -> None
         raise ValueError(
             f"{comparison.label}: its interval is at alpha {estimate.alpha:g}, not the design's "
             f"{wanted:.6g} for the look after {estimate.processes} processes "
-            "(compute it at design.look_alpha of its own processes: look_comparisons does)"
+            "(comparisons.paired_comparisons does, for a cell with its sequential_max)"
         )
 
 
@@ -397,7 +393,8 @@ def stop_decision(
     question is about (``is_claim``) is decided, or when each undecided one is futile (its
     :func:`conditional_power` below ``design.futility_power``), or at the design's last look.
     The comparisons must be at the look's level (:meth:`SequentialDesign.look_alpha` of each
-    one's own processes; :func:`look_comparisons`), else ValueError. No look before 2
+    one's own processes, as :func:`mgbench.analysis.comparisons.paired_comparisons` computes
+    them for a cell run until decided), else ValueError. No look before 2
     processes; with no comparison to decide the run goes on to the last look."""
     if isinstance(processes, bool) or not isinstance(processes, int | np.integer):
         raise ValueError(f"processes must be an integer, got {processes!r}")
@@ -435,43 +432,6 @@ def stop_decision(
         left = f"{len(undecided)} undecided" if questions else "no comparison to decide"
         return StopDecision(True, f"the most processes, {processes}, reached: {left}", False, False)
     return StopDecision(False, "", False, False)
-
-
-def look_comparisons(
-    design: SequentialDesign,
-    records: Sequence[Record],
-    *,
-    claims: Claims = DEFAULT_CLAIMS,
-    min_effect_pct: float = DEFAULT_MIN_EFFECT_PCT,
-) -> list[PairedComparison]:
-    """``comparisons.paired_comparisons`` with each comparison at the look level of its own
-    paired processes (a failed process leaves one comparison with fewer than another), in the
-    same order: what :func:`stop_decision` reads. ValueError for a comparison of more processes
-    than the design allows."""
-    first = paired_comparisons(
-        records, alpha=design.alpha, claims=claims, min_effect_pct=min_effect_pct
-    )
-    for comparison in first:
-        if comparison.estimate is not None and comparison.estimate.processes > design.max_processes:
-            raise ValueError(
-                f"{comparison.label}: {comparison.estimate.processes} paired processes, more "
-                f"than the design's {design.max_processes}"
-            )
-    counts = {c.estimate.processes for c in first if c.estimate is not None}
-    at_level = {
-        k: paired_comparisons(
-            records, alpha=design.look_alpha(k), claims=claims, min_effect_pct=min_effect_pct
-        )
-        for k in sorted(counts)
-        if k >= 2
-    }
-    # paired_comparisons orders comparisons by first appearance, whatever the alpha.
-    return [
-        at_level[c.estimate.processes][index]
-        if c.estimate is not None and c.estimate.processes in at_level
-        else c
-        for index, c in enumerate(first)
-    ]
 
 
 # -- a p-value for Holm -------------------------------------------------------------------------
@@ -604,7 +564,6 @@ __all__ = [
     "conditional_power",
     "deciding_regions_log",
     "decision_statistics",
-    "look_comparisons",
     "sequential_p_value",
     "stop_decision",
 ]

@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from mgbench.analysis import multiplicity, paired, sequential
 from mgbench.analysis.cells import CellKey
-from mgbench.analysis.claim import DEFAULT_CLAIMS, SEED_QUESTION, Claim, Outcome, Verdict
+from mgbench.analysis.claim import SEED_QUESTION, Claim, Outcome, Verdict
 from mgbench.analysis.comparisons import PairedComparison, paired_comparisons, paired_verdict
 from mgbench.analysis.sequential import SequentialDesign, StopDecision, stop_decision
 from mgbench.records.record import Record
@@ -334,18 +334,21 @@ def test_futility_never_changes_a_verdict_it_only_stops():
     assert stopped_futile > 0
 
 
-def test_look_comparisons_puts_each_at_its_own_processes_level():
+def test_a_sequential_cells_comparison_is_at_the_level_of_its_own_processes():
     design = SequentialDesign(6)
-    records = [Record.from_json(r) for r in paired_run(3, 4, true_pct=0.0, round_sd=0.01)]
+    raw = paired_run(3, 4, true_pct=0.0, round_sd=0.01)
     # A fourth process that failed: the comparison still has 3.
     failed = paired_run(4, 4, true_pct=0.0, round_sd=0.01)[3]
     failed.update(status="failed", reason="failed: synthetic", paired=None)
-    records.append(Record.from_json(failed))
-    (comparison,) = sequential.look_comparisons(design, records, claims=DEFAULT_CLAIMS)
+    plain_records = [Record.from_json(r) for r in [*raw, failed]]
+    for r in [*raw, failed]:
+        r["cell"]["sequential_max"] = 6
+    records = [Record.from_json(r) for r in [*raw, failed]]
+    (comparison,) = paired_comparisons(records, alpha=design.alpha)
     assert comparison.estimate.processes == 3
     assert comparison.estimate.alpha == design.look_alpha(3)
-    (plain,) = paired_comparisons(records, alpha=design.look_alpha(3))
-    assert comparison == plain
+    (plain,) = paired_comparisons(plain_records, alpha=design.look_alpha(3))
+    assert comparison.estimate == plain.estimate and comparison.verdict == plain.verdict
     decision = stop_decision(design, [comparison], 4, MIN_EFFECT)
     assert decision.decided == (comparison.verdict.outcome is not Outcome.INCONCLUSIVE)
 
