@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +99,10 @@ FUTILITY_POWER = 0.10  # below this conditional power an undecided comparison st
 # by half or more one time in ten (2 df: P(chi2_2 / 2 > 2.25) = 0.105), which makes a comparison
 # that would decide look hopeless; from 4 processes (3 df) on, that happens one time in 25.
 FUTILITY_FROM_PROCESSES = 4
+# With an earlier run's spread of the same comparison pooled in (PriorSpread), futility is judged
+# once the pooled spread has as many df as FUTILITY_FROM_PROCESSES processes alone give, but never
+# before this look (benchmarks/sequential.py: futility with a prior).
+FUTILITY_FROM_PROCESSES_WITH_PRIOR = 2
 P_VALUE_FLOOR = 1e-6  # below the simulation's resolution; sequential_p_value reports no less
 
 
@@ -276,6 +280,50 @@ class SequentialDesign:
 # -- futility -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PriorSpread:
+    """What an earlier run of the same paired cell saw of one comparison: the variance of one
+    process's mean log ratio (at this run's rounds per process) on ``df`` degrees of freedom
+    (its processes less one). Futility pools it with the spread the run sees itself
+    (:func:`pooled_spread`), so a comparison the earlier run showed hopeless can stop at the
+    first look instead of the fourth process. It only ever feeds futility, which cannot decide
+    a verdict: a wrong prior costs processes or verdicts, never the error rate."""
+
+    variance_log: float
+    df: int
+    source: str
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.variance_log) and self.variance_log >= 0):
+            raise ValueError(
+                f"a prior spread's variance must be finite and >= 0, got {self.variance_log}"
+            )
+        if isinstance(self.df, bool) or not isinstance(self.df, int) or self.df < 1:
+            raise ValueError(f"a prior spread needs df >= 1 (two processes), got {self.df!r}")
+
+
+def pooled_spread(process_means_log: np.ndarray, prior: PriorSpread | None = None) -> np.ndarray:
+    """The process means' sd (last axis; leading axes are independent comparisons), pooled with
+    ``prior`` by degrees of freedom, ``sqrt((df0 v0 + (k - 1) s^2) / (df0 + k - 1))``; without
+    one, the sample sd."""
+    means = np.asarray(process_means_log, float)
+    own = means.var(axis=-1, ddof=1)
+    if prior is None:
+        return np.asarray(np.sqrt(own))
+    own_df = means.shape[-1] - 1
+    pooled = (prior.df * prior.variance_log + own_df * own) / (prior.df + own_df)
+    return np.asarray(np.sqrt(pooled))
+
+
+def futility_from(prior: PriorSpread | None) -> int:
+    """The first look (as processes) at which futility is judged: once the spread is seen on
+    ``FUTILITY_FROM_PROCESSES - 1`` df, the prior's counted, and not before
+    :data:`FUTILITY_FROM_PROCESSES_WITH_PRIOR` processes."""
+    if prior is None:
+        return FUTILITY_FROM_PROCESSES
+    return max(FUTILITY_FROM_PROCESSES_WITH_PRIOR, FUTILITY_FROM_PROCESSES - prior.df)
+
+
 def deciding_regions_log(
     half_width_log: np.ndarray, range_pct: tuple[float, float] | None, min_effect_pct: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -300,20 +348,22 @@ def conditional_power(
     final_critical: float,
     range_pct: tuple[float, float] | None,
     min_effect_pct: float,
+    prior: PriorSpread | None = None,
 ) -> np.ndarray:
     """The chance that the last look (after ``K = max_processes`` processes, critical value
     ``final_critical``) reaches a verdict, given the first ``k`` process means (last axis; any
     leading axes are independent comparisons), were the true effect their mean and the process
-    means' sd their sd ``s``, taken as known. The final centre is then normal about the current
-    one with sd ``s sqrt(K - k) / K`` and its half-width ``final_critical s / sqrt(K)``, so the
-    chance is the normal probability of :func:`deciding_regions_log`. Later looks only add to it,
-    so this is a lower bound; with ``k = K`` it is 0 or 1."""
+    means' sd ``s`` their sd (pooled with ``prior`` when given, :func:`pooled_spread`), taken as
+    known. The final centre is then normal about the current one with sd ``s sqrt(K - k) / K``
+    and its half-width ``final_critical s / sqrt(K)``, so the chance is the normal probability of
+    :func:`deciding_regions_log`. Later looks only add to it, so this is a lower bound; with
+    ``k = K`` it is 0 or 1."""
     means = np.asarray(process_means_log, float)
     k = means.shape[-1]
     if not 2 <= k <= max_processes:
         raise ValueError(f"conditional power needs 2..{max_processes} process means, got {k}")
     centre = means.mean(axis=-1)
-    spread = means.std(axis=-1, ddof=1)
+    spread = pooled_spread(means, prior)
     half = final_critical * spread / math.sqrt(max_processes)
     scale = spread * math.sqrt(max_processes - k) / max_processes
     power = np.zeros(centre.shape)
@@ -347,13 +397,16 @@ class StopDecision:
 
 
 def _comparison_power(
-    design: SequentialDesign, comparison: PairedComparison, min_effect_pct: float
+    design: SequentialDesign,
+    comparison: PairedComparison,
+    min_effect_pct: float,
+    prior: PriorSpread | None,
 ) -> float | None:
     """The comparison's conditional power, or None when it cannot be judged yet."""
     estimate = comparison.estimate
     if estimate is None or comparison.claim is None:
         return None
-    if estimate.processes < FUTILITY_FROM_PROCESSES:
+    if estimate.processes < futility_from(prior):
         return None
     power = conditional_power(
         _process_means_log(estimate),
@@ -361,6 +414,7 @@ def _comparison_power(
         design.critical_value(design.max_processes),
         comparison.claim.range_pct,
         min_effect_pct,
+        prior,
     )
     return float(power)
 
@@ -388,10 +442,12 @@ def stop_decision(
     comparisons: Sequence[PairedComparison],
     processes: int,
     min_effect_pct: float,
+    priors: Mapping[tuple[str, str], PriorSpread] | None = None,
 ) -> StopDecision:
     """After the look at ``processes`` paired processes: stop when every comparison a claim or
     question is about (``is_claim``) is decided, or when each undecided one is futile (its
-    :func:`conditional_power` below ``design.futility_power``), or at the design's last look.
+    :func:`conditional_power` below ``design.futility_power``, with its spread pooled with
+    ``priors[(a, b)]`` where an earlier run gave one), or at the design's last look.
     The comparisons must be at the look's level (:meth:`SequentialDesign.look_alpha` of each
     one's own processes, as :func:`mgbench.analysis.comparisons.paired_comparisons` computes
     them for a cell run until decided), else ValueError. No look before 2
@@ -415,12 +471,18 @@ def stop_decision(
         return StopDecision(True, f"decided {look}", True, False)
     last = processes == design.max_processes
     if design.futility_power > 0 and undecided and not last:
-        powers = [_comparison_power(design, c, min_effect_pct) for c in undecided]
+        priors = priors or {}
+        found = [priors.get((c.a, c.b)) for c in undecided]
+        powers = [
+            _comparison_power(design, c, min_effect_pct, prior)
+            for c, prior in zip(undecided, found, strict=True)
+        ]
         if all(p is not None and p < design.futility_power for p in powers):
             detail = "; ".join(
                 f"{c.label} would decide by {design.max_processes} processes with "
                 f"{p:.0%} conditional power"
-                for c, p in zip(undecided, powers, strict=True)
+                + ("" if prior is None else f" (spread pooled with {prior.source})")
+                for c, p, prior in zip(undecided, powers, found, strict=True)
             )
             return StopDecision(
                 True,
@@ -557,13 +619,17 @@ def sequential_p_value(
 __all__ = [
     "CHOSEN_SPENDING",
     "FUTILITY_FROM_PROCESSES",
+    "FUTILITY_FROM_PROCESSES_WITH_PRIOR",
     "FUTILITY_POWER",
     "SPENDING_FUNCTIONS",
+    "PriorSpread",
     "SequentialDesign",
     "StopDecision",
     "conditional_power",
     "deciding_regions_log",
     "decision_statistics",
+    "futility_from",
+    "pooled_spread",
     "sequential_p_value",
     "stop_decision",
 ]

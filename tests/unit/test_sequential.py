@@ -282,6 +282,64 @@ def test_it_stops_for_futility_only_from_four_processes():
     assert not stop_decision(quiet, [_comparison(quiet, edge, CLAIM)], 4, MIN_EFFECT).stop
 
 
+def test_a_prior_spread_pools_by_degrees_of_freedom():
+    means = np.log1p(np.array([[1.0, 3.0, -2.0], [0.0, 0.5, 1.0]]) / 100)
+    prior = sequential.PriorSpread(0.02**2, 4, "earlier")
+    pooled = sequential.pooled_spread(means, prior)
+    own = means.var(axis=-1, ddof=1)
+    assert pooled == pytest.approx(np.sqrt((4 * 0.02**2 + 2 * own) / 6), rel=1e-12)
+    assert sequential.pooled_spread(means) == pytest.approx(np.sqrt(own), rel=1e-12)
+    # Known answer: prior variance 0.0004 on 4 df, own variance 0.0001 on 2 df -> 0.0003.
+    two = np.array([0.0, math.sqrt(2) * 0.01])  # sample variance 0.0001
+    assert sequential.pooled_spread(two[None, :3], sequential.PriorSpread(4e-4, 1, "x")) == (
+        pytest.approx(math.sqrt((4e-4 + 1e-4) / 2))
+    )
+
+
+@pytest.mark.parametrize(
+    ("variance", "df"), [(float("nan"), 2), (-1e-4, 2), (float("inf"), 2), (1e-4, 0), (1e-4, True)]
+)
+def test_a_bad_prior_spread_is_refused(variance, df):
+    with pytest.raises(ValueError, match="prior spread"):
+        sequential.PriorSpread(variance, df, "earlier")
+
+
+def test_futility_is_judged_once_the_pooled_spread_has_three_df():
+    assert sequential.futility_from(None) == 4
+    assert sequential.futility_from(sequential.PriorSpread(1e-4, 1, "x")) == 3
+    assert sequential.futility_from(sequential.PriorSpread(1e-4, 2, "x")) == 2
+    assert sequential.futility_from(sequential.PriorSpread(1e-4, 9, "x")) == 2
+
+
+def test_a_prior_spread_lets_futility_stop_at_the_first_look():
+    design = SequentialDesign(6)
+    # Two processes that happen to agree, on the claim's lower edge: alone they look tight, and
+    # futility waits for 4 processes; an earlier run saw process means spread by 5%.
+    comparison = _comparison(design, [5.0, 5.4], CLAIM)
+    assert comparison.verdict.outcome is Outcome.INCONCLUSIVE
+    assert not stop_decision(design, [comparison], 2, MIN_EFFECT).stop
+    prior = sequential.PriorSpread(0.05**2, 5, "results/imagenet/earlier")
+    decision = stop_decision(
+        design, [comparison], 2, MIN_EFFECT, {("inplace", "wholebatch"): prior}
+    )
+    assert decision.stop and decision.futile and not decision.decided
+    assert decision.reason.startswith("futile after 2 processes (look 1 of 5): ")
+    assert "(spread pooled with results/imagenet/earlier)" in decision.reason
+    # A prior for another pair is not this comparison's.
+    other = {("inplace", "concat"): prior}
+    assert not stop_decision(design, [comparison], 2, MIN_EFFECT, other).stop
+    # A quiet earlier run makes the same two processes hopeful: no stop.
+    quiet = sequential.PriorSpread(0.002**2, 5, "quiet")
+    means = np.log1p(np.array([5.0, 5.4]) / 100)
+    power = sequential.conditional_power(
+        means, 6, design.critical_value(6), (5.0, 12.0), 2.0, quiet
+    )
+    assert power > 0.1
+    assert not stop_decision(
+        design, [comparison], 2, MIN_EFFECT, {("inplace", "wholebatch"): quiet}
+    ).stop
+
+
 def test_one_hopeful_question_keeps_the_run_going_past_a_futile_one():
     design = SequentialDesign(6)
     hopeless = _comparison(design, [5.0, 1.0, 9.0, 5.2], CLAIM)
