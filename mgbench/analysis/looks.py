@@ -1,6 +1,7 @@
 """A run until decided, from its records: the look after a paired cell's latest process (its
-comparisons at the design's adjusted level and the design's stop decision), and the p-value a
-sequential row brings to the Holm reading across rows.
+comparisons at the design's adjusted level and the design's stop decision), the spreads an
+earlier run's records lend its futility, and the p-value a sequential row brings to the Holm
+reading across rows.
 
 The design and its decision rule are :mod:`mgbench.analysis.sequential`'s; the launcher asks
 for a look through the ``mgbench run`` command (it cannot import this room). Pure functions over
@@ -9,8 +10,11 @@ records: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from mgbench.analysis import multiplicity, sequential, stats
 from mgbench.analysis.claim import DEFAULT_CLAIMS, Claims
@@ -52,10 +56,12 @@ def look_at(
     claims: Claims = DEFAULT_CLAIMS,
     alpha: float = stats.DEFAULT_ALPHA,
     min_effect_pct: float = stats.DEFAULT_MIN_EFFECT_PCT,
+    priors: Mapping[str, Mapping[tuple[str, str], sequential.PriorSpread]] | None = None,
 ) -> CellLook | None:
     """The look after ``cell``'s latest process, from its ``records`` so far (others are left
     out); None when the cell has a fixed number of processes or fewer than two processes gave
-    rounds (there is no look before the second)."""
+    rounds (there is no look before the second). ``priors`` (by cell id, then pair: what
+    :func:`prior_spreads` reads from an earlier run) feed the futility judgement."""
     if cell.sequential_max is None:
         return None
     found = paired_comparisons(
@@ -69,8 +75,37 @@ def look_at(
         return None
     design = runs[0].design
     processes = min(max(run.processes for run in runs), design.max_processes)
-    decision = sequential.stop_decision(design, found, processes, min_effect_pct)
+    cell_priors = (priors or {}).get(cell.cell_id)
+    decision = sequential.stop_decision(design, found, processes, min_effect_pct, cell_priors)
     return CellLook(cell, design, processes, tuple(found), decision)
+
+
+def prior_spreads(
+    earlier: Sequence[Record], rounds_by_cell: Mapping[str, int], source: str
+) -> dict[str, dict[tuple[str, str], sequential.PriorSpread]]:
+    """What an earlier run's records lend futility: for each paired cell of ``rounds_by_cell``
+    (cell id -> this run's rounds per process) that the earlier run ran with >= 2 processes,
+    each pair's variance of a process mean, moved to this run's rounds. The earlier run's
+    process means (log of the trimmed means the interval reads) vary by ``s0^2``, of which
+    ``w / R0`` is rounds' noise (``w``: one round's pooled variance, ``R0`` its rounds per
+    process); at ``R`` rounds that part is ``w / R``, and the variance is never taken below it."""
+    out: dict[str, dict[tuple[str, str], sequential.PriorSpread]] = {}
+    for comparison in paired_comparisons(list(earlier)):
+        estimate = comparison.estimate
+        cell_id = comparison.cell.cell_id
+        if estimate is None or estimate.processes < 2 or cell_id not in rounds_by_cell:
+            continue
+        means = np.log1p(np.asarray(estimate.per_process_pct, float) / 100)
+        then = estimate.rounds / estimate.processes
+        now = rounds_by_cell[cell_id]
+        variance = float(means.var(ddof=1)) + estimate.within_var * (1 / now - 1 / then)
+        variance = max(variance, estimate.within_var / now)
+        if not math.isfinite(variance):
+            continue
+        out.setdefault(cell_id, {})[(comparison.a, comparison.b)] = sequential.PriorSpread(
+            variance, estimate.processes - 1, f"{source} ({estimate.processes} processes)"
+        )
+    return out
 
 
 def row_p_value(

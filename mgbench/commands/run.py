@@ -6,7 +6,9 @@ under ``results/<suite>/``) or stated defaults, and the paired cells' rounds and
 variance component (:mod:`mgbench.analysis.allocation`). ``--deadline MINUTES`` runs that
 allocation within the deadline (the chosen rounds and processes replace the suite's for paired
 cells, and ``suite.json`` records them; not with ``--pairs``), with the same estimates deciding
-whether the next process still fits.
+whether the next process still fits. A run until decided lends its paired cells' futility the
+spread of the same earlier run (:func:`futility_priors`), so a comparison that run showed
+hopeless stops at the first look.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from mgbench.vocabulary import DeviceMode
 if TYPE_CHECKING:
     from mgbench.analysis.allocation import RunAllocation
     from mgbench.analysis.plan import EarlierRun, MachineHere, Noise, RunPlan
+    from mgbench.analysis.sequential import PriorSpread
+
+    # Per paired cell id, per (A, B): what an earlier run lends futility.
+    FutilityPriors = Mapping[str, Mapping[tuple[str, str], PriorSpread]]
 
 PROFILES = ("auto", "default", "cpu")  # the suite's run profile: --profile
 
@@ -101,8 +107,9 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plan-from",
         metavar="RUN",
-        help="per-phase costs for --plan/--deadline from this run folder (default: the newest "
-        "run of the suite under results/<suite>/ made on this machine, else stated defaults)",
+        help="per-phase costs for --plan/--deadline, and the spread a run until decided judges "
+        "futility with, from this run folder (default: the newest run of the suite under "
+        "results/<suite>/ made on this machine, else stated defaults)",
     )
     parser.add_argument(
         "--deadline",
@@ -202,8 +209,6 @@ def run_command(
         raise ValueError(f"{slurm.given_flags(slurm_overrides)[0]}: only with --executor slurm")
     if deadline_min is not None and not 0 < deadline_min < float("inf"):
         raise ValueError(f"--deadline: expected minutes > 0, got {deadline_min:g}")
-    if plan_from is not None and not (plan or deadline_min is not None):
-        raise ValueError("--plan-from: only with --plan or --deadline, which use its costs")
     gpus = hardware.gpu_count()
     cpu_only = {"auto": None, "cpu": True, "default": False}[profile]
     if cpu_only is None:
@@ -211,6 +216,13 @@ def run_command(
     loaded = suite.load_suite(suite_path, cpu_only=cpu_only).select(
         models=models, replicas=replicas, repeats=repeats, pairs=pairs, until_decided=until_decided
     )
+    if plan_from is not None and not (
+        plan or deadline_min is not None or loaded.settings.until_decided
+    ):
+        raise ValueError(
+            "--plan-from: only with --plan or --deadline, which use its costs, or a run until "
+            "decided, whose futility uses its spread"
+        )
     if loaded.settings.until_decided:
         check_design(loaded.settings.pairs)
     slurm_options = slurm_settings(loaded, slurm_overrides) if executor == "slurm" else None
@@ -247,6 +259,11 @@ def run_command(
         estimate = plan_run(loaded, mode, earlier=earlier)
         emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
         deadline = launcher.Deadline(deadline_min, estimate.process_s)
+    priors = None
+    if loaded.settings.until_decided:
+        prior_run = earlier_run(loaded, mode, plan_from, exclude=folder)
+        priors = futility_priors(loaded, prior_run)
+        emit(futility_line(loaded, prior_run, priors))
     return run_and_summarise(
         loaded,
         folder,
@@ -256,6 +273,42 @@ def run_command(
         deadline=deadline,
         emit=emit,
         claims=claims,
+        priors=priors,
+    )
+
+
+def futility_priors(loaded: Suite, earlier: EarlierRun | None) -> FutilityPriors:
+    """The spreads an earlier run of the suite lends the futility of its paired cells run until
+    decided (:func:`mgbench.analysis.looks.prior_spreads`); empty without one."""
+    from mgbench.analysis.looks import prior_spreads
+
+    if earlier is None:
+        return {}
+    rounds = {
+        cell.cell_id: cell.rounds
+        for cell in loaded.cells()
+        if cell.sequential_max is not None and cell.rounds is not None
+    }
+    return prior_spreads(earlier.records, rounds, earlier.label)
+
+
+def futility_line(loaded: Suite, earlier: EarlierRun | None, priors: FutilityPriors) -> str:
+    """Where a run until decided judges futility from: an earlier run's spread (from the first
+    look) or its own processes alone (from the fourth)."""
+    from mgbench.analysis import sequential
+
+    cells = [c for c in loaded.cells() if c.sequential_max is not None]
+    alone = f"from {sequential.FUTILITY_FROM_PROCESSES} processes, on this run's spread alone"
+    if earlier is None:
+        return (
+            "until decided: no earlier run of this suite on this machine (--plan-from RUN names "
+            f"one): futility is judged {alone}"
+        )
+    lent = sum(1 for c in cells if c.cell_id in priors)
+    notes = "".join(f"; {note}" for note in earlier.notes)
+    return (
+        f"until decided: futility pools the spread of {earlier.label} for {lent} of "
+        f"{len(cells)} paired cell(s) (judged from the first look; the others {alone}){notes}"
     )
 
 
@@ -385,10 +438,15 @@ def _read_earlier(folder: Path, results_path: Path, notes: Sequence[str]) -> Ear
 
 
 def earlier_run(
-    loaded: Suite, mode: str, plan_from: str | None, root: Path = RESULTS_ROOT
+    loaded: Suite,
+    mode: str,
+    plan_from: str | None,
+    root: Path = RESULTS_ROOT,
+    exclude: Path | None = None,
 ) -> EarlierRun | None:
     """The run whose records cost the plan: ``--plan-from`` (its machine's differences become
-    notes), else the newest run of this suite under ``root`` made on this machine, else None."""
+    notes), else the newest run of this suite under ``root`` made on this machine (other than
+    ``exclude``, the run being made or resumed), else None."""
     from mgbench.analysis.plan import machine_differences
 
     here = this_machine(mode)
@@ -399,6 +457,8 @@ def earlier_run(
         notes = [f"{folder} was recorded on another machine: {'; '.join(differences)}"]
         return _read_earlier(folder, results_path, notes if differences else [])
     for run in RunFolder.of_suite(loaded.name, root):
+        if exclude is not None and run.path.resolve() == exclude.resolve():
+            continue
         try:
             records = store.read_records(run.results)
         except store.ResultsError:
@@ -418,16 +478,18 @@ def check_design(max_processes: int) -> None:
         raise ValueError(f"until_decided with pairs = {max_processes}: {error}") from error
 
 
-def look_rule(claims: Claims = DEFAULT_CLAIMS) -> launcher.LookRule:
+def look_rule(
+    claims: Claims = DEFAULT_CLAIMS, priors: FutilityPriors | None = None
+) -> launcher.LookRule:
     """How ``mgbench run`` looks at a paired cell run until decided: its comparisons against
     ``claims`` at the design's adjusted level (:func:`mgbench.analysis.looks.look_at`), the
-    design's stop decision, and the progress line."""
+    design's stop decision (its futility pooling ``priors``), and the progress line."""
 
     def rule(cell: Cell, records: Sequence[Record]) -> launcher.Look | None:
         from mgbench.analysis.looks import look_at
         from mgbench.present.prose import look_line
 
-        look = look_at(cell, records, claims=claims)
+        look = look_at(cell, records, claims=claims, priors=priors)
         if look is None:
             return None
         return launcher.Look(
@@ -452,10 +514,11 @@ def run_and_summarise(
     deadline: launcher.Deadline | None = None,
     clock: Callable[[], float] = time.monotonic,
     claims: Claims = DEFAULT_CLAIMS,
+    priors: FutilityPriors | None = None,
 ) -> int:
     """Run the suite, write and print its summary and its verdicts against ``claims``; the exit
     code is 1 when a cell run failed (not when ``deadline`` left processes out: those are
-    listed)."""
+    listed). ``priors`` feed the futility of cells run until decided (:func:`futility_priors`)."""
     from mgbench.present.summary import claim_headline, summary_table
 
     outcome = launcher.run_suite(
@@ -467,7 +530,7 @@ def run_and_summarise(
         emit=emit,
         deadline=deadline,
         clock=clock,
-        looks=look_rule(claims) if loaded.settings.until_decided else None,
+        looks=look_rule(claims, priors) if loaded.settings.until_decided else None,
     )
     table = summary_table(outcome.records, claims)
     RunFolder(outcome.folder).summary.write_text(table + "\n", encoding="utf-8")

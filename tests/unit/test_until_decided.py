@@ -4,6 +4,7 @@ unnecessary recorded as skipped, --resume, --deadline, and what the reports say 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mgbench import cli
@@ -482,3 +483,89 @@ def test_a_resume_with_another_design_is_refused_saying_how_the_run_was_made(tmp
         run_suite(
             suite.select(pairs=4), output, resume=True, spawn=FakeSpawner(), looks=look_rule()
         )
+
+
+def test_an_earlier_runs_spread_stops_a_hopeless_cell_at_the_first_look(tmp_path):
+    from mgbench.analysis.plan import EarlierRun
+    from mgbench.commands.run import futility_line, futility_priors
+
+    suite = parse_suite(SUITE, "seq.toml")
+    run_and_summarise(suite, tmp_path / "first", spawn=FakeSpawner(), emit=lambda _: None)
+    earlier = EarlierRun(
+        "results/seq/first", tuple(store.read_records(tmp_path / "first" / "results.jsonl"))
+    )
+    priors = futility_priors(suite, earlier)
+    assert set(priors) == {DECIDED, FUTILE, LONGEST}
+    # FUTILE's first run: 4 processes of log ratios log(1.14), log(1.02) alternating; 4 rounds
+    # now as then, so the prior is their sample variance on 3 df.
+    prior = priors[FUTILE][("inplace", "wholebatch")]
+    found = next(
+        c
+        for c in paired_comparisons(list(earlier.records))
+        if c.cell.cell_id == FUTILE and (c.a, c.b) == ("inplace", "wholebatch")
+    )
+    means = np.log1p(np.array(found.estimate.per_process_pct) / 100)
+    assert prior.df == 3
+    assert prior.variance_log == pytest.approx(float(means.var(ddof=1)), rel=1e-12)
+    assert prior.variance_log == pytest.approx(np.var(np.log([1.14, 1.02] * 2), ddof=1), rel=1e-3)
+    assert prior.source == "results/seq/first (4 processes)"
+    assert sequential.futility_from(prior) == 2
+    line = futility_line(suite, earlier, priors)
+    assert line.startswith(
+        "until decided: futility pools the spread of results/seq/first for 3 of 3"
+    )
+
+    spawn = FakeSpawner()
+    run_and_summarise(suite, tmp_path / "second", spawn=spawn, emit=lambda _: None, priors=priors)
+    assert paired_calls(spawn, DECIDED) == [0, 1]
+    assert paired_calls(spawn, FUTILE) == [0, 1]  # was [0, 1, 2, 3] on its own spread
+    assert paired_calls(spawn, LONGEST) == [0, 1, 2, 3, 4]  # still hopeful: runs to its end
+    records = of(store.read_records(tmp_path / "second" / "results.jsonl"), FUTILE)
+    assert [r.status for r in records] == ["ok", "ok", "skipped", "skipped", "skipped"]
+    assert records[2].reason.startswith("not needed: futile after 2 processes (look 1 of 4): ")
+    assert "(spread pooled with results/seq/first (4 processes))" in records[2].reason
+
+
+def test_a_prior_at_other_rounds_moves_the_rounds_share_of_the_spread(tmp_path):
+    suite = parse_suite(SUITE, "seq.toml")
+    run_and_summarise(suite, tmp_path / "first", spawn=FakeSpawner(), emit=lambda _: None)
+    records = store.read_records(tmp_path / "first" / "results.jsonl")
+    found = {
+        (c.cell.cell_id, c.a, c.b): c.estimate
+        for c in paired_comparisons(records)
+        if c.estimate is not None
+    }
+    # 4 rounds then, 2 now: one round's variance w moves from w/4 to w/2 of a process mean.
+    priors = looks.prior_spreads(records, {FUTILE: 2}, "earlier")
+    assert set(priors) == {FUTILE}
+    estimate = found[(FUTILE, "inplace", "wholebatch")]
+    means = np.log1p(np.array(estimate.per_process_pct) / 100)
+    moved = means.var(ddof=1) + estimate.within_var * (1 / 2 - 1 / 4)
+    assert priors[FUTILE][("inplace", "wholebatch")].variance_log == pytest.approx(moved, rel=1e-12)
+    # More rounds now than then, on processes that agree (1e-5 apart): never below w / R.
+    tight = looks.prior_spreads(records, {DECIDED: 400}, "earlier")[DECIDED][("inplace", "concat")]
+    estimate = found[(DECIDED, "inplace", "concat")]
+    assert estimate.within_var > 0
+    assert tight.variance_log == pytest.approx(estimate.within_var / 400, rel=1e-12)
+    assert tight.df == 1
+
+
+def test_the_earlier_run_is_never_the_run_being_resumed(tmp_path, monkeypatch):
+    from mgbench.commands import run as run_module
+
+    suite = parse_suite(SUITE, "seq.toml")
+    root = tmp_path / "results"
+    older, newer = root / "seq" / "20260101-000000-vm", root / "seq" / "20260102-000000-vm"
+    for folder in (older, newer):
+        run_and_summarise(suite, folder, spawn=FakeSpawner(), emit=lambda _: None)
+    monkeypatch.setattr(run_module, "this_machine", lambda mode: None)
+    monkeypatch.setattr("mgbench.analysis.plan.machine_differences", lambda records, here: [])
+    found = run_module.earlier_run(suite, "cpu-simulation", None, root=root)
+    assert found is not None and found.label == str(newer)
+    resumed = run_module.earlier_run(suite, "cpu-simulation", None, root=root, exclude=newer)
+    assert resumed is not None and resumed.label == str(older)
+    assert run_module.earlier_run(suite, "cpu-simulation", None, root=tmp_path / "none") is None
+    assert run_module.futility_line(suite, None, {}).startswith(
+        "until decided: no earlier run of this suite on this machine (--plan-from RUN names one): "
+        "futility is judged from 4 processes"
+    )
