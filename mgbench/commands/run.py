@@ -259,11 +259,12 @@ def run_command(
         estimate = plan_run(loaded, mode, earlier=earlier)
         emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
         deadline = launcher.Deadline(deadline_min, estimate.process_s)
-    priors = None
+    priors, about = None, {}
     if loaded.settings.until_decided:
         prior_run = earlier_run(loaded, mode, plan_from, exclude=folder)
         priors = futility_priors(loaded, prior_run)
         emit(futility_line(loaded, prior_run, priors))
+        about["futility_spread_from"] = prior_run.label if prior_run and priors else None
     return run_and_summarise(
         loaded,
         folder,
@@ -274,6 +275,7 @@ def run_command(
         emit=emit,
         claims=claims,
         priors=priors,
+        about=about,
     )
 
 
@@ -515,10 +517,12 @@ def run_and_summarise(
     clock: Callable[[], float] = time.monotonic,
     claims: Claims = DEFAULT_CLAIMS,
     priors: FutilityPriors | None = None,
+    about: Mapping[str, Any] | None = None,
 ) -> int:
     """Run the suite, write and print its summary and its verdicts against ``claims``; the exit
     code is 1 when a cell run failed (not when ``deadline`` left processes out: those are
-    listed). ``priors`` feed the futility of cells run until decided (:func:`futility_priors`)."""
+    listed). ``priors`` feed the futility of cells run until decided (:func:`futility_priors`);
+    ``about`` goes into a new run's ``run.json``."""
     from mgbench.present.summary import claim_headline, summary_table
 
     outcome = launcher.run_suite(
@@ -531,6 +535,7 @@ def run_and_summarise(
         deadline=deadline,
         clock=clock,
         looks=look_rule(claims, priors) if loaded.settings.until_decided else None,
+        about=about,
     )
     table = summary_table(outcome.records, claims)
     RunFolder(outcome.folder).summary.write_text(table + "\n", encoding="utf-8")

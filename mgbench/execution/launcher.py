@@ -23,7 +23,7 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,6 +271,7 @@ def _prepare_folder(
     resume: bool,
     host_env: dict[str, Any],
     order: Sequence[tuple[Cell, int]],
+    about: Mapping[str, Any] | None = None,
 ) -> None:
     folder = RunFolder(output)
     suite_file = folder.suite
@@ -298,6 +299,7 @@ def _prepare_folder(
         "seed": suite.settings.seed,
         # The resolved run order (the suite file's settings hold the seed that made it).
         "order": [[cell.cell_id, repeat] for cell, repeat in order],
+        **(about or {}),
     }
     folder.run_info.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
 
@@ -383,8 +385,11 @@ def run_suite(
     deadline: Deadline | None = None,
     clock: Callable[[], float] = time.monotonic,
     looks: LookRule | None = None,
+    about: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Run every (cell, repeat) not yet recorded in ``output``; emits progress, not results.
+    ``about``: facts about how the run was made, kept in a new run's ``run.json`` (say, the
+    earlier run whose spread its futility reads).
 
     With ``deadline``, a process that would not end in time is not started: it and every later
     one (timeline ones too) are recorded as skipped, with a reason naming the deadline.
@@ -404,7 +409,7 @@ def run_suite(
     watch = _DeadlineWatch(deadline, clock) if deadline is not None else None
     output.mkdir(parents=True, exist_ok=True)
     with hold_run_folder(output):
-        return _run_locked(suite, output, resume, options, spawn, emit, watch, looks)
+        return _run_locked(suite, output, resume, options, spawn, emit, watch, looks, about)
 
 
 def _unpairable(cell: Cell) -> WorkerResult | None:
@@ -427,10 +432,11 @@ def _run_locked(
     emit: Callable[[str], None],
     watch: _DeadlineWatch | None = None,
     rule: LookRule | None = None,
+    about: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     host_env = environment.host_environment()
     order = suite.runs()
-    _prepare_folder(suite, output, resume, host_env, order)
+    _prepare_folder(suite, output, resume, host_env, order, about)
     folder = RunFolder(output)
     results_path = folder.results
     folder.logs.mkdir(exist_ok=True)

@@ -4,6 +4,8 @@ unnecessary recorded as skipped, --resume, --deadline, and what the reports say 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -516,7 +518,13 @@ def test_an_earlier_runs_spread_stops_a_hopeless_cell_at_the_first_look(tmp_path
     )
 
     spawn = FakeSpawner()
-    run_and_summarise(suite, tmp_path / "second", spawn=spawn, emit=lambda _: None, priors=priors)
+    about = {"futility_spread_from": earlier.label}
+    run_and_summarise(
+        suite, tmp_path / "second", spawn=spawn, emit=lambda _: None, priors=priors, about=about
+    )
+    run_info = json.loads((tmp_path / "second" / "run.json").read_text())
+    assert run_info["futility_spread_from"] == "results/seq/first"
+    assert "futility_spread_from" not in json.loads((tmp_path / "first" / "run.json").read_text())
     assert paired_calls(spawn, DECIDED) == [0, 1]
     assert paired_calls(spawn, FUTILE) == [0, 1]  # was [0, 1, 2, 3] on its own spread
     assert paired_calls(spawn, LONGEST) == [0, 1, 2, 3, 4]  # still hopeful: runs to its end
