@@ -259,12 +259,7 @@ def run_command(
         estimate = plan_run(loaded, mode, earlier=earlier)
         emit(f"{plan_line(estimate)}; --deadline {deadline_min:g} min")
         deadline = launcher.Deadline(deadline_min, estimate.process_s)
-    priors, about = None, {}
-    if loaded.settings.until_decided:
-        prior_run = earlier_run(loaded, mode, plan_from, exclude=folder)
-        priors = futility_priors(loaded, prior_run)
-        emit(futility_line(loaded, prior_run, priors))
-        about["futility_spread_from"] = prior_run.label if prior_run and priors else None
+    priors, about = _futility_source(loaded, mode, plan_from, folder, emit)
     return run_and_summarise(
         loaded,
         folder,
@@ -277,6 +272,20 @@ def run_command(
         priors=priors,
         about=about,
     )
+
+
+def _futility_source(
+    loaded: Suite, mode: str, plan_from: str | None, folder: Path, emit: Callable[[str], None]
+) -> tuple[FutilityPriors | None, dict[str, Any]]:
+    """For a run until decided: the spreads its futility reads (from ``--plan-from`` or the
+    newest other run of the suite on this machine) and what ``run.json`` keeps of them; said
+    in one line."""
+    if not loaded.settings.until_decided:
+        return None, {}
+    prior_run = earlier_run(loaded, mode, plan_from, exclude=folder)
+    priors = futility_priors(loaded, prior_run)
+    emit(futility_line(loaded, prior_run, priors))
+    return priors, {"futility_spread_from": prior_run.label if prior_run and priors else None}
 
 
 def futility_priors(loaded: Suite, earlier: EarlierRun | None) -> FutilityPriors:
