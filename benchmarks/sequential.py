@@ -28,7 +28,15 @@ and verdict are array operations; :func:`validate` checks them against ``paired.
 gets: the one reaching verdicts most often (mean over cases of the fraction decided), unless the
 other is within :data:`DECIDED_MARGIN` of it and uses fewer processes on average, then that one.
 
-Seeded: every (noise, K) draw comes from ``numpy.random.default_rng([SEED, noise, K])``.
+**Futility with a prior** (``sequential.PriorSpread``): each sequence also gets an independent
+earlier run of P0 processes of the same case (:func:`draw_prior`, its own rng stream), whose
+process means' variance times a factor f (a quieter or noisier day) is pooled into futility's
+spread; the variants judged from 2 and 3 processes at P0 = 3, f = 1 choose
+``FUTILITY_FROM_PROCESSES_WITH_PRIOR`` by the futility rule (:func:`prior_summary`). A separate
+table runs the designs on the noise measured on this CPU for the main job (:func:`cpu_cases`).
+
+Seeded: every (noise, K) draw comes from ``numpy.random.default_rng([SEED, noise, K])``, its
+earlier runs from ``default_rng([SEED, noise, K, 1, P0])``.
 
     python benchmarks/sequential.py [--sequences 10000] [--seed 23] [--output results/sequential]
 """
@@ -86,6 +94,10 @@ class Design:
     spending: str | None  # None: the fixed design, one look after K processes
     futility_power: float = sequential.FUTILITY_POWER
     futility_from: int = sequential.FUTILITY_FROM_PROCESSES
+    # Futility with an earlier run's spread pooled in (sequential.PriorSpread): the earlier run's
+    # processes (None: no prior) and the factor its variance is off by (a quieter or noisier day).
+    prior_processes: int | None = None
+    prior_factor: float = 1.0
 
     def sequential_design(self, max_processes: int) -> sequential.SequentialDesign:
         assert self.spending is not None
@@ -115,6 +127,65 @@ FUTILITY_VARIANTS = tuple(
     for power in FUTILITY_POWERS
     for first in FUTILITY_FROMS
 )
+
+# Futility with a prior (sequential.PriorSpread): the spread of an independent earlier run of
+# PRIOR_PROCESSES processes of the same case, its variance times PRIOR_FACTORS (the earlier run on
+# a quieter or noisier day), pooled by df; judged from PRIOR_FUTILITY_FROMS processes, of which
+# PRIOR_CANDIDATE_FROMS are the candidates for FUTILITY_FROM_PROCESSES_WITH_PRIOR (from 4 shows
+# what the pooled spread alone does), for the chosen spending only; and, for the rule's prior
+# only, the lower thresholds PRIOR_DIAGNOSTIC_POWERS (not candidates: the module has one).
+PRIOR_PROCESSES = (3, 6)
+PRIOR_FACTORS = (0.5, 1.0, 2.0)
+PRIOR_FUTILITY_FROMS = (2, 3, 4)
+PRIOR_CANDIDATE_FROMS = (2, 3)
+PRIOR_DIAGNOSTIC_POWERS = (0.05,)
+PRIOR_RULE_PROCESSES = 3  # the rule is judged on a correct prior of a 3-process earlier run,
+PRIOR_RULE_FACTOR = 1.0  # as the CPU main job gives one
+PRIOR_STREAM = 1  # the earlier runs' rng streams: default_rng([seed, noise, K, 1, P0])
+
+
+def prior_first_look(first: int, prior_processes: int) -> int:
+    """``sequential.futility_from`` with ``first`` for FUTILITY_FROM_PROCESSES_WITH_PRIOR."""
+    return max(first, sequential.FUTILITY_FROM_PROCESSES - (prior_processes - 1))
+
+
+def prior_name(first: int, prior_processes: int, factor: float, power: float) -> str:
+    spending_name = SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]
+    return f"{futility_name(spending_name, power, first)}, prior of {prior_processes} x{factor:g}"
+
+
+def prior_design(
+    first: int, prior_processes: int, factor: float, power: float = sequential.FUTILITY_POWER
+) -> Design:
+    return Design(
+        prior_name(first, prior_processes, factor, power),
+        sequential.CHOSEN_SPENDING,
+        power,
+        prior_first_look(first, prior_processes),
+        prior_processes,
+        factor,
+    )
+
+
+PRIOR_VARIANTS = (
+    *(
+        prior_design(first, p0, factor)
+        for p0 in PRIOR_PROCESSES
+        for factor in PRIOR_FACTORS
+        for first in PRIOR_FUTILITY_FROMS
+    ),
+    *(
+        prior_design(first, PRIOR_RULE_PROCESSES, PRIOR_RULE_FACTOR, power)
+        for power in PRIOR_DIAGNOSTIC_POWERS
+        for first in PRIOR_CANDIDATE_FROMS
+    ),
+)
+
+# The noise measured on this CPU for the main job (a round's sd about 9%, tau 4%): how much
+# running until decided saves there. A separate table, not in the cases above.
+CPU_SIGMA = 0.09
+CPU_TAU = 0.04
+CPU_EFFECT_PCT = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +233,16 @@ def cases() -> list[Case]:
     return out
 
 
+def cpu_cases() -> list[Case]:
+    """The main job's noise on this CPU, truth 0, against the range and the question at 0."""
+    return [
+        Case(k, range_pct, CPU_EFFECT_PCT, shape, CPU_SIGMA, CPU_TAU)
+        for k in MAX_PROCESSES
+        for range_pct in (RANGE_PCT, None)
+        for shape in SHAPES
+    ]
+
+
 # -- the simulated data ---------------------------------------------------------------------------
 
 
@@ -188,6 +269,34 @@ def draw(shape: str, max_processes: int, sequences: int, seed: int) -> Draw:
     noise = standard_noise(shape, (sequences, max_processes, ROUNDS), rng)
     process_effect = rng.standard_normal((sequences, max_processes))
     return Draw(noise, process_effect, trimmed_means(noise))
+
+
+@dataclass(frozen=True)
+class PriorDraw:
+    """An independent earlier run of ``processes`` processes for each sequence of a (noise, K)
+    draw: its process effects and noise trimmed means, which every case shifts and scales."""
+
+    processes: int
+    process_effect: np.ndarray  # (sequences, P0), N(0, 1)
+    noise_trimmed: np.ndarray  # (sequences, P0)
+
+
+def draw_prior(
+    shape: str, max_processes: int, prior_processes: int, sequences: int, seed: int
+) -> PriorDraw:
+    rng = np.random.default_rng(
+        [seed, SHAPES.index(shape), max_processes, PRIOR_STREAM, prior_processes]
+    )
+    noise = standard_noise(shape, (sequences, prior_processes, ROUNDS), rng)
+    process_effect = rng.standard_normal((sequences, prior_processes))
+    return PriorDraw(prior_processes, process_effect, trimmed_means(noise))
+
+
+def prior_variance_log(case: Case, earlier: PriorDraw) -> np.ndarray:
+    """Each sequence's earlier run's sample variance of its process means (df = P0 - 1), drawn as
+    :func:`process_means` draws them (the effect cancels)."""
+    means = case.tau * earlier.process_effect + case.sigma * earlier.noise_trimmed
+    return np.asarray(means.var(axis=1, ddof=1))
 
 
 def trimmed_means(rounds: np.ndarray) -> np.ndarray:
@@ -233,10 +342,12 @@ def look(
     critical: float,
     range_pct: tuple[float, float] | None,
     final: tuple[int, float] | None = None,
+    prior: tuple[np.ndarray, int] | None = None,
 ) -> Look:
     """The interval ``centre +- critical x sd / sqrt(k)`` over the first ``processes`` means
     (``paired.estimate`` at ``2 t.sf(critical, k - 1)``), read as ``range_verdict`` or
-    ``change_verdict`` reads it; ``final = (K, c_K)`` adds the conditional power."""
+    ``change_verdict`` reads it; ``final = (K, c_K)`` adds the conditional power, with each
+    sequence's spread pooled with ``prior = (variances, df)`` when given."""
     first = means[:, :processes]
     centre = first.mean(axis=1)
     spread = first.std(axis=1, ddof=1)
@@ -260,8 +371,23 @@ def look(
         verdict[inside] = CODE[Outcome.NO_DIFFERENCE]
     power = np.full(centre.shape, np.nan)
     if final is not None:
-        power = sequential.conditional_power(first, *final, range_pct, MIN_EFFECT_PCT)
+        judged = first if prior is None else with_pooled_spread(first, *prior)
+        power = sequential.conditional_power(judged, *final, range_pct, MIN_EFFECT_PCT)
     return Look(centre_pct, low, high, verdict, power)
+
+
+def with_pooled_spread(means: np.ndarray, prior_variance: np.ndarray, prior_df: int) -> np.ndarray:
+    """The rows of ``means`` stretched about their mean so that their sample sd is the one
+    ``sequential.pooled_spread`` pools with each row's prior (``PriorSpread`` holds one number,
+    these are one a row): ``conditional_power`` reads the means only through their mean and sd,
+    so it gives the prior's power (checked by :func:`validate`)."""
+    k = means.shape[1]
+    centre = means.mean(axis=1, keepdims=True)
+    own = means.var(axis=1, ddof=1)
+    pooled = (prior_df * prior_variance + (k - 1) * own) / (prior_df + k - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stretch = np.where(own > 0, np.sqrt(pooled / own), 1.0)
+    return np.asarray(centre + (means - centre) * stretch[:, None])
 
 
 def wrong(verdict: np.ndarray, case: Case) -> np.ndarray:
@@ -292,7 +418,16 @@ class Run:
     processes: np.ndarray
 
 
-def run_design(design: Design, means: np.ndarray, case: Case) -> Run:
+def run_design(
+    design: Design, means: np.ndarray, case: Case, prior_variance: np.ndarray | None = None
+) -> Run:
+    """``prior_variance``: each sequence's earlier run's variance (unscaled), for a design with
+    a prior."""
+    prior = None
+    if design.prior_processes is not None:
+        if prior_variance is None:
+            raise ValueError(f"{design.name} needs the earlier runs' variances")
+        prior = (design.prior_factor * prior_variance, design.prior_processes - 1)
     k_max = case.max_processes
     if design.spending is None:
         critical = float(sps.t.isf(ALPHA / 2, k_max - 1))
@@ -304,7 +439,7 @@ def run_design(design: Design, means: np.ndarray, case: Case) -> Run:
     used = np.zeros(means.shape[0], int)
     active = np.ones(means.shape[0], bool)
     for k in range(2, k_max + 1):
-        now = look(means, k, plan.critical_value(k), case.range_pct, final)
+        now = look(means, k, plan.critical_value(k), case.range_pct, final, prior)
         decided = now.verdict != 0
         judged = design.futility_from <= k < k_max
         futile = ~decided & (now.power < design.futility_power) if judged else False
@@ -331,9 +466,18 @@ def measure(run: Run, case: Case) -> dict[str, float]:
     }
 
 
-def simulate_case(case: Case, data: Draw) -> dict[str, dict[str, float]]:
+def simulate_case(
+    case: Case, data: Draw, earlier: Iterable[PriorDraw] = ()
+) -> dict[str, dict[str, float]]:
+    """Every design on the case; with the earlier runs' draws, the prior variants too."""
     means = process_means(case, data)
-    return {d.name: measure(run_design(d, means, case), case) for d in DESIGNS + FUTILITY_VARIANTS}
+    found = {d.name: measure(run_design(d, means, case), case) for d in DESIGNS + FUTILITY_VARIANTS}
+    variances = {e.processes: prior_variance_log(case, e) for e in earlier}
+    for design in PRIOR_VARIANTS:
+        if design.prior_processes in variances:
+            run = run_design(design, means, case, variances[design.prior_processes])
+            found[design.name] = measure(run, case)
+    return found
 
 
 def validate(sequences: int = 20, seed: int = SEED) -> int:
@@ -366,12 +510,63 @@ def validate(sequences: int = 20, seed: int = SEED) -> int:
     return checked
 
 
+def validate_prior(sequences: int = 20, seed: int = SEED) -> int:
+    """The vectorised conditional power with a prior against ``sequential.conditional_power``
+    with a ``PriorSpread`` per sequence (to 1e-9, relative), and each prior variant's first look
+    against ``sequential.futility_from`` had it the variant's first look for the constant.
+    Returns the powers checked."""
+    checked = 0
+    k_max = max(MAX_PROCESSES)
+    plan = sequential.SequentialDesign(k_max)
+    final = (k_max, plan.critical_value(k_max))
+    for shape in SHAPES:
+        data = draw(shape, k_max, sequences, seed + 1)
+        for p0 in PRIOR_PROCESSES:
+            earlier = draw_prior(shape, k_max, p0, sequences, seed + 1)
+            for case in cases():
+                if case.shape != shape or case.max_processes != k_max:
+                    continue
+                means = process_means(case, data)
+                variance = prior_variance_log(case, earlier)
+                for k in range(2, k_max):
+                    fast = look(means, k, plan.critical_value(k), case.range_pct, final)
+                    fast_prior = look(
+                        means, k, plan.critical_value(k), case.range_pct, final, (variance, p0 - 1)
+                    )
+                    for s in range(sequences):
+                        prior = sequential.PriorSpread(float(variance[s]), p0 - 1, "earlier")
+                        args = (means[s, :k], *final, case.range_pct, MIN_EFFECT_PCT)
+                        real = float(sequential.conditional_power(*args, prior))
+                        alone = float(sequential.conditional_power(*args))
+                        if not np.allclose(
+                            [real, alone], [fast_prior.power[s], fast.power[s]], 1e-9, 1e-12
+                        ):
+                            raise SystemExit(
+                                f"{case} look {k} sequence {s} prior of {p0}: conditional power "
+                                f"{real} != {fast_prior.power[s]}"
+                            )
+                        checked += 1
+    constant = sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR
+    for p0 in PRIOR_PROCESSES:
+        module = sequential.futility_from(sequential.PriorSpread(1e-4, p0 - 1, "earlier"))
+        if prior_first_look(constant, p0) != module:
+            raise SystemExit(
+                f"prior of {p0}: first look {prior_first_look(constant, p0)} != "
+                f"sequential.futility_from's {module}"
+            )
+    return checked
+
+
 # -- the choice and the tables ---------------------------------------------------------------------
 
 
-def summarise(results: list[tuple[Case, dict[str, dict[str, float]]]]) -> dict[str, object]:
+Results = list[tuple[Case, dict[str, dict[str, float]]]]
+
+
+def summarise(results: Results, cpu: Results | None = None) -> dict[str, object]:
     """Per design over all cases: the worst wrong rate, the cases over alpha + 2 SE, the mean
-    fraction decided and processes used; and the spending chosen by the module's rule."""
+    fraction decided and processes used; the spending chosen by the module's rule, its futility,
+    futility with a prior (:func:`prior_summary`), and the CPU's cases (:func:`cpu_summary`)."""
     designs: dict[str, dict[str, float]] = {}
     for design in DESIGNS:
         found = [f[design.name] for _, f in results]
@@ -393,7 +588,123 @@ def summarise(results: list[tuple[Case, dict[str, dict[str, float]]]]) -> dict[s
         close = [k for k, s in keeping.items() if s["mean_decided"] >= best - DECIDED_MARGIN]
         chosen = min(close, key=lambda k: keeping[k]["mean_processes"])
     futility = futility_summary(results, chosen) if chosen else {}
-    return {"designs": designs, "chosen_spending": chosen, **futility}
+    with_prior = prior_summary(results) if chosen == sequential.CHOSEN_SPENDING else {}
+    on_cpu = {"cpu": cpu_summary(cpu)} if cpu else {}
+    return {"designs": designs, "chosen_spending": chosen, **futility, **with_prior, **on_cpu}
+
+
+def _against_no_futility(found: list[dict[str, dict[str, float]]], name: str) -> dict[str, float]:
+    """One design over some cases against the chosen spending without futility."""
+    plain = f"{SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]}, no futility"
+    losses = [f[plain]["decided"] - f[name]["decided"] for f in found]
+    # A wrong verdict is a decided one: what is left of the loss is right verdicts lost.
+    right_losses = [
+        (f[plain]["decided"] - f[plain]["wrong"]) - (f[name]["decided"] - f[name]["wrong"])
+        for f in found
+    ]
+    return {
+        "mean_loss": statistics.fmean(losses),
+        "worst_loss": max(losses),
+        "mean_right_loss": statistics.fmean(right_losses),
+        "worst_right_loss": max(right_losses),
+        "mean_decided": statistics.fmean(f[name]["decided"] for f in found),
+        "mean_processes": statistics.fmean(f[name]["processes"] for f in found),
+        "worst_wrong": max(f[name]["wrong"] for f in found),
+        "cases_over": sum(f[name]["wrong"] > ALPHA + 2 * f[name]["wrong_se"] for f in found),
+    }
+
+
+def prior_references() -> list[Design]:
+    """The chosen spending without a prior: no futility, and futility < FUTILITY_POWER from 3
+    and from FUTILITY_FROM_PROCESSES (what runs today)."""
+    name = SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]
+    return [
+        d
+        for d in DESIGNS + FUTILITY_VARIANTS
+        if d.spending == sequential.CHOSEN_SPENDING
+        and (
+            d.futility_power == 0
+            or (d.futility_power == sequential.FUTILITY_POWER and d.name != name)
+        )
+    ]
+
+
+def prior_summary(results: Results) -> dict[str, object]:
+    """Each futility variant with a prior (and the references without one), over the cases of
+    each K, against the chosen spending without futility. The variant chosen for
+    FUTILITY_FROM_PROCESSES_WITH_PRIOR is, among those with a correct prior of
+    :data:`PRIOR_RULE_PROCESSES` processes, the one using the fewest processes at K = 6 of those
+    within the futility rule's limits; where none is, the one losing least (``within_limits``
+    false)."""
+    variants: dict[str, dict[str, object]] = {}
+    for design in prior_references() + list(PRIOR_VARIANTS):
+        by_k = {
+            str(k): _against_no_futility(
+                [f for c, f in results if c.max_processes == k], design.name
+            )
+            for k in MAX_PROCESSES
+            if any(c.max_processes == k for c, _ in results)
+        }
+        variants[design.name] = {
+            "futility_power": design.futility_power,
+            "futility_from": design.futility_from,
+            "prior_processes": design.prior_processes,
+            "prior_factor": design.prior_factor if design.prior_processes else None,
+            "by_max_processes": by_k,
+        }
+    judged = str(max(MAX_PROCESSES))
+
+    def at_k(name: str) -> dict[str, float]:
+        return variants[name]["by_max_processes"][judged]  # type: ignore[index]
+
+    candidates = [
+        d.name
+        for d in PRIOR_VARIANTS
+        if d.prior_processes == PRIOR_RULE_PROCESSES
+        and d.prior_factor == PRIOR_RULE_FACTOR
+        and d.futility_power == sequential.FUTILITY_POWER
+        and d.futility_from in PRIOR_CANDIDATE_FROMS
+    ]
+    passing = [
+        n
+        for n in candidates
+        if at_k(n)["mean_loss"] <= FUTILITY_LOSS_LIMIT
+        and at_k(n)["worst_loss"] <= FUTILITY_WORST_LOSS_LIMIT
+    ]
+    if passing:
+        chosen = min(passing, key=lambda n: at_k(n)["mean_processes"])
+    else:
+        chosen = min(candidates, key=lambda n: at_k(n)["mean_loss"])
+    return {
+        "prior_variants": variants,
+        "chosen_prior_futility": {
+            "name": chosen,
+            "futility_from": variants[chosen]["futility_from"],
+            "within_limits": bool(passing),
+        },
+    }
+
+
+def cpu_designs() -> list[Design]:
+    """What the CPU table compares: the references and the rule's prior variants."""
+    return prior_references() + [
+        d
+        for d in PRIOR_VARIANTS
+        if d.prior_processes == PRIOR_RULE_PROCESSES and d.prior_factor == PRIOR_RULE_FACTOR
+    ]
+
+
+def cpu_summary(cpu: Results) -> dict[str, dict[str, float]]:
+    """Over the CPU's cases with K = 6: each design's mean decided fraction and processes."""
+    found = [f for c, f in cpu if c.max_processes == max(MAX_PROCESSES)]
+    return {
+        d.name: {
+            "mean_decided": statistics.fmean(f[d.name]["decided"] for f in found),
+            "mean_processes": statistics.fmean(f[d.name]["processes"] for f in found),
+            "worst_wrong": max(f[d.name]["wrong"] for f in found),
+        }
+        for d in cpu_designs()
+    }
 
 
 def futility_summary(
@@ -467,6 +778,143 @@ def futility_table(summary: dict[str, object]) -> list[str]:
         tabulate(
             rows,
             ["variant", "decided lost %: mean", "worst", "mean E[processes]", ""],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+    ]
+
+
+def prior_table(summary: dict[str, object]) -> list[str]:
+    from tabulate import tabulate
+
+    variants: dict[str, dict[str, object]] = summary.get("prior_variants", {})  # type: ignore[assignment]
+    if not variants:
+        return []
+    chosen: dict[str, object] = summary["chosen_prior_futility"]  # type: ignore[assignment]
+    ks = [str(k) for k in MAX_PROCESSES]
+    judged = str(max(MAX_PROCESSES))
+    rows = []
+    for name, v in variants.items():
+        by_k: dict[str, dict[str, float]] = v["by_max_processes"]  # type: ignore[assignment]
+        prior = f"{v['prior_processes']} x{v['prior_factor']:g}" if v["prior_processes"] else "none"
+        mark = ""
+        if name == chosen["name"]:
+            mark = "chosen" if chosen["within_limits"] else "least loss (over the limits)"
+        rows.append(
+            [
+                prior,
+                f"< {v['futility_power']:.0%} from {v['futility_from']}"
+                if v["futility_power"]
+                else "none",
+                _pct(max(by_k[k]["worst_wrong"] for k in ks)),
+                sum(int(by_k[k]["cases_over"]) for k in ks),
+                *(
+                    cell
+                    for k in ks
+                    for cell in (
+                        _pct(by_k[k]["mean_loss"]),
+                        _pct(by_k[k]["worst_loss"]),
+                        f"{by_k[k]['mean_processes']:.2f}",
+                    )
+                ),
+                " / ".join(
+                    _pct(by_k[judged][key]) for key in ("mean_right_loss", "worst_right_loss")
+                ),
+                mark,
+            ]
+        )
+    headers = [
+        "prior (earlier run's processes x variance factor)",
+        "futility",
+        "worst wrong %",
+        "cases over alpha + 2 SE",
+        *(h for k in ks for h in (f"K = {k}: lost %: mean", "worst", "E[processes]")),
+        f"K = {judged}: right verdicts lost %: mean / worst",
+        "",
+    ]
+    rule = f"{PRIOR_RULE_PROCESSES} x{PRIOR_RULE_FACTOR:g}"
+    return [
+        "## Futility with a prior",
+        "",
+        "`sequential.PriorSpread`: an earlier run's variance of a process mean of the same "
+        "comparison, pooled by df with the spread the run sees (`pooled_spread`). Each sequence "
+        "gets its own: the sample variance of the process trimmed means of an independent "
+        "earlier run of P0 processes of the same case (same noise, sigma, tau, rounds; df = "
+        "P0 - 1), times a factor (0.5: the earlier run on a quieter day, 2: a noisier one). "
+        f"{SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]}-type spending, futility < "
+        f"{sequential.FUTILITY_POWER:.0%} conditional power judged from the given look on "
+        "(`futility_from`: never before the pooled spread has "
+        f"{sequential.FUTILITY_FROM_PROCESSES - 1} df, so from "
+        "FUTILITY_FROM_PROCESSES_WITH_PRIOR with these priors); *lost* is the decided verdicts "
+        "lost against the same spending without futility, per 100 sequences, mean and worst over "
+        "the cases of each K; rows without a prior are the references (from "
+        f"{sequential.FUTILITY_FROM_PROCESSES} is what runs without a prior). **Rule** for "
+        f"FUTILITY_FROM_PROCESSES_WITH_PRIOR (judged on a correct prior of {rule}, as the CPU main "
+        "job gives): the futility rule above, over the K = "
+        f"{max(MAX_PROCESSES)} cases, among futility < {sequential.FUTILITY_POWER:.0%} from "
+        f"{' or '.join(str(k) for k in PRIOR_CANDIDATE_FROMS)}. *right verdicts lost* leaves "
+        "out of the loss the wrong verdicts futility stopped (a wrong verdict needs a decided "
+        "one).",
+        "",
+        tabulate(rows, headers, tablefmt="github", disable_numparse=True),
+        "",
+    ]
+
+
+def cpu_table(cpu: Results, summary: dict[str, object]) -> list[str]:
+    from tabulate import tabulate
+
+    if not cpu:
+        return []
+    designs = cpu_designs()
+    rows = []
+    for case, found in cpu:
+        rows.append(
+            [
+                case.max_processes,
+                f"{case.range_pct[0]:g}-{case.range_pct[1]:g}%" if case.range_pct else "none",
+                case.shape,
+                *(
+                    f"{_pct(found[d.name]['wrong'])} / {found[d.name]['decided'] * 100:.1f} / "
+                    f"{found[d.name]['processes']:.2f}"
+                    for d in designs
+                ),
+            ]
+        )
+    means: dict[str, dict[str, float]] = summary["cpu"]  # type: ignore[assignment]
+    rows.append(
+        [
+            f"{max(MAX_PROCESSES)}: mean",
+            "",
+            "",
+            *(
+                f"{_pct(means[d.name]['worst_wrong'])} (worst) / "
+                f"{means[d.name]['mean_decided'] * 100:.1f} / "
+                f"{means[d.name]['mean_processes']:.2f}"
+                for d in designs
+            ),
+        ]
+    )
+
+    def short(design: Design) -> str:
+        name = design.name.removeprefix(f"{SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]}, ")
+        return f"{name}: wrong % / decided % / E[processes]"
+
+    return [
+        "## On this CPU's noise: the main job",
+        "",
+        f"The noise measured on this CPU for the main job: a round's sd {CPU_SIGMA * 100:g}% "
+        f"(sigma), tau {CPU_TAU * 100:g}%, {ROUNDS} rounds; true effect "
+        f"{CPU_EFFECT_PCT:g} against the range {RANGE_PCT[0]:g}-{RANGE_PCT[1]:g}% and for the "
+        "question at 0; the same sequences per case and seeding as above (not in the tables "
+        "above). With a prior: a correct one from an earlier run of "
+        f"{PRIOR_RULE_PROCESSES} processes. E[processes] predicts the paired processes a "
+        "comparison gets under `--until-decided`.",
+        "",
+        tabulate(
+            rows,
+            ["K", "question", "noise", *(short(d) for d in designs)],
             tablefmt="github",
             disable_numparse=True,
         ),
@@ -562,9 +1010,10 @@ def case_rows(
 
 
 def render(
-    results: list[tuple[Case, dict[str, dict[str, float]]]],
+    results: Results,
     summary: dict[str, object],
     header: str,
+    cpu: Results | None = None,
 ) -> str:
     from tabulate import tabulate
 
@@ -631,6 +1080,8 @@ def render(
         f"**Chosen: {SPENDING_DESIGNS[chosen] + '-type spending' if chosen else 'none'}.**",
         "",
         *futility_table(summary),
+        *prior_table(summary),
+        *cpu_table(cpu or [], summary),
         "## Critical values",
         "",
         "The look after k processes reads `centre +- c_k sd / sqrt(k)` over the process means, "
@@ -656,28 +1107,37 @@ def sequences_of(results: list[tuple[Case, dict[str, dict[str, float]]]]) -> int
     return round(ALPHA * (1 - ALPHA) / se**2)
 
 
-def simulate_all(sequences: int, seed: int) -> list[tuple[Case, dict[str, dict[str, float]]]]:
-    results = []
-    every = cases()
+def simulate_all(sequences: int, seed: int) -> tuple[Results, Results]:
+    """The cases and the CPU's cases, each (noise, K) drawn once with its earlier runs."""
+    results, cpu = [], []
+    every, on_cpu = cases(), cpu_cases()
     for shape in SHAPES:
         for k_max in MAX_PROCESSES:
             data = draw(shape, k_max, sequences, seed)
+            earlier = [draw_prior(shape, k_max, p0, sequences, seed) for p0 in PRIOR_PROCESSES]
             for case in every:
                 if case.shape == shape and case.max_processes == k_max:
-                    results.append((case, simulate_case(case, data)))
-    order = {case: i for i, case in enumerate(every)}
-    return sorted(results, key=lambda item: order[item[0]])
+                    results.append((case, simulate_case(case, data, earlier)))
+            for case in on_cpu:
+                if case.shape == shape and case.max_processes == k_max:
+                    cpu.append((case, simulate_case(case, data, earlier)))
+    order = {case: i for i, case in enumerate(every + on_cpu)}
+    return (
+        sorted(results, key=lambda item: order[item[0]]),
+        sorted(cpu, key=lambda item: order[item[0]]),
+    )
 
 
 def rerender(published: Path, output: Path) -> None:
     """sequential.md again from a sequential.json, without simulating."""
     document = json.loads(published.read_text())
     results = [(Case.of(c["case"]), c["designs"]) for c in document["cases"]]
-    summary = summarise(results)
+    cpu = [(Case.of(c["case"]), c["designs"]) for c in document.get("cpu_cases", [])]
+    summary = summarise(results, cpu)
     if summary != document["summary"]:
         raise SystemExit(f"{published}: its summary differs from this rule's; simulate again")
     output.mkdir(parents=True, exist_ok=True)
-    text = render(results, summary, document["header"])
+    text = render(results, summary, document["header"], cpu)
     (output / "sequential.md").write_text(text + "\n", encoding="utf-8")
 
 
@@ -699,8 +1159,10 @@ def main() -> None:
     started = time.monotonic()
     checked = validate()
     print(f"vectorised looks agree with paired.estimate on {checked} looks", flush=True)
-    results = simulate_all(args.sequences, args.seed)
-    summary = summarise(results)
+    powers = validate_prior()
+    print(f"vectorised conditional power with a prior agrees on {powers} looks", flush=True)
+    results, cpu = simulate_all(args.sequences, args.seed)
+    summary = summarise(results, cpu)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     host = environment.host_environment()
     machine = f"{host['host']} ({host['cpu']}, {host['cpu_count']} CPUs)"
@@ -708,11 +1170,12 @@ def main() -> None:
         f"Seed {args.seed}; {args.sequences} sequences per case; {len(results)} cases; "
         f"critical values from {sequential.SEQUENCES} simulated sequences (seed "
         f"{sequential.SEED}); vectorised looks checked against paired.estimate on {checked} "
-        f"looks; machine {machine}; {when}; {time.monotonic() - started:.0f} s."
+        f"looks and its conditional power with a prior against conditional_power on {powers}; "
+        f"machine {machine}; {when}; {time.monotonic() - started:.0f} s."
     )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "sequential.md").write_text(
-        render(results, summary, header) + "\n", encoding="utf-8"
+        render(results, summary, header, cpu) + "\n", encoding="utf-8"
     )
     document = {
         "header": header,
@@ -724,13 +1187,18 @@ def main() -> None:
         "min_effect_pct": MIN_EFFECT_PCT,
         "futility_power": sequential.FUTILITY_POWER,
         "futility_from_processes": sequential.FUTILITY_FROM_PROCESSES,
+        "futility_from_processes_with_prior": sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR,
+        "prior_processes": list(PRIOR_PROCESSES),
+        "prior_factors": list(PRIOR_FACTORS),
         "rounds": ROUNDS,
         "summary": summary,
         "cases": [{"case": case.key, "designs": found} for case, found in results],
+        "cpu_cases": [{"case": case.key, "designs": found} for case, found in cpu],
     }
     (args.output / "sequential.json").write_text(json.dumps(document, indent=1) + "\n")
     print(header)
     print(f"chosen spending: {summary['chosen_spending']}")
+    print(f"futility with a prior: {summary.get('chosen_prior_futility')}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,27 @@ in 100, and 20% from 4 lost 2.3. Stopping a comparison the design would decide l
 time in ten is where processes are saved: the truth near a deciding edge, which no number of
 processes the design allows would settle.
 
+**Futility with a prior** (:class:`PriorSpread`, :func:`pooled_spread`, :func:`futility_from`)
+pools an earlier run's spread of the same comparison with the run's own, so that futility can
+be judged before 4 processes; it still only stops, so the error rate holds (no case over alpha +
+2 SE in ``benchmarks/sequential.py``'s study, where each simulated sequence gets its own prior:
+an independent earlier run of P0 processes of the same case, its variance times a factor f).
+But it costs verdicts, more than futility without one: judged on a correct prior of a
+3-process earlier run (P0 = 3, f = 1) over the K = 6 cases, futility < 10% from 2 processes
+lost 6.0 decided verdicts in 100 on average (17.0 at worst) for 3.70 processes, from 3 lost 4.1
+(12.2) for 4.14, and even from 4 it lost 2.7 (8.2), against 0.94 (4.3) for 4.60 without a
+prior; from 3 without a prior loses 2.4 (8.7) for 4.19, as few processes for less loss. Neither
+2 nor 3 is within the rule (1 in 100 on average, 5 at worst), so
+:data:`FUTILITY_FROM_PROCESSES_WITH_PRIOR` is 3, the one losing less. A more precise prior
+loses more (P0 = 6: 6.8 and 4.9 in 100), a noisier earlier day (f = 2) far more (10.3, 7.9), a
+quieter one (f = 0.5) less (3.4, 2.0). The reason: conditional power takes the spread as known,
+while the last look's interval uses the sample sd of all K processes, of which the first k are
+part; without a prior, the same luck that makes the first processes look tight (hopeful)
+carries the sequence to a verdict, and a pooled prior cuts that link, so it stops sequences
+whose own tight spread would have decided. So no caller should pass priors until conditional
+power draws the last look's sd too. On this CPU's main-job noise (sigma 9%, tau 4%, truth 0, K
+= 6) the prior from 3 would use 3.90 processes (decided 21.1%) against 4.55 (24.2%) without.
+
 **With Holm across rows.** A report reads one claim on several rows (:mod:`multiplicity`). The
 spending controls the looks within a row: each row's verdict is wrong with probability at most
 alpha however many looks it took. Holm controls the rows: it needs from each row a p-value ``p``
@@ -101,8 +122,9 @@ FUTILITY_POWER = 0.10  # below this conditional power an undecided comparison st
 FUTILITY_FROM_PROCESSES = 4
 # With an earlier run's spread of the same comparison pooled in (PriorSpread), futility is judged
 # once the pooled spread has as many df as FUTILITY_FROM_PROCESSES processes alone give, but never
-# before this look (benchmarks/sequential.py: futility with a prior).
-FUTILITY_FROM_PROCESSES_WITH_PRIOR = 2
+# before this look. benchmarks/sequential.py (futility with a prior) found neither 2 nor 3 within
+# the futility rule; 3 loses fewer verdicts (the module's text: futility with a prior).
+FUTILITY_FROM_PROCESSES_WITH_PRIOR = 3
 P_VALUE_FLOOR = 1e-6  # below the simulation's resolution; sequential_p_value reports no less
 
 

@@ -304,14 +304,21 @@ def test_a_bad_prior_spread_is_refused(variance, df):
         sequential.PriorSpread(variance, df, "earlier")
 
 
-def test_futility_is_judged_once_the_pooled_spread_has_three_df():
+def test_futility_is_judged_once_the_pooled_spread_has_three_df(monkeypatch):
     assert sequential.futility_from(None) == 4
+    # benchmarks/sequential.py chose 3: never before the third process, a prior or not.
+    assert sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR == 3
+    assert sequential.futility_from(sequential.PriorSpread(1e-4, 1, "x")) == 3
+    assert sequential.futility_from(sequential.PriorSpread(1e-4, 9, "x")) == 3
+    monkeypatch.setattr(sequential, "FUTILITY_FROM_PROCESSES_WITH_PRIOR", 2)
     assert sequential.futility_from(sequential.PriorSpread(1e-4, 1, "x")) == 3
     assert sequential.futility_from(sequential.PriorSpread(1e-4, 2, "x")) == 2
     assert sequential.futility_from(sequential.PriorSpread(1e-4, 9, "x")) == 2
 
 
-def test_a_prior_spread_lets_futility_stop_at_the_first_look():
+def test_a_prior_spread_lets_futility_stop_at_the_first_look_it_allows(monkeypatch):
+    # The mechanism at a first look of 2 processes (the chosen constant waits for 3).
+    monkeypatch.setattr(sequential, "FUTILITY_FROM_PROCESSES_WITH_PRIOR", 2)
     design = SequentialDesign(6)
     # Two processes that happen to agree, on the claim's lower edge: alone they look tight, and
     # futility waits for 4 processes; an earlier run saw process means spread by 5%.
@@ -337,6 +344,11 @@ def test_a_prior_spread_lets_futility_stop_at_the_first_look():
     assert power > 0.1
     assert not stop_decision(
         design, [comparison], 2, MIN_EFFECT, {("inplace", "wholebatch"): quiet}
+    ).stop
+    # With the chosen first look (3 processes) the hopeless prior waits for the third.
+    monkeypatch.undo()
+    assert not stop_decision(
+        design, [comparison], 2, MIN_EFFECT, {("inplace", "wholebatch"): prior}
     ).stop
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -73,6 +74,52 @@ def test_futility_only_leaves_verdicts_inconclusive():
     )
 
 
+def test_the_vectorised_power_with_a_prior_is_conditional_power_with_a_prior_spread():
+    assert study.validate_prior(sequences=2) == 2 * 4 * 42 * len(study.PRIOR_PROCESSES) * 2
+
+
+def test_the_stretched_means_have_the_pooled_spread_and_the_same_mean():
+    means = np.log1p(np.array([[1.0, 3.0, -2.0], [0.0, 0.5, 1.0]]) / 100)
+    prior = np.array([0.02**2, 0.001**2])
+    stretched = study.with_pooled_spread(means, prior, 4)
+    for row, variance, out in zip(means, prior, stretched, strict=True):
+        pooled = sequential.pooled_spread(row, sequential.PriorSpread(float(variance), 4, "x"))
+        assert out.std(ddof=1) == pytest.approx(float(pooled), rel=1e-12)
+        assert out.mean() == pytest.approx(row.mean(), rel=1e-12)
+    # Known answer: own variance 0.0001 on 2 df, prior 0.0004 on 1 df -> sd sqrt(0.0002).
+    two = np.array([[0.0, 0.01, 0.02]])
+    assert study.with_pooled_spread(two, np.array([4e-4]), 1).std(ddof=1) == pytest.approx(
+        math.sqrt(2e-4), rel=1e-12
+    )
+
+
+def test_an_earlier_run_is_its_own_stream_and_changes_no_design_without_a_prior():
+    case = study.Case(6, (5.0, 12.0), 4.0, "t3", 0.07, 0.01)
+    data = study.draw("t3", 6, 2000, seed=5)
+    earlier = [study.draw_prior("t3", 6, p0, 2000, seed=5) for p0 in study.PRIOR_PROCESSES]
+    assert not np.allclose(earlier[0].process_effect, data.process_effect[:, :3])
+    again = study.draw_prior("t3", 6, 3, 2000, seed=5)
+    assert np.array_equal(again.noise_trimmed, earlier[0].noise_trimmed)
+    alone, with_prior = study.simulate_case(case, data), study.simulate_case(case, data, earlier)
+    assert with_prior.items() >= alone.items()
+    assert set(with_prior) - set(alone) == {d.name for d in study.PRIOR_VARIANTS}
+
+
+def test_futility_with_a_prior_only_leaves_verdicts_inconclusive():
+    case = study.Case(6, None, 0.0, "normal", 0.07, 0.028)
+    data = study.draw("normal", 6, 4000, seed=1)
+    means = study.process_means(case, data)
+    variance = study.prior_variance_log(case, study.draw_prior("normal", 6, 3, 4000, seed=1))
+    without = study.run_design(study.Design("x", "obrien-fleming", 0.0), means, case)
+    with_prior = study.run_design(study.prior_design(2, 3, 1.0), means, case, variance)
+    changed = with_prior.verdict != without.verdict
+    assert changed.any() and np.all(with_prior.verdict[changed] == 0)
+    assert np.all(with_prior.processes <= without.processes)
+    assert (with_prior.processes == 2).any()  # a prior of 2 df lets futility stop at the first look
+    with pytest.raises(ValueError, match="earlier runs' variances"):
+        study.run_design(study.prior_design(2, 3, 1.0), means, case)
+
+
 def test_the_choice_prefers_deciding_then_fewer_processes():
     case = study.Case(6, None, 0.0, "normal", 0.03, 0.0)
 
@@ -80,7 +127,7 @@ def test_the_choice_prefers_deciding_then_fewer_processes():
         base = {"wrong": 0.01, "wrong_se": 0.002, "wrong_among_decided": 0.02}
         return {
             design.name: {**base, "decided": 0.5, "processes": 6.0}
-            for design in study.DESIGNS + study.FUTILITY_VARIANTS
+            for design in study.DESIGNS + study.FUTILITY_VARIANTS + study.PRIOR_VARIANTS
         } | {
             "O'Brien-Fleming": {**base, "decided": obf_decided, "processes": 5.0},
             "Pocock": {**base, "decided": pocock_decided, "processes": 4.0},
@@ -98,7 +145,10 @@ def test_the_published_study_keeps_the_error_rate_and_chose_what_the_design_uses
     chosen = published["summary"]["chosen_futility"]
     assert chosen["futility_power"] == published["futility_power"] == sequential.FUTILITY_POWER
     assert chosen["futility_from"] == sequential.FUTILITY_FROM_PROCESSES
-    for case in published["cases"]:
+    with_prior = published["summary"]["chosen_prior_futility"]
+    assert with_prior["futility_from"] == sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR
+    assert published["futility_from_processes_with_prior"] == with_prior["futility_from"]
+    for case in published["cases"] + published["cpu_cases"]:
         for name, found in case["designs"].items():
             assert found["wrong"] <= published["alpha"] + 2 * found["wrong_se"], (case, name)
 
