@@ -31,8 +31,9 @@ other is within :data:`DECIDED_MARGIN` of it and uses fewer processes on average
 **Futility with a prior** (``sequential.PriorSpread``): each sequence also gets an independent
 earlier run of P0 processes of the same case (:func:`draw_prior`, its own rng stream), whose
 process means' variance times a factor f (a quieter or noisier day) is pooled into futility's
-spread; the variants judged from 2 and 3 processes at P0 = 3, f = 1 choose
-``FUTILITY_FROM_PROCESSES_WITH_PRIOR`` by the futility rule (:func:`prior_summary`). A separate
+spread; the variants at thresholds 5 and 10% judged from 2 and 3 processes at P0 = 3, f = 1
+choose ``FUTILITY_POWER_WITH_PRIOR`` and ``FUTILITY_FROM_PROCESSES_WITH_PRIOR`` by the futility
+rule (:func:`prior_summary`). A separate
 table runs the designs on the noise measured on this CPU for the main job (:func:`cpu_cases`).
 
 Seeded: every (noise, K) draw comes from ``numpy.random.default_rng([SEED, noise, K])``, its
@@ -130,15 +131,13 @@ FUTILITY_VARIANTS = tuple(
 
 # Futility with a prior (sequential.PriorSpread): the spread of an independent earlier run of
 # PRIOR_PROCESSES processes of the same case, its variance times PRIOR_FACTORS (the earlier run on
-# a quieter or noisier day), pooled by df; judged from PRIOR_FUTILITY_FROMS processes, of which
-# PRIOR_CANDIDATE_FROMS are the candidates for FUTILITY_FROM_PROCESSES_WITH_PRIOR (from 4 shows
-# what the pooled spread alone does), for the chosen spending only; and, for the rule's prior
-# only, the lower thresholds PRIOR_DIAGNOSTIC_POWERS (not candidates: the module has one).
+# a quieter or noisier day), pooled by df; thresholds PRIOR_POWERS judged from PRIOR_FUTILITY_FROMS
+# processes, all candidates for (FUTILITY_POWER_WITH_PRIOR, FUTILITY_FROM_PROCESSES_WITH_PRIOR),
+# for the chosen spending only.
 PRIOR_PROCESSES = (3, 6)
 PRIOR_FACTORS = (0.5, 1.0, 2.0)
-PRIOR_FUTILITY_FROMS = (2, 3, 4)
-PRIOR_CANDIDATE_FROMS = (2, 3)
-PRIOR_DIAGNOSTIC_POWERS = (0.05,)
+PRIOR_FUTILITY_FROMS = (2, 3)
+PRIOR_POWERS = (0.05, 0.10)
 PRIOR_RULE_PROCESSES = 3  # the rule is judged on a correct prior of a 3-process earlier run,
 PRIOR_RULE_FACTOR = 1.0  # as the CPU main job gives one
 PRIOR_STREAM = 1  # the earlier runs' rng streams: default_rng([seed, noise, K, 1, P0])
@@ -167,18 +166,12 @@ def prior_design(
     )
 
 
-PRIOR_VARIANTS = (
-    *(
-        prior_design(first, p0, factor)
-        for p0 in PRIOR_PROCESSES
-        for factor in PRIOR_FACTORS
-        for first in PRIOR_FUTILITY_FROMS
-    ),
-    *(
-        prior_design(first, PRIOR_RULE_PROCESSES, PRIOR_RULE_FACTOR, power)
-        for power in PRIOR_DIAGNOSTIC_POWERS
-        for first in PRIOR_CANDIDATE_FROMS
-    ),
+PRIOR_VARIANTS = tuple(
+    prior_design(first, p0, factor, power)
+    for p0 in PRIOR_PROCESSES
+    for factor in PRIOR_FACTORS
+    for power in PRIOR_POWERS
+    for first in PRIOR_FUTILITY_FROMS
 )
 
 # The noise measured on this CPU for the main job (a round's sd about 9%, tau 4%): how much
@@ -333,21 +326,14 @@ class Look:
     low_pct: np.ndarray
     high_pct: np.ndarray
     verdict: np.ndarray  # CODE values
-    power: np.ndarray  # sequential.conditional_power
 
 
 def look(
-    means: np.ndarray,
-    processes: int,
-    critical: float,
-    range_pct: tuple[float, float] | None,
-    final: tuple[int, float] | None = None,
-    prior: tuple[np.ndarray, int] | None = None,
+    means: np.ndarray, processes: int, critical: float, range_pct: tuple[float, float] | None
 ) -> Look:
     """The interval ``centre +- critical x sd / sqrt(k)`` over the first ``processes`` means
     (``paired.estimate`` at ``2 t.sf(critical, k - 1)``), read as ``range_verdict`` or
-    ``change_verdict`` reads it; ``final = (K, c_K)`` adds the conditional power, with each
-    sequence's spread pooled with ``prior = (variances, df)`` when given."""
+    ``change_verdict`` reads it."""
     first = means[:, :processes]
     centre = first.mean(axis=1)
     spread = first.std(axis=1, ddof=1)
@@ -369,25 +355,47 @@ def look(
         verdict[off_zero & (low > 0)] = CODE[Outcome.FASTER]
         verdict[off_zero & (high < 0)] = CODE[Outcome.SLOWER]
         verdict[inside] = CODE[Outcome.NO_DIFFERENCE]
-    power = np.full(centre.shape, np.nan)
-    if final is not None:
-        judged = first if prior is None else with_pooled_spread(first, *prior)
-        power = sequential.conditional_power(judged, *final, range_pct, MIN_EFFECT_PCT)
-    return Look(centre_pct, low, high, verdict, power)
+    return Look(centre_pct, low, high, verdict)
 
 
-def with_pooled_spread(means: np.ndarray, prior_variance: np.ndarray, prior_df: int) -> np.ndarray:
-    """The rows of ``means`` stretched about their mean so that their sample sd is the one
-    ``sequential.pooled_spread`` pools with each row's prior (``PriorSpread`` holds one number,
-    these are one a row): ``conditional_power`` reads the means only through their mean and sd,
-    so it gives the prior's power (checked by :func:`validate`)."""
+class Powers:
+    """Every sequence's conditional power (``sequential.conditional_power``, the module's own)
+    at a look, computed once per (spending, look, prior) and shared by the designs that judge
+    futility there: it depends on a design only through its last critical value and prior."""
+
+    def __init__(self, means: np.ndarray, case: Case, variances: dict[int, np.ndarray]):
+        self.means, self.case, self.variances = means, case, variances
+        self.found: dict[tuple[str, int, int | None, float], np.ndarray] = {}
+
+    def at(self, design: Design, processes: int) -> np.ndarray:
+        key = (str(design.spending), processes, design.prior_processes, design.prior_factor)
+        if key not in self.found:
+            k_max = self.case.max_processes
+            plan = design.sequential_design(k_max)
+            first = self.means[:, :processes]
+            future = None
+            if design.prior_processes is not None:
+                if design.prior_processes not in self.variances:
+                    raise ValueError(f"{design.name} needs the earlier runs' variances")
+                variance = design.prior_factor * self.variances[design.prior_processes]
+                future = pooled_sd(first, variance, design.prior_processes - 1)
+            self.found[key] = sequential.conditional_power(
+                first,
+                k_max,
+                plan.critical_value(k_max),
+                self.case.range_pct,
+                MIN_EFFECT_PCT,
+                future_sd_log=future,
+            )
+        return self.found[key]
+
+
+def pooled_sd(means: np.ndarray, prior_variance: np.ndarray, prior_df: int) -> np.ndarray:
+    """Each row's sd pooled with its own prior variance by df, as ``sequential.pooled_spread``
+    pools one ``PriorSpread`` (checked by :func:`validate_prior`)."""
     k = means.shape[1]
-    centre = means.mean(axis=1, keepdims=True)
     own = means.var(axis=1, ddof=1)
-    pooled = (prior_df * prior_variance + (k - 1) * own) / (prior_df + k - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stretch = np.where(own > 0, np.sqrt(pooled / own), 1.0)
-    return np.asarray(centre + (means - centre) * stretch[:, None])
+    return np.sqrt((prior_df * prior_variance + (k - 1) * own) / (prior_df + k - 1))
 
 
 def wrong(verdict: np.ndarray, case: Case) -> np.ndarray:
@@ -418,31 +426,22 @@ class Run:
     processes: np.ndarray
 
 
-def run_design(
-    design: Design, means: np.ndarray, case: Case, prior_variance: np.ndarray | None = None
-) -> Run:
-    """``prior_variance``: each sequence's earlier run's variance (unscaled), for a design with
-    a prior."""
-    prior = None
-    if design.prior_processes is not None:
-        if prior_variance is None:
-            raise ValueError(f"{design.name} needs the earlier runs' variances")
-        prior = (design.prior_factor * prior_variance, design.prior_processes - 1)
+def run_design(design: Design, means: np.ndarray, case: Case, powers: Powers) -> Run:
+    """One design over every sequence of the case; futility reads ``powers``."""
     k_max = case.max_processes
     if design.spending is None:
         critical = float(sps.t.isf(ALPHA / 2, k_max - 1))
         last = look(means, k_max, critical, case.range_pct)
         return Run(last.verdict, np.full(means.shape[0], k_max))
     plan = design.sequential_design(k_max)
-    final = (k_max, plan.critical_value(k_max))
     verdict = np.zeros(means.shape[0], int)
     used = np.zeros(means.shape[0], int)
     active = np.ones(means.shape[0], bool)
     for k in range(2, k_max + 1):
-        now = look(means, k, plan.critical_value(k), case.range_pct, final, prior)
+        now = look(means, k, plan.critical_value(k), case.range_pct)
         decided = now.verdict != 0
-        judged = design.futility_from <= k < k_max
-        futile = ~decided & (now.power < design.futility_power) if judged else False
+        judged = design.futility_power > 0 and design.futility_from <= k < k_max
+        futile = ~decided & (powers.at(design, k) < design.futility_power) if judged else False
         stop = active & (decided | futile | (k == k_max))
         verdict[stop] = now.verdict[stop]
         used[stop] = k
@@ -471,12 +470,15 @@ def simulate_case(
 ) -> dict[str, dict[str, float]]:
     """Every design on the case; with the earlier runs' draws, the prior variants too."""
     means = process_means(case, data)
-    found = {d.name: measure(run_design(d, means, case), case) for d in DESIGNS + FUTILITY_VARIANTS}
     variances = {e.processes: prior_variance_log(case, e) for e in earlier}
+    powers = Powers(means, case, variances)
+    found = {
+        d.name: measure(run_design(d, means, case, powers), case)
+        for d in DESIGNS + FUTILITY_VARIANTS
+    }
     for design in PRIOR_VARIANTS:
         if design.prior_processes in variances:
-            run = run_design(design, means, case, variances[design.prior_processes])
-            found[design.name] = measure(run, case)
+            found[design.name] = measure(run_design(design, means, case, powers), case)
     return found
 
 
@@ -511,48 +513,54 @@ def validate(sequences: int = 20, seed: int = SEED) -> int:
 
 
 def validate_prior(sequences: int = 20, seed: int = SEED) -> int:
-    """The vectorised conditional power with a prior against ``sequential.conditional_power``
-    with a ``PriorSpread`` per sequence (to 1e-9, relative), and each prior variant's first look
-    against ``sequential.futility_from`` had it the variant's first look for the constant.
-    Returns the powers checked."""
+    """The benchmark's conditional powers (:class:`Powers`, rows pooled by :func:`pooled_sd`)
+    against ``sequential.conditional_power`` on one sequence at a time, with and without a
+    ``PriorSpread`` (to 1e-9, relative), and each prior variant's first look against
+    ``sequential.futility_from`` had it the variant's first look for the constant. Returns the
+    powers checked."""
     checked = 0
     k_max = max(MAX_PROCESSES)
     plan = sequential.SequentialDesign(k_max)
     final = (k_max, plan.critical_value(k_max))
+    alone_design = Design("alone", sequential.CHOSEN_SPENDING)
     for shape in SHAPES:
         data = draw(shape, k_max, sequences, seed + 1)
         for p0 in PRIOR_PROCESSES:
             earlier = draw_prior(shape, k_max, p0, sequences, seed + 1)
+            with_prior = prior_design(2, p0, 1.0)
             for case in cases():
-                if case.shape != shape or case.max_processes != k_max:
+                if case.shape != shape or case.max_processes != k_max or case.sigma != SIGMAS[0]:
                     continue
                 means = process_means(case, data)
                 variance = prior_variance_log(case, earlier)
+                powers = Powers(means, case, {p0: variance})
                 for k in range(2, k_max):
-                    fast = look(means, k, plan.critical_value(k), case.range_pct, final)
-                    fast_prior = look(
-                        means, k, plan.critical_value(k), case.range_pct, final, (variance, p0 - 1)
-                    )
+                    fast_prior, fast = powers.at(with_prior, k), powers.at(alone_design, k)
                     for s in range(sequences):
                         prior = sequential.PriorSpread(float(variance[s]), p0 - 1, "earlier")
                         args = (means[s, :k], *final, case.range_pct, MIN_EFFECT_PCT)
                         real = float(sequential.conditional_power(*args, prior))
                         alone = float(sequential.conditional_power(*args))
-                        if not np.allclose(
-                            [real, alone], [fast_prior.power[s], fast.power[s]], 1e-9, 1e-12
-                        ):
+                        if not np.allclose([real, alone], [fast_prior[s], fast[s]], 1e-9, 1e-12):
                             raise SystemExit(
                                 f"{case} look {k} sequence {s} prior of {p0}: conditional power "
-                                f"{real} != {fast_prior.power[s]}"
+                                f"{real} != {fast_prior[s]} or {alone} != {fast[s]}"
                             )
                         checked += 1
     constant = sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR
     for p0 in PRIOR_PROCESSES:
-        module = sequential.futility_from(sequential.PriorSpread(1e-4, p0 - 1, "earlier"))
+        prior = sequential.PriorSpread(1e-4, p0 - 1, "earlier")
+        module = sequential.futility_from(prior)
         if prior_first_look(constant, p0) != module:
             raise SystemExit(
                 f"prior of {p0}: first look {prior_first_look(constant, p0)} != "
                 f"sequential.futility_from's {module}"
+            )
+        threshold = sequential.futility_threshold(plan, prior)
+        if threshold != sequential.FUTILITY_POWER_WITH_PRIOR:
+            raise SystemExit(
+                f"prior of {p0}: sequential.futility_threshold gives {threshold}, not "
+                f"FUTILITY_POWER_WITH_PRIOR {sequential.FUTILITY_POWER_WITH_PRIOR}"
             )
     return checked
 
@@ -660,10 +668,7 @@ def prior_summary(results: Results) -> dict[str, object]:
     candidates = [
         d.name
         for d in PRIOR_VARIANTS
-        if d.prior_processes == PRIOR_RULE_PROCESSES
-        and d.prior_factor == PRIOR_RULE_FACTOR
-        and d.futility_power == sequential.FUTILITY_POWER
-        and d.futility_from in PRIOR_CANDIDATE_FROMS
+        if d.prior_processes == PRIOR_RULE_PROCESSES and d.prior_factor == PRIOR_RULE_FACTOR
     ]
     passing = [
         n
@@ -680,6 +685,7 @@ def prior_summary(results: Results) -> dict[str, object]:
         "chosen_prior_futility": {
             "name": chosen,
             "futility_from": variants[chosen]["futility_from"],
+            "futility_power": variants[chosen]["futility_power"],
             "within_limits": bool(passing),
         },
     }
@@ -765,7 +771,10 @@ def futility_table(summary: dict[str, object]) -> list[str]:
         "## Futility",
         "",
         "Each variant stops an undecided comparison whose conditional power (the chance that the "
-        "last look decides, were the truth the current estimate and the spread the current one) "
+        "last look decides, were the truth the current estimate and the processes to come spread "
+        "as the current ones; averaged over 1024 quasi-random draws of those processes, so that "
+        "the last look's own sample sd, the seen processes among them, is random too: "
+        "`sequential.conditional_power`) "
         "is below the threshold, from the given number of processes on; against the same "
         "spending without futility, over the cases with K = "
         f"{max(MAX_PROCESSES)} (without futility: "
@@ -842,18 +851,18 @@ def prior_table(summary: dict[str, object]) -> list[str]:
         "gets its own: the sample variance of the process trimmed means of an independent "
         "earlier run of P0 processes of the same case (same noise, sigma, tau, rounds; df = "
         "P0 - 1), times a factor (0.5: the earlier run on a quieter day, 2: a noisier one). "
-        f"{SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]}-type spending, futility < "
-        f"{sequential.FUTILITY_POWER:.0%} conditional power judged from the given look on "
-        "(`futility_from`: never before the pooled spread has "
-        f"{sequential.FUTILITY_FROM_PROCESSES - 1} df, so from "
-        "FUTILITY_FROM_PROCESSES_WITH_PRIOR with these priors); *lost* is the decided verdicts "
-        "lost against the same spending without futility, per 100 sequences, mean and worst over "
-        "the cases of each K; rows without a prior are the references (from "
+        f"{SPENDING_DESIGNS[sequential.CHOSEN_SPENDING]}-type spending, futility below the "
+        "given conditional power judged from the given look on (never before the pooled spread "
+        f"has {sequential.FUTILITY_FROM_PROCESSES - 1} df, as `futility_from` has it); *lost* "
+        "is the decided verdicts lost against the same spending without futility, per 100 "
+        "sequences, mean and worst over the cases of each K; rows without a prior are the "
+        f"references (< {sequential.FUTILITY_POWER:.0%} from "
         f"{sequential.FUTILITY_FROM_PROCESSES} is what runs without a prior). **Rule** for "
-        f"FUTILITY_FROM_PROCESSES_WITH_PRIOR (judged on a correct prior of {rule}, as the CPU main "
-        "job gives): the futility rule above, over the K = "
-        f"{max(MAX_PROCESSES)} cases, among futility < {sequential.FUTILITY_POWER:.0%} from "
-        f"{' or '.join(str(k) for k in PRIOR_CANDIDATE_FROMS)}. *right verdicts lost* leaves "
+        "FUTILITY_POWER_WITH_PRIOR and FUTILITY_FROM_PROCESSES_WITH_PRIOR (judged on a correct "
+        f"prior of {rule}, as the CPU main job gives): the futility rule above, over the K = "
+        f"{max(MAX_PROCESSES)} cases, among futility < "
+        f"{' or '.join(f'{p:.0%}' for p in PRIOR_POWERS)} from "
+        f"{' or '.join(str(k) for k in PRIOR_FUTILITY_FROMS)}. *right verdicts lost* leaves "
         "out of the loss the wrong verdicts futility stopped (a wrong verdict needs a decided "
         "one).",
         "",
@@ -1188,6 +1197,7 @@ def main() -> None:
         "futility_power": sequential.FUTILITY_POWER,
         "futility_from_processes": sequential.FUTILITY_FROM_PROCESSES,
         "futility_from_processes_with_prior": sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR,
+        "futility_power_with_prior": sequential.FUTILITY_POWER_WITH_PRIOR,
         "prior_processes": list(PRIOR_PROCESSES),
         "prior_factors": list(PRIOR_FACTORS),
         "rounds": ROUNDS,

@@ -47,37 +47,35 @@ read it as they read any interval; only its level is the design's.
 verdict, and the critical values assume the run went on to ``K``; so stopping for futility only
 leaves verdicts inconclusive and cannot raise the error rate. An undecided comparison is futile
 when its conditional power (:func:`conditional_power`: the chance that the last look decides,
-were the true effect the current estimate and the process means' spread the current one) is
-below :data:`FUTILITY_POWER`, judged from :data:`FUTILITY_FROM_PROCESSES` processes on (a spread
-seen on fewer degrees of freedom too often looks wider than it is). Both were chosen by the rule
-of ``benchmarks/sequential.py`` (the fewest processes among thresholds 5, 10, 20% judged from 3
-or 4 processes that lose at most 1 decided verdict in 100 on average and 5 in any case, K = 6):
-10% from 4 processes lost 0.94 in 100 on average (4.3 at worst) and used 4.60 processes on
-average against 5.44 without futility; judged from 3 processes every threshold lost 1.3 to 4.3
-in 100, and 20% from 4 lost 2.3. Stopping a comparison the design would decide less than one
-time in ten is where processes are saved: the truth near a deciding edge, which no number of
-processes the design allows would settle.
+were the true effect the current estimate and the processes to come spread as the seen ones,
+averaged over draws of those processes so that the last look's own sample sd is random too) is
+below :data:`FUTILITY_POWER`, judged from :data:`FUTILITY_FROM_PROCESSES` processes on. Both
+were chosen by the rule of ``benchmarks/sequential.py`` (the fewest processes among thresholds
+5, 10, 20% judged from 3 or 4 processes that lose at most 1 decided verdict in 100 on average
+and 5 in any case, over the K = 6 cases): 10% from 3 processes lost 0.80 in 100 on average
+(2.6 at worst) and used 4.33 processes on average against 5.44 without futility; 20% from 3
+lost 1.9 (5.3 at worst). Stopping a comparison the design would decide less than one time in
+ten is where processes are saved: the truth near a deciding edge, which no number of processes
+the design allows would settle.
 
-**Futility with a prior** (:class:`PriorSpread`, :func:`pooled_spread`, :func:`futility_from`)
-pools an earlier run's spread of the same comparison with the run's own, so that futility can
-be judged before 4 processes; it still only stops, so the error rate holds (no case over alpha +
-2 SE in ``benchmarks/sequential.py``'s study, where each simulated sequence gets its own prior:
-an independent earlier run of P0 processes of the same case, its variance times a factor f).
-But it costs verdicts, more than futility without one: judged on a correct prior of a
-3-process earlier run (P0 = 3, f = 1) over the K = 6 cases, futility < 10% from 2 processes
-lost 6.0 decided verdicts in 100 on average (17.0 at worst) for 3.70 processes, from 3 lost 4.1
-(12.2) for 4.14, and even from 4 it lost 2.7 (8.2), against 0.94 (4.3) for 4.60 without a
-prior; from 3 without a prior loses 2.4 (8.7) for 4.19, as few processes for less loss. Neither
-2 nor 3 is within the rule (1 in 100 on average, 5 at worst), so
-:data:`FUTILITY_FROM_PROCESSES_WITH_PRIOR` is 3, the one losing less. A more precise prior
-loses more (P0 = 6: 6.8 and 4.9 in 100), a noisier earlier day (f = 2) far more (10.3, 7.9), a
-quieter one (f = 0.5) less (3.4, 2.0). The reason: conditional power takes the spread as known,
-while the last look's interval uses the sample sd of all K processes, of which the first k are
-part; without a prior, the same luck that makes the first processes look tight (hopeful)
-carries the sequence to a verdict, and a pooled prior cuts that link, so it stops sequences
-whose own tight spread would have decided. So no caller should pass priors until conditional
-power draws the last look's sd too. On this CPU's main-job noise (sigma 9%, tau 4%, truth 0, K
-= 6) the prior from 3 would use 3.90 processes (decided 21.1%) against 4.55 (24.2%) without.
+**Futility with a prior** (:class:`PriorSpread`, :func:`pooled_spread`, :func:`futility_from`,
+:func:`futility_threshold`) pools an earlier run's spread of the same comparison with the run's
+own, so that futility can be judged at the first look, after 2 processes; it still only stops,
+so the error rate holds (no case over alpha + 2 SE in the study, where each simulated sequence
+gets its own prior: an independent earlier run of P0 processes of the same case, its variance
+times a factor f). Judged on a correct prior of a 3-process earlier run (P0 = 3, f = 1, what
+the CPU main job gives) over the K = 6 cases, the rule picked conditional power below 5% from
+2 processes (:data:`FUTILITY_POWER_WITH_PRIOR`, :data:`FUTILITY_FROM_PROCESSES_WITH_PRIOR`):
+it lost 0.72 decided verdicts in 100 on average (2.1 at worst) for 4.18 processes, and at K =
+3, where futility without a prior never judges before the last look, 0.01 (0.08) for 2.42
+processes instead of 2.97. Below 10% from 2 lost 1.6 (4.0), over the rule. A prior from a
+noisier day (f = 2) loses 1.1 (4.1), just over the rule's mean; a quieter one (f = 0.5) 0.64
+(1.7); a 6-process prior about what a 3-process one does. Conditional power must draw the last
+look's sd for this to hold: taking the pooled spread as known, the same priors lost 2 to 10 in
+100 (6.0 below 10% from 2 at P0 = 3, f = 1), since a pooled prior cuts the link between a
+tight-looking own spread and the last look's sample sd. At this CPU's main-job noise (round sd
+9%, tau 4%, truth 0) and K = 3 a comparison gets 2.2 to 2.4 processes with a prior against 3.0
+without.
 
 **With Holm across rows.** A report reads one claim on several rows (:mod:`multiplicity`). The
 spending controls the looks within a row: each row's verdict is wrong with probability at most
@@ -116,15 +114,16 @@ SEED = 23  # the issue's number
 SEQUENCES = 400_000  # simulated standard normal sequences per design
 MAX_PROCESSES = 30  # the design's simulation holds SEQUENCES x (K - 1) numbers
 FUTILITY_POWER = 0.10  # below this conditional power an undecided comparison stops
-# Futility reads the process means' spread as known: on 1 or 2 df it overstates the true spread
-# by half or more one time in ten (2 df: P(chi2_2 / 2 > 2.25) = 0.105), which makes a comparison
-# that would decide look hopeless; from 4 processes (3 df) on, that happens one time in 25.
-FUTILITY_FROM_PROCESSES = 4
+# Futility is judged once the spread is seen on 2 df: conditional power draws the processes to
+# come around the spread seen so far, so a spread that looks wide by chance on 2 df is mostly
+# undone by the draws; on 1 df it is not (benchmarks/sequential.py: futility, and the text above).
+FUTILITY_FROM_PROCESSES = 3
 # With an earlier run's spread of the same comparison pooled in (PriorSpread), futility is judged
 # once the pooled spread has as many df as FUTILITY_FROM_PROCESSES processes alone give, but never
-# before this look. benchmarks/sequential.py (futility with a prior) found neither 2 nor 3 within
-# the futility rule; 3 loses fewer verdicts (the module's text: futility with a prior).
-FUTILITY_FROM_PROCESSES_WITH_PRIOR = 3
+# before this look, and at the stricter threshold FUTILITY_POWER_WITH_PRIOR: the pair chosen by
+# benchmarks/sequential.py's futility rule with a prior (the text above).
+FUTILITY_FROM_PROCESSES_WITH_PRIOR = 2
+FUTILITY_POWER_WITH_PRIOR = 0.05
 P_VALUE_FLOOR = 1e-6  # below the simulation's resolution; sequential_p_value reports no less
 
 
@@ -308,7 +307,7 @@ class PriorSpread:
     process's mean log ratio (at this run's rounds per process) on ``df`` degrees of freedom
     (its processes less one). Futility pools it with the spread the run sees itself
     (:func:`pooled_spread`), so a comparison the earlier run showed hopeless can stop at the
-    first look instead of the fourth process. It only ever feeds futility, which cannot decide
+    first look instead of the third process. It only ever feeds futility, which cannot decide
     a verdict: a wrong prior costs processes or verdicts, never the error rate."""
 
     variance_log: float
@@ -346,6 +345,15 @@ def futility_from(prior: PriorSpread | None) -> int:
     return max(FUTILITY_FROM_PROCESSES_WITH_PRIOR, FUTILITY_FROM_PROCESSES - prior.df)
 
 
+def futility_threshold(design: SequentialDesign, prior: PriorSpread | None) -> float:
+    """The conditional power below which :func:`stop_decision` calls a comparison futile:
+    the design's, or with a prior the stricter :data:`FUTILITY_POWER_WITH_PRIOR` (a prior lets
+    futility judge a look earlier, where a threshold of 10% loses too many verdicts)."""
+    if prior is None or design.futility_power == 0:
+        return design.futility_power
+    return min(design.futility_power, FUTILITY_POWER_WITH_PRIOR)
+
+
 def deciding_regions_log(
     half_width_log: np.ndarray, range_pct: tuple[float, float] | None, min_effect_pct: float
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -364,6 +372,23 @@ def deciding_regions_log(
     return [(np.maximum(h, plus), inf), (-inf, np.minimum(-h, minus)), (minus + h, plus - h)]
 
 
+@functools.lru_cache(maxsize=32)
+def _future_draws(to_come: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``to_come`` standard normal process means, 1024 draws of their mean
+    and of their sum of squares about it (all a last look needs of them): a scrambled Sobol
+    sequence (seeded) through the normal quantile, whose averages converge far faster than
+    independent draws' (with one to come, 4096 independent draws gave a variance of 1.065)."""
+    from scipy.stats import qmc
+
+    sobol = qmc.Sobol(d=to_come, scramble=True, seed=np.random.default_rng([SEED, to_come]))
+    z = sps.norm.ppf(sobol.random_base2(FUTURE_DRAWS_LOG2))
+    mean = z.mean(axis=1)
+    squares = ((z - mean[:, None]) ** 2).sum(axis=1)
+    mean.setflags(write=False)
+    squares.setflags(write=False)
+    return mean, squares
+
+
 def conditional_power(
     process_means_log: np.ndarray,
     max_processes: int,
@@ -371,34 +396,66 @@ def conditional_power(
     range_pct: tuple[float, float] | None,
     min_effect_pct: float,
     prior: PriorSpread | None = None,
+    *,
+    future_sd_log: np.ndarray | None = None,
 ) -> np.ndarray:
     """The chance that the last look (after ``K = max_processes`` processes, critical value
     ``final_critical``) reaches a verdict, given the first ``k`` process means (last axis; any
-    leading axes are independent comparisons), were the true effect their mean and the process
-    means' sd ``s`` their sd (pooled with ``prior`` when given, :func:`pooled_spread`), taken as
-    known. The final centre is then normal about the current one with sd ``s sqrt(K - k) / K``
-    and its half-width ``final_critical s / sqrt(K)``, so the chance is the normal probability of
-    :func:`deciding_regions_log`. Later looks only add to it, so this is a lower bound; with
-    ``k = K`` it is 0 or 1."""
+    leading axes are independent comparisons), were the true effect their mean ``m`` and the
+    ``n = K - k`` processes still to come normal about it with sd ``s``: the seen processes' sd,
+    pooled with ``prior`` when given (:func:`pooled_spread`), or ``future_sd_log`` (one per
+    comparison) when given.
+
+    The last look reads the sample sd of all K means, the seen ones among them, so its
+    half-width is random too: seen processes that agree closely narrow it however wide a prior
+    says the rest will be (taking its sd as known, or at its expected value, understates the
+    chance: 0.28 against a simulated 0.46 for two seen processes 0.3% apart under a 3% prior).
+    So the chance is averaged over 1024 quasi-random draws (:data:`FUTURE_DRAWS_LOG2`) of them:
+    with ``zbar`` and ``Q`` their standard mean and sum of squares, the final centre is
+    ``m + (n / K) s zbar`` and its sum of squares ``SS_k + s^2 Q + (k n / K) s^2 zbar^2``, and
+    a draw counts where :func:`deciding_regions_log` holds that centre. Later looks only add to
+    the chance; with ``k = K`` it is 0 or 1. Deterministic: the draws are seeded."""
     means = np.asarray(process_means_log, float)
     k = means.shape[-1]
     if not 2 <= k <= max_processes:
         raise ValueError(f"conditional power needs 2..{max_processes} process means, got {k}")
-    centre = means.mean(axis=-1)
-    spread = pooled_spread(means, prior)
-    half = final_critical * spread / math.sqrt(max_processes)
-    scale = spread * math.sqrt(max_processes - k) / max_processes
-    power = np.zeros(centre.shape)
+    shape = means.shape[:-1]
+    flat = means.reshape(-1, k)
+    future = pooled_spread(flat, prior) if future_sd_log is None else np.asarray(future_sd_log)
+    future = np.broadcast_to(np.asarray(future, float).reshape(-1), (flat.shape[0],))
+    centre = flat.mean(axis=1)
+    seen_squares = flat.var(axis=1, ddof=1) * (k - 1)
+    if k == max_processes:
+        half = final_critical * np.sqrt(seen_squares / (k - 1)) / math.sqrt(k)
+        return _deciding(centre, half, range_pct, min_effect_pct).reshape(shape)
+    to_come = max_processes - k
+    zbar, q = _future_draws(to_come)
+    power = np.empty(flat.shape[0])
+    for start in range(0, flat.shape[0], _ROWS_AT_ONCE):
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        s = future[rows, None]
+        final_centre = centre[rows, None] + (to_come / max_processes) * s * zbar
+        squares = seen_squares[rows, None] + s**2 * (q + (k * to_come / max_processes) * zbar**2)
+        half = final_critical * np.sqrt(squares / (max_processes - 1)) / math.sqrt(max_processes)
+        power[rows] = _deciding(final_centre, half, range_pct, min_effect_pct).mean(axis=1)
+    return power.reshape(shape)
+
+
+FUTURE_DRAWS_LOG2 = 10  # 1024 quasi-random draws of the processes to come
+_ROWS_AT_ONCE = 1024  # comparisons per block of 1024-draw-wide arrays (8 MB each)
+
+
+def _deciding(
+    centre: np.ndarray,
+    half: np.ndarray,
+    range_pct: tuple[float, float] | None,
+    min_effect_pct: float,
+) -> np.ndarray:
+    """Whether an interval ``centre +- half`` (log) reaches a verdict, as 0.0 or 1.0."""
+    hit = np.zeros(np.broadcast(centre, half).shape, bool)
     for low, high in deciding_regions_log(half, range_pct, min_effect_pct):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            above_low = sps.norm.sf((low - centre) / scale)
-            above_high = sps.norm.sf((high - centre) / scale)
-        # No spread left to come (k = K) or none seen: the centre stays where it is.
-        still = (centre > low) & (centre < high)
-        fixed = scale == 0
-        share = np.where(fixed, still.astype(float), np.maximum(above_low - above_high, 0.0))
-        power += np.where(low < high, share, 0.0)
-    return np.asarray(np.minimum(power, 1.0))
+        hit |= (centre > low) & (centre < high)
+    return hit.astype(float)
 
 
 def _process_means_log(estimate: paired.PairedEstimate) -> np.ndarray:
@@ -499,19 +556,17 @@ def stop_decision(
             _comparison_power(design, c, min_effect_pct, prior)
             for c, prior in zip(undecided, found, strict=True)
         ]
-        if all(p is not None and p < design.futility_power for p in powers):
+        thresholds = [futility_threshold(design, prior) for prior in found]
+        if all(
+            p is not None and p < threshold for p, threshold in zip(powers, thresholds, strict=True)
+        ):
             detail = "; ".join(
                 f"{c.label} would decide by {design.max_processes} processes with "
-                f"{p:.0%} conditional power"
-                + ("" if prior is None else f" (spread pooled with {prior.source})")
-                for c, p, prior in zip(undecided, powers, found, strict=True)
+                f"{p:.0%} conditional power (< {threshold:.0%}"
+                + (")" if prior is None else f", spread pooled with {prior.source})")
+                for c, p, threshold, prior in zip(undecided, powers, thresholds, found, strict=True)
             )
-            return StopDecision(
-                True,
-                f"futile {look}: {detail} (< {design.futility_power:.0%})",
-                False,
-                True,
-            )
+            return StopDecision(True, f"futile {look}: {detail}", False, True)
     if last:
         left = f"{len(undecided)} undecided" if questions else "no comparison to decide"
         return StopDecision(True, f"the most processes, {processes}, reached: {left}", False, False)
@@ -643,6 +698,7 @@ __all__ = [
     "FUTILITY_FROM_PROCESSES",
     "FUTILITY_FROM_PROCESSES_WITH_PRIOR",
     "FUTILITY_POWER",
+    "FUTILITY_POWER_WITH_PRIOR",
     "SPENDING_FUNCTIONS",
     "PriorSpread",
     "SequentialDesign",
@@ -651,6 +707,7 @@ __all__ = [
     "deciding_regions_log",
     "decision_statistics",
     "futility_from",
+    "futility_threshold",
     "pooled_spread",
     "sequential_p_value",
     "stop_decision",

@@ -304,22 +304,30 @@ def futility_priors(loaded: Suite, earlier: EarlierRun | None) -> FutilityPriors
 
 
 def futility_line(loaded: Suite, earlier: EarlierRun | None, priors: FutilityPriors) -> str:
-    """Where a run until decided judges futility from: an earlier run's spread (from the first
-    look) or its own processes alone (from the fourth)."""
+    """Where a run until decided judges futility from: an earlier run's spread pooled in (from
+    ``sequential.futility_from`` of it, below ``FUTILITY_POWER_WITH_PRIOR``) or its own processes
+    alone (from ``FUTILITY_FROM_PROCESSES``, below ``FUTILITY_POWER``)."""
     from mgbench.analysis import sequential
 
     cells = [c for c in loaded.cells() if c.sequential_max is not None]
-    alone = f"from {sequential.FUTILITY_FROM_PROCESSES} processes, on this run's spread alone"
+    alone = (
+        f"from {sequential.FUTILITY_FROM_PROCESSES} processes, on this run's spread alone "
+        f"(conditional power < {sequential.FUTILITY_POWER:.0%})"
+    )
     if earlier is None:
         return (
             "until decided: no earlier run of this suite on this machine (--plan-from RUN names "
             f"one): futility is judged {alone}"
         )
-    lent = sum(1 for c in cells if c.cell_id in priors)
+    lent = [c for c in cells if c.cell_id in priors]
+    firsts = sorted({sequential.futility_from(p) for c in lent for p in priors[c.cell_id].values()})
+    when = "/".join(map(str, firsts)) if firsts else "-"
+    others = f"; the others {alone}" if len(lent) < len(cells) else ""
     notes = "".join(f"; {note}" for note in earlier.notes)
     return (
-        f"until decided: futility pools the spread of {earlier.label} for {lent} of "
-        f"{len(cells)} paired cell(s) (judged from the first look; the others {alone}){notes}"
+        f"until decided: futility pools the spread of {earlier.label} for {len(lent)} of "
+        f"{len(cells)} paired cell(s) (judged from {when} processes on, conditional power < "
+        f"{sequential.FUTILITY_POWER_WITH_PRIOR:.0%}{others}){notes}"
     )
 
 

@@ -62,8 +62,9 @@ def test_a_case_is_reproducible_from_its_seed_alone():
 def test_futility_only_leaves_verdicts_inconclusive():
     case = study.Case(6, (5.0, 12.0), 4.0, "normal", 0.03, 0.01)
     means = study.process_means(case, study.draw("normal", 6, 4000, seed=1))
+    powers = study.Powers(means, case, {})
     with_futility, without = (
-        study.run_design(study.Design("x", "obrien-fleming", power), means, case)
+        study.run_design(study.Design("x", "obrien-fleming", power), means, case, powers)
         for power in (sequential.FUTILITY_POWER, 0.0)
     )
     changed = with_futility.verdict != without.verdict
@@ -75,22 +76,19 @@ def test_futility_only_leaves_verdicts_inconclusive():
 
 
 def test_the_vectorised_power_with_a_prior_is_conditional_power_with_a_prior_spread():
-    assert study.validate_prior(sequences=2) == 2 * 4 * 42 * len(study.PRIOR_PROCESSES) * 2
+    assert study.validate_prior(sequences=2) == 2 * 4 * 21 * len(study.PRIOR_PROCESSES) * 2
 
 
-def test_the_stretched_means_have_the_pooled_spread_and_the_same_mean():
+def test_each_rows_pooled_sd_is_the_modules_pooled_spread():
     means = np.log1p(np.array([[1.0, 3.0, -2.0], [0.0, 0.5, 1.0]]) / 100)
     prior = np.array([0.02**2, 0.001**2])
-    stretched = study.with_pooled_spread(means, prior, 4)
-    for row, variance, out in zip(means, prior, stretched, strict=True):
-        pooled = sequential.pooled_spread(row, sequential.PriorSpread(float(variance), 4, "x"))
-        assert out.std(ddof=1) == pytest.approx(float(pooled), rel=1e-12)
-        assert out.mean() == pytest.approx(row.mean(), rel=1e-12)
+    pooled = study.pooled_sd(means, prior, 4)
+    for row, variance, out in zip(means, prior, pooled, strict=True):
+        expected = sequential.pooled_spread(row, sequential.PriorSpread(float(variance), 4, "x"))
+        assert out == pytest.approx(float(expected), rel=1e-12)
     # Known answer: own variance 0.0001 on 2 df, prior 0.0004 on 1 df -> sd sqrt(0.0002).
     two = np.array([[0.0, 0.01, 0.02]])
-    assert study.with_pooled_spread(two, np.array([4e-4]), 1).std(ddof=1) == pytest.approx(
-        math.sqrt(2e-4), rel=1e-12
-    )
+    assert study.pooled_sd(two, np.array([4e-4]), 1) == pytest.approx(math.sqrt(2e-4), rel=1e-12)
 
 
 def test_an_earlier_run_is_its_own_stream_and_changes_no_design_without_a_prior():
@@ -110,14 +108,15 @@ def test_futility_with_a_prior_only_leaves_verdicts_inconclusive():
     data = study.draw("normal", 6, 4000, seed=1)
     means = study.process_means(case, data)
     variance = study.prior_variance_log(case, study.draw_prior("normal", 6, 3, 4000, seed=1))
-    without = study.run_design(study.Design("x", "obrien-fleming", 0.0), means, case)
-    with_prior = study.run_design(study.prior_design(2, 3, 1.0), means, case, variance)
+    powers = study.Powers(means, case, {3: variance})
+    without = study.run_design(study.Design("x", "obrien-fleming", 0.0), means, case, powers)
+    with_prior = study.run_design(study.prior_design(2, 3, 1.0), means, case, powers)
     changed = with_prior.verdict != without.verdict
     assert changed.any() and np.all(with_prior.verdict[changed] == 0)
     assert np.all(with_prior.processes <= without.processes)
     assert (with_prior.processes == 2).any()  # a prior of 2 df lets futility stop at the first look
     with pytest.raises(ValueError, match="earlier runs' variances"):
-        study.run_design(study.prior_design(2, 3, 1.0), means, case)
+        study.run_design(study.prior_design(2, 3, 1.0), means, case, study.Powers(means, case, {}))
 
 
 def test_the_choice_prefers_deciding_then_fewer_processes():
@@ -148,6 +147,9 @@ def test_the_published_study_keeps_the_error_rate_and_chose_what_the_design_uses
     with_prior = published["summary"]["chosen_prior_futility"]
     assert with_prior["futility_from"] == sequential.FUTILITY_FROM_PROCESSES_WITH_PRIOR
     assert published["futility_from_processes_with_prior"] == with_prior["futility_from"]
+    assert with_prior["futility_power"] == sequential.FUTILITY_POWER_WITH_PRIOR
+    assert published["futility_power_with_prior"] == with_prior["futility_power"]
+    assert with_prior["within_limits"]
     for case in published["cases"] + published["cpu_cases"]:
         for name, found in case["designs"].items():
             assert found["wrong"] <= published["alpha"] + 2 * found["wrong_se"], (case, name)

@@ -62,9 +62,9 @@ FACTORS = {
     # +8% and +0%, each process 0.001% off the one before: the first look's interval (at the
     # design's tiny first-look alpha) is +-0.4% wide, inside 5-12% and inside +-2%.
     DECIDED: lambda repeat: (1.08 * (1 + 1e-5 * repeat), 1 + 1e-5 * repeat),
-    # +14% and +2% alternating: no look decides, and after 4 processes the last cannot either.
+    # +14% and +2% alternating: no look decides, and after 3 processes the last cannot either.
     FUTILE: lambda repeat: (1.02 if repeat % 2 else 1.14, 0.96 if repeat % 2 else 1.04),
-    # +11, +6, +10, +7, +9%: undecided after 4 (CI 3.2-14.1%, 32% conditional power, not
+    # +11, +6, +10, +7, +9%: undecided after 4 (CI 3.2-14.1%, 59% conditional power, not
     # futile); the fifth process decides. concat agrees with inplace throughout.
     LONGEST: lambda repeat: (1 + (11, 6, 10, 7, 9)[repeat] / 100, 1 + 1e-5 * repeat),
 }
@@ -148,7 +148,7 @@ def of(records, cell_id):
     return [r for r in records if r.cell_id == cell_id]
 
 
-def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_four_the_rest_at_five(
+def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_three_the_rest_at_five(
     tmp_path,
 ):
     suite = parse_suite(SUITE, "seq.toml")
@@ -156,7 +156,7 @@ def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_four_the_re
     code = run_and_summarise(suite, tmp_path / "run", spawn=spawn, emit=lines.append)
     assert code == 0
     assert paired_calls(spawn, DECIDED) == [0, 1]
-    assert paired_calls(spawn, FUTILE) == [0, 1, 2, 3]
+    assert paired_calls(spawn, FUTILE) == [0, 1, 2]
     assert paired_calls(spawn, LONGEST) == [0, 1, 2, 3, 4]
     records = store.read_records(tmp_path / "run" / "results.jsonl")
     # every (cell, repeat) of the interleaved order is recorded, in that order
@@ -167,18 +167,18 @@ def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_four_the_re
     assert {r.reason for r in decided[2:]} == {decided[2].reason}
     assert [not_needed_ending(r.status, r.reason) for r in decided] == [None] * 2 + ["decided"] * 3
     futile = of(records, FUTILE)
-    assert [r.status for r in futile] == ["ok"] * 4 + ["skipped"]
-    assert futile[4].reason.startswith(
-        "not needed: futile after 4 processes (look 3 of 4): TinyMLP-8px-b8-x2 "
-        "inplace-vs-wholebatch would decide by 5 processes with 0% conditional power"
+    assert [r.status for r in futile] == ["ok"] * 3 + ["skipped"] * 2
+    assert futile[3].reason.startswith(
+        "not needed: futile after 3 processes (look 2 of 4): TinyMLP-8px-b8-x2 "
+        "inplace-vs-wholebatch would decide by 5 processes with 0% conditional power (< 10%)"
     )
     assert [r.status for r in of(records, LONGEST)] == ["ok"] * 5
     # the design is in the records: K on each paired cell, not in its id
     assert {r.cell.sequential_max for r in records if r.cell.paired} == {5}
     assert decided[0].to_json()["cell"]["sequential_max"] == 5
-    # one progress line per look: 1 + 3 + 4
+    # one progress line per look: 1 + 2 + 4
     look_lines = [line.strip() for line in lines if line.strip().startswith("look ")]
-    assert len(look_lines) == 8
+    assert len(look_lines) == 7
     level = (1 - SequentialDesign(5).look_alpha(2)) * 100
     assert look_lines[0].startswith(
         f"look 1 of 4 after 2 processes, {level:.4g}% CIs: inplace vs wholebatch +8.0% "
@@ -186,16 +186,15 @@ def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_four_the_re
     assert look_lines[0].endswith("-> stop: decided after 2 processes (look 1 of 4)")
     assert [line.split(" -> ")[1].split(" (")[0] for line in look_lines[1:]] == [
         "continue",
-        "continue",
-        "stop: futile after 4 processes",
+        "stop: futile after 3 processes",
         "continue",
         "continue",
         "continue",
         "stop: decided after 5 processes",
     ]
-    assert "until decided: 4 paired process(es) not needed" in "\n".join(lines)
+    assert "until decided: 5 paired process(es) not needed" in "\n".join(lines)
     summary = (tmp_path / "run" / "summary.md").read_text()
-    assert "Run until decided: 4 paired process(es) of 2 cell(s) not needed" in summary
+    assert "Run until decided: 5 paired process(es) of 2 cell(s) not needed" in summary
     assert NOT_NEEDED_REASON not in summary  # no problem listed for them
 
 
@@ -219,7 +218,7 @@ def test_the_look_adjusted_interval_is_what_every_paired_table_prints(tmp_path):
     low, high = first.estimate.ci_pct  # +-0.4% at the first look's alpha (about 0.0008)
     assert 7.5 < low < 8 < high < 8.5 and level < 0.001
     futile = next(c for c in comparisons if c.cell.cell_id == FUTILE and c.b == "wholebatch")
-    assert (futile.sequential.processes, futile.sequential.ending) == (4, "futile")
+    assert (futile.sequential.processes, futile.sequential.ending) == (3, "futile")
     last = next(c for c in comparisons if c.cell.cell_id == LONGEST and c.b == "wholebatch")
     assert (last.sequential.processes, last.sequential.ending) == (5, "maximum")
     assert last.estimate.alpha == design.look_alpha(5)
@@ -236,7 +235,7 @@ def test_the_look_adjusted_interval_is_what_every_paired_table_prints(tmp_path):
     assert len(sequential_notes) == 2  # under the claim's table and the question's
     note = sequential_notes[0]
     assert "TinyMLP-8px-b4-x2: 5 max, 1 look taken, stopped after 2 processes (decided)" in note
-    assert "TinyMLP-8px-b8-x2: 5 max, 3 looks taken, stopped after 4 processes (futile)" in note
+    assert "TinyMLP-8px-b8-x2: 5 max, 2 looks taken, stopped after 3 processes (futile)" in note
     assert "TinyCNN-8px-b4-x2: 5 max, 4 looks taken, stopped after 5 processes (maximum)" in note
     assert (
         "Each interval is adjusted for the looks taken (looks after 2..5 paired processes, "
@@ -292,10 +291,10 @@ def test_resume_after_ctrl_c_neither_redoes_processes_nor_runs_the_ones_not_need
         suite, output, resume=True, spawn=again, emit=lines.append, looks=look_rule()
     )
     assert paired_calls(again, DECIDED) == []
-    assert paired_calls(again, FUTILE) == [2, 3]
+    assert paired_calls(again, FUTILE) == [2]
     assert paired_calls(again, LONGEST) == [0, 1, 2, 3, 4]
-    assert [r.status for r in of(outcome.records, FUTILE)] == ["ok"] * 4 + ["skipped"]
-    assert len(outcome.not_needed) == 4
+    assert [r.status for r in of(outcome.records, FUTILE)] == ["ok"] * 3 + ["skipped"] * 2
+    assert len(outcome.not_needed) == 5
     assert len(outcome.records) == len(suite.runs())
     # the futile cell's look is taken again from its records before it goes on
     assert any(line.strip().startswith("resumed: look 1 of 4 after 2 processes") for line in lines)
@@ -498,8 +497,8 @@ def test_an_earlier_runs_spread_stops_a_hopeless_cell_at_the_first_look(tmp_path
     )
     priors = futility_priors(suite, earlier)
     assert set(priors) == {DECIDED, FUTILE, LONGEST}
-    # FUTILE's first run: 4 processes of log ratios log(1.14), log(1.02) alternating; 4 rounds
-    # now as then, so the prior is their sample variance on 3 df.
+    # FUTILE's first run: 3 processes (futile at the third) of log ratios log(1.14), log(1.02)
+    # alternating; 4 rounds now as then, so the prior is their sample variance on 2 df.
     prior = priors[FUTILE][("inplace", "wholebatch")]
     found = next(
         c
@@ -507,10 +506,10 @@ def test_an_earlier_runs_spread_stops_a_hopeless_cell_at_the_first_look(tmp_path
         if c.cell.cell_id == FUTILE and (c.a, c.b) == ("inplace", "wholebatch")
     )
     means = np.log1p(np.array(found.estimate.per_process_pct) / 100)
-    assert prior.df == 3
+    assert prior.df == 2
     assert prior.variance_log == pytest.approx(float(means.var(ddof=1)), rel=1e-12)
-    assert prior.variance_log == pytest.approx(np.var(np.log([1.14, 1.02] * 2), ddof=1), rel=1e-3)
-    assert prior.source == "results/seq/first (4 processes)"
+    assert prior.variance_log == pytest.approx(np.var(np.log([1.14, 1.02, 1.14]), ddof=1), rel=1e-3)
+    assert prior.source == "results/seq/first (3 processes)"
     assert sequential.futility_from(prior) == 2
     line = futility_line(suite, earlier, priors)
     assert line.startswith(
@@ -526,12 +525,12 @@ def test_an_earlier_runs_spread_stops_a_hopeless_cell_at_the_first_look(tmp_path
     assert run_info["futility_spread_from"] == "results/seq/first"
     assert "futility_spread_from" not in json.loads((tmp_path / "first" / "run.json").read_text())
     assert paired_calls(spawn, DECIDED) == [0, 1]
-    assert paired_calls(spawn, FUTILE) == [0, 1]  # was [0, 1, 2, 3] on its own spread
+    assert paired_calls(spawn, FUTILE) == [0, 1]  # was [0, 1, 2] on its own spread
     assert paired_calls(spawn, LONGEST) == [0, 1, 2, 3, 4]  # still hopeful: runs to its end
     records = of(store.read_records(tmp_path / "second" / "results.jsonl"), FUTILE)
     assert [r.status for r in records] == ["ok", "ok", "skipped", "skipped", "skipped"]
     assert records[2].reason.startswith("not needed: futile after 2 processes (look 1 of 4): ")
-    assert "(spread pooled with results/seq/first (4 processes))" in records[2].reason
+    assert "(< 5%, spread pooled with results/seq/first (3 processes))" in records[2].reason
 
 
 def test_a_prior_at_other_rounds_moves_the_rounds_share_of_the_spread(tmp_path):
@@ -575,5 +574,5 @@ def test_the_earlier_run_is_never_the_run_being_resumed(tmp_path, monkeypatch):
     assert run_module.earlier_run(suite, "cpu-simulation", None, root=tmp_path / "none") is None
     assert run_module.futility_line(suite, None, {}).startswith(
         "until decided: no earlier run of this suite on this machine (--plan-from RUN names one): "
-        "futility is judged from 4 processes"
+        "futility is judged from 3 processes"
     )
