@@ -470,7 +470,7 @@ class StopDecision:
     """Whether to stop running paired processes after this look, and why."""
 
     stop: bool
-    reason: str  # "" when not stopping
+    reason: str  # why it stops; going on, the conditional powers futility judged ("" if none)
     decided: bool  # every comparison that a claim or question is about is decided
     futile: bool  # stopped with some undecided, each of them futile
 
@@ -567,6 +567,21 @@ def stop_decision(
                 for c, p, threshold, prior in zip(undecided, powers, thresholds, found, strict=True)
             )
             return StopDecision(True, f"futile {look}: {detail}", False, True)
+        judged = [
+            (c, p, threshold)
+            for c, p, threshold in zip(undecided, powers, thresholds, strict=True)
+            if p is not None
+        ]
+        if judged:
+            powers_seen = ", ".join(f"{c.a} vs {c.b} {p:.0%}" for c, p, _ in judged)
+            under = "/".join(sorted({f"{threshold:.0%}" for _, _, threshold in judged}))
+            return StopDecision(
+                False,
+                f"conditional power {powers_seen} (futile when each undecided one is under "
+                f"{under})",
+                False,
+                False,
+            )
     if last:
         left = f"{len(undecided)} undecided" if questions else "no comparison to decide"
         return StopDecision(True, f"the most processes, {processes}, reached: {left}", False, False)

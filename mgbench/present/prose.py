@@ -239,7 +239,7 @@ def look_line(look: looks.CellLook) -> str:
             f"{formats.pct_interval(estimate.ci_pct)} {verdict}"
         )
     if not look.decision.stop:
-        then = "continue"
+        then = f"continue: {look.decision.reason}" if look.decision.reason else "continue"
     elif look.decision.reason:
         then = f"stop: {look.decision.reason}"
     else:

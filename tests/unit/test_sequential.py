@@ -295,9 +295,20 @@ def test_it_goes_on_while_a_question_can_still_be_decided():
     decided = _comparison(design, [0.1, 0.2, 0.0], CLAIM)
     open_ = _comparison(design, [8.0, 9.5, 7.0], CLAIM, model="MobileNetV2")
     assert open_.verdict.outcome is Outcome.INCONCLUSIVE
-    assert stop_decision(design, [decided, open_], 3, MIN_EFFECT) == StopDecision(
-        False, "", False, False
+    decision = stop_decision(design, [decided, open_], 3, MIN_EFFECT)
+    assert not (decision.stop or decision.decided or decision.futile)
+    # Going on, it says what futility judged: the open comparison's chance to decide by K.
+    power = sequential.conditional_power(
+        np.log1p(np.array([8.0, 9.5, 7.0]) / 100), 6, design.critical_value(6), (5.0, 12.0), 2.0
     )
+    assert power >= sequential.FUTILITY_POWER
+    assert decision.reason == (
+        f"conditional power inplace vs wholebatch {power:.0%} (futile when each undecided one "
+        "is under 10%)"
+    )
+    # Before futility is judged there is nothing to say.
+    early = stop_decision(design, [_comparison(design, [8.0, 9.5], CLAIM)], 2, MIN_EFFECT)
+    assert early == StopDecision(False, "", False, False)
 
 
 def test_it_stops_for_futility_only_from_three_processes():

@@ -188,10 +188,11 @@ def test_a_decided_cell_stops_after_two_processes_a_futile_one_after_three_the_r
         "continue",
         "stop: futile after 3 processes",
         "continue",
-        "continue",
-        "continue",
+        "continue: conditional power inplace vs wholebatch 32%",
+        "continue: conditional power inplace vs wholebatch 59%",
         "stop: decided after 5 processes",
     ]
+    assert look_lines[4].endswith("(futile when each undecided one is under 10%)")
     assert "until decided: 5 paired process(es) not needed" in "\n".join(lines)
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "Run until decided: 5 paired process(es) of 2 cell(s) not needed" in summary
