@@ -349,7 +349,7 @@ def futility_threshold(design: SequentialDesign, prior: PriorSpread | None) -> f
     """The conditional power below which :func:`stop_decision` calls a comparison futile:
     the design's, or with a prior the stricter :data:`FUTILITY_POWER_WITH_PRIOR` (a prior lets
     futility judge a look earlier, where a threshold of 10% loses too many verdicts)."""
-    if prior is None or design.futility_power == 0:
+    if prior is None:
         return design.futility_power
     return min(design.futility_power, FUTILITY_POWER_WITH_PRIOR)
 
@@ -421,13 +421,13 @@ def conditional_power(
         raise ValueError(f"conditional power needs 2..{max_processes} process means, got {k}")
     shape = means.shape[:-1]
     flat = means.reshape(-1, k)
-    future = pooled_spread(flat, prior) if future_sd_log is None else np.asarray(future_sd_log)
-    future = np.broadcast_to(np.asarray(future, float).reshape(-1), (flat.shape[0],))
     centre = flat.mean(axis=1)
     seen_squares = flat.var(axis=1, ddof=1) * (k - 1)
     if k == max_processes:
         half = final_critical * np.sqrt(seen_squares / (k - 1)) / math.sqrt(k)
         return _deciding(centre, half, range_pct, min_effect_pct).reshape(shape)
+    future = pooled_spread(flat, prior) if future_sd_log is None else future_sd_log
+    future = np.broadcast_to(np.asarray(future, float).reshape(-1), (flat.shape[0],))
     to_come = max_processes - k
     zbar, q = _future_draws(to_come)
     power = np.empty(flat.shape[0])
@@ -557,21 +557,16 @@ def stop_decision(
             for c, prior in zip(undecided, found, strict=True)
         ]
         thresholds = [futility_threshold(design, prior) for prior in found]
-        if all(
-            p is not None and p < threshold for p, threshold in zip(powers, thresholds, strict=True)
-        ):
+        rows = list(zip(undecided, powers, thresholds, found, strict=True))
+        if all(p is not None and p < threshold for _, p, threshold, _ in rows):
             detail = "; ".join(
                 f"{c.label} would decide by {design.max_processes} processes with "
                 f"{p:.0%} conditional power (< {threshold:.0%}"
                 + (")" if prior is None else f", spread pooled with {prior.source})")
-                for c, p, threshold, prior in zip(undecided, powers, thresholds, found, strict=True)
+                for c, p, threshold, prior in rows
             )
             return StopDecision(True, f"futile {look}: {detail}", False, True)
-        judged = [
-            (c, p, threshold)
-            for c, p, threshold in zip(undecided, powers, thresholds, strict=True)
-            if p is not None
-        ]
+        judged = [(c, p, threshold) for c, p, threshold, _ in rows if p is not None]
         if judged:
             powers_seen = ", ".join(f"{c.a} vs {c.b} {p:.0%}" for c, p, _ in judged)
             under = "/".join(sorted({f"{threshold:.0%}" for _, _, threshold in judged}))
