@@ -13,6 +13,7 @@ from mgbench.analysis import plan as planning
 from mgbench.analysis.allocation import RunAllocation
 from mgbench.analysis.comparisons import process_pairs
 from mgbench.analysis.plan import RunPlan
+from mgbench.analysis.sequential import FIRST_LOOK_PROCESSES
 from mgbench.present.allocation import allocation_lines
 from mgbench.vocabulary import DeviceMode
 
@@ -301,9 +302,13 @@ def plan_text(
     ]
     most = sorted({c.cell.sequential_max for c in plan.cells if c.cell.sequential_max})
     if most:
+        shortest = plan.shortest_until_decided_s
         lines.append(
-            f"Until decided: each paired cell stops once a look decides it, after 2 to "
-            f"{'/'.join(map(str, most))} processes; its counts and times above are that maximum."
+            f"Until decided: each paired cell stops once a look decides it, after "
+            f"{FIRST_LOOK_PROCESSES} to {'/'.join(map(str, most))} processes; its counts and "
+            f"times above are that maximum. The run takes between {duration(shortest)} (every "
+            f"paired cell stopping at its first look) and {duration(plan.total_s)}: at least "
+            f"{shortest / plan.total_s:.0%} of the fixed budget's time, whatever the data."
         )
     if deadline_min is not None:
         lines += _deadline_lines(plan, deadline_min)

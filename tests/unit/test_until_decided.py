@@ -473,6 +473,49 @@ def test_the_plan_says_its_paired_counts_are_the_maximum():
     assert "Until decided" not in plan_text(plan_run(fixed, "cpu-simulation"))
 
 
+def test_the_plan_bounds_a_run_until_decided_by_each_cell_stopping_at_its_first_look():
+    """By hand: isolated 1 x 10 s, a cell until decided 5 x 20 s (at least 2 of them), a
+    fixed-budget paired cell 3 x 20 s (all of them) and a timeline process of 7 s: at most
+    10 + 100 + 60 + 7 = 177 s, at least 10 + 40 + 60 + 7 = 117 s (66%)."""
+    import dataclasses
+
+    from mgbench.analysis.plan import CellPlan, ProcessCost, RunPlan
+    from mgbench.present.plan import plan_text
+
+    cells = parse_suite(SUITE, "seq.toml").cells()
+    isolated = next(c for c in cells if not c.paired)
+    sequential_cell = next(c for c in cells if c.paired)
+    assert sequential_cell.sequential_max == 5
+    fixed_cell = dataclasses.replace(
+        next(c for c in cells if c.paired and c != sequential_cell), sequential_max=None
+    )
+
+    def cost(seconds):
+        return ProcessCost(seconds, 0.0, 0.0, 0, "by hand")
+
+    plan = RunPlan(
+        suite="seq",
+        profile="default",
+        device_mode="cpu-simulation",
+        cells=(
+            CellPlan(isolated, 1, cost(10.0)),
+            CellPlan(sequential_cell, 5, cost(20.0)),
+            CellPlan(fixed_cell, 3, cost(20.0)),
+        ),
+        timelines=(CellPlan(isolated, 1, cost(7.0)),),
+        order=(),
+        ci=(),
+        earlier=None,
+        notes=(),
+    )
+    assert plan.total_s == 177.0
+    assert plan.shortest_until_decided_s == 117.0
+    assert (
+        "The run takes between 1m57s (every paired cell stopping at its first look) and 2m57s: "
+        "at least 66% of the fixed budget's time, whatever the data." in plan_text(plan)
+    )
+
+
 def test_a_resume_with_another_design_is_refused_saying_how_the_run_was_made(tmp_path):
     suite = parse_suite(SUITE, "seq.toml")
     output = tmp_path / "run"
