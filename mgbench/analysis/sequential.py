@@ -113,7 +113,10 @@ from mgbench.analysis.comparisons import PairedComparison
 SEED = 23  # the number
 SEQUENCES = 400_000  # simulated standard normal sequences per design
 MAX_PROCESSES = 30  # the design's simulation holds SEQUENCES x (K - 1) numbers
-FIRST_LOOK_PROCESSES = 2  # a look needs a spread between processes: none before the 2nd
+# A look needs a spread between processes, so the first comes after the 2nd. The design's own
+# arithmetic (t on k - 1 df, c_2 .. c_K, looks = K - 1) is built on that fact and spells it 2;
+# this name is for callers that count processes (the plan's shortest run until decided).
+FIRST_LOOK_PROCESSES = 2
 FUTILITY_POWER = 0.10  # below this conditional power an undecided comparison stops
 # Futility is judged once the spread is seen on 2 df: conditional power draws the processes to
 # come around the spread seen so far, so a spread that looks wide by chance on 2 df is mostly
@@ -236,11 +239,7 @@ class SequentialDesign:
 
     def __post_init__(self) -> None:
         k = self.max_processes
-        if (
-            isinstance(k, bool)
-            or not isinstance(k, int)
-            or not FIRST_LOOK_PROCESSES <= k <= MAX_PROCESSES
-        ):
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= MAX_PROCESSES:
             raise ValueError(
                 f"a sequential design needs an integer max_processes in 2..{MAX_PROCESSES} "
                 f"(it looks after processes 2..K), got {k!r}"
